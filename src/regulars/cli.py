@@ -1,0 +1,282 @@
+"""The ``regulars`` command line. Commands only parse options, call a service and format.
+
+Every user mistake ends in a one-line message and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import pydantic
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from regulars.config import Settings
+from regulars.errors import RegularsError
+
+app = typer.Typer(
+    help="regulars: turn one-time buyers into regulars. Retention analytics for shops.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+# Options shared by every command that reads order exports.
+Paths = Annotated[list[Path], typer.Argument(help="Order exports: CSV, Parquet or XLSX files.")]
+MapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--map", help="Column mapping, e.g. 'customer_id=Email,amount=Total,ordered_at=Paid at'."
+    ),
+]
+MappingFileOpt = Annotated[Path | None, typer.Option("--mapping", help="Mapping TOML file.")]
+TimezoneOpt = Annotated[str | None, typer.Option(help="Shop time zone (IANA), e.g. Europe/Berlin.")]
+WindowOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--activity-window",
+        help="Days since the last purchase a customer still counts as active (default 365).",
+    ),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _mapping(spec: str | None, file: Path | None) -> Any:
+    from regulars.data.importers import load_mapping_file, parse_mapping
+
+    if spec and file:
+        raise RegularsError("use either --map or --mapping, not both")
+    if file:
+        return load_mapping_file(file)
+    return parse_mapping(spec) if spec else None
+
+
+@contextmanager
+def _steps(quiet: bool, total: int | None = None) -> Iterator[Any]:
+    """A Rich progress display; yields a callback ``step(description)``."""
+    if quiet:
+        yield lambda *_args: None
+        return
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task("starting", total=total)
+
+        def step(description: str) -> None:
+            progress.update(task, description=description, advance=1)
+
+        yield step
+
+
+def _load_shop(paths: list[Path], settings: Settings, mapping: Any) -> Any:
+    from regulars.shop import Shop
+
+    return Shop.from_files(paths, mapping=mapping, settings=settings)
+
+
+def _run_report(
+    paths: list[Path], out: Path, settings: Settings, mapping: Any, as_of: date | None, quiet: bool
+) -> None:
+    from regulars.report.build import compute_report
+    from regulars.report.render import write_report
+
+    with _steps(quiet, total=10) as step:
+        step(f"importing {len(paths)} file(s)")
+        shop = _load_shop(paths, settings, mapping)
+        data = compute_report(shop, as_of=as_of, progress=step)
+        step("writing report")
+        written = write_report(data, out, source=shop.import_result, files=[str(p) for p in paths])
+    result = shop.import_result
+    if not quiet and result is not None:
+        console.print(result.summary())
+        if result.rows_rejected:
+            console.print(f"[yellow]{result.rows_rejected} rejected row(s): {written.rejects}")
+    k = data.current.to_dict()
+    if not quiet:
+        console.print(
+            f"CRR {k['crr']} % · churn {k['churn_rate']} % · "
+            f"{data.totals.customers} customers · as of {data.as_of}"
+        )
+    console.print(f"Report: {written.html}")
+
+
+@app.command()
+def report(
+    orders: Paths,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/report"),
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Analyse as of this date (YYYY-MM-DD; default: day after the last order)."
+        ),
+    ] = None,
+    period: Annotated[str | None, typer.Option(help="week, month, quarter or year.")] = None,
+    target_crr: Annotated[float | None, typer.Option(help="Retention goal in percent.")] = None,
+    acquisition_cost: Annotated[
+        str | None, typer.Option(help="Cost to acquire a customer.")
+    ] = None,
+    margin: Annotated[str | None, typer.Option(help="Gross margin 0..1 for CLTV.")] = None,
+    definition: Annotated[str | None, typer.Option(help="activity_window or repeat.")] = None,
+    map_: MapOpt = None,
+    mapping: MappingFileOpt = None,
+    timezone: TimezoneOpt = None,
+    activity_window: WindowOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write report.html, metrics.json, customers.parquet and rejects.csv to --out."""
+    settings = _settings(
+        timezone=timezone,
+        activity_window_days=activity_window,
+        period=period,
+        target_crr=target_crr,
+        acquisition_cost=_decimal(acquisition_cost),
+        margin=_decimal(margin),
+        retention_definition=definition,
+    )
+    _run_report(orders, out, settings, _mapping(map_, mapping), _date(as_of, "--as-of"), quiet)
+
+
+@app.command()
+def metrics(
+    orders: Paths,
+    start: Annotated[str, typer.Option(help="First day of the period (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option(help="Day after the period (YYYY-MM-DD), exclusive.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    acquisition_cost: Annotated[
+        str | None, typer.Option(help="Cost to acquire a customer.")
+    ] = None,
+    margin: Annotated[str | None, typer.Option(help="Gross margin 0..1 for CLTV.")] = None,
+    definition: Annotated[str | None, typer.Option(help="activity_window or repeat.")] = None,
+    map_: MapOpt = None,
+    mapping: MappingFileOpt = None,
+    timezone: TimezoneOpt = None,
+    activity_window: WindowOpt = None,
+) -> None:
+    """Print one period's KPIs: S, N, E, CRR, churn, repeat rate, AOV, frequency…"""
+    start_d, end_d = _date(start, "--start"), _date(end, "--end")
+    if start_d is None or end_d is None or start_d >= end_d:
+        raise RegularsError("--start must be a date before --end")
+    settings = _settings(
+        timezone=timezone,
+        activity_window_days=activity_window,
+        acquisition_cost=_decimal(acquisition_cost),
+        margin=_decimal(margin),
+        retention_definition=definition,
+    )
+    shop = _load_shop(orders, settings, _mapping(map_, mapping))
+    values = shop.kpis(start_d, end_d).to_dict()
+    if as_json:
+        from regulars.report.render import jsonable
+
+        print(json.dumps(jsonable(values), indent=2))
+        return
+    _print_kpis(values, start_d, end_d)
+    if shop.import_result is not None:
+        err_console.print(shop.import_result.summary())
+
+
+def _print_kpis(values: dict[str, Any], start: date, end: date) -> None:
+    table = Table(title=f"KPIs for [{start}, {end})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in values.items():
+        if not isinstance(value, dict):
+            table.add_row(key, "n/a" if value is None else str(value))
+    console.print(table)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo"),
+    transactions: Annotated[
+        int, typer.Option(min=1_000, max=10_000_000, help="Size of the demo shop.")
+    ] = 30_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same shop).")] = 7,
+    quiet: QuietOpt = False,
+) -> None:
+    """Generate a demo shop (with a few broken rows) and write its retention report."""
+    from regulars.data.demo import generate_demo
+
+    with _demo_progress(quiet) as progress:
+        shop = generate_demo(
+            out / "data", n_transactions=transactions, seed=seed, fmt="csv", progress=progress
+        )
+    if not quiet:
+        console.print(
+            f"Demo shop: {shop.n_customers} customers, {shop.n_orders} orders, "
+            f"{shop.n_defects} deliberate defects → {shop.orders}"
+        )
+    _run_report([shop.orders], out, Settings(), None, None, quiet)
+
+
+@contextmanager
+def _demo_progress(quiet: bool) -> Iterator[Any]:
+    if quiet:
+        yield None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("generating demo shop"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("demo", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise RegularsError(f"{option}: '{text}' is not a date; use YYYY-MM-DD") from None
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise RegularsError(f"'{text}' is not a number") from None
+
+
+def main() -> None:
+    """Entry point: run the app, turn user errors into clear messages."""
+    try:
+        app()
+    except RegularsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except pydantic.ValidationError as exc:
+        for problem in exc.errors():
+            where = ".".join(str(p) for p in problem["loc"])
+            err_console.print(f"[bold red]error:[/] {where}: {problem['msg']}", highlight=False)
+        sys.exit(2)

@@ -1,0 +1,57 @@
+"""One settings object for the whole tool.
+
+Values come, highest priority first, from explicit arguments (CLI options), ``REGULARS_*``
+environment variables, a TOML file (``regulars.toml`` in the working directory, or the
+path in ``REGULARS_CONFIG``) and the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Period = Literal["week", "month", "quarter", "year"]
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("REGULARS_CONFIG", "regulars.toml"))
+
+
+class Settings(BaseSettings):
+    """Analysis settings shared by the CLI, the report and the Python API."""
+
+    model_config = SettingsConfigDict(env_prefix="REGULARS_", extra="ignore")
+
+    timezone: str = Field("UTC", description="Shop's IANA time zone; periods follow it.")
+    activity_window_days: int = Field(
+        365, ge=1, description="A customer is active at a moment if they bought this recently."
+    )
+    period: Period = Field("month", description="Reporting period for trends and cohorts.")
+    retention_definition: Literal["activity_window", "repeat"] = "activity_window"
+    target_crr: float | None = Field(
+        None, ge=0, le=100, description="Retention goal in percent; suggested when unset."
+    )
+    acquisition_cost: Decimal | None = Field(None, ge=0, description="Average cost to acquire.")
+    margin: Decimal | None = Field(None, gt=0, le=1, description="Gross margin, 0..1.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return init_settings, env_settings, toml

@@ -1,0 +1,250 @@
+"""Plotly figures of the report. Inputs are the small tables of :class:`ReportData`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+import pyarrow as pa
+
+from regulars.config import Period
+from regulars.periods import label
+
+PALETTE = {
+    "primary": "#2457a6",
+    "good": "#2e8b57",
+    "bad": "#c0392b",
+    "muted": "#8a94a6",
+    "accent": "#e6a23c",
+}
+LIFECYCLE_COLOURS = {
+    "new": "#2457a6",
+    "returning": "#2e8b57",
+    "resurrected": "#e6a23c",
+    "dormant": "#c0392b",
+}
+
+
+def _layout(fig: go.Figure, title: str, height: int = 340, **extra: Any) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "font": {"size": 15}},
+        height=height,
+        margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        template="plotly_white",
+        legend={"orientation": "h", "y": -0.18},
+        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+        **extra,
+    )
+    return fig
+
+
+def _labels(table: pa.Table, column: str, period: Period) -> list[str]:
+    return [label(d, period) for d in table.column(column).to_pylist()]
+
+
+def kpi_trend(series: pa.Table, period: Period, target_crr: float | None) -> go.Figure:
+    x = _labels(series, "period_start", period)
+    fig = go.Figure()
+    fig.add_scatter(
+        x=x,
+        y=series.column("crr").to_pylist(),
+        name="CRR %",
+        mode="lines+markers",
+        line={"color": PALETTE["good"], "width": 3},
+    )
+    fig.add_scatter(
+        x=x,
+        y=series.column("churn_rate").to_pylist(),
+        name="Churn %",
+        mode="lines+markers",
+        line={"color": PALETTE["bad"]},
+    )
+    fig.add_scatter(
+        x=x,
+        y=series.column("repeat_purchase_rate").to_pylist(),
+        name="Repeat purchase rate %",
+        mode="lines",
+        line={"color": PALETTE["primary"], "dash": "dot"},
+    )
+    if target_crr is not None:
+        fig.add_hline(
+            y=target_crr,
+            line_dash="dash",
+            line_color=PALETTE["accent"],
+            annotation_text=f"target {target_crr:.1f} %",
+        )
+    return _layout(
+        fig, "Retention, churn and repeat purchases per period", yaxis={"ticksuffix": " %"}
+    )
+
+
+def revenue_trend(series: pa.Table, period: Period) -> go.Figure:
+    x = _labels(series, "period_start", period)
+    fig = go.Figure()
+    fig.add_bar(
+        x=x,
+        y=[float(v) for v in series.column("revenue").to_pylist()],
+        name="Revenue",
+        marker_color=PALETTE["primary"],
+    )
+    fig.add_scatter(
+        x=x,
+        y=series.column("aov").to_pylist(),
+        name="AOV",
+        yaxis="y2",
+        mode="lines+markers",
+        line={"color": PALETTE["accent"]},
+    )
+    return _layout(
+        fig,
+        "Revenue and average order value",
+        yaxis2={"overlaying": "y", "side": "right", "showgrid": False},
+    )
+
+
+def lifecycle_chart(lifecycle: pa.Table, period: Period) -> go.Figure:
+    x = _labels(lifecycle, "period_start", period)
+    fig = go.Figure()
+    for name in ("new", "returning", "resurrected"):
+        fig.add_bar(
+            x=x,
+            y=lifecycle.column(name).to_pylist(),
+            name=name,
+            marker_color=LIFECYCLE_COLOURS[name],
+        )
+    fig.add_bar(
+        x=x,
+        y=[-v for v in lifecycle.column("dormant").to_pylist()],
+        name="dormant",
+        marker_color=LIFECYCLE_COLOURS["dormant"],
+    )
+    return _layout(
+        fig, "Customer lifecycle: who bought this period, who went quiet", barmode="relative"
+    )
+
+
+def cohort_heatmap(cohorts: pa.Table, grain: str, value: str, title: str) -> go.Figure:
+    """Rows = acquisition cohorts, columns = periods since first purchase."""
+    rows = cohorts.to_pylist()
+    cohort_keys = sorted({r["cohort_start"] for r in rows})
+    max_n = max((r["period_number"] for r in rows), default=0)
+    grid: list[list[float | None]] = [[None] * (max_n + 1) for _ in cohort_keys]
+    sizes = {r["cohort_start"]: r["cohort_size"] for r in rows}
+    index = {c: i for i, c in enumerate(cohort_keys)}
+    for r in rows:
+        grid[index[r["cohort_start"]]][r["period_number"]] = r[value]
+    y = [f"{label(c, grain)} (n={sizes[c]})" for c in cohort_keys]  # type: ignore[arg-type]
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid,
+            x=list(range(max_n + 1)),
+            y=y,
+            colorscale="Blues",
+            zmin=0,
+            zmax=100 if value == "customer_share" else None,
+            hovertemplate="%{y}<br>period %{x}: %{z:.1f} %<extra></extra>",
+            colorbar={"ticksuffix": " %"},
+        )
+    )
+    height = max(340, 22 * len(cohort_keys) + 120)
+    return _layout(
+        fig,
+        title,
+        height=height,
+        xaxis={"title": f"{grain}s since first purchase"},
+        yaxis={"autorange": "reversed"},
+    )
+
+
+def rfm_grid(grid: pa.Table) -> go.Figure:
+    z: list[list[int]] = [[0] * 5 for _ in range(5)]
+    for row in grid.to_pylist():
+        z[row["r_score"] - 1][row["f_score"] - 1] = row["customers"]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[1, 2, 3, 4, 5],
+            y=[1, 2, 3, 4, 5],
+            colorscale="Teal",
+            text=z,
+            texttemplate="%{text}",
+            hovertemplate="R %{y}, F %{x}: %{z} customers<extra></extra>",
+        )
+    )
+    return _layout(
+        fig,
+        "RFM grid: recency × frequency (customers)",
+        xaxis={"title": "frequency score", "dtick": 1},
+        yaxis={"title": "recency score", "dtick": 1},
+    )
+
+
+def segment_bars(segments: pa.Table) -> go.Figure:
+    names = segments.column("segment").to_pylist()
+    fig = go.Figure()
+    fig.add_bar(
+        y=names,
+        x=segments.column("customer_share").to_pylist(),
+        orientation="h",
+        name="share of customers",
+        marker_color=PALETTE["muted"],
+    )
+    fig.add_bar(
+        y=names,
+        x=segments.column("revenue_share").to_pylist(),
+        orientation="h",
+        name="share of revenue",
+        marker_color=PALETTE["primary"],
+    )
+    return _layout(
+        fig,
+        "RFM segments: customers vs revenue",
+        height=420,
+        xaxis={"ticksuffix": " %"},
+        yaxis={"autorange": "reversed"},
+    )
+
+
+def kinds_chart(kinds: pa.Table, regularity: pa.Table) -> go.Figure:
+    fig = go.Figure()
+    fig.add_bar(
+        x=regularity.column("regularity_bucket").to_pylist(),
+        y=regularity.column("customers").to_pylist(),
+        marker_color=PALETTE["primary"],
+        name="repeat customers",
+    )
+    return _layout(
+        fig,
+        "Occasional ↔ regular: regularity of repeat customers",
+        xaxis={"title": "regularity score (0 = erratic, 100 = clockwork)"},
+        bargap=0.05,
+    )
+
+
+def stages_funnel(stages: pa.Table) -> go.Figure:
+    fig = go.Figure(
+        go.Funnel(
+            y=stages.column("stage").to_pylist(),
+            x=stages.column("customers").to_pylist(),
+            textinfo="value+percent initial",
+            marker={"color": PALETTE["primary"]},
+        )
+    )
+    return _layout(fig, "Loyalty stages", height=320)
+
+
+def goal_gauge(current: float | None, target: float) -> go.Figure:
+    fig = go.Figure(
+        go.Indicator(
+            mode="gauge+number+delta",
+            value=current or 0.0,
+            number={"suffix": " %"},
+            delta={"reference": target, "suffix": " pts"},
+            gauge={
+                "axis": {"range": [0, 100]},
+                "bar": {"color": PALETTE["good"]},
+                "threshold": {"line": {"color": PALETTE["accent"], "width": 4}, "value": target},
+            },
+        )
+    )
+    return _layout(fig, "Customer retention rate vs goal", height=260)

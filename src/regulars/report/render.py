@@ -1,0 +1,285 @@
+"""Write a computed report: ``report.html`` (self-contained, offline), ``metrics.json``
+(stable keys, see docs/report.md) and ``customers.parquet`` (one row per customer)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pyarrow.parquet as pq
+from plotly.offline import get_plotlyjs
+
+from regulars import __version__
+from regulars.analytics.rfm import SEGMENTS
+from regulars.data.importers import ImportResult
+from regulars.periods import label
+from regulars.report import charts
+from regulars.report.build import COHORT_GRAIN, ReportData
+
+METRICS_SCHEMA_VERSION = 1
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("regulars.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    html: Path
+    metrics: Path
+    customers: Path
+    rejects: Path | None
+
+
+@dataclass(frozen=True)
+class Tile:
+    title: str
+    value: str
+    definition: str
+    delta: str | None = None
+    delta_good: bool | None = None
+
+
+def jsonable(value: Any) -> Any:
+    """Dates as ISO text, Decimals as exact text, dataclasses as dicts."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):  # NaN has no JSON form
+        return None
+    return value
+
+
+def metrics_document(
+    data: ReportData, source: ImportResult | None, files: list[str]
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schema_version": METRICS_SCHEMA_VERSION,
+        "generator": f"regulars {__version__}",
+        "as_of": data.as_of,
+        "period": data.period,
+        "source": None,
+        "totals": data.totals,
+        "current_period": data.current.to_dict(),
+        "previous_period": data.previous.to_dict() if data.previous else None,
+        "trend": data.series.to_pylist(),
+        "lifecycle": data.lifecycle.to_pylist(),
+        "cohorts": data.cohorts.to_pylist(),
+        "segments": data.segments.to_pylist(),
+        "kinds": data.kinds.to_pylist(),
+        "stages": data.stages.to_pylist(),
+        "goal": data.goal,
+    }
+    if source is not None:
+        doc["source"] = {
+            "files": files,
+            "format": source.source_format,
+            "rows_read": source.rows_read,
+            "orders_imported": source.orders_imported,
+            "rows_rejected": source.rows_rejected,
+            "duplicate_orders": source.duplicate_orders,
+        }
+    return jsonable(doc)  # type: ignore[no-any-return]
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} %"
+
+
+def _money(value: Decimal | float | None) -> str:
+    return "n/a" if value is None else f"{Decimal(str(value)):,.2f}"
+
+
+def _delta(
+    now: float | None, before: float | None, unit: str, higher_is_better: bool
+) -> tuple[str | None, bool | None]:
+    if now is None or before is None:
+        return None, None
+    diff = float(now) - float(before)
+    return f"{diff:+.1f}{unit} vs previous", (diff >= 0) == higher_is_better
+
+
+def kpi_tiles(data: ReportData) -> list[Tile]:
+    """The headline numbers of the last complete period, each with its definition."""
+    k = data.current.to_dict()
+    p = data.previous.to_dict() if data.previous else {}
+    w = data.current.activity_window_days
+
+    def tile(
+        title: str,
+        key: str,
+        fmt: str,
+        definition: str,
+        higher_is_better: bool = True,
+        unit: str = " pts",
+    ) -> Tile:
+        value = k.get(key)
+        text = {"pct": _pct, "money": _money}.get(
+            fmt, lambda v: f"{v:,}" if v is not None else "n/a"
+        )(value)
+        delta, good = _delta(
+            _num(value), _num(p.get(key)), unit if fmt == "pct" else "", higher_is_better
+        )
+        return Tile(title, text, definition, delta, good)
+
+    return [
+        tile(
+            "Customer retention rate",
+            "crr",
+            "pct",
+            f"CRR = (E − N − reactivated) / S × 100: the share of the customers active at "
+            f"the start (bought in the {w} days before it) who are still active at the end.",
+        ),
+        tile(
+            "Churn rate",
+            "churn_rate",
+            "pct",
+            "Lost / S × 100: customers active at the start who are no longer active at the end.",
+            higher_is_better=False,
+        ),
+        tile(
+            "Customers at start (S)",
+            "customers_start",
+            "int",
+            f"Customers who bought in the {w} days before the period started.",
+        ),
+        tile(
+            "New customers (N)",
+            "customers_new",
+            "int",
+            "Customers whose first purchase ever falls inside the period.",
+        ),
+        tile(
+            "Customers at end (E)",
+            "customers_end",
+            "int",
+            f"Customers who bought in the {w} days before the period ended.",
+        ),
+        tile(
+            "Repeat purchase rate",
+            "repeat_purchase_rate",
+            "pct",
+            "Customers with 2+ purchases in the period / customers who bought in it × 100.",
+        ),
+        tile(
+            "Average order value",
+            "aov",
+            "money",
+            "Net revenue / purchases in the period (refunds deducted).",
+        ),
+        tile(
+            "Purchase frequency",
+            "purchase_frequency",
+            "float",
+            "Purchases / unique customers in the period.",
+        ),
+        tile(
+            "Historic CLTV",
+            "historic_cltv",
+            "money",
+            "AOV × average purchases per period × average lifespan in periods"
+            " (× margin when configured).",
+        ),
+    ]
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _figures(data: ReportData) -> dict[str, str]:
+    grain = COHORT_GRAIN[data.period]
+    figs = {
+        "trend": charts.kpi_trend(data.series, data.period, data.goal.target_crr),
+        "revenue": charts.revenue_trend(data.series, data.period),
+        "lifecycle": charts.lifecycle_chart(data.lifecycle, data.period),
+        "cohorts": charts.cohort_heatmap(
+            data.cohorts, grain, "customer_share", "Cohorts: share of customers buying again"
+        ),
+        "cohorts_revenue": charts.cohort_heatmap(
+            data.cohorts,
+            grain,
+            "revenue_share",
+            "Cohorts: revenue retention (% of the first period's revenue)",
+        ),
+        "rfm_grid": charts.rfm_grid(data.rfm_grid),
+        "segments": charts.segment_bars(data.segments),
+        "kinds": charts.kinds_chart(data.kinds, data.regularity),
+        "stages": charts.stages_funnel(data.stages),
+        "goal": charts.goal_gauge(data.current.window.crr, data.goal.target_crr),
+    }
+    return {
+        name: fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"fig-{name}",
+            config={"displaylogo": False, "responsive": True},
+        )
+        for name, fig in figs.items()
+    }
+
+
+def render_html(data: ReportData, source: ImportResult | None, title: str) -> str:
+    k = data.current
+    template = _env.get_template("report.html.j2")
+    return template.render(
+        title=title,
+        version=__version__,
+        data=data,
+        period_label=label(k.start, data.period),
+        tiles=kpi_tiles(data),
+        figures=_figures(data),
+        segments=data.segments.to_pylist(),
+        segment_info=SEGMENTS,
+        kinds=data.kinds.to_pylist(),
+        source=source,
+        plotly_js=get_plotlyjs(),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        money=_money,
+        pct=_pct,
+    )
+
+
+def write_report(
+    data: ReportData,
+    out_dir: Path,
+    *,
+    source: ImportResult | None = None,
+    files: list[str] | None = None,
+    title: str = "Retention report",
+) -> ReportPaths:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    html = out_dir / "report.html"
+    html.write_text(render_html(data, source, title), encoding="utf-8")
+    metrics = out_dir / "metrics.json"
+    metrics.write_text(
+        json.dumps(metrics_document(data, source, files or []), indent=2), encoding="utf-8"
+    )
+    customers = out_dir / "customers.parquet"
+    pq.write_table(data.customers, customers)
+    rejects = None
+    if source is not None:
+        rejects = out_dir / "rejects.csv"
+        source.write_rejects(rejects)
+    return ReportPaths(html, metrics, customers, rejects)

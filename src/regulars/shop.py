@@ -1,0 +1,159 @@
+"""The notebook entry point: a shop's orders loaded into the analytics engine.
+
+>>> from regulars import Shop
+>>> shop = Shop.from_files(["orders.csv"])
+>>> shop.rfm().to_pandas()            # any analysis as a DataFrame …
+>>> shop.cohorts().filter(...)        # … or as an Ibis table to keep composing
+
+Every method returns a lazy Ibis table (or a small dataclass of numbers); nothing is
+computed until it is materialised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from regulars.analytics.cohorts import cohort_matrix
+from regulars.analytics.customers import customer_table
+from regulars.analytics.goal import RetentionGoal, retention_goal, suggest_target
+from regulars.analytics.kinds import customer_kinds
+from regulars.analytics.kpis import PeriodKPIs, kpi_series, period_kpis
+from regulars.analytics.lifecycle import lifecycle
+from regulars.analytics.rfm import rfm_scores
+from regulars.analytics.stages import loyalty_stages
+from regulars.config import Period, Settings
+from regulars.data.importers import ColumnMapping, ImportResult, read_orders
+from regulars.engine import connect, table_from_arrow
+
+
+def to_local_time(orders: pa.Table, timezone: str) -> pa.Table:
+    """Replace UTC ``ordered_at`` by the shop's local wall-clock time (naive).
+
+    Periods, weekdays and "same day" are the shop's, not UTC's: an order at 23:30 in
+    Berlin belongs to that Berlin day.
+    """
+    idx = orders.schema.get_field_index("ordered_at")
+    utc = orders.column(idx)
+    local = pc.local_timestamp(utc.cast(pa.timestamp("us", tz=timezone)))
+    return orders.set_column(idx, "ordered_at", local)
+
+
+@dataclass
+class Shop:
+    """A shop's canonical orders on an Ibis backend, plus the settings to analyse them."""
+
+    orders: ibis.Table
+    settings: Settings = field(default_factory=Settings)
+    import_result: ImportResult | None = None
+    con: Any = None
+
+    @classmethod
+    def from_files(
+        cls,
+        paths: Sequence[str | Path],
+        *,
+        mapping: ColumnMapping | None = None,
+        settings: Settings | None = None,
+        con: Any = None,
+    ) -> Shop:
+        """Import order exports (CSV/Parquet/XLSX, Shopify, WooCommerce) into the engine."""
+        settings = settings or Settings()
+        result = read_orders(paths, mapping=mapping, timezone=settings.timezone)
+        return cls.from_import(result, settings=settings, con=con)
+
+    @classmethod
+    def from_import(
+        cls, result: ImportResult, *, settings: Settings | None = None, con: Any = None
+    ) -> Shop:
+        settings = settings or Settings()
+        con = con or connect()
+        local = to_local_time(result.orders, settings.timezone)
+        return cls(table_from_arrow(con, local), settings, result, con)
+
+    @classmethod
+    def from_table(cls, orders: ibis.Table, *, settings: Settings | None = None) -> Shop:
+        """Analyse a canonical orders table already in an engine (warehouse, PostgreSQL…).
+
+        ``ordered_at`` must already be the shop's local time.
+        """
+        return cls(orders, settings or Settings(), con=ibis.get_backend(orders))
+
+    # ---- dates -------------------------------------------------------------------------
+
+    def date_range(self) -> tuple[date, date]:
+        """First and last order date (local)."""
+        row = self.orders.aggregate(
+            first=self.orders.ordered_at.min().date(), last=self.orders.ordered_at.max().date()
+        ).to_pyarrow()
+        first, last = row.column("first")[0].as_py(), row.column("last")[0].as_py()
+        if first is None or last is None:
+            raise ValueError("no orders to analyse")
+        return first, last
+
+    def default_as_of(self) -> date:
+        """The day after the last order: analyses then see the whole history."""
+        return self.date_range()[1] + timedelta(days=1)
+
+    # ---- analyses ----------------------------------------------------------------------
+
+    def kpis(self, start: date, end: date) -> PeriodKPIs:
+        s = self.settings
+        return period_kpis(
+            self.orders,
+            start,
+            end,
+            activity_window_days=s.activity_window_days,
+            definition=s.retention_definition,
+            acquisition_cost=s.acquisition_cost,
+            margin=s.margin,
+        )
+
+    def kpi_series(self, start: date, end: date, period: Period | None = None) -> ibis.Table:
+        return kpi_series(
+            self.orders,
+            period=period or self.settings.period,
+            start=start,
+            end=end,
+            activity_window_days=self.settings.activity_window_days,
+        )
+
+    def cohorts(
+        self,
+        cohort: Literal["week", "month", "quarter"] = "month",
+        mode: Literal["exact", "cumulative"] = "exact",
+        as_of: date | None = None,
+    ) -> ibis.Table:
+        return cohort_matrix(self.orders, cohort=cohort, mode=mode, as_of=as_of)
+
+    def lifecycle(self, start: date, end: date, period: Period | None = None) -> ibis.Table:
+        return lifecycle(self.orders, period=period or self.settings.period, start=start, end=end)
+
+    def rfm(self, as_of: date | None = None) -> ibis.Table:
+        return rfm_scores(self.orders, as_of=as_of or self.default_as_of())
+
+    def kinds(self, as_of: date | None = None) -> ibis.Table:
+        return customer_kinds(self.orders, as_of=as_of or self.default_as_of())
+
+    def stages(self, as_of: date | None = None, visitors: int | None = None) -> ibis.Table:
+        return loyalty_stages(self.orders, as_of=as_of or self.default_as_of(), visitors=visitors)
+
+    def customers(self, as_of: date | None = None) -> ibis.Table:
+        return customer_table(
+            self.orders,
+            as_of=as_of or self.default_as_of(),
+            activity_window_days=self.settings.activity_window_days,
+        )
+
+    def goal(self, period_kpis: PeriodKPIs, target_crr: float | None = None) -> RetentionGoal:
+        target = target_crr if target_crr is not None else self.settings.target_crr
+        if target is None:
+            target = suggest_target(period_kpis)
+        return retention_goal(period_kpis, target)
