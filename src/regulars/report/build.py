@@ -23,6 +23,7 @@ from regulars.shop import Shop
 
 Progress = Callable[[str], None]
 
+KIND_ORDER = ("one-time", "occasional", "regular")
 TREND_PERIODS = {"week": 26, "month": 24, "quarter": 12, "year": 6}
 COHORT_GRAIN: dict[Period, str] = {
     "week": "week",
@@ -113,7 +114,7 @@ def _segment_summary(customers: ibis.Table) -> pa.Table:
 def _rfm_grid(customers: ibis.Table) -> pa.Table:
     return (
         customers.group_by(["r_score", "f_score"])
-        .aggregate(customers=customers.count(), avg_monetary=customers.monetary.mean())
+        .aggregate(customers=customers.count(), avg_revenue=customers.revenue.mean())
         .order_by(["r_score", "f_score"])
         .to_pyarrow()
     )
@@ -123,9 +124,11 @@ def _kinds(customers: ibis.Table) -> tuple[pa.Table, pa.Table]:
     kinds = (
         customers.group_by("kind")
         .aggregate(customers=customers.count(), revenue=customers.revenue.sum())
-        .order_by("kind")
         .to_pyarrow()
     )
+    rank = {name: i for i, name in enumerate(KIND_ORDER)}
+    names = kinds.column("kind").to_pylist()
+    kinds = kinds.take(sorted(range(kinds.num_rows), key=lambda i: rank.get(names[i], len(rank))))
     repeaters = customers.filter(customers.orders >= 2)
     bucket = (repeaters.regularity // 10 * 10).cast("int64").name("regularity_bucket")
     regularity = (

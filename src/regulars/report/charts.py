@@ -124,29 +124,33 @@ def lifecycle_chart(lifecycle: pa.Table, period: Period) -> go.Figure:
 
 
 def cohort_heatmap(cohorts: pa.Table, grain: str, value: str, title: str) -> go.Figure:
-    """Rows = acquisition cohorts, columns = periods since first purchase."""
-    rows = cohorts.to_pylist()
-    cohort_keys = sorted({r["cohort_start"] for r in rows})
-    max_n = max((r["period_number"] for r in rows), default=0)
-    grid: list[list[float | None]] = [[None] * (max_n + 1) for _ in cohort_keys]
-    sizes = {r["cohort_start"]: r["cohort_size"] for r in rows}
+    """Rows = acquisition cohorts, columns = periods since first purchase (1, 2, …).
+
+    Period 0 is 100 % by definition and would swamp the colour scale, so it is left out;
+    each row's label carries the cohort size instead.
+    """
+    all_rows = cohorts.to_pylist()
+    rows = [r for r in all_rows if r["period_number"] >= 1]
+    cohort_keys = sorted({r["cohort_start"] for r in all_rows})
+    max_n = max((r["period_number"] for r in rows), default=1)
+    grid: list[list[float | None]] = [[None] * max_n for _ in cohort_keys]
+    sizes = {r["cohort_start"]: r["cohort_size"] for r in all_rows}
     index = {c: i for i, c in enumerate(cohort_keys)}
     for r in rows:
-        grid[index[r["cohort_start"]]][r["period_number"]] = r[value]
+        grid[index[r["cohort_start"]]][r["period_number"] - 1] = r[value]
     y = [f"{label(c, grain)} (n={sizes[c]})" for c in cohort_keys]  # type: ignore[arg-type]
     fig = go.Figure(
         go.Heatmap(
             z=grid,
-            x=list(range(max_n + 1)),
+            x=list(range(1, max_n + 1)),
             y=y,
             colorscale="Blues",
             zmin=0,
-            zmax=100 if value == "customer_share" else None,
             hovertemplate="%{y}<br>period %{x}: %{z:.1f} %<extra></extra>",
             colorbar={"ticksuffix": " %"},
         )
     )
-    height = max(340, 22 * len(cohort_keys) + 120)
+    height = max(340, 20 * len(cohort_keys) + 120)
     return _layout(
         fig,
         title,

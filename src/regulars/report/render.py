@@ -106,13 +106,31 @@ def _money(value: Decimal | float | None) -> str:
     return "n/a" if value is None else f"{Decimal(str(value)):,.2f}"
 
 
+def _count(value: Any) -> str:
+    return "n/a" if value is None else f"{int(value):,}"
+
+
+def _ratio(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value):.2f}"
+
+
+FORMATS = {"pct": _pct, "money": _money, "int": _count, "float": _ratio}
+
+
 def _delta(
-    now: float | None, before: float | None, unit: str, higher_is_better: bool
+    now: float | None, before: float | None, fmt: str, higher_is_better: bool
 ) -> tuple[str | None, bool | None]:
+    """The change against the previous period, in the tile's own unit."""
     if now is None or before is None:
         return None, None
-    diff = float(now) - float(before)
-    return f"{diff:+.1f}{unit} vs previous", (diff >= 0) == higher_is_better
+    diff = now - before
+    text = {
+        "pct": f"{diff:+.1f} pts",
+        "int": f"{diff:+,.0f}",
+        "money": f"{diff:+,.2f}",
+        "float": f"{diff:+.2f}",
+    }[fmt]
+    return f"{text} vs previous", (diff >= 0) == higher_is_better
 
 
 def kpi_tiles(data: ReportData) -> list[Tile]:
@@ -127,16 +145,10 @@ def kpi_tiles(data: ReportData) -> list[Tile]:
         fmt: str,
         definition: str,
         higher_is_better: bool = True,
-        unit: str = " pts",
     ) -> Tile:
-        value = k.get(key)
-        text = {"pct": _pct, "money": _money}.get(
-            fmt, lambda v: f"{v:,}" if v is not None else "n/a"
-        )(value)
-        delta, good = _delta(
-            _num(value), _num(p.get(key)), unit if fmt == "pct" else "", higher_is_better
-        )
-        return Tile(title, text, definition, delta, good)
+        value, before = k.get(key), p.get(key)
+        delta, good = _delta(_num(value), _num(before), fmt, higher_is_better)
+        return Tile(title, FORMATS[fmt](value), definition, delta, good)
 
     return [
         tile(
