@@ -59,11 +59,11 @@ def _settings(**overrides: Any) -> Settings:
 def _mapping(spec: str | None, file: Path | None) -> Any:
     from regulars.data.importers import load_mapping_file, parse_mapping
 
-    if spec and file:
-        raise RegularsError("use either --map or --mapping, not both")
-    if file:
-        return load_mapping_file(file)
-    return parse_mapping(spec) if spec else None
+    from_file = load_mapping_file(file) if file else None
+    from_cli = parse_mapping(spec) if spec else None
+    if from_file and from_cli:  # --map refines a mapping file
+        return from_file.merged_with(from_cli)
+    return from_file or from_cli
 
 
 @contextmanager

@@ -7,7 +7,7 @@ exactly the clean orders. Kinds:
 * ``unparseable_date``: ``ordered_at`` is not an ISO timestamp (day 30 of February, month
   13, a spreadsheet error, 'n/a'); the row has a fresh order id.
 * ``empty_customer_id``: no customer id; fresh order id.
-* ``non_numeric_amount``: 'N/A', 'EUR 19.90', '19.99.1' or '--'; fresh order id.
+* ``non_numeric_amount``: 'N/A', '19.90O' (a letter O typed for a zero), '19.99.1' or '--'; fresh order id.
 * ``exact_duplicate``: the genuine row again, byte for byte.
 * ``conflicting_duplicate``: the genuine row's order id with a different amount.
 """
@@ -29,7 +29,7 @@ KINDS = (
     "conflicting_duplicate",
 )
 _BAD_DATES = ("2025-02-30T10:15:00+01:00", "2025-13-01T09:00:00+01:00", "#VALUE!", "n/a")
-_BAD_AMOUNTS = ("N/A", "EUR {amount}", "{amount}.1", "--")
+_BAD_AMOUNTS = ("N/A", "{amount}O", "{amount}.1", "--")
 _ORDERS_PER_EXTRA_DEFECT = 25_000
 _MAX_PER_KIND = 20
 

@@ -1,0 +1,246 @@
+"""Read CSV, Parquet and XLSX files into Arrow tables, plus the row numbers a user sees.
+
+CSV columns are read as text: parsing money and dates is the job of :mod:`.parsing`,
+which knows about decimal commas and day-first dates. Parquet and XLSX keep their cell
+types (a timestamp stays a timestamp).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from regulars.data.importers.sniff import (
+    SAMPLE_BYTES,
+    decode_sample,
+    detect_delimiter,
+    detect_encoding,
+    sample_rows,
+    sniff_kind,
+)
+from regulars.errors import InputFileError
+
+
+@dataclass
+class RaggedRow:
+    """A CSV line whose number of fields differs from the header's."""
+
+    row: int
+    text: str
+    expected: int
+    actual: int
+
+
+@dataclass
+class RawFile:
+    """One input file as read: every data row, with the spreadsheet row number of each."""
+
+    path: Path
+    kind: str
+    table: pa.Table
+    rows: np.ndarray[Any, np.dtype[np.int64]]
+    delimiter: str = ","
+    ragged: list[RaggedRow] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """How rejects name the file: the path as the user gave it."""
+        return str(self.path)
+
+
+def read_raw(path: Path, *, delimiter: str | None, encoding: str | None) -> RawFile:
+    """Read one file, raising :class:`InputFileError` when it is unusable as a whole."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(path, "file not found")
+    if path.is_dir():
+        raise InputFileError(path, "this is a folder; pass the export files themselves")
+    with path.open("rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    if not head.strip():
+        raise InputFileError(path, "the file is empty; export the orders again")
+    kind = sniff_kind(path, head)
+    if kind == "parquet":
+        raw = _read_parquet(path)
+    elif kind == "xlsx":
+        raw = _read_xlsx(path)
+    else:
+        raw = _read_csv(path, head, delimiter=delimiter, encoding=encoding)
+    return _without_blank_rows(raw)
+
+
+def _sequential_rows(count: int) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Spreadsheet numbering: the header is row 1, the first data row is row 2."""
+    return np.arange(2, count + 2, dtype=np.int64)
+
+
+def _read_parquet(path: Path) -> RawFile:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputFileError(path, f"cannot read this Parquet file ({exc})") from None
+    return RawFile(path, "parquet", table, _sequential_rows(table.num_rows))
+
+
+def _read_xlsx(path: Path) -> RawFile:
+    """Read the first worksheet; its first row is the header.
+
+    openpyxl hands cells over one row at a time, so XLSX is the one reader that touches
+    every row in Python; we only transpose the rows into columns and let Arrow type them.
+    """
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    # A file handle, not the path: openpyxl refuses paths that do not end in .xlsx, and an
+    # XLSX saved as "orders.csv" is recognised by its content.
+    with path.open("rb") as handle:
+        try:
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+            rows = list(workbook.worksheets[0].iter_rows(values_only=True))
+            workbook.close()
+        except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise InputFileError(path, f"cannot open this Excel workbook ({exc})") from None
+    if not rows or all(cell is None for cell in rows[0]):
+        raise InputFileError(path, "the first worksheet is empty; the first row must be the header")
+    header = unique_names([("" if cell is None else str(cell)) for cell in rows[0]])
+    body = rows[1:]
+    columns = list(zip(*body, strict=False)) if body else [() for _ in header]
+    arrays = [_column_array(list(col) + [None] * (len(body) - len(col))) for col in columns]
+    arrays += [pa.nulls(len(body), pa.string())] * (len(header) - len(arrays))
+    table = pa.table(arrays[: len(header)], names=header)
+    return RawFile(path, "xlsx", table, _sequential_rows(len(body)))
+
+
+def _column_array(values: list[Any]) -> pa.Array:
+    """Arrow's own type inference; cells of mixed types become text."""
+    try:
+        return pa.array(values, from_pandas=False)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Header names made non-empty and unique (``Total``, ``Total (2)``)."""
+    seen: dict[str, int] = {}
+    result: list[str] = []
+    for position, raw in enumerate(names, start=1):
+        name = raw.strip() or f"column {position}"
+        count = seen.get(name.lower(), 0) + 1
+        seen[name.lower()] = count
+        result.append(name if count == 1 else f"{name} ({count})")
+    return result
+
+
+def _read_csv(path: Path, head: bytes, *, delimiter: str | None, encoding: str | None) -> RawFile:
+    codec = detect_encoding(path, head, encoding)
+    text = decode_sample(head, codec)
+    chosen = delimiter or detect_delimiter(text)
+    sample = sample_rows(text, chosen)
+    if not sample:
+        raise InputFileError(path, "the file has no header row")
+    header = unique_names(sample[0])
+    if len(sample) == 1 and len(head) < SAMPLE_BYTES:
+        # Header only (Arrow cannot skip a header that has no line break after it).
+        empty = pa.table({name: pa.array([], pa.string()) for name in header})
+        return RawFile(path, "csv", empty, _sequential_rows(0), delimiter=chosen)
+    try:
+        table, ragged = _arrow_csv(path, header, chosen, codec)
+    except pa.ArrowInvalid as exc:
+        raise InputFileError(path, _csv_failure_message(exc, codec)) from None
+    rows = _rows_without(table.num_rows, [r.row for r in ragged])
+    return RawFile(path, "csv", table, rows, delimiter=chosen, ragged=ragged)
+
+
+def _csv_failure_message(exc: Exception, codec: str) -> str:
+    if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
+        return (
+            f"the file is not valid {codec} text further down; "
+            "pass --encoding with the file's encoding (e.g. cp1251 or cp1252)"
+        )
+    return f"cannot read this CSV file ({exc})"
+
+
+def _arrow_csv(
+    path: Path, header: list[str], delimiter: str, codec: str
+) -> tuple[pa.Table, list[RaggedRow]]:
+    """Parse with Arrow's multi-threaded reader, every column as text.
+
+    Rows with the wrong number of fields are set aside. Arrow only knows their line
+    number when it reads on one thread, so a file that has such rows is read again that
+    way (a rare, already broken file pays the price, not every file).
+    """
+    table, ragged = _arrow_csv_once(path, header, delimiter, codec, threads=True)
+    if any(r.row <= 0 for r in ragged):
+        table, ragged = _arrow_csv_once(path, header, delimiter, codec, threads=False)
+    return table, ragged
+
+
+def _arrow_csv_once(
+    path: Path, header: list[str], delimiter: str, codec: str, *, threads: bool
+) -> tuple[pa.Table, list[RaggedRow]]:
+    ragged: list[RaggedRow] = []
+
+    def set_aside(row: Any) -> str:
+        ragged.append(
+            RaggedRow(row.number or 0, str(row.text), row.expected_columns, row.actual_columns)
+        )
+        return "skip"
+
+    read = pacsv.ReadOptions(
+        column_names=header,
+        skip_rows=1,
+        encoding="utf8" if codec in {"utf-8", "utf_8"} else codec,
+        use_threads=threads,
+        block_size=1 << 24,
+    )
+    parse = pacsv.ParseOptions(
+        delimiter=delimiter,
+        newlines_in_values=True,
+        ignore_empty_lines=False,
+        invalid_row_handler=set_aside,
+    )
+    convert = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()),
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        null_values=[""],
+    )
+    table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    return table, sorted(ragged, key=lambda r: r.row)
+
+
+def _rows_without(kept: int, skipped: list[int]) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Row numbers of the kept rows, given the row numbers of the rows set aside."""
+    every = np.arange(2, kept + len(skipped) + 2, dtype=np.int64)
+    return np.setdiff1d(every, np.asarray(skipped, dtype=np.int64), assume_unique=True)[:kept]
+
+
+def _without_blank_rows(raw: RawFile) -> RawFile:
+    """Drop rows where every cell is empty (spacer lines, formatted but empty Excel rows).
+
+    Empty CSV cells are already null; a line of spaces only fills the first column.
+    """
+    table = raw.table
+    if table.num_rows == 0 or table.num_columns == 0:
+        return raw
+    first = table.column(0)
+    filled = pc.is_valid(first)
+    if pa.types.is_string(first.type):
+        length = pc.utf8_length(pc.utf8_trim_whitespace(first))
+        filled = pc.fill_null(pc.greater(length, 0), False)
+    for column in table.columns[1:]:
+        filled = pc.or_(filled, pc.is_valid(column))
+    if pc.all(filled).as_py():
+        return raw
+    keep = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+    raw.table = table.filter(filled)
+    raw.rows = raw.rows[keep]
+    return raw
