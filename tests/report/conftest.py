@@ -13,7 +13,8 @@ from regulars.cli import app
 @pytest.fixture(scope="session")
 def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--transactions", "4000",
-                                      "--quiet"])
+    result = CliRunner().invoke(
+        app, ["demo", "--out", str(out), "--transactions", "4000", "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     return out

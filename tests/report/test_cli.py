@@ -34,8 +34,18 @@ def test_demo_writes_every_output(demo_report: Path) -> None:
     for name in ("report.html", "metrics.json", "customers.parquet", "rejects.csv"):
         assert (demo_report / name).stat().st_size > 0, name
     doc = json.loads((demo_report / "metrics.json").read_text())
-    for key in ("customers_start", "customers_new", "customers_end", "retained", "lost", "crr",
-                "churn_rate", "repeat_purchase_rate", "aov", "purchase_frequency"):
+    for key in (
+        "customers_start",
+        "customers_new",
+        "customers_end",
+        "retained",
+        "lost",
+        "crr",
+        "churn_rate",
+        "repeat_purchase_rate",
+        "aov",
+        "purchase_frequency",
+    ):
         assert key in doc["current_period"], key
     assert doc["source"]["rows_rejected"] > 0  # the demo carries deliberate defects
     customers = pq.read_table(demo_report / "customers.parquet")
@@ -47,8 +57,9 @@ def test_demo_writes_every_output(demo_report: Path) -> None:
 def test_metrics_json_matches_hand_computation(tmp_path: Path) -> None:
     orders = tmp_path / "orders.csv"
     orders.write_text(ORDERS_CSV)
-    result = runner.invoke(app, ["metrics", str(orders), "--start", "2025-06-01",
-                                 "--end", "2025-07-01", "--json"])
+    result = runner.invoke(
+        app, ["metrics", str(orders), "--start", "2025-06-01", "--end", "2025-07-01", "--json"]
+    )
     assert result.exit_code == 0, result.output
     k = json.loads(result.output)
     # S: alice and bob bought in the 365 days before 2025-06-01 → 2.

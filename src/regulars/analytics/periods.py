@@ -15,8 +15,9 @@ from typing import Literal, get_args
 import ibis.expr.types as ir
 
 from regulars.analytics.validation import require_choice, require_period
+from regulars.config import Period
 
-PeriodUnit = Literal["week", "month", "quarter", "year"]
+PeriodUnit = Period  # one definition, shared with the settings
 PERIOD_UNITS: tuple[str, ...] = get_args(PeriodUnit)
 
 _MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
@@ -40,10 +41,33 @@ def period_floor(day: date, unit: PeriodUnit) -> date:
 
 def next_period_start(period_start: date, unit: PeriodUnit) -> date:
     """The first day of the period after the one starting on ``period_start``."""
+    return shift_periods(period_start, unit, 1)
+
+
+def shift_periods(period_start: date, unit: PeriodUnit, n: int) -> date:
+    """The start of the period ``n`` periods after (``n`` < 0: before) ``period_start``."""
     if unit == "week":
-        return period_start + timedelta(days=7)
-    month_index = period_start.year * 12 + period_start.month - 1 + _MONTHS_PER_PERIOD[unit]
+        return period_start + timedelta(weeks=n)
+    month_index = period_start.year * 12 + period_start.month - 1 + n * _MONTHS_PER_PERIOD[unit]
     return date(month_index // 12, month_index % 12 + 1, 1)
+
+
+def last_complete_period(as_of: date, unit: PeriodUnit) -> tuple[date, date]:
+    """The latest whole period that ends on or before ``as_of`` (``as_of`` is exclusive)."""
+    end = period_floor(as_of, unit)
+    return shift_periods(end, unit, -1), end
+
+
+def period_label(period_start: date, unit: PeriodUnit) -> str:
+    """A short human label: 2026-W07, 2026-02, 2026-Q1, 2026."""
+    if unit == "week":
+        year, week, _ = period_start.isocalendar()
+        return f"{year}-W{week:02d}"
+    if unit == "month":
+        return f"{period_start.year}-{period_start.month:02d}"
+    if unit == "quarter":
+        return f"{period_start.year}-Q{(period_start.month - 1) // 3 + 1}"
+    return str(period_start.year)
 
 
 def previous_period_start(period_start: date, unit: PeriodUnit) -> date:

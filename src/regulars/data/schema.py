@@ -25,15 +25,26 @@ class Column:
 
 ORDERS: tuple[Column, ...] = (
     Column("order_id", pa.string(), True, "Shop's order number; unique per row."),
-    Column("customer_id", pa.string(), True,
-           "Shop's customer id, else the normalised email, else the normalised phone."),
+    Column(
+        "customer_id",
+        pa.string(),
+        True,
+        "Shop's customer id, else the normalised email, else the normalised phone.",
+    ),
     Column("ordered_at", UTC_TIMESTAMP, True, "When the order was placed (paid), UTC."),
-    Column("amount", MONEY, True,
-           "Order total in the shop currency. Negative for a standalone return document."),
-    Column("refunded_amount", MONEY, False,
-           "Part of the order refunded later (>= 0). Default 0."),
-    Column("status", pa.string(), False,
-           "'completed' (default), 'refunded', 'partially_refunded' or 'cancelled'."),
+    Column(
+        "amount",
+        MONEY,
+        True,
+        "Order total in the shop currency. Negative for a standalone return document.",
+    ),
+    Column("refunded_amount", MONEY, False, "Part of the order refunded later (>= 0). Default 0."),
+    Column(
+        "status",
+        pa.string(),
+        False,
+        "'completed' (default), 'refunded', 'partially_refunded' or 'cancelled'.",
+    ),
     Column("currency", pa.string(), False, "ISO 4217 code; one currency per analysis."),
     Column("channel", pa.string(), False, "Sales / acquisition channel of the order."),
 )

@@ -15,10 +15,10 @@ import pyarrow as pa
 
 from regulars.analytics.goal import RetentionGoal
 from regulars.analytics.kpis import PeriodKPIs
+from regulars.analytics.periods import last_complete_period, shift_periods
 from regulars.analytics.rfm import SEGMENTS
 from regulars.config import Period
 from regulars.engine import table_from_arrow
-from regulars.periods import last_complete_period, shift
 from regulars.shop import Shop
 
 Progress = Callable[[str], None]
@@ -153,13 +153,13 @@ def compute_report(
     as_of = as_of or shop.default_as_of()
     period = period or shop.settings.period
     start, end = last_complete_period(as_of, period)
-    trend_start = shift(end, period, -TREND_PERIODS[period])
+    trend_start = shift_periods(end, period, -TREND_PERIODS[period])
 
     step("totals")
     totals = _totals(shop, as_of)
     step("period KPIs")
     current = shop.kpis(start, end)
-    prev_start = shift(start, period, -1)
+    prev_start = shift_periods(start, period, -1)
     previous = shop.kpis(prev_start, start) if prev_start >= totals.first_order else None
     step("KPI trends")
     series = shop.kpi_series(max(trend_start, totals.first_order), end, period).to_pyarrow()

@@ -7,8 +7,8 @@ from typing import Any
 import plotly.graph_objects as go
 import pyarrow as pa
 
+from regulars.analytics.periods import period_label as label
 from regulars.config import Period
-from regulars.periods import label
 
 PALETTE = {
     "primary": "#2457a6",

@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 from plotly.offline import get_plotlyjs
 
 from regulars import __version__
+from regulars.analytics.periods import period_label as label
 from regulars.analytics.rfm import SEGMENTS
 from regulars.data.importers import ImportResult
-from regulars.periods import label
 from regulars.report import charts
 from regulars.report.build import COHORT_GRAIN, ReportData
 

@@ -7,7 +7,7 @@ exactly the clean orders. Kinds:
 * ``unparseable_date``: ``ordered_at`` is not an ISO timestamp (day 30 of February, month
   13, a spreadsheet error, 'n/a'); the row has a fresh order id.
 * ``empty_customer_id``: no customer id; fresh order id.
-* ``non_numeric_amount``: 'N/A', '19.90O' (a letter O typed for a zero), '19.99.1' or '--'; fresh order id.
+* ``non_numeric_amount``: 'N/A', '19.90O' (letter O for a zero), '19.99.1' or '--'; fresh id.
 * ``exact_duplicate``: the genuine row again, byte for byte.
 * ``conflicting_duplicate``: the genuine row's order id with a different amount.
 """
