@@ -33,6 +33,7 @@ def duckdb_scan(path: str, as_of: date) -> dict[str, Any]:
 def regulars_summary(path: str, as_of: date) -> dict[str, Any]:
     """regulars' per-customer frequency/recency/T/monetary summary (Ibis on DuckDB)."""
     import ibis
+
     from regulars.models.summary import btyd_summary
 
     con = ibis.duckdb.connect()

@@ -206,6 +206,78 @@ def _print_kpis(values: dict[str, Any], start: date, end: date) -> None:
 
 
 @app.command()
+def fit(
+    orders: Paths,
+    calibration_end: Annotated[
+        str, typer.Option(help="Fit on orders before this date (YYYY-MM-DD).")
+    ],
+    model: Annotated[str, typer.Option(help="bgnbd, mbgnbd, pareto or gammagamma.")] = "bgnbd",
+    observation_end: Annotated[
+        str | None,
+        typer.Option(
+            help="Check predictions on [calibration-end, this date); "
+            "default: the day after the last order."
+        ),
+    ] = None,
+    unit: Annotated[str, typer.Option(help="Time unit: day, week or month.")] = "week",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    map_: MapOpt = None,
+    mapping: MappingFileOpt = None,
+    timezone: TimezoneOpt = None,
+) -> None:
+    """Fit a buy-till-you-die or spend model and check it on the holdout period."""
+    from regulars.models.service import fit_model
+
+    if model not in MODELS:
+        raise RegularsError(f"--model: '{model}' is not one of {', '.join(MODELS)}")
+    if unit not in ("day", "week", "month"):
+        raise RegularsError(f"--unit: '{unit}' is not one of day, week, month")
+    cal_end = _date(calibration_end, "--calibration-end")
+    assert cal_end is not None  # the option is required
+    shop = _load_shop(orders, _settings(timezone=timezone), _mapping(map_, mapping))
+    obs_end = _date(observation_end, "--observation-end") or shop.default_as_of()
+    if obs_end < cal_end:
+        raise RegularsError("--observation-end must not be before --calibration-end")
+    holdout_end = obs_end if obs_end > cal_end and model != "gammagamma" else None
+    report = fit_model(
+        shop.orders,
+        model=model,
+        calibration_end=cal_end,  # type: ignore[arg-type]
+        observation_end=holdout_end,
+        unit=unit,
+    )
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    _print_fit(report)
+
+
+MODELS = ("bgnbd", "mbgnbd", "pareto", "gammagamma")
+
+
+def _print_fit(report: Any) -> None:
+    table = Table(title=f"{report.model}: {report.n_customers:,} customers")
+    table.add_column("parameter")
+    table.add_column("estimate", justify="right")
+    table.add_column("std. error", justify="right")
+    for name, value in report.params.items():
+        se = report.standard_errors.get(name)
+        table.add_row(name, f"{value:.4f}", "n/a" if se is None else f"{se:.4f}")
+    console.print(table)
+    console.print(
+        f"log-likelihood {report.log_likelihood:.2f} · AIC {report.aic:.1f} · "
+        f"BIC {report.bic:.1f} · converged: {report.converged}"
+    )
+    holdout = report.holdout
+    if holdout is not None:
+        console.print(
+            f"Holdout [{holdout.calibration_end}, {holdout.observation_end}): "
+            f"{holdout.total_actual:,.0f} actual vs {holdout.total_predicted:,.1f} predicted "
+            f"purchases; per customer MAE {holdout.mae:.3f}, RMSE {holdout.rmse:.3f}"
+        )
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/demo"),
     transactions: Annotated[

@@ -16,7 +16,7 @@ ROWS = [
     ("b", "2024-01-08", "40.00", "40.00", "partially_refunded"),  # o4 refund = amount: no
     ("c", "2024-01-09", "70.00", "0", "cancelled"),  # o5 cancelled: no
     ("c", "2024-01-10", "-25.00"),  # o6 return document: no purchase, −25 revenue
-    ("d", "2024-01-11", "0.00"),  # o7 zero value: no
+    ("d", "2024-01-11", "0.00"),  # o7 zero value (free sample): counts, net 0
     ("d", "2024-02-01", "90.00"),  # o8 counts, but outside January
     ("c", "2024-01-12", "-15.00", "0", "cancelled"),  # o9 cancelled return: ignored
 ]
@@ -24,15 +24,17 @@ ROWS = [
 
 def test_purchases_keep_only_counted_orders(make_orders):  # type: ignore[no-untyped-def]
     rows = purchases(make_orders(ROWS)).order_by("order_id").to_pyarrow()
-    assert rows.column("order_id").to_pylist() == ["o1", "o2", "o8"]
+    assert rows.column("order_id").to_pylist() == ["o1", "o2", "o7", "o8"]
     assert rows.column("net_amount").to_pylist() == [
         Decimal("100.00"),
         Decimal("50.00"),  # 80 − 30
+        Decimal("0.00"),
         Decimal("90.00"),
     ]
     assert rows.column("order_date").to_pylist() == [
         date(2024, 1, 5),
         date(2024, 1, 6),
+        date(2024, 1, 11),
         date(2024, 2, 1),
     ]
     assert rows.column_names == [

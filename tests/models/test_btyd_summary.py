@@ -41,27 +41,23 @@ def test_reproduces_the_cdnow_calibration_summary(load: Load) -> None:
     published = cdnow.summary_with_spend()
     ids = [str(int(i)) for i in published["ID"]]
 
-    # Eight customers' only record is a $0.00 purchase: not a counted purchase under the
-    # input contract (amount <= 0), so they are not in our summary. All are x = 0 rows.
-    missing = [i for i in ids if i not in rows]
-    assert missing == ["87", "155", "227", "286", "1080", "1195", "1293", "2086"]
-    keep = np.array([i in rows for i in ids])
-    assert all(published["x"][~keep] == 0)
-    assert ours.num_rows == 2357 - 8
+    # Eight customers' only record is a $0.00 purchase; zero-value orders count, so
+    # every one of the 2,357 customers is in the summary, as in the published one.
+    assert sorted(rows) == sorted(ids)
 
-    order = [rows[i] for i in ids if i in rows]
+    order = [rows[i] for i in ids]
     frequency = np.array([r["frequency"] for r in order], dtype=np.float64)
     recency = np.array([r["recency"] for r in order])
     age = np.array([r["T"] for r in order])
     spend = np.array([r["monetary_value"] for r in order])
-    np.testing.assert_array_equal(frequency, published["x"][keep])
-    np.testing.assert_array_equal(_half_up(recency), published["t_x"][keep])
-    np.testing.assert_array_equal(_half_up(age), published["T"][keep])
-    np.testing.assert_array_equal(_half_up(spend), published["zbar"][keep])
+    np.testing.assert_array_equal(frequency, published["x"])
+    np.testing.assert_array_equal(_half_up(recency), published["t_x"])
+    np.testing.assert_array_equal(_half_up(age), published["T"])
+    np.testing.assert_array_equal(_half_up(spend), published["zbar"])
     # the other published file (no spend) agrees as well
     plain = cdnow.summary()
-    np.testing.assert_array_equal(frequency, plain["frequency"][keep])
-    np.testing.assert_array_equal(_half_up(recency), plain["recency"][keep])
+    np.testing.assert_array_equal(frequency, plain["frequency"])
+    np.testing.assert_array_equal(_half_up(recency), plain["recency"])
 
     assert {r["duration_holdout"] for r in order} == {39.0}
     assert sum(r["frequency_holdout"] for r in order) == 1882
@@ -90,8 +86,9 @@ OBS_END = date(2024, 4, 1)
 
 def test_counting_rules(load: Load) -> None:
     rows = [
-        # a: first day has two orders (merged); cancelled, fully refunded and zero orders
-        # do not count; a partial refund lowers the spend; one holdout purchase day.
+        # a: first day has two orders (merged); cancelled and fully refunded orders and
+        # return documents do not count, a zero-value order does; a partial refund lowers
+        # the spend; one holdout purchase day.
         ("a", datetime(2024, 1, 1, 9), 10, 0, "completed"),
         ("a", datetime(2024, 1, 1, 18), 5, None, None),
         ("a", datetime(2024, 1, 8, 10), 20, 5, "partially_refunded"),
@@ -119,10 +116,10 @@ def test_counting_rules(load: Load) -> None:
     got = _by_id(table)
     assert set(got) == {"a", "b", "e"}
     a = got["a"]
-    assert a["frequency"] == 2  # Jan 8 and Feb 5
+    assert a["frequency"] == 3  # Jan 8, Jan 29 (the zero-value order) and Feb 5
     assert a["recency"] == 35.0  # Jan 1 → Feb 5
     assert a["T"] == 59.0  # Jan 1 → Feb 29 (the day before calibration_end)
-    assert a["monetary_value"] == pytest.approx((15 + 30 + 12) / 2)
+    assert a["monetary_value"] == pytest.approx((15 + 30 + 0 + 12) / 3)
     assert a["frequency_holdout"] == 1
     assert a["duration_holdout"] == 31.0
     b = got["b"]

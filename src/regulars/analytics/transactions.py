@@ -1,12 +1,18 @@
 """Which order rows count, and for how much.
 
 **Purchase** (a counted purchase): an order row whose status is neither ``cancelled`` nor
-``refunded`` and whose net amount ``amount − refunded_amount`` is positive. That excludes
+``refunded`` and whose net amount ``amount − refunded_amount`` is positive — or a
+zero-value order (``amount = 0``, nothing refunded). That excludes
 
 * cancelled orders (no sale happened),
 * fully refunded orders: status ``refunded``, or refunds that reach the whole amount
   (a partial refund that leaves money with the shop still counts),
-* standalone return documents (``amount < 0``) and zero-value orders.
+* standalone return documents (``amount < 0``).
+
+Zero-value orders (a gift voucher covering everything, a free sample) count: the customer
+came back and bought, which is what retention measures. The buy-till-you-die literature
+counts them too: CDNOW's published summaries include customers whose only purchase was
+$0.00.
 
 A missing ``status`` means ``completed`` and a missing ``refunded_amount`` means 0.
 Every customer metric (activity, retention, RFM, cohorts…) is built on purchases.
@@ -53,7 +59,8 @@ def _classified(orders: ir.Table) -> ir.Table:
     return orders.mutate(
         order_date=_order_date(orders),
         net_amount=net_amount,
-        is_purchase=~status.isin(NOT_COUNTED_STATUSES) & (net_amount > 0),
+        is_purchase=~status.isin(NOT_COUNTED_STATUSES)
+        & ((net_amount > 0) | ((orders.amount == 0) & (net_amount == 0))),
         is_return=(orders.amount < 0) & (status != "cancelled"),
     )
 
@@ -61,7 +68,7 @@ def _classified(orders: ir.Table) -> ir.Table:
 def purchases(orders: ir.Table) -> ir.Table:
     """Counted purchases: ``customer_id, order_id, ordered_at, order_date, net_amount``.
 
-    See the module docstring for the rule; ``net_amount = amount − refunded_amount`` > 0.
+    See the module docstring for the rule; ``net_amount = amount − refunded_amount``.
     """
     rows = _classified(orders)
     return rows.filter(rows.is_purchase).select(*_COLUMNS)

@@ -4,10 +4,9 @@ analytics engine (one Ibis expression; nothing per row in Python).
 Definitions (those of the buy-till-you-die literature and of the published CDNOW
 summaries, Fader, Hardie & Lee 2005):
 
-* **Counted purchases** — canonical orders, except cancelled ones (``status =
-  'cancelled'``), fully refunded ones (``refunded_amount >= amount``) and rows with
-  ``amount <= 0`` (standalone returns, free orders). Spend of an order =
-  ``amount − refunded_amount``.
+* **Counted purchases** — the one rule of :func:`regulars.analytics.transactions.purchases`
+  (not cancelled, not fully refunded, not a return document; zero-value orders count, as
+  CDNOW's $0.00 purchases do). Spend of an order = ``amount − refunded_amount``.
 * **Purchase days** — the models count *days*: all counted orders of a customer on the
   same (local) calendar day are one purchase, whose spend is their sum.
 * A day is a point in time: day ``d`` is at ``t = d``. The calibration period is
@@ -30,7 +29,7 @@ Times are in ``unit``: days, weeks (7 days) or months (365.25/12 = 30.4375 days)
 customers with a counted purchase before ``calibration_end`` appear.
 
 ``ordered_at`` must be the shop's local wall-clock time (naive timestamp or date); the
-canonical UTC timestamps are converted by :func:`regulars.data.load.to_local` upstream.
+canonical UTC timestamps are converted by :func:`regulars.shop.to_local_time` upstream.
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ from typing import Literal
 import ibis
 import ibis.expr.datatypes as dt
 
+from regulars.analytics.transactions import purchases
 from regulars.models.base import days_per_unit
 
 __all__ = ["btyd_summary", "purchase_days"]
@@ -52,24 +52,14 @@ def purchase_days(orders: ibis.Table) -> ibis.Table:
     Returns ``customer_id, day (date), spend (decimal)``. ``refunded_amount`` and
     ``status`` are optional columns (absent = 0 and ``'completed'``).
     """
-    columns = set(orders.columns)
-    missing = {"customer_id", "ordered_at", "amount"} - columns
+    missing = {"customer_id", "ordered_at", "amount"} - set(orders.columns)
     if missing:
         raise ValueError(f"orders lacks required column(s): {sorted(missing)}")
-    amount = orders.amount
-    refunded = orders.refunded_amount.fill_null(0) if "refunded_amount" in columns else 0
-    keep = (amount > 0) & (refunded < amount) & orders.customer_id.notnull()
-    keep &= orders.ordered_at.notnull()
-    if "status" in columns:
-        keep &= orders.status.isnull() | (orders.status != "cancelled")
-    ordered_at = orders.ordered_at
-    day = ordered_at if ordered_at.type().is_date() else ordered_at.date()
-    counted = orders.filter(keep).select(
-        customer_id=orders.customer_id,
-        day=day,
-        spend=amount - refunded,
+    counted = purchases(orders)
+    counted = counted.filter(counted.customer_id.notnull(), counted.order_date.notnull())
+    return counted.group_by(["customer_id", counted.order_date.name("day")]).aggregate(
+        spend=counted.net_amount.sum()
     )
-    return counted.group_by(["customer_id", "day"]).aggregate(spend=counted.spend.sum())
 
 
 def btyd_summary(
