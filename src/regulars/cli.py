@@ -241,8 +241,8 @@ def fit(
     holdout_end = obs_end if obs_end > cal_end and model != "gammagamma" else None
     report = fit_model(
         shop.orders,
-        model=model,
-        calibration_end=cal_end,  # type: ignore[arg-type]
+        model=model,  # type: ignore[arg-type]  # checked against MODELS above
+        calibration_end=cal_end,
         observation_end=holdout_end,
         unit=unit,
     )

@@ -61,8 +61,10 @@ class Reference:
     def purchases(self) -> list[tuple[str, date, Decimal]]:
         counted = []
         for customer, day, amount, refunded, status in self.rows:
-            net = Decimal(str(amount)) - Decimal(str(refunded))
-            if status not in ("cancelled", "refunded") and net > 0:
+            gross = Decimal(str(amount))
+            net = gross - Decimal(str(refunded))
+            zero_value = gross == 0 and net == 0
+            if status not in ("cancelled", "refunded") and (net > 0 or zero_value):
                 counted.append((str(customer), day, net))
         return counted  # type: ignore[return-value]
 
