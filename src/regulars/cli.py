@@ -95,15 +95,21 @@ def _load_shop(paths: list[Path], settings: Settings, mapping: Any) -> Any:
 
 
 def _run_report(
-    paths: list[Path], out: Path, settings: Settings, mapping: Any, as_of: date | None, quiet: bool
+    paths: list[Path],
+    out: Path,
+    settings: Settings,
+    mapping: Any,
+    as_of: date | None,
+    quiet: bool,
+    models: bool = True,
 ) -> None:
     from regulars.report.build import compute_report
     from regulars.report.render import write_report
 
-    with _steps(quiet, total=10) as step:
+    with _steps(quiet, total=11) as step:
         step(f"importing {len(paths)} file(s)")
         shop = _load_shop(paths, settings, mapping)
-        data = compute_report(shop, as_of=as_of, progress=step)
+        data = compute_report(shop, as_of=as_of, models=models, progress=step)
         step("writing report")
         written = write_report(data, out, source=shop.import_result, files=[str(p) for p in paths])
     result = shop.import_result
@@ -114,8 +120,8 @@ def _run_report(
     k = data.current.to_dict()
     if not quiet:
         console.print(
-            f"CRR {k['crr']} % · churn {k['churn_rate']} % · "
-            f"{data.totals.customers} customers · as of {data.as_of}"
+            f"CRR {_fmt_pct(k['crr'])} · churn {_fmt_pct(k['churn_rate'])} · "
+            f"{data.totals.customers:,} customers · as of {data.as_of}"
         )
     console.print(f"Report: {written.html}")
 
@@ -141,6 +147,9 @@ def report(
     mapping: MappingFileOpt = None,
     timezone: TimezoneOpt = None,
     activity_window: WindowOpt = None,
+    models: Annotated[
+        bool, typer.Option(help="Fit the predictive models (the Future section).")
+    ] = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Write report.html, metrics.json, customers.parquet and rejects.csv to --out."""
@@ -153,7 +162,9 @@ def report(
         margin=_decimal(margin),
         retention_definition=definition,
     )
-    _run_report(orders, out, settings, _mapping(map_, mapping), _date(as_of, "--as-of"), quiet)
+    _run_report(
+        orders, out, settings, _mapping(map_, mapping), _date(as_of, "--as-of"), quiet, models
+    )
 
 
 @app.command()
@@ -352,3 +363,7 @@ def main() -> None:
             where = ".".join(str(p) for p in problem["loc"])
             err_console.print(f"[bold red]error:[/] {where}: {problem['msg']}", highlight=False)
         sys.exit(2)
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} %"

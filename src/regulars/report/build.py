@@ -19,6 +19,7 @@ from regulars.analytics.periods import last_complete_period, shift_periods
 from regulars.analytics.rfm import SEGMENTS
 from regulars.config import Period
 from regulars.engine import table_from_arrow
+from regulars.report.future import Future, compute_future, with_scores
 from regulars.shop import Shop
 
 Progress = Callable[[str], None]
@@ -62,6 +63,7 @@ class ReportData:
     stages: pa.Table
     goal: RetentionGoal
     customers: pa.Table
+    future: Future | None = None  # None when run without the predictive models
 
 
 def _totals(shop: Shop, as_of: date) -> Totals:
@@ -146,6 +148,7 @@ def compute_report(
     as_of: date | None = None,
     period: Period | None = None,
     target_crr: float | None = None,
+    models: bool = True,
     progress: Progress | None = None,
 ) -> ReportData:
     """Run every analysis of the report and bring the small results back."""
@@ -180,6 +183,11 @@ def compute_report(
     stages = shop.stages(as_of).to_pyarrow()
     step("goal")
     goal = shop.goal(current, target_crr)
+    future = None
+    if models:
+        step("predictive models")
+        future = compute_future(shop.orders, first=totals.first_order, as_of=as_of)
+        customers = with_scores(customers, future)
     return ReportData(
         as_of=as_of,
         period=period,
@@ -197,4 +205,5 @@ def compute_report(
         stages=stages,
         goal=goal,
         customers=customers,
+        future=future,
     )

@@ -252,3 +252,69 @@ def goal_gauge(current: float | None, target: float) -> go.Figure:
         )
     )
     return _layout(fig, "Customer retention rate vs goal", height=260)
+
+
+def p_alive_heatmap(grid: pa.Table) -> go.Figure:
+    """Mean P(alive) by number of orders × months since the last order."""
+    rows = grid.to_pylist()
+    max_orders = max((r["orders"] for r in rows), default=1)
+    max_months = max((r["recency_months"] for r in rows), default=0)
+    z: list[list[float | None]] = [[None] * (max_months + 1) for _ in range(max_orders)]
+    for r in rows:
+        z[r["orders"] - 1][r["recency_months"]] = r["p_alive"]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(range(max_months + 1)),
+            y=[str(n) if n < 10 else "10+" for n in range(1, max_orders + 1)],
+            colorscale="RdYlGn",
+            zmin=0,
+            zmax=1,
+            hovertemplate="%{y} orders, last %{x} months ago: P(alive) %{z:.2f}<extra></extra>",
+        )
+    )
+    return _layout(
+        fig,
+        "P(alive) by orders and months since the last order",
+        xaxis={"title": "months since the last order"},
+        yaxis={"title": "orders"},
+    )
+
+
+def clv_histogram(clv: list[float]) -> go.Figure:
+    fig = go.Figure(go.Histogram(x=clv, nbinsx=60, marker_color=PALETTE["primary"]))
+    return _layout(
+        fig,
+        "Customer value: 12-month CLV distribution",
+        xaxis={"title": "discounted CLV, next 12 months"},
+        yaxis={"title": "customers", "type": "log"},
+    )
+
+
+def holdout_tracking(curve: Any, calibration_end: str) -> go.Figure:
+    """Cumulative repeat purchases: actual vs the model fitted before the holdout."""
+    x = [d.isoformat() for d in curve.period_start]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=x,
+        y=curve.actual_cumulative,
+        name="actual",
+        mode="lines",
+        line={"color": PALETTE["primary"], "width": 3},
+    )
+    fig.add_scatter(
+        x=x,
+        y=curve.predicted_cumulative,
+        name="BG/NBD prediction",
+        mode="lines",
+        line={"color": PALETTE["accent"], "dash": "dash"},
+    )
+    fig.add_vline(x=calibration_end, line_dash="dot", line_color=PALETTE["muted"])
+    fig.add_annotation(
+        x=calibration_end, y=1, yref="paper", text="holdout starts", showarrow=False, xanchor="left"
+    )
+    return _layout(
+        fig,
+        "Holdout check: cumulative repeat purchases, actual vs predicted",
+        yaxis={"title": "repeat purchases"},
+    )

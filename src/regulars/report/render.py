@@ -22,6 +22,7 @@ from regulars.analytics.rfm import SEGMENTS
 from regulars.data.importers import ImportResult
 from regulars.report import charts
 from regulars.report.build import COHORT_GRAIN, ReportData
+from regulars.report.future import at_risk, p_alive_grid
 
 METRICS_SCHEMA_VERSION = 1
 
@@ -85,6 +86,7 @@ def metrics_document(
         "kinds": data.kinds.to_pylist(),
         "stages": data.stages.to_pylist(),
         "goal": data.goal,
+        "future": future_document(data),
     }
     if source is not None:
         doc["source"] = {
@@ -240,6 +242,7 @@ def _figures(data: ReportData) -> dict[str, str]:
         "kinds": charts.kinds_chart(data.kinds, data.regularity),
         "stages": charts.stages_funnel(data.stages),
         "goal": charts.goal_gauge(data.current.window.crr, data.goal.target_crr),
+        **_future_figures(data),
     }
     return {
         name: fig.to_html(
@@ -249,6 +252,51 @@ def _figures(data: ReportData) -> dict[str, str]:
             config={"displaylogo": False, "responsive": True},
         )
         for name, fig in figs.items()
+    }
+
+
+def _future_figures(data: ReportData) -> dict[str, Any]:
+    future = data.future
+    if future is None:
+        return {}
+    figs: dict[str, Any] = {}
+    if future.scores is not None:
+        figs["p_alive"] = charts.p_alive_heatmap(p_alive_grid(data.customers))
+        figs["clv"] = charts.clv_histogram(future.scores.column("clv_12m").to_pylist())
+    holdout = future.holdout.holdout if future.holdout else None
+    if holdout is not None and holdout.tracking is not None:
+        figs["holdout"] = charts.holdout_tracking(
+            holdout.tracking, holdout.calibration_end.isoformat()
+        )
+    return figs
+
+
+def future_document(data: ReportData) -> dict[str, Any] | None:
+    """The ``future`` key of metrics.json (see docs/report.md)."""
+    future = data.future
+    if future is None:
+        return None
+    holdout = future.holdout
+    return {
+        **future.totals(),
+        "value_model": None
+        if holdout is None
+        else {
+            "model": holdout.model,
+            "params": holdout.params,
+            "log_likelihood": holdout.log_likelihood,
+        },
+        "holdout": None
+        if holdout is None or holdout.holdout is None
+        else {
+            k: v
+            for k, v in holdout.holdout.to_dict().items()
+            if k not in ("tracking", "by_frequency")
+        },
+        "churn_evaluation": None
+        if future.churn is None
+        else {k: v for k, v in future.churn.to_dict().items() if k != "calibration"},
+        "problems": future.problems,
     }
 
 
@@ -265,12 +313,18 @@ def render_html(data: ReportData, source: ImportResult | None, title: str) -> st
         segments=data.segments.to_pylist(),
         segment_info=SEGMENTS,
         kinds=data.kinds.to_pylist(),
+        future=future_document(data),
+        at_risk=at_risk(data.customers).to_pylist() if _has_scores(data) else [],
         source=source,
         plotly_js=get_plotlyjs(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         money=_money,
         pct=_pct,
     )
+
+
+def _has_scores(data: ReportData) -> bool:
+    return data.future is not None and data.future.scores is not None
 
 
 def write_report(

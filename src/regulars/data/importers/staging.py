@@ -159,7 +159,23 @@ class _Builder:
         self.columns[name] = result
         return result
 
+    def typed_money(self, name: str) -> pa.Array | None:
+        """A decimal or integer column (Parquet/XLSX) as money, without a detour through
+        text; None for text and float columns, which are parsed (floats need rounding)."""
+        typed = self.typed(name)
+        if typed is None or not (
+            pa.types.is_decimal(typed.type) or pa.types.is_integer(typed.type)
+        ):
+            return None
+        if pa.types.is_decimal(typed.type) and typed.type.scale > MONEY.scale:
+            return None  # more decimals than cents: the text path rounds them properly
+        return pc.cast(typed, MONEY)
+
     def money_field(self, name: str, scope: str, reason: str) -> pa.Array:
+        typed = self.typed_money(name)
+        if typed is not None:
+            self.columns[name] = typed
+            return typed
         source = self.source(name)
         if source is None:
             self.columns[name] = pa.nulls(self.count, MONEY)
@@ -170,13 +186,15 @@ class _Builder:
         return parsed.values
 
     def timestamp_field(self, name: str, scope: str) -> pa.Array:
-        source = self.source(name)
         typed = self.typed(name)
         converted = dates.typed_to_utc(typed, self.options.timezone) if typed is not None else None
-        if converted is not None or source is None:
-            result = converted if converted is not None else pa.nulls(self.count, UTC_TIMESTAMP)
-            self.columns[name] = result
-            return result
+        if converted is not None:  # a real timestamp column: no text to parse
+            self.columns[name] = converted
+            return converted
+        source = self.source(name)
+        if source is None:
+            self.columns[name] = pa.nulls(self.count, UTC_TIMESTAMP)
+            return self.columns[name]
         quick = dates.quick_to_utc(source.values, self.options.timezone)
         if quick is not None:
             self.columns[name] = quick
@@ -241,9 +259,11 @@ def _order_fields(build: _Builder) -> None:
     # Some exports write refunds as negative numbers; a refund is stored as a positive part.
     build.columns["refunded_amount"] = pc.abs(refunded)
     build.text_field("currency", lambda v: pc.utf8_upper(numbers.as_text(v)))
-    source = build.source("amount")
-    if "currency" not in build.spec.sources and source is not None:
-        build.columns["currency"] = numbers.currency_hint(source.values)
+    # Currency symbols only live in text amounts; typed amounts carry none.
+    if "currency" not in build.spec.sources and build.typed_money("amount") is None:
+        source = build.source("amount")
+        if source is not None:
+            build.columns["currency"] = numbers.currency_hint(source.values)
     build.text_field("channel")
     _status(build)
 
@@ -393,9 +413,11 @@ def _missing_line_price(build: _Builder, has_line: pa.Array) -> None:
 def _refuse_unreadable_columns(build: _Builder) -> None:
     """A required column where no value at all could be read is a mapping mistake."""
     for name, what in (("ordered_at", "date"), ("amount", "amount")):
-        source = build.source(name)
         typed = build.typed(name)
-        if source is None or (typed is not None and _is_temporal(typed.type)):
+        if typed is not None and (_is_temporal(typed.type) or build.typed_money(name) is not None):
+            continue  # typed columns were read without parsing: nothing can be unreadable
+        source = build.source(name)
+        if source is None:
             continue
         present = pc.sum(pc.cast(pc.is_valid(source.values), pa.int64())).as_py() or 0
         parsed = pc.sum(pc.cast(pc.is_valid(build.columns[name]), pa.int64())).as_py() or 0
