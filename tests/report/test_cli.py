@@ -84,6 +84,9 @@ def test_report_on_a_csv_writes_rejects(tmp_path: Path) -> None:
     rejects = (out / "rejects.csv").read_text()
     assert "amount" in rejects
     assert "not-a-number" in rejects
+    # Four customers cannot support a churn model: the report says so instead of failing.
+    future = json.loads((out / "metrics.json").read_text())["future"]
+    assert any(problem.startswith("churn") for problem in future["problems"])
 
 
 def test_missing_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
