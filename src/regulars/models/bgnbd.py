@@ -170,16 +170,22 @@ class BetaGeoModel(TransactionModel):
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
 
     analytic_gradient: ClassVar[bool] = True
+    #: MBG/NBD: dropout also possible right after the first purchase (see mbgnbd.py).
+    modified: ClassVar[bool] = False
 
     def _log_likelihood_rows(
         self, params: Sequence[float], x: FloatArray, t_x: FloatArray, T: FloatArray
     ) -> FloatArray:
-        return beta_geometric_log_likelihood(params, x, t_x, T, modified=False, gradient=False)[0]
+        return beta_geometric_log_likelihood(
+            params, x, t_x, T, modified=self.modified, gradient=False
+        )[0]
 
     def _log_likelihood_rows_and_grad(
         self, params: Sequence[float], x: FloatArray, t_x: FloatArray, T: FloatArray
     ) -> tuple[FloatArray, FloatArray]:
-        rows, grad = beta_geometric_log_likelihood(params, x, t_x, T, modified=False, gradient=True)
+        rows, grad = beta_geometric_log_likelihood(
+            params, x, t_x, T, modified=self.modified, gradient=True
+        )
         assert grad is not None
         return rows, grad
 
@@ -221,7 +227,9 @@ class BetaGeoModel(TransactionModel):
         check_horizon(t_)
         r, alpha, a, b = self._values()
         alive = expit(-self._log_odds_dead(x, t_x, t_cal))
-        return alive * alive_expectation(t_, a, b + x, r + x, alpha + t_cal)
+        # The posterior dropout is Beta(a, b+x) here, Beta(a, b+x+1) in the MBG/NBD.
+        b_post = b + x + (1.0 if self.modified else 0.0)
+        return alive * alive_expectation(t_, a, b_post, r + x, alpha + t_cal)
 
     def probability_of_n_purchases(self, t: npt.ArrayLike, n: npt.ArrayLike) -> FloatArray:
         t_, n_ = broadcast_float(t, n)

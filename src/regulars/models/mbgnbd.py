@@ -36,58 +36,27 @@ process is a BG/NBD one, so with u = t/(α+t)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betainc, betaln, expit
+from scipy.special import betainc, betaln
 
-from regulars.models.base import (
-    CustomerData,
-    FloatArray,
-    TransactionModel,
-    broadcast_float,
-    check_counts,
-    check_horizon,
-)
-from regulars.models.bgnbd import (
-    alive_expectation,
-    beta_geometric_log_likelihood,
-    log_nbd_pmf,
-)
+from regulars.models.base import FloatArray, broadcast_float, check_counts, check_horizon
+from regulars.models.bgnbd import BetaGeoModel, log_nbd_pmf
 
 __all__ = ["ModifiedBetaGeoModel"]
 
 
-class ModifiedBetaGeoModel(TransactionModel):
-    """MBG/NBD (Batislam, Denizel & Filiztekin 2007). Parameters ``r, alpha, a, b``."""
+class ModifiedBetaGeoModel(BetaGeoModel):
+    """MBG/NBD (Batislam, Denizel & Filiztekin 2007). Parameters ``r, alpha, a, b``.
+
+    Shares the BG/NBD's fitting, starts and conditional expectation (with its
+    ``modified`` switch); P(alive) odds and P(X(t) = n) differ.
+    """
 
     model_name: ClassVar[str] = "mbgnbd"
-    param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
-
-    analytic_gradient: ClassVar[bool] = True
-
-    def _log_likelihood_rows(
-        self, params: Sequence[float], x: FloatArray, t_x: FloatArray, T: FloatArray
-    ) -> FloatArray:
-        return beta_geometric_log_likelihood(params, x, t_x, T, modified=True, gradient=False)[0]
-
-    def _log_likelihood_rows_and_grad(
-        self, params: Sequence[float], x: FloatArray, t_x: FloatArray, T: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        rows, grad = beta_geometric_log_likelihood(params, x, t_x, T, modified=True, gradient=True)
-        assert grad is not None
-        return rows, grad
-
-    def _starts(self, data: CustomerData) -> list[FloatArray]:
-        exposure = max(float(np.dot(data.weights, data.T)), 1e-9)
-        rate = max(float(np.dot(data.weights, data.frequency)) / exposure, 1e-9)
-        return [
-            np.array([1.0, 1.0 / rate, 0.8, 2.5]),
-            np.array([0.3, 0.3 / rate, 0.5, 1.5]),
-            np.array([2.0, 2.0 / rate, 2.0, 6.0]),
-        ]
+    modified: ClassVar[bool] = True
 
     def _log_odds_dead(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
         r, alpha, a, b = self._values()
@@ -95,25 +64,6 @@ class ModifiedBetaGeoModel(TransactionModel):
             np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)),
             dtype=np.float64,
         )
-
-    def probability_alive(
-        self, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
-    ) -> FloatArray:
-        x, t_x, t_cal = broadcast_float(frequency, recency, T)
-        return np.asarray(expit(-self._log_odds_dead(x, t_x, t_cal)), dtype=np.float64)
-
-    def expected_purchases(
-        self,
-        t: npt.ArrayLike,
-        frequency: npt.ArrayLike,
-        recency: npt.ArrayLike,
-        T: npt.ArrayLike,
-    ) -> FloatArray:
-        t_, x, t_x, t_cal = broadcast_float(t, frequency, recency, T)
-        check_horizon(t_)
-        r, alpha, a, b = self._values()
-        alive = expit(-self._log_odds_dead(x, t_x, t_cal))
-        return alive * alive_expectation(t_, a, b + x + 1.0, r + x, alpha + t_cal)
 
     def probability_of_n_purchases(self, t: npt.ArrayLike, n: npt.ArrayLike) -> FloatArray:
         t_, n_ = broadcast_float(t, n)
