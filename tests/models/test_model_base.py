@@ -8,6 +8,8 @@ import json
 import btyd_data as cdnow
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from regulars.errors import ModelFitError
 from regulars.models import (
@@ -17,7 +19,7 @@ from regulars.models import (
     NotFittedError,
     ParetoNBDModel,
 )
-from regulars.models.base import TransactionModel, dedupe, prepare_customer_data
+from regulars.models.base import TransactionModel, dedupe, prepare_customer_data, unique_rows
 
 MODELS: list[type[TransactionModel]] = [BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel]
 
@@ -150,3 +152,21 @@ def test_prediction_arguments_are_checked(model: type[TransactionModel]) -> None
         m.probability_of_n_purchases(1.0, 1.5)
     with pytest.raises(ValueError, match="whole number"):
         m.probability_of_n_purchases(1.0, -1)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 6), st.integers(0, 3)),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_unique_rows_matches_numpy_unique(rows: list[tuple[int, int, int]]) -> None:
+    stacked = np.array(rows, dtype=np.float64) / [1.0, 7.0, 0.5]
+    columns = [np.ascontiguousarray(stacked[:, i]) for i in range(3)]
+    unique, inverse = unique_rows(*columns)
+    expected, expected_inverse = np.unique(stacked, axis=0, return_inverse=True)
+    for i in range(3):
+        np.testing.assert_array_equal(unique[i], expected[:, i])
+        np.testing.assert_array_equal(unique[i][inverse], columns[i])
+    np.testing.assert_array_equal(inverse, expected_inverse.ravel())

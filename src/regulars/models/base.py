@@ -176,21 +176,34 @@ def dedupe(
 ) -> tuple[list[FloatArray], FloatArray]:
     """Distinct rows of ``columns`` and the summed weight of each (zero weights dropped)."""
     keep = weights > 0
-    stacked = np.column_stack([c[keep] for c in columns])
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    unique, inverse = unique_rows(*(c[keep] for c in columns))
     summed = np.asarray(
-        np.bincount(inverse.ravel(), weights=weights[keep], minlength=unique.shape[0]),
+        np.bincount(inverse, weights=weights[keep], minlength=unique[0].shape[0]),
         dtype=np.float64,
     )
-    return [np.ascontiguousarray(unique[:, i]) for i in range(unique.shape[1])], summed
+    return unique, summed
 
 
 def unique_rows(*columns: FloatArray) -> tuple[list[FloatArray], IntArray]:
-    """Distinct rows and the inverse index (``unique[inverse] == original``): predictions
-    are computed once per distinct ``(x, t_x, T)`` and scattered back."""
-    stacked = np.column_stack(columns)
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    return [np.ascontiguousarray(unique[:, i]) for i in range(unique.shape[1])], inverse.ravel()
+    """Distinct rows, in lexicographic order, and the inverse index
+    (``unique[inverse] == original``): predictions are computed once per distinct
+    ``(x, t_x, T)`` and scattered back.
+
+    Same result as ``np.unique(np.column_stack(columns), axis=0, return_inverse=True)``,
+    which sorts rows as opaque byte strings and took 7 s on 3.4 M customers; one
+    ``lexsort`` plus a neighbour comparison takes under a second.
+    """
+    n = columns[0].shape[0]
+    order = np.lexsort(columns[::-1])  # lexsort's last key is the primary one
+    ordered = [np.asarray(c)[order] for c in columns]
+    starts = np.ones(n, dtype=bool)
+    for column in ordered:
+        starts[1:] &= column[1:] == column[:-1]
+    starts = ~starts
+    starts[:1] = True
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(starts) - 1
+    return [np.ascontiguousarray(c[starts]) for c in ordered], inverse
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ import pyarrow as pa
 from regulars.analytics.expr import ratio
 from regulars.analytics.transactions import purchases
 from regulars.errors import ModelFitError
+from regulars.models.base import unique_rows
 from regulars.models.bgnbd import BetaGeoModel
 
 #: Columns added by :func:`add_bgnbd_features` when BG/NBD can be fitted.
@@ -285,8 +286,7 @@ def add_bgnbd_features(features: pa.Table, *, horizon_days: int, seed: int = 0) 
     if model is None:
         return features
     # Predict once per distinct (x, t_x, T): customers share them by the thousand.
-    unique, inverse = np.unique(np.column_stack([x, t_x, age]), axis=0, return_inverse=True)
-    ux, ut_x, uage = unique[:, 0], unique[:, 1], unique[:, 2]
+    (ux, ut_x, uage), inverse = unique_rows(x, t_x, age)
     with np.errstate(all="ignore"):
         p_alive = np.asarray(model.probability_alive(ux, ut_x, uage), dtype=np.float64)
         expected = np.asarray(
