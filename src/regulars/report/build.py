@@ -61,7 +61,7 @@ class ReportData:
     kinds: pa.Table
     regularity: pa.Table
     stages: pa.Table
-    goal: RetentionGoal
+    goal: RetentionGoal | None  # None when the period had no customers to retain (S = 0)
     customers: pa.Table
     future: Future | None = None  # None when run without the predictive models
 
@@ -182,7 +182,7 @@ def compute_report(
     kinds, regularity = _kinds(cached)
     stages = shop.stages(as_of).to_pyarrow()
     step("goal")
-    goal = shop.goal(current, target_crr)
+    goal = shop.goal(current, target_crr) if current.window.crr is not None else None
     future = None
     if models:
         step("predictive models")

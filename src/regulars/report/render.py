@@ -224,8 +224,9 @@ def _num(value: Any) -> float | None:
 
 def _figures(data: ReportData) -> dict[str, str]:
     grain = COHORT_GRAIN[data.period]
-    figs = {
-        "trend": charts.kpi_trend(data.series, data.period, data.goal.target_crr),
+    target = data.goal.target_crr if data.goal is not None else None
+    figs: dict[str, Any] = {
+        "trend": charts.kpi_trend(data.series, data.period, target),
         "revenue": charts.revenue_trend(data.series, data.period),
         "lifecycle": charts.lifecycle_chart(data.lifecycle, data.period),
         "cohorts": charts.cohort_heatmap(
@@ -241,9 +242,10 @@ def _figures(data: ReportData) -> dict[str, str]:
         "segments": charts.segment_bars(data.segments),
         "kinds": charts.kinds_chart(data.kinds, data.regularity),
         "stages": charts.stages_funnel(data.stages),
-        "goal": charts.goal_gauge(data.current.window.crr, data.goal.target_crr),
         **_future_figures(data),
     }
+    if data.goal is not None:
+        figs["goal"] = charts.goal_gauge(data.current.window.crr, data.goal.target_crr)
     return {
         name: fig.to_html(
             full_html=False,
