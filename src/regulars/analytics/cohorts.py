@@ -10,7 +10,8 @@
   everybody bought in their acquisition period).
 * ``revenue`` — net purchase revenue (``amount − refunded_amount`` of counted
   purchases) of the cohort in period N, in both modes; standalone return documents are
-  not attributed to cohorts. ``revenue_share = revenue / period-0 revenue × 100``.
+  not attributed to cohorts. ``revenue_share = revenue / period-0 revenue × 100``
+  (null when the period-0 revenue is 0: a cohort of zero-value orders only).
 
 Only purchases before ``as_of`` count (default: all of them). Each cohort has a row for
 every period from 0 to the period that contains the last observed day, zeros included.

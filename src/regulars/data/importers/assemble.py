@@ -87,7 +87,9 @@ JOIN (SELECT _file, order_id, min(_row) AS _grp FROM stage
 USING (_file, order_id)
 WHERE s._line_level;
 
-CREATE TEMP TABLE all_rows AS
+-- Views, not tables, over the staged rows: the Arrow data is scanned where it lies
+-- instead of being copied into DuckDB (millions of rows, order ids included).
+CREATE TEMP VIEW all_rows AS
 SELECT _file, _row, _grp, order_id FROM line_keyed
 UNION ALL
 SELECT _file, _row, _row, order_id FROM stage WHERE NOT (_line_level AND order_id IS NOT NULL);
@@ -102,12 +104,9 @@ WHERE _has_line AND line_amount IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM prob p WHERE p._file = k._file AND p._row = k._row
                   AND p.scope IN ('line', 'order'));
 
--- 2. One row per order: first non-empty value of each order-level field.
-CREATE TEMP TABLE grouped AS
-SELECT _file, _row AS _grp, _seq, {_COLUMNS}, TRUE AS has_amount, 0 AS bad_lines,
-       amount AS amount_final
-FROM stage WHERE NOT (_line_level AND order_id IS NOT NULL)
-UNION ALL
+-- 2. One row per order: first non-empty value of each order-level field. Only the groups
+--    of line-item files are computed into a table; rows that are orders stay in `stage`.
+CREATE TEMP TABLE line_grouped AS
 SELECT g.*, m.has_amount, coalesce(b.bad_lines, 0),
        CASE WHEN m.has_amount THEN g.amount
             WHEN coalesce(b.bad_lines, 0) = 0 THEN l.line_total END
@@ -118,6 +117,13 @@ LEFT JOIN (SELECT _file, _grp, sum(line_amount) AS line_total FROM good_lines
            GROUP BY _file, _grp) l USING (_file, _grp)
 LEFT JOIN (SELECT _file, _grp, count(*) AS bad_lines FROM prob WHERE scope = 'line'
            GROUP BY _file, _grp) b USING (_file, _grp);
+
+CREATE TEMP VIEW grouped AS
+SELECT _file, _row AS _grp, _seq, {_COLUMNS}, TRUE AS has_amount, 0 AS bad_lines,
+       amount AS amount_final
+FROM stage WHERE NOT (_line_level AND order_id IS NOT NULL)
+UNION ALL
+SELECT * FROM line_grouped;
 
 CREATE TEMP TABLE missing AS
 WITH found AS (
@@ -153,7 +159,7 @@ SELECT _file, _grp, min(_row) AS cause_row FROM (
 
 -- 4. Customer identity: own id, else the id linked through email or phone, else those.
 --    Links are looked up only for the emails and phones of orders without an id.
-CREATE TEMP TABLE resolved AS
+CREATE TEMP VIEW resolved AS
 WITH guests AS (
   SELECT g.* FROM grouped g ANTI JOIN rejected r USING (_file, _grp)
   WHERE g.customer_id IS NULL

@@ -20,9 +20,12 @@ from regulars.data.importers.numbers import as_text
 GUEST_IDS = ("0", "-1", "guest")
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _MIN_PHONE_DIGITS = 5
+_LONGEST_GUEST_ID = max(len(g) for g in GUEST_IDS)
 
 
 def _null_where(values: pa.Array, mask: pa.Array) -> pa.Array:
+    if not pc.any(mask).as_py():
+        return values
     return pc.if_else(pc.fill_null(mask, False), pa.scalar(None, values.type), values)
 
 
@@ -31,7 +34,12 @@ def normalize_customer_id(values: pa.Array) -> pa.Array:
     text = as_text(values)
     if pc.any(pc.match_substring(text, ".0")).as_py():
         text = pc.replace_substring_regex(text, r"^(\d+)\.0+$", r"\1")  # 123.0 from Excel
-    return _null_where(text, pc.is_in(pc.utf8_lower(text), pa.array(GUEST_IDS)))
+    # Only short ids can be guest markers: lower-case those, not millions of real ids.
+    short = pc.fill_null(pc.less_equal(pc.utf8_length(text), _LONGEST_GUEST_ID), False)
+    if not pc.any(short).as_py():
+        return text
+    guest = pc.is_in(pc.utf8_lower(pc.if_else(short, text, None)), pa.array(GUEST_IDS))
+    return _null_where(text, guest)
 
 
 def normalize_email(values: pa.Array) -> pa.Array:

@@ -56,7 +56,10 @@ def as_text(values: pa.Array) -> pa.Array:
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         values = pc.cast(values, pa.string())
     trimmed = pc.utf8_trim(values, " \t\r\n\u00a0\u200b\ufeff")
-    return pc.if_else(is_empty(trimmed), pa.scalar(None, pa.string()), trimmed)
+    empty = is_empty(trimmed)
+    if not pc.any(empty).as_py():  # typical of exports from software: nothing to blank
+        return trimmed
+    return pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
 
 
 def is_empty(text: pa.Array) -> pa.Array:

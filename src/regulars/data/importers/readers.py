@@ -231,6 +231,8 @@ def _without_blank_rows(raw: RawFile) -> RawFile:
     table = raw.table
     if table.num_rows == 0 or table.num_columns == 0:
         return raw
+    if any(c.null_count == 0 and not pa.types.is_string(c.type) for c in table.columns):
+        return raw  # a typed column filled on every row: no row is blank
     first = table.column(0)
     filled = pc.is_valid(first)
     if pa.types.is_string(first.type):

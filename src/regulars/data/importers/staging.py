@@ -82,12 +82,29 @@ class Stage:
     has_customer_attributes: bool
 
 
+#: Fields with few distinct values: their text is cleaned once per distinct value.
+_FEW_VALUES = frozenset({"status", "currency", "channel", "acquisition_channel"})
+
+
 @dataclass
 class _Source:
-    """A field's text (alternative columns combined) and, per row, which column it came from."""
+    """A field's text (alternative columns combined) and, per row, which column it came from.
+
+    ``column`` is a header name when a single column feeds the field (the origin of every
+    non-empty value, worked out only for the rows with a problem); ``encoded`` is the same
+    text dictionary-encoded, when the field has few distinct values.
+    """
 
     values: pa.Array
-    column: pa.Array
+    column: pa.Array | str
+    encoded: pa.DictionaryArray | None = None
+
+    def origin(self, mask: pa.Array, values: pa.Array) -> pa.Array:
+        """Per masked row, the column its value came from (``values`` already masked)."""
+        if isinstance(self.column, str):
+            label = pa.scalar(self.column, pa.string())
+            return pc.if_else(pc.is_valid(values), label, pa.scalar(None, pa.string()))
+        return pc.filter(self.column, mask)
 
 
 class _Builder:
@@ -114,6 +131,12 @@ class _Builder:
         headers = self.spec.sources.get(name)
         if not headers:
             return None
+        if len(headers) == 1:
+            column = self.raw.table.column(headers[0])
+            if name in _FEW_VALUES and _is_text(column.type):
+                encoded = _text_per_distinct(column)
+                return _Source(pc.take(encoded.dictionary, encoded.indices), headers[0], encoded)
+            return _Source(numbers.as_text(column.combine_chunks()), headers[0])
         values: pa.Array | None = None
         origin: pa.Array | None = None
         for header in headers:
@@ -140,13 +163,14 @@ class _Builder:
         mask = pc.fill_null(mask, False)
         if not pc.any(mask).as_py():
             return
+        value = pc.filter(source.values, mask)
         self.found.append(
             rejects.problems(
                 self.file_index,
                 pc.filter(pa.array(self.raw.rows), mask),
                 field=name,
-                column=pc.filter(source.column, mask),
-                value=pc.filter(source.values, mask),
+                column=source.origin(mask, value),
+                value=value,
                 reason=pc.filter(reason, mask) if isinstance(reason, pa.Array) else reason,
                 scope=scope,
             )
@@ -155,7 +179,12 @@ class _Builder:
     # ---------------------------------------------------------------- fields
     def text_field(self, name: str, normalize: Any = numbers.as_text) -> pa.Array:
         source = self.source(name)
-        result = normalize(source.values) if source else pa.nulls(self.count, pa.string())
+        if source is None:
+            result = pa.nulls(self.count, pa.string())
+        elif source.encoded is not None:  # normalise each distinct value once
+            result = pc.take(normalize(source.encoded.dictionary), source.encoded.indices)
+        else:
+            result = normalize(source.values)
         self.columns[name] = result
         return result
 
@@ -274,7 +303,9 @@ def _status(build: _Builder) -> None:
     source = build.source("status")
     status = pa.nulls(build.count, pa.string())
     if source is not None:
-        key = pc.utf8_lower(source.values)
+        # Statuses have few distinct values: map those, then spread them over the rows.
+        encoded = source.encoded
+        key = pc.utf8_lower(encoded.dictionary if encoded is not None else source.values)
         key = pc.replace_substring_regex(key, r"^wc-", "")
         key = pc.replace_substring_regex(key, r"[\s\-_]+", "_")
         mapped = pc.take(
@@ -282,6 +313,9 @@ def _status(build: _Builder) -> None:
             pc.index_in(key, pa.array(list(rule.values.keys()), pa.string())),
         )
         unknown = pc.and_(pc.is_valid(key), pc.is_null(mapped))
+        if encoded is not None:
+            mapped = pc.take(mapped, encoded.indices)
+            unknown = pc.fill_null(pc.take(unknown, encoded.indices), False)
         if rule.default is None:
             accepted = "completed, refunded, partially_refunded or cancelled"
             build.problem(
@@ -428,6 +462,19 @@ def _refuse_unreadable_columns(build: _Builder) -> None:
                 f"no value in column {build.spec.label(name)} is a {what} we can read "
                 f"(first: {example!r}); is it the right column? If not, {MAP_SYNTAX_HINT}",
             )
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _text_per_distinct(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """``numbers.as_text`` of a text column with few distinct values, dictionary-encoded:
+    trimming runs on the distinct values, not on every row."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    assert isinstance(encoded, pa.DictionaryArray)
+    dictionary = numbers.as_text(encoded.dictionary)
+    return pa.DictionaryArray.from_arrays(encoded.indices, dictionary)
 
 
 def _is_temporal(kind: pa.DataType) -> bool:
