@@ -49,6 +49,9 @@ WindowOpt = Annotated[
         help="Days since the last purchase a customer still counts as active (default 365).",
     ),
 ]
+AcquisitionCostOpt = Annotated[str | None, typer.Option(help="Cost to acquire a customer.")]
+MarginOpt = Annotated[str | None, typer.Option(help="Gross margin 0..1 for CLTV.")]
+DefinitionOpt = Annotated[str | None, typer.Option(help="activity_window or repeat.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 
@@ -138,11 +141,9 @@ def report(
     ] = None,
     period: Annotated[str | None, typer.Option(help="week, month, quarter or year.")] = None,
     target_crr: Annotated[float | None, typer.Option(help="Retention goal in percent.")] = None,
-    acquisition_cost: Annotated[
-        str | None, typer.Option(help="Cost to acquire a customer.")
-    ] = None,
-    margin: Annotated[str | None, typer.Option(help="Gross margin 0..1 for CLTV.")] = None,
-    definition: Annotated[str | None, typer.Option(help="activity_window or repeat.")] = None,
+    acquisition_cost: AcquisitionCostOpt = None,
+    margin: MarginOpt = None,
+    definition: DefinitionOpt = None,
     map_: MapOpt = None,
     mapping: MappingFileOpt = None,
     timezone: TimezoneOpt = None,
@@ -173,11 +174,9 @@ def metrics(
     start: Annotated[str, typer.Option(help="First day of the period (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option(help="Day after the period (YYYY-MM-DD), exclusive.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    acquisition_cost: Annotated[
-        str | None, typer.Option(help="Cost to acquire a customer.")
-    ] = None,
-    margin: Annotated[str | None, typer.Option(help="Gross margin 0..1 for CLTV.")] = None,
-    definition: Annotated[str | None, typer.Option(help="activity_window or repeat.")] = None,
+    acquisition_cost: AcquisitionCostOpt = None,
+    margin: MarginOpt = None,
+    definition: DefinitionOpt = None,
     map_: MapOpt = None,
     mapping: MappingFileOpt = None,
     timezone: TimezoneOpt = None,

@@ -47,6 +47,7 @@ from typing import Any, ClassVar, Final, Literal, Self
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
+from scipy.special import expit
 
 from regulars.errors import ModelFitError
 
@@ -669,10 +670,16 @@ class TransactionModel(ParametricModel):
         """``E[Y(t) | x, t_x, T]``: expected purchases in ``(T, T + t]`` (broadcasts)."""
 
     @abstractmethod
+    def _log_odds_dead(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
+        """``log(P(dead) / P(alive))`` given the history; −inf when surely alive."""
+
     def probability_alive(
         self, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
     ) -> FloatArray:
-        """``P(alive at T | x, t_x, T)``."""
+        """``P(alive at T | x, t_x, T)``, from the model's log-odds of being dead (stable
+        for odds far from 1, where ``1 / (1 + odds)`` would under- or overflow)."""
+        x, t_x, t_cal = broadcast_float(frequency, recency, T)
+        return np.asarray(expit(-self._log_odds_dead(x, t_x, t_cal)), dtype=np.float64)
 
     @abstractmethod
     def probability_of_n_purchases(self, t: npt.ArrayLike, n: npt.ArrayLike) -> FloatArray:

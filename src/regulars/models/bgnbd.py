@@ -210,12 +210,6 @@ class BetaGeoModel(TransactionModel):
             )
         return np.where(x > 0, odds, -np.inf)
 
-    def probability_alive(
-        self, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
-    ) -> FloatArray:
-        x, t_x, t_cal = broadcast_float(frequency, recency, T)
-        return np.asarray(expit(-self._log_odds_dead(x, t_x, t_cal)), dtype=np.float64)
-
     def expected_purchases(
         self,
         t: npt.ArrayLike,

@@ -231,12 +231,6 @@ class ParetoNBDModel(TransactionModel):
             dtype=np.float64,
         )
 
-    def probability_alive(
-        self, frequency: npt.ArrayLike, recency: npt.ArrayLike, T: npt.ArrayLike
-    ) -> FloatArray:
-        x, t_x, t_cal = broadcast_float(frequency, recency, T)
-        return np.asarray(expit(-self._log_odds_dead(x, t_x, t_cal)), dtype=np.float64)
-
     def expected_purchases(
         self,
         t: npt.ArrayLike,
