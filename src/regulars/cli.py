@@ -350,6 +350,48 @@ def _decimal(text: str | None) -> Decimal | None:
         raise RegularsError(f"'{text}' is not a number") from None
 
 
+db_app = typer.Typer(help="The operational store: migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="Database URL (default: REGULARS_DATABASE_URL or sqlite:///regulars.db).",
+    ),
+]
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    url: DatabaseUrlOpt = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Create or migrate the store's tables up to the newest revision."""
+    from regulars.store.migrate import upgrade
+    from regulars.store.session import display_url
+
+    database = url or _settings().database_url
+    current = upgrade(database, revision)
+    console.print(f"{display_url(database)} is at revision {current}", highlight=False)
+
+
+@db_app.command("current")
+def db_current(url: DatabaseUrlOpt = None) -> None:
+    """Print the store's current revision and the newest one available."""
+    from regulars.store.migrate import current_revision, head_revision
+    from regulars.store.session import display_url
+
+    database = url or _settings().database_url
+    current = current_revision(database)
+    head = head_revision()
+    state = "up to date" if current == head else f"head is {head}; run 'regulars db upgrade'"
+    console.print(
+        f"{display_url(database)} is at revision {current or 'none (empty)'} ({state})",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Entry point: run the app, turn user errors into clear messages."""
     try:

@@ -1,0 +1,86 @@
+"""Alembic migrations, driven from Python (no ``alembic.ini`` needed).
+
+The scripts live in ``regulars/store/migrations`` inside the package, so an installed
+``regulars`` can migrate any database it is pointed at::
+
+    from regulars.store.migrate import upgrade
+    upgrade("sqlite:///regulars.db")        # returns the revision now current
+
+Migrations are written by hand (one file per change, ``versions/NNNN_name.py``); a test
+checks that ``head`` yields exactly the tables of :mod:`regulars.store.models`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from regulars.errors import RegularsError
+from regulars.store.session import display_url, make_engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+Target = str | URL | Engine
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config whose scripts are the package's migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this version of regulars."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the package always ships at least one revision
+    return head
+
+
+@contextmanager
+def _connection(target: Target) -> Iterator[Connection]:
+    """A connection in a transaction that commits on success."""
+    engine = target if isinstance(target, Engine) else make_engine(target)
+    try:
+        try:
+            connection = engine.connect()
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise RegularsError(
+                f"cannot connect to database {display_url(engine.url)}: {reason}"
+            ) from None
+        with connection, connection.begin():
+            yield connection
+    finally:
+        if not isinstance(target, Engine):
+            engine.dispose()
+
+
+def current_revision(target: Target) -> str | None:
+    """The revision the database is at; ``None`` for a database never migrated."""
+    with _connection(target) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(target: Target, revision: str = "head") -> str | None:
+    """Migrate the database up to ``revision``; returns the revision now current."""
+    with _connection(target) as connection:
+        command.upgrade(alembic_config(connection), revision)
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def downgrade(target: Target, revision: str = "base") -> str | None:
+    """Migrate the database down to ``revision`` (``base``: drop every table)."""
+    with _connection(target) as connection:
+        command.downgrade(alembic_config(connection), revision)
+        return MigrationContext.configure(connection).get_current_revision()

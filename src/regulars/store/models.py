@@ -1,0 +1,237 @@
+"""SQLAlchemy 2 models of the operational store.
+
+Column names follow the canonical schema (:mod:`regulars.data.schema`): ``orders``,
+``order_lines``, ``customers`` and ``products`` carry the same columns the importers and the
+analytics use, so the analytics plane can read the store as it reads an export.
+
+Keys: every table has a surrogate integer ``id``. Child tables refer to a customer by the
+natural key ``customer_id`` (``ON DELETE CASCADE ON UPDATE CASCADE``), so erasing a customer
+removes their consents, events, scores, orders and order lines in one statement, and merging
+duplicates can re-key a customer in place. Orders are unique per ``(shop_id, order_id)``.
+
+Money is ``NUMERIC(18, 2)`` (:class:`~decimal.Decimal`); timestamps are timezone-aware UTC.
+The schema is created and changed only by the Alembic migrations in ``migrations/``; a test
+checks that they produce exactly these models.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+DEFAULT_SHOP = "default"
+ORDER_STATUSES = ("completed", "refunded", "partially_refunded", "cancelled")
+EVENT_KINDS = ("viewed", "wished", "added_to_cart", "removed_from_cart", "searched", "visited")
+"""Usual behavioural event kinds; the column accepts any short name."""
+
+_CUSTOMER_FK = "customers.customer_id"
+_CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Customer(Base):
+    """A customer profile. ``customer_id`` is the shop's key (canonical schema)."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    birthday: Mapped[date | None] = mapped_column(Date)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(35))
+    acquisition_channel: Mapped[str | None] = mapped_column(String(64))
+    household_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON_DOC, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", passive_deletes=True
+    )
+    score: Mapped[CustomerScore | None] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Consent(Base):
+    """Permission to contact a customer on one channel about one topic."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("customer_id", "channel", "topic"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE))
+    channel: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(64))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="consents")
+
+
+class Product(Base):
+    """A product; ``price`` is the current list price, history in the two tables below."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(255), index=True)
+    price: Mapped[Decimal | None] = mapped_column(MONEY)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ProductPrice(Base):
+    """A list price valid from ``valid_from`` until the next row for the same SKU."""
+
+    __tablename__ = "product_price_history"
+    __table_args__ = (UniqueConstraint("sku", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(255), ForeignKey("products.sku", **_CASCADE))
+    price: Mapped[Decimal] = mapped_column(MONEY)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProductStock(Base):
+    """Units in stock for a SKU at ``recorded_at``."""
+
+    __tablename__ = "product_stock_history"
+    __table_args__ = (UniqueConstraint("sku", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(255), ForeignKey("products.sku", **_CASCADE))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Order(Base):
+    """An order or a standalone return document (negative ``amount``)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_id"),
+        Index("ix_orders_customer_id_ordered_at", "customer_id", "ordered_at"),
+        CheckConstraint("refunded_amount >= 0", name="refunded_amount_not_negative"),
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in ORDER_STATUSES)),
+            name="status_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64), default=DEFAULT_SHOP)
+    order_id: Mapped[str] = mapped_column(String(255))
+    customer_id: Mapped[str] = mapped_column(String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    refunded_amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    status: Mapped[str] = mapped_column(String(32), default="completed")
+    currency: Mapped[str | None] = mapped_column(String(3))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class OrderLine(Base):
+    """One line of an order; ``quantity`` is negative for a returned line."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["shop_id", "order_id"], ["orders.shop_id", "orders.order_id"], **_CASCADE
+        ),
+        Index("ix_order_lines_shop_id_order_id", "shop_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64), default=DEFAULT_SHOP)
+    order_id: Mapped[str] = mapped_column(String(255))
+    sku: Mapped[str | None] = mapped_column(String(255), index=True)
+    product_name: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(255))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    line_amount: Mapped[Decimal] = mapped_column(MONEY)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class Event(Base):
+    """A behavioural event: a customer viewed, wished or added a product to the cart…"""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_customer_id_occurred_at", "customer_id", "occurred_at"),
+        Index("ix_events_kind_occurred_at", "kind", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE))
+    kind: Mapped[str] = mapped_column(String(32))
+    sku: Mapped[str | None] = mapped_column(String(255), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON_DOC, default=dict)
+
+
+class CustomerScore(Base):
+    """The latest scores the analytics wrote back for one customer."""
+
+    __tablename__ = "customer_scores"
+    __table_args__ = (
+        CheckConstraint("p_alive >= 0 AND p_alive <= 1", name="p_alive_probability"),
+        CheckConstraint("churn_risk >= 0 AND churn_risk <= 1", name="churn_risk_probability"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), unique=True
+    )
+    segment: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str | None] = mapped_column(String(64))
+    p_alive: Mapped[float | None] = mapped_column(Float)
+    clv_12m: Mapped[Decimal | None] = mapped_column(MONEY)
+    churn_risk: Mapped[float | None] = mapped_column(Float)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="score")
