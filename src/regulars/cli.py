@@ -392,6 +392,50 @@ def db_current(url: DatabaseUrlOpt = None) -> None:
     )
 
 
+@app.command("import")
+def import_orders(
+    orders: Paths,
+    url: DatabaseUrlOpt = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write rejected rows here (default: rejects.csv here, only if any were rejected)."
+        ),
+    ] = None,
+    shop: Annotated[str, typer.Option(help="Shop id the orders belong to.")] = "default",
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows written per transaction.")] = 10_000,
+    map_: MapOpt = None,
+    mapping: MappingFileOpt = None,
+    timezone: TimezoneOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Load order exports into the store (idempotent; never sends messages or awards points)."""
+    from regulars.data.importers import read_orders
+    from regulars.store.ingest import count_batches, ingest, require_head
+    from regulars.store.session import display_url, make_engine
+
+    database = url or _settings().database_url
+    engine = make_engine(database)
+    try:
+        require_head(engine)  # before the (possibly long) read
+        settings = _settings(timezone=timezone)
+        result = read_orders(orders, mapping=_mapping(map_, mapping), timezone=settings.timezone)
+        if not quiet:
+            console.print(result.summary(), highlight=False)
+        target = rejects or (Path("rejects.csv") if result.rows_rejected else None)
+        if target is not None:
+            result.write_rejects(target)
+            console.print(
+                f"[yellow]{result.rows_rejected} rejected row(s) written to {target}",
+                highlight=False,
+            )
+        with _steps(quiet, total=count_batches(result, batch_size)) as step:
+            counts = ingest(engine, result, shop_id=shop, batch_size=batch_size, progress=step)
+    finally:
+        engine.dispose()
+    console.print(f"{counts.summary()} ({display_url(database)})", highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app, turn user errors into clear messages."""
     try:
