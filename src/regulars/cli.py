@@ -436,6 +436,64 @@ def import_orders(
     console.print(f"{counts.summary()} ({display_url(database)})", highlight=False)
 
 
+apikey_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. 'checkout'.")],
+    scopes: Annotated[
+        str,
+        typer.Option(help="Comma-separated: customers:read, customers:write, orders:write, admin."),
+    ],
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Create an API key and print it, alone on the last line. It is shown only this once."""
+    from regulars.api.keys import create_api_key
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        row, key = create_api_key(engine, name, scopes)
+    finally:
+        engine.dispose()
+    err_console.print(
+        f"API key '{row.name}' (scopes {', '.join(row.scopes)}); store it now, "
+        "it cannot be shown again:",
+        highlight=False,
+    )
+    typer.echo(key)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Serve the HTTP API (/v1; OpenAPI at /docs) on the store."""
+    import uvicorn
+
+    from regulars.api import create_app
+    from regulars.store.ingest import require_head
+    from regulars.store.session import display_url, make_engine
+
+    database = url or _settings().database_url
+    engine = make_engine(database)
+    try:
+        require_head(engine)
+        err_console.print(
+            f"serving {display_url(database)} at http://{host}:{port}/v1 (docs at /docs)",
+            highlight=False,
+        )
+        uvicorn.run(create_app(engine), host=host, port=port)
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     """Entry point: run the app, turn user errors into clear messages."""
     try:

@@ -1,0 +1,1 @@
+"""One router per domain; each only maps HTTP to a service call."""

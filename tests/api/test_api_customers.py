@@ -1,0 +1,109 @@
+"""POST /v1/customers and the Customer 360 at GET /v1/customers/{id}."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from regulars.store.models import CustomerScore
+from regulars.store.session import session_scope
+
+Auth = Callable[..., dict[str, str]]
+
+ANNA = {
+    "customer_id": "anna@example.com",
+    "name": "Anna",
+    "email": "anna@example.com",
+    "birthday": "1990-05-17",
+    "language": "de",
+    "attributes": {"vip": True},
+    "consents": [{"channel": "email", "topic": "marketing", "granted": True, "source": "web"}],
+}
+
+
+def _order(order_id: str, amount: str, when: str, **extra: object) -> dict[str, object]:
+    return {
+        "order_id": order_id,
+        "customer_id": ANNA["customer_id"],
+        "ordered_at": when,
+        "amount": amount,
+        **extra,
+    }
+
+
+def test_create_then_get(client: TestClient, auth: Auth) -> None:
+    headers = auth("customers:write", "customers:read")
+    created = client.post("/v1/customers", json=ANNA, headers=headers)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["customer_id"] == "anna@example.com"
+    assert body["birthday"] == "1990-05-17"
+    assert body["purchases"] == {
+        "orders_count": 0,
+        "first_order_at": None,
+        "last_order_at": None,
+        "revenue": "0.00",
+        "average_check": None,
+    }
+    assert body["consents"][0]["channel"] == "email"
+    assert body["consents"][0]["granted"] is True
+    assert body["scores"] is None
+
+    fetched = client.get("/v1/customers/anna@example.com", headers=headers)
+    assert fetched.status_code == 200
+    assert fetched.json() == body
+
+
+def test_duplicate_customer_is_409(client: TestClient, auth: Auth) -> None:
+    headers = auth("customers:write")
+    assert client.post("/v1/customers", json=ANNA, headers=headers).status_code == 201
+    again = client.post("/v1/customers", json={**ANNA, "name": "Other"}, headers=headers)
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    assert again.json()["status"] == 409
+
+
+def test_unknown_customer_is_404(client: TestClient, auth: Auth) -> None:
+    response = client.get("/v1/customers/nobody", headers=auth("customers:read"))
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("not-found")
+
+
+def test_customer_360_counts_orders_and_shows_scores(
+    client: TestClient, auth: Auth, api_engine: Engine
+) -> None:
+    headers = auth("admin")
+    client.post("/v1/customers", json=ANNA, headers=headers)
+    for order in (
+        _order("o-1", "10.10", "2026-01-05T09:00:00Z"),
+        _order("o-2", "20.20", "2026-02-05T09:00:00+02:00", refunded_amount="5.00"),
+        _order("o-3", "0.10", "2026-03-05T09:00:00Z"),
+        _order("o-4", "99.00", "2026-04-05T09:00:00Z", status="cancelled"),
+        _order("r-1", "-2.00", "2026-04-06T09:00:00Z"),  # a standalone return
+    ):
+        assert client.post("/v1/orders", json=order, headers=headers).status_code == 201
+    with session_scope(api_engine) as session:
+        session.add(
+            CustomerScore(
+                customer_id=ANNA["customer_id"],
+                segment="Champions",
+                p_alive=0.9,
+                churn_risk=0.1,
+                clv_12m="123.45",
+                computed_at=datetime(2026, 4, 1, tzinfo=UTC),
+            )
+        )
+    body = client.get("/v1/customers/anna@example.com", headers=headers).json()
+    assert body["purchases"] == {
+        "orders_count": 3,
+        "first_order_at": "2026-01-05T09:00:00Z",
+        "last_order_at": "2026-03-05T09:00:00Z",
+        "revenue": "23.40",
+        "average_check": "7.80",
+    }
+    assert body["scores"]["segment"] == "Champions"
+    assert body["scores"]["clv_12m"] == "123.45"
+    assert body["scores"]["p_alive"] == 0.9
