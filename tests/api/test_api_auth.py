@@ -47,11 +47,11 @@ def test_right_prefix_wrong_secret_is_401(client: TestClient, auth: Auth) -> Non
     assert response.status_code == 401
 
 
-def test_revoked_key_is_401(client: TestClient, api_engine: Engine) -> None:
-    row, key = create_api_key(api_engine, "old", ["admin"])
+def test_revoked_key_is_401(client: TestClient, store_engine: Engine) -> None:
+    row, key = create_api_key(store_engine, "old", ["admin"])
     headers = {"Authorization": f"Bearer {key}"}
     assert client.get("/v1/customers/nobody", headers=headers).status_code == 404
-    with api_engine.begin() as conn:
+    with store_engine.begin() as conn:
         conn.execute(update(ApiKey).where(ApiKey.id == row.id).values(revoked_at=datetime.now(UTC)))
     assert client.get("/v1/customers/nobody", headers=headers).status_code == 401
 
@@ -72,11 +72,11 @@ def test_admin_implies_every_scope(client: TestClient, auth: Auth) -> None:
     assert client.get("/v1/customers/c1", headers=auth("customers:read")).status_code == 404
 
 
-def test_unknown_scope_is_refused(api_engine: Engine) -> None:
+def test_unknown_scope_is_refused(store_engine: Engine) -> None:
     with pytest.raises(RegularsError, match="unknown scope"):
-        create_api_key(api_engine, "x", ["orders:delete"])
+        create_api_key(store_engine, "x", ["orders:delete"])
     with pytest.raises(RegularsError, match="at least one"):
-        create_api_key(api_engine, "x", "")
+        create_api_key(store_engine, "x", "")
 
 
 def test_cors_is_off(client: TestClient, auth: Auth) -> None:

@@ -73,7 +73,7 @@ def test_unknown_customer_is_404(client: TestClient, auth: Auth) -> None:
 
 
 def test_customer_360_counts_orders_and_shows_scores(
-    client: TestClient, auth: Auth, api_engine: Engine
+    client: TestClient, auth: Auth, store_engine: Engine
 ) -> None:
     headers = auth("admin")
     client.post("/v1/customers", json=ANNA, headers=headers)
@@ -85,7 +85,7 @@ def test_customer_360_counts_orders_and_shows_scores(
         _order("r-1", "-2.00", "2026-04-06T09:00:00Z"),  # a standalone return
     ):
         assert client.post("/v1/orders", json=order, headers=headers).status_code == 201
-    with session_scope(api_engine) as session:
+    with session_scope(store_engine) as session:
         session.add(
             CustomerScore(
                 customer_id=ANNA["customer_id"],

@@ -48,19 +48,19 @@ def test_create_returns_201_with_decimal_strings(client: TestClient, auth: Auth)
 
 
 def test_retry_is_a_200_replay_and_creates_nothing(
-    client: TestClient, auth: Auth, api_engine: Engine
+    client: TestClient, auth: Auth, store_engine: Engine
 ) -> None:
     headers = auth("orders:write")
     first = client.post("/v1/orders", json=ORDER, headers=headers)
     second = client.post("/v1/orders", json=ORDER, headers=headers)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json() == second.json()
-    assert _count(api_engine, Order) == 1
-    assert _count(api_engine, OrderLine) == 2
+    assert _count(store_engine, Order) == 1
+    assert _count(store_engine, OrderLine) == 2
 
 
 def test_same_order_id_different_body_is_409(
-    client: TestClient, auth: Auth, api_engine: Engine
+    client: TestClient, auth: Auth, store_engine: Engine
 ) -> None:
     headers = auth("orders:write")
     assert client.post("/v1/orders", json=ORDER, headers=headers).status_code == 201
@@ -69,29 +69,29 @@ def test_same_order_id_different_body_is_409(
     assert changed.headers["content-type"] == "application/problem+json"
     other_shop = client.post("/v1/orders", json={**ORDER, "shop_id": "paris"}, headers=headers)
     assert other_shop.status_code == 201
-    assert _count(api_engine, Order) == 2
+    assert _count(store_engine, Order) == 2
 
 
 def test_idempotency_key_replays_and_refuses_another_body(
-    client: TestClient, auth: Auth, api_engine: Engine
+    client: TestClient, auth: Auth, store_engine: Engine
 ) -> None:
     headers = {**auth("orders:write"), "Idempotency-Key": "retry-7"}
     first = client.post("/v1/orders", json=ORDER, headers=headers)
     again = client.post("/v1/orders", json=ORDER, headers=headers)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json() == again.json()
-    assert _count(api_engine, Order) == 1
-    assert _count(api_engine, IdempotencyKey) == 1
+    assert _count(store_engine, Order) == 1
+    assert _count(store_engine, IdempotencyKey) == 1
 
     other = client.post("/v1/orders", json={**ORDER, "order_id": "A-1002"}, headers=headers)
     assert other.status_code == 409
     assert other.json()["type"].endswith("idempotency-key-reused")
-    assert _count(api_engine, Order) == 1
+    assert _count(store_engine, Order) == 1
 
 
 @pytest.mark.parametrize("idempotency_key", [None, "concurrent-1"])
 def test_sixteen_concurrent_duplicates_make_one_order(
-    client: TestClient, auth: Auth, api_engine: Engine, idempotency_key: str | None
+    client: TestClient, auth: Auth, store_engine: Engine, idempotency_key: str | None
 ) -> None:
     headers = auth("orders:write")
     if idempotency_key:
@@ -105,6 +105,6 @@ def test_sixteen_concurrent_duplicates_make_one_order(
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(post, range(16)))
     assert sorted(statuses) == [200] * 15 + [201]
-    assert _count(api_engine, Order) == 1
-    assert _count(api_engine, OrderLine) == 2
-    assert _count(api_engine, IdempotencyKey) == (1 if idempotency_key else 0)
+    assert _count(store_engine, Order) == 1
+    assert _count(store_engine, OrderLine) == 2
+    assert _count(store_engine, IdempotencyKey) == (1 if idempotency_key else 0)

@@ -88,8 +88,8 @@ def test_unknown_route_is_a_problem_too(client: TestClient) -> None:
     assert response.json()["status"] == 404
 
 
-def test_oversized_body_is_413_problem(api_engine: Engine, auth: Auth) -> None:
-    with TestClient(create_app(api_engine, max_body_size=200)) as small:
+def test_oversized_body_is_413_problem(store_engine: Engine, auth: Auth) -> None:
+    with TestClient(create_app(store_engine, max_body_size=200)) as small:
         response = small.post(
             "/v1/customers",
             json={"customer_id": "x" * 300},
@@ -100,14 +100,14 @@ def test_oversized_body_is_413_problem(api_engine: Engine, auth: Auth) -> None:
     assert response.json()["status"] == 413
 
 
-def test_oversized_streamed_body_is_413_problem(api_engine: Engine, auth: Auth) -> None:
+def test_oversized_streamed_body_is_413_problem(store_engine: Engine, auth: Auth) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"customer_id": "'
         for _ in range(10):
             yield b"x" * 50
         yield b'"}'
 
-    with TestClient(create_app(api_engine, max_body_size=200)) as small:
+    with TestClient(create_app(store_engine, max_body_size=200)) as small:
         response = small.post(
             "/v1/customers",
             content=chunks(),
