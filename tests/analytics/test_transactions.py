@@ -8,6 +8,7 @@ from decimal import Decimal
 import pyarrow as pa
 
 from regulars.analytics import net_revenue, purchases, return_documents
+from regulars.analytics.transactions import counts_as_purchase
 
 ROWS = [
     ("a", "2024-01-05", "100.00"),  # o1 completed: counts, net 100
@@ -76,3 +77,12 @@ def test_missing_optional_columns_mean_completed_and_no_refund(load):  # type: i
     assert purchases(orders).count().execute() == 1
     # 10 − 3 = 7
     assert net_revenue(orders, date(2024, 1, 1), date(2024, 2, 1)).execute() == Decimal("7")
+
+
+def test_python_rule_agrees_with_the_engine(make_orders):  # type: ignore[no-untyped-def]
+    counted = set(purchases(make_orders(ROWS)).order_id.to_pyarrow().to_pylist())
+    for i, row in enumerate(ROWS, start=1):
+        amount = Decimal(row[2])
+        refunded = Decimal(row[3]) if len(row) > 3 else None
+        status = row[4] if len(row) > 4 else None
+        assert counts_as_purchase(amount, refunded, status) == (f"o{i}" in counted), row

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from regulars.analytics.transactions import counts_as_purchase
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas import (
     ConsentOut,
@@ -65,15 +66,20 @@ def customer_360(session: Session, customer_id: str) -> CustomerOut:
     ).one_or_none()
     if customer is None:
         raise ApiProblemError(404, f"no customer '{customer_id}'", kind="not-found")
-    # Cancelled orders do not count; a standalone return (negative amount) lowers the
-    # revenue but is not a purchase. Money is summed in Python, exactly, as Decimal.
+    # Purchases follow the one rule of the analytics (counts_as_purchase); cancelled
+    # orders do not count at all; a standalone return (negative amount) lowers the revenue
+    # but is not a purchase. Money is summed in Python, exactly, as Decimal.
     rows = session.execute(
-        select(Order.ordered_at, Order.amount, Order.refunded_amount).where(
+        select(Order.ordered_at, Order.amount, Order.refunded_amount, Order.status).where(
             Order.customer_id == customer_id, Order.status != "cancelled"
         )
     ).all()
-    purchases = sorted(when for when, amount, _ in rows if amount > 0)
-    revenue = sum((amount - refunded for _, amount, refunded in rows), Decimal("0.00"))
+    purchases = sorted(
+        when
+        for when, amount, refunded, status in rows
+        if counts_as_purchase(amount, refunded, status)
+    )
+    revenue = sum((amount - refunded for _, amount, refunded, _ in rows), Decimal("0.00"))
     count = len(purchases)
     first, last = (purchases[0], purchases[-1]) if purchases else (None, None)
     average = (revenue / count).quantize(Decimal("0.01")) if count else None
