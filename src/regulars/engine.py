@@ -1,13 +1,12 @@
 """Where analytics run: one Ibis connection, DuckDB in-process by default.
 
 Analyses are written once as Ibis expressions; this module only decides which engine
-executes them and how an Arrow table or a file becomes an Ibis table there.
+executes them and how an Arrow table becomes an Ibis table there.
 """
 
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any
 
 import ibis
@@ -34,8 +33,3 @@ def table_from_arrow(con: Any, table: pa.Table, name: str | None = None) -> ibis
     # Wrapping in a memtable sidesteps an Ibis 12 / sqlglot 30 bug: create_table on a raw
     # Arrow table emits "DROP VIEW IF EXISTS" without a name.
     return con.create_table(tmp_name, ibis.memtable(table), temp=True)
-
-
-def table_from_parquet(con: Any, paths: list[Path]) -> ibis.Table:
-    """A lazy table over Parquet files (DuckDB scans them without loading)."""
-    return con.read_parquet([str(p) for p in paths])

@@ -17,6 +17,7 @@ from regulars.analytics.goal import RetentionGoal
 from regulars.analytics.kpis import PeriodKPIs
 from regulars.analytics.periods import last_complete_period, shift_periods
 from regulars.analytics.rfm import SEGMENTS
+from regulars.analytics.transactions import purchases
 from regulars.config import Period
 from regulars.engine import table_from_arrow
 from regulars.report.future import Future, compute_future, with_scores
@@ -67,8 +68,6 @@ class ReportData:
 
 
 def _totals(shop: Shop, as_of: date) -> Totals:
-    from regulars.analytics.transactions import purchases
-
     bought = purchases(shop.orders)
     bought = bought.filter(bought.order_date < as_of)
     row = (
