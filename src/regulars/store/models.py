@@ -29,8 +29,10 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -47,6 +49,8 @@ NAMING_CONVENTION = {
 
 DEFAULT_SHOP = "default"
 ORDER_STATUSES = ("completed", "refunded", "partially_refunded", "cancelled")
+JOB_STATES = ("pending", "running", "done", "failed")
+"""``failed``: every attempt used up; ``pending`` with ``attempts > 0``: waiting to retry."""
 EVENT_KINDS = ("viewed", "wished", "added_to_cart", "removed_from_cart", "searched", "visited")
 """Usual behavioural event kinds; the column accepts any short name."""
 
@@ -264,3 +268,98 @@ class IdempotencyKey(Base):
     shop_id: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OrderReturn(Base):
+    """A return (refund) against an order, recorded once per ``(shop_id, return_id)``.
+
+    The order's ``refunded_amount`` is the sum of its returns' ``amount``; ``lines`` lists
+    what came back (``sku``, ``quantity`` > 0, ``line_amount``) as the shop sent it.
+    """
+
+    __tablename__ = "order_returns"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "return_id"),
+        ForeignKeyConstraint(
+            ["shop_id", "order_id"], ["orders.shop_id", "orders.order_id"], **_CASCADE
+        ),
+        Index("ix_order_returns_shop_id_order_id", "shop_id", "order_id"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64), default=DEFAULT_SHOP)
+    return_id: Mapped[str] = mapped_column(String(255))
+    order_id: Mapped[str] = mapped_column(String(255))
+    customer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    returned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    reason: Mapped[str | None] = mapped_column(String(255))
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON_DOC, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CustomerAlias(Base):
+    """A ``customer_id`` merged into another customer: later writes under it go to the survivor."""
+
+    __tablename__ = "customer_aliases"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    alias_id: Mapped[str] = mapped_column(String(255), unique=True)
+    customer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    """One administrative change: who (``actor``) did what (``action``) to which target.
+
+    Append-only. It holds no personal data: an erased customer is named by a keyed hash.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target_type_target_id", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON_DOC, default=dict)
+
+
+class Job(Base):
+    """A unit of background work, due at ``due_at``, claimed and run by ``regulars worker``.
+
+    ``(kind, key, due_at)`` is unique, so the same job for the same due time exists once and
+    runs once. A failed attempt sets ``run_after`` (backoff) and ``last_error``.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("kind", "key", "due_at"),
+        Index("ix_jobs_state_run_after", "state", "run_after"),
+        CheckConstraint(
+            "state IN ({})".format(", ".join(f"'{s}'" for s in JOB_STATES)), name="state_known"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(255), default="")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON_DOC, default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    locked_by: Mapped[str | None] = mapped_column(String(255))
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,1 @@
+"""The loyalty engine: program rules, the points ledger, economics and the simulator."""
