@@ -24,9 +24,14 @@ def test_entry_commits_with_the_change(store_engine: Engine) -> None:
     assert entry.occurred_at.tzinfo is not None
 
 
-def test_entry_rolls_back_with_the_change(store_engine: Engine) -> None:
-    with pytest.raises(RuntimeError), session_scope(store_engine) as session:
+def _failing_change(engine: Engine) -> None:
+    with session_scope(engine) as session:
         record(session, actor="cli", action="customer.erase", target_type="customer")
         raise RuntimeError("the change failed")
+
+
+def test_entry_rolls_back_with_the_change(store_engine: Engine) -> None:
+    with pytest.raises(RuntimeError):
+        _failing_change(store_engine)
     with session_scope(store_engine) as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0
