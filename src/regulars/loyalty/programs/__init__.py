@@ -14,9 +14,9 @@ the JSON a programs table stores (``{"type": ..., ...config}``):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from regulars.loyalty.programs.badges import BadgesConfig
 from regulars.loyalty.programs.bonus import BonusPointsConfig
@@ -48,22 +48,15 @@ ProgramConfig = Annotated[
 ]
 """Any program's config, told apart by its ``type`` field."""
 
-_ADAPTER: TypeAdapter[ProgramConfig] = TypeAdapter(ProgramConfig)
-
-PROGRAM_TYPES: tuple[str, ...] = (
-    "points",
-    "discount_card",
-    "stamp_card",
-    "tiers",
-    "referral",
-    "membership",
-    "coalition",
-    "charity",
-    "gifts",
-    "draw",
-    "household",
-    "badges",
+# The title names the union in error messages instead of pydantic's long generated name.
+_ADAPTER: TypeAdapter[ProgramConfig] = TypeAdapter(
+    ProgramConfig, config=ConfigDict(title="ProgramConfig")
 )
+
+PROGRAM_TYPES: tuple[str, ...] = tuple(
+    model.model_fields["type"].default for model in get_args(get_args(ProgramConfig)[0])
+)
+"""The ``type`` values, in the union's order."""
 
 
 def parse_program_config(data: Mapping[str, Any]) -> ProgramConfig:
