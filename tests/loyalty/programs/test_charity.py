@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from regulars.loyalty.programs.charity import (
     CauseReport,
@@ -73,3 +75,29 @@ def test_donation_debit_and_checks() -> None:
         donate(CHARITY, DONATIONS[0], balance=599)
     with pytest.raises(ValueError, match="'cats' is not a cause"):
         donate(CHARITY, Donation("d9", "a", "cats", 5, at(3, 1)), balance=10)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["trees", "food"]),
+            st.integers(min_value=1, max_value=900),
+            st.integers(min_value=0, max_value=120),
+        ),
+        max_size=40,
+    )
+)
+def test_match_never_exceeds_ratio_or_monthly_cap(raw: list[tuple[str, int, int]]) -> None:
+    donations = [
+        Donation(f"d{i}", "c", cause, points, at(1, 1) + timedelta(days=offset))
+        for i, (cause, points, offset) in enumerate(raw)
+    ]
+    matched = matches(CHARITY, donations)
+    per_month: dict[tuple[int, int], int] = {}
+    for d in donations:
+        ratio = CHARITY.cause(d.cause).match_ratio
+        assert 0 <= matched[d.donation_id] <= d.points * ratio
+        if d.cause == "trees":
+            month = (d.at.year, d.at.month)
+            per_month[month] = per_month.get(month, 0) + matched[d.donation_id]
+    assert all(total <= 1000 for total in per_month.values())

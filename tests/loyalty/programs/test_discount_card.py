@@ -50,11 +50,12 @@ def test_crossing_order_pays_the_old_pct_and_returns_count_back() -> None:
         Purchase("o1", "c", at(3, 1), Decimal(6000)),
         Purchase("o2", "c", at(4, 1), Decimal(4500)),
     ]
-    assert next_order_discount(CARD, history, [], at(4, 1)).pct == 5
-    assert next_order_discount(CARD, history, [], at(4, 2)).pct == 7
+    assert next_order_discount(CARD, "c", history, [], at(4, 1)).pct == 5
+    assert next_order_discount(CARD, "c", history, [], at(4, 2)).pct == 7
+    assert next_order_discount(CARD, "someone-else", history, [], at(4, 2)).pct == 5
     returns = [Return("r1", "o2", "c", at(4, 10), Decimal(1000))]
-    assert next_order_discount(CARD, history, returns, at(4, 9)).pct == 7
-    assert next_order_discount(CARD, history, returns, at(4, 11)).pct == 5
+    assert next_order_discount(CARD, "c", history, returns, at(4, 9)).pct == 7
+    assert next_order_discount(CARD, "c", history, returns, at(4, 11)).pct == 5
     assert discount_amount(Decimal("1234.56"), Decimal(7)) == Decimal("86.42")
     assert discount_amount(Decimal("0.10"), Decimal(5)) == Decimal("0.01")  # 0.005 → 0.01
 
@@ -64,11 +65,11 @@ def test_rolling_window_forgets_old_spend() -> None:
     t up to 1 Jan 2027 12:00 (2026 has 365 days; the start is inclusive), not an hour later."""
     card = CARD.model_copy(update={"window_days": 365})
     history = [Purchase("o1", "c", at(1, 1), Decimal(12000))]
-    assert cumulative_spend(card, history, [], at(12, 31)) == 12000
-    assert next_order_discount(card, history, [], at(1, 1, 2027)).pct == 7
+    assert cumulative_spend(card, "c", history, [], at(12, 31)) == 12000
+    assert next_order_discount(card, "c", history, [], at(1, 1, 2027)).pct == 7
     later = at(1, 1, 2027) + timedelta(hours=1)
-    assert next_order_discount(card, history, [], later).pct == 5
-    assert cumulative_spend(CARD, history, [], at(1, 2, 2030)) == 12000
+    assert next_order_discount(card, "c", history, [], later).pct == 5
+    assert cumulative_spend(CARD, "c", history, [], at(1, 2, 2030)) == 12000
 
 
 def test_steps_must_grow() -> None:
@@ -79,4 +80,4 @@ def test_steps_must_grow() -> None:
     with pytest.raises(ValidationError, match="pct"):
         DiscountCardConfig.model_validate({"steps": [{"threshold": 0, "pct": 120}]})
     with pytest.raises(ValueError, match="as_of: a timezone-aware"):
-        next_order_discount(CARD, [], [], datetime(2026, 1, 1))  # type: ignore[arg-type]
+        next_order_discount(CARD, "c", [], [], datetime(2026, 1, 1))  # type: ignore[arg-type]

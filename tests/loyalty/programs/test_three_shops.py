@@ -112,18 +112,17 @@ def test_all_programs_over_the_same_history() -> None:
     assert replay(STAMPS, "ben", events).card.stamps == 1
 
     def pct(customer: str, d: int) -> Decimal | None:
-        mine = [p for p in HISTORY if p.customer_id == customer]
-        return next_order_discount(CARD, mine, [], day(d)).pct
+        return next_order_discount(CARD, customer, HISTORY, [], day(d)).pct
 
     assert (pct("ana", 10), pct("ana", 20), pct("ben", 5)) == (5, 7, 5)
 
     def tier_before(purchase: Purchase) -> str | None:
-        mine = [p for p in HISTORY if p.customer_id == purchase.customer_id and p.at < purchase.at]
-        start = TierState(purchase.customer_id, as_of=day(1))
-        return evaluate(CLUB, spend_events(mine, []), start, purchase.at).state.tier
+        customer = purchase.customer_id
+        before = [p for p in HISTORY if p.at < purchase.at]
+        start = TierState(customer, as_of=day(1))
+        return evaluate(CLUB, spend_events(customer, before, []), start, purchase.at).state.tier
 
-    ana_orders = [p for p in HISTORY if p.customer_id == "ana"]
-    ana_vip = evaluate(CLUB, spend_events(ana_orders, []), TierState("ana", day(1)), day(31))
+    ana_vip = evaluate(CLUB, spend_events("ana", HISTORY, []), TierState("ana", day(1)), day(31))
     assert [(c.old, c.new, c.effective_at) for c in ana_vip.changes] == [(None, "gold", day(10))]
     assert [tier_before(p) for p in HISTORY] == [None, None, None, "gold"]
 
@@ -139,7 +138,7 @@ def test_all_programs_over_the_same_history() -> None:
         Referral("ana", "ben", day(1)),
         Identity("ana", email="ana@example.com"),
         Identity("ben", email="ben@example.com"),
-        [p for p in HISTORY if p.customer_id == "ben"],
+        HISTORY,
         [],
         [],
         now=day(25),

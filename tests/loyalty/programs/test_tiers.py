@@ -65,7 +65,7 @@ Moves = list[tuple[str | None, str | None, datetime]]
 def changes(
     now: datetime, history: list[Purchase] = HISTORY, returns: list[Return] | None = None
 ) -> tuple[TierState, Moves]:
-    result = evaluate(CLUB, spend_events(history, returns or []), START, now)
+    result = evaluate(CLUB, spend_events("eva", history, returns or []), START, now)
     return result.state, [(c.old, c.new, c.effective_at) for c in result.changes]
 
 
@@ -83,7 +83,7 @@ def test_timeline_up_at_once_down_after_window_and_grace() -> None:
     assert (state.tier, state.window_start, state.grace_until) == ("gold", at(2025, 6, 1), None)
     state, moved = changes(at(2026, 6, 30))
     assert (state.tier, state.grace_until) == ("gold", at(2026, 7, 1))
-    assert window_value(CLUB, spend_events(HISTORY, []), at(2026, 6, 1)) == 600
+    assert window_value(CLUB, spend_events("eva", HISTORY, []), at(2026, 6, 1)) == 600
     state, moved = changes(at(2027, 8, 1))
     assert moved[2:] == [("gold", "silver", at(2026, 7, 1)), ("silver", None, at(2027, 7, 31))]
     assert (state.tier, state.window_start, state.grace_until, state.as_of) == (

@@ -30,6 +30,8 @@ Metric = Literal["orders", "categories", "skus", "spend", "reviews"]
 
 
 class Badge(BaseModel):
+    """A badge: awarded when ``metric`` reaches ``target``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: Code
@@ -56,6 +58,8 @@ class BadgesConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Review:
+    """A review the customer wrote about ``subject`` (a product or order id)."""
+
     customer_id: str
     at: datetime
     subject: str
@@ -63,6 +67,8 @@ class Review:
 
 @dataclass(frozen=True)
 class BadgeProgress:
+    """A badge's current value against its target; ``achieved_at`` None: not yet."""
+
     code: str
     value: Decimal
     target: Decimal

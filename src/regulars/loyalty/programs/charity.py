@@ -70,6 +70,8 @@ class CharityConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Donation:
+    """A customer gives ``points`` to ``cause`` at ``at``."""
+
     donation_id: str
     customer_id: str
     cause: str
@@ -79,6 +81,8 @@ class Donation:
 
 @dataclass(frozen=True)
 class CauseReport:
+    """One cause's line of the report: points and their money at ``point_value``."""
+
     cause: str
     donations: int
     donated_points: int

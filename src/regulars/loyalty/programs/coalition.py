@@ -83,6 +83,8 @@ class PartnerTransaction:
 
 @dataclass(frozen=True)
 class Settlement:
+    """One partner's line of the settlement; ``net > 0``: the partner pays the program."""
+
     partner: str
     issued_points: int
     owed_to_program: Decimal

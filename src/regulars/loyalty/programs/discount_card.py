@@ -62,14 +62,15 @@ class DiscountCardConfig(BaseModel):
 
 def cumulative_spend(
     config: DiscountCardConfig,
+    customer_id: str,
     purchases: Sequence[Purchase],
     returns: Sequence[Return],
     as_of: datetime,
 ) -> Decimal:
-    """The spend the card counts before ``as_of`` (net of returns, within the window)."""
+    """The customer's spend the card counts before ``as_of`` (net of returns, in the window)."""
     require_utc(as_of, "as_of")
     start = None if config.window_days is None else as_of - days(config.window_days)
-    return net_spend(purchases, returns, start, as_of)
+    return net_spend(customer_id, purchases, returns, start, as_of)
 
 
 def pct_for_spend(config: DiscountCardConfig, spend: Decimal) -> Decimal:
@@ -80,12 +81,13 @@ def pct_for_spend(config: DiscountCardConfig, spend: Decimal) -> Decimal:
 
 def next_order_discount(
     config: DiscountCardConfig,
+    customer_id: str,
     purchases: Sequence[Purchase],
     returns: Sequence[Return],
     as_of: datetime,
 ) -> Discount:
-    """The discount an order placed at ``as_of`` gets."""
-    spend = cumulative_spend(config, purchases, returns, as_of)
+    """The discount the customer's order placed at ``as_of`` gets."""
+    spend = cumulative_spend(config, customer_id, purchases, returns, as_of)
     return Discount(reason=f"discount card at spend {spend}", pct=pct_for_spend(config, spend))
 
 

@@ -54,12 +54,16 @@ class DrawConfig(BaseModel):
 
 @dataclass(frozen=True)
 class Entrant:
+    """A customer who may take part, and whether they opted in."""
+
     customer_id: str
     opted_in: bool
 
 
 @dataclass(frozen=True)
 class DrawResult:
+    """What to store with a draw so that anyone can re-run it."""
+
     seed: str
     eligible_count: int
     eligible_sha256: str

@@ -45,6 +45,8 @@ class GiftReward(BaseModel):
 
 
 class BirthdayGift(BaseModel):
+    """The birthday gift and how long it stays claimable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     reward: GiftReward
@@ -53,6 +55,8 @@ class BirthdayGift(BaseModel):
 
 
 class Holiday(BaseModel):
+    """A holiday gift on each of the listed dates (local calendar dates)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: Code
@@ -81,6 +85,8 @@ class GiftsConfig(BaseModel):
 
 @dataclass(frozen=True)
 class GiftCustomer:
+    """What gifts need of a customer (``time_zone`` is IANA, e.g. ``Europe/Berlin``)."""
+
     customer_id: str
     birthday: date | None = None
     time_zone: str | None = None

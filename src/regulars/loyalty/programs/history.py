@@ -71,12 +71,14 @@ def chronological(purchases: Iterable[Purchase]) -> list[Purchase]:
 
 
 def net_spend(
+    customer_id: str,
     purchases: Iterable[Purchase],
     returns: Iterable[Return],
     start: datetime | None,
     end: datetime,
 ) -> Decimal:
-    """Spend in ``[start, end)`` (all history before ``end`` when ``start`` is None).
+    """The customer's spend in ``[start, end)`` (all history before ``end`` when ``start`` is
+    None); other customers' rows in the inputs are ignored.
 
     Purchases add their amount, returns subtract theirs, each counted at its own time, so a
     return inside the window cancels the spend even when the order was older.
@@ -85,6 +87,12 @@ def net_spend(
     def inside(moment: datetime) -> bool:
         return (start is None or moment >= start) and moment < end
 
-    spent = sum((p.amount for p in purchases if inside(p.at)), Decimal(0))
-    refunded = sum((r.amount for r in returns if inside(r.at)), Decimal(0))
+    spent = sum(
+        (p.amount for p in purchases if p.customer_id == customer_id and inside(p.at)),
+        Decimal(0),
+    )
+    refunded = sum(
+        (r.amount for r in returns if r.customer_id == customer_id and inside(r.at)),
+        Decimal(0),
+    )
     return spent - refunded

@@ -37,6 +37,8 @@ class HouseholdConfig(BaseModel):
 
 @dataclass(frozen=True)
 class HouseholdMember:
+    """A customer with their ``household_id`` and when they joined (``created_at``)."""
+
     customer_id: str
     household_id: str | None
     joined_at: datetime
@@ -44,6 +46,8 @@ class HouseholdMember:
 
 @dataclass(frozen=True)
 class Household:
+    """The account a customer earns into, its owner and its members in join order."""
+
     account_key: str
     owner: str
     members: tuple[str, ...]
@@ -51,6 +55,8 @@ class Household:
 
 @dataclass(frozen=True)
 class SpendDecision:
+    """Whether a redemption from the household account is allowed, and why."""
+
     allowed: bool
     reason: str
 

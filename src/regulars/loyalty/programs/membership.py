@@ -26,7 +26,7 @@ the rounding (at most 0.01) stays with the shop.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Annotated, Literal
 
@@ -126,10 +126,11 @@ def renew(
 
 def unused_refund(price: Decimal, start: datetime, end: datetime, at: datetime) -> Decimal:
     """``round_down_to_cent(price × unused_days / period_days)``; see the module docstring."""
-    total = (end.date() - start.date()).days
+    start_day, end_day, day = (t.astimezone(UTC).date() for t in (start, end, at))
+    total = (end_day - start_day).days
     if total <= 0:
         raise ValueError("period: period_end must be at least one day after period_start")
-    used = min(total, max(0, (at.date() - start.date()).days + 1))
+    used = min(total, max(0, (day - start_day).days + 1))
     return (price * (total - used) / total).quantize(CENT, rounding=ROUND_DOWN)
 
 

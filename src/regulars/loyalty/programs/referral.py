@@ -69,6 +69,8 @@ class Identity:
 
 @dataclass(frozen=True)
 class Referral:
+    """``referrer_id`` says they referred ``referee_id``, recorded at ``created_at``."""
+
     referrer_id: str
     referee_id: str
     created_at: datetime
@@ -76,6 +78,8 @@ class Referral:
 
 @dataclass(frozen=True)
 class ReferralDecision:
+    """The decision on a referral; ``due_at`` is when the reward is (or was) due."""
+
     status: Literal["rewarded", "pending", "rejected"]
     reason: str
     rewards: list[Earn] = field(default_factory=list)
@@ -144,7 +148,10 @@ def decide(
     reason = self_referral_reason(referrer, referee)
     if reason is not None:
         return ReferralDecision("rejected", f"self-referral: {reason}")
-    paid = sorted((p for p in referee_purchases if p.amount > 0), key=lambda p: (p.at, p.order_id))
+    paid = sorted(
+        (p for p in referee_purchases if p.amount > 0 and p.customer_id == referral.referee_id),
+        key=lambda p: (p.at, p.order_id),
+    )
     if any(p.at < referral.created_at for p in paid):
         return ReferralDecision("rejected", "existing customer")
     if not paid:

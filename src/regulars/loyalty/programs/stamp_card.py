@@ -156,7 +156,8 @@ def replay(
     customer_id: str,
     events: Sequence[Purchase | Return | Redemption],
 ) -> StampReplay:
-    """The customer's card after their purchases, returns and redemptions, in time order."""
+    """The customer's card after their purchases, returns and redemptions, in time order
+    (events at the same instant in the order given)."""
     card = StampCard(customer_id=customer_id)
     outcomes: list[FreeItem | Revoke] = []
     for event in sorted(events, key=lambda e: e.at):

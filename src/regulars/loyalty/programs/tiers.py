@@ -98,14 +98,19 @@ class TierState:
 
 @dataclass(frozen=True)
 class TierEvaluation:
+    """The state after an evaluation and the changes it produced."""
+
     state: TierState
     changes: list[TierChange]
 
 
-def spend_events(purchases: Iterable[Purchase], returns: Iterable[Return]) -> list[QualifyingEvent]:
-    """Qualifying events of a spend-based club."""
-    events = [QualifyingEvent(p.at, p.amount) for p in purchases]
-    return events + [QualifyingEvent(r.at, -r.amount) for r in returns]
+def spend_events(
+    customer_id: str, purchases: Iterable[Purchase], returns: Iterable[Return]
+) -> list[QualifyingEvent]:
+    """The customer's qualifying events in a spend-based club (returns count negative)."""
+    events = [QualifyingEvent(p.at, p.amount) for p in purchases if p.customer_id == customer_id]
+    returned = [QualifyingEvent(r.at, -r.amount) for r in returns if r.customer_id == customer_id]
+    return events + returned
 
 
 def points_events(earned: Iterable[tuple[datetime, int]]) -> list[QualifyingEvent]:
