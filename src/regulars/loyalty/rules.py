@@ -98,7 +98,12 @@ def points_earned(
 
 def tier_for(rules: PointsRules, window_spend: Decimal) -> Tier | None:
     """The highest tier whose threshold ``window_spend`` reaches, or None."""
-    reached = [t for t in rules.tiers if window_spend >= t.threshold]
+    return highest_tier(rules.tiers, window_spend)
+
+
+def highest_tier(tiers: Sequence[Tier], value: Decimal) -> Tier | None:
+    """The highest of ``tiers`` whose threshold ``value`` reaches, or None."""
+    reached = [t for t in tiers if value >= t.threshold]
     return max(reached, key=lambda t: t.threshold) if reached else None
 
 

@@ -1,0 +1,91 @@
+"""Loyalty program types as pure rules: configs, and functions from history to outcomes.
+
+Each module holds one program type: a pydantic config model with a ``type`` discriminator
+and pure functions that read explicit inputs (:mod:`.history`, state objects) and return
+:mod:`.outcomes` for the ledger to apply. :data:`ProgramConfig` validates any of them from
+the JSON a programs table stores (``{"type": ..., ...config}``):
+
+>>> config = parse_program_config({"type": "discount_card", "steps": [
+...     {"threshold": "0", "pct": "5"}, {"threshold": "10000", "pct": "7"}]})
+>>> config.type
+'discount_card'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, get_args
+
+from pydantic import ConfigDict, Field, TypeAdapter
+
+from regulars.loyalty.programs.badges import BadgesConfig
+from regulars.loyalty.programs.bonus import BonusPointsConfig
+from regulars.loyalty.programs.charity import CharityConfig
+from regulars.loyalty.programs.coalition import CoalitionConfig
+from regulars.loyalty.programs.discount_card import DiscountCardConfig
+from regulars.loyalty.programs.draws import DrawConfig
+from regulars.loyalty.programs.gifts import GiftsConfig
+from regulars.loyalty.programs.household import HouseholdConfig
+from regulars.loyalty.programs.membership import MembershipConfig
+from regulars.loyalty.programs.referral import ReferralConfig
+from regulars.loyalty.programs.stamp_card import StampCardConfig
+from regulars.loyalty.programs.tiers import TierClubConfig
+
+ProgramConfig = Annotated[
+    BonusPointsConfig
+    | DiscountCardConfig
+    | StampCardConfig
+    | TierClubConfig
+    | ReferralConfig
+    | MembershipConfig
+    | CoalitionConfig
+    | CharityConfig
+    | GiftsConfig
+    | DrawConfig
+    | HouseholdConfig
+    | BadgesConfig,
+    Field(discriminator="type"),
+]
+"""Any program's config, told apart by its ``type`` field."""
+
+# The title names the union in error messages instead of pydantic's long generated name.
+_ADAPTER: TypeAdapter[ProgramConfig] = TypeAdapter(
+    ProgramConfig, config=ConfigDict(title="ProgramConfig")
+)
+
+PROGRAM_TYPES: tuple[str, ...] = tuple(
+    model.model_fields["type"].default for model in get_args(get_args(ProgramConfig)[0])
+)
+"""The ``type`` values, in the union's order."""
+
+
+def parse_program_config(data: Mapping[str, Any]) -> ProgramConfig:
+    """Validate stored or posted config JSON; a :class:`pydantic.ValidationError` names the
+    field (e.g. ``discount_card.steps.1.pct``) when it is wrong."""
+    return _ADAPTER.validate_python(dict(data))
+
+
+def dump_program_config(config: ProgramConfig) -> dict[str, Any]:
+    """The JSON-ready dict to store (Decimals as strings, times as ISO 8601)."""
+    dumped: dict[str, Any] = _ADAPTER.dump_python(config, mode="json")
+    return dumped
+
+
+__all__ = [
+    "PROGRAM_TYPES",
+    "BadgesConfig",
+    "BonusPointsConfig",
+    "CharityConfig",
+    "CoalitionConfig",
+    "DiscountCardConfig",
+    "DrawConfig",
+    "GiftsConfig",
+    "HouseholdConfig",
+    "MembershipConfig",
+    "ProgramConfig",
+    "ReferralConfig",
+    "StampCardConfig",
+    "TierClubConfig",
+    "dump_program_config",
+    "parse_program_config",
+]

@@ -1,0 +1,95 @@
+"""Shared household card: who shares one account, and who may spend from it.
+
+Members are the customers with the same ``customers.household_id``. They are ordered by
+``joined_at`` (the customer's ``created_at``), ties by customer id; the first
+``max_members`` of them share the account ``household:<household_id>`` and the first of
+them is its **owner**. A customer without a household, or beyond ``max_members``, keeps a
+personal account ``customer:<customer_id>``. Every member earns into the shared account;
+who may spend from it:
+
+* ``any_member``: every member, up to ``member_points_per_order`` per order for members
+  other than the owner (None: no limit);
+* ``owner_only``: only the owner; the others earn but cannot redeem.
+
+The ledger keeps the shared account; this module only resolves and decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class HouseholdConfig(BaseModel):
+    """Rules of shared household accounts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["household"] = "household"
+    spend_policy: Literal["any_member", "owner_only"] = "any_member"
+    max_members: Annotated[int, Field(ge=1, le=100)] = 6
+    member_points_per_order: Annotated[int | None, Field(ge=1)] = None
+
+
+@dataclass(frozen=True)
+class HouseholdMember:
+    """A customer with their ``household_id`` and when they joined (``created_at``)."""
+
+    customer_id: str
+    household_id: str | None
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class Household:
+    """The account a customer earns into, its owner and its members in join order."""
+
+    account_key: str
+    owner: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SpendDecision:
+    """Whether a redemption from the household account is allowed, and why."""
+
+    allowed: bool
+    reason: str
+
+
+def resolve(
+    config: HouseholdConfig, customer: HouseholdMember, customers: Iterable[HouseholdMember]
+) -> Household:
+    """The account ``customer`` earns into and spends from, with its members."""
+    personal = Household(
+        f"customer:{customer.customer_id}", customer.customer_id, (customer.customer_id,)
+    )
+    if customer.household_id is None:
+        return personal
+    same = {c.customer_id: c for c in customers if c.household_id == customer.household_id}
+    same[customer.customer_id] = customer
+    ordered = sorted(same.values(), key=lambda c: (c.joined_at, c.customer_id))
+    members = tuple(c.customer_id for c in ordered[: config.max_members])
+    if customer.customer_id not in members:
+        return personal
+    return Household(f"household:{customer.household_id}", members[0], members)
+
+
+def may_spend(
+    config: HouseholdConfig, household: Household, customer_id: str, points: int
+) -> SpendDecision:
+    """Whether ``customer_id`` may redeem ``points`` from the household's account in one order."""
+    if customer_id not in household.members:
+        return SpendDecision(False, f"{customer_id} is not a member of {household.account_key}")
+    if customer_id == household.owner:
+        return SpendDecision(True, "owner")
+    if config.spend_policy == "owner_only":
+        return SpendDecision(False, "only the account owner may spend")
+    limit = config.member_points_per_order
+    if limit is not None and points > limit:
+        return SpendDecision(False, f"members may spend at most {limit} points per order")
+    return SpendDecision(True, "member")
