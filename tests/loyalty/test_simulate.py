@@ -274,7 +274,9 @@ def test_columnar_replay_equals_lot_by_lot_fifo(rules: PointsRules, seed: int) -
     threshold = threshold_points(rules, assumptions)
     orders = table_from_arrow(connect(), orders_arrow(rows))
     history = load_history(orders, date(2024, 1, 1), end, assumptions)
-    lots = replay_lots(rules, history, threshold, (end - date(1970, 1, 1)).days)
+    lots = replay_lots(
+        rules, history, tier_index(rules, history), threshold, (end - date(1970, 1, 1)).days
+    )
     redeemers = dict(zip(history.customer_ids.to_pylist(), history.redeemer.tolist(), strict=True))
     assert 0 < sum(redeemers.values()) < len(redeemers)
     want_earned, want_redeemed, want_expired = [], [], []

@@ -55,12 +55,11 @@ import itertools
 import math
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import ibis.expr.types as ir
 import numpy as np
@@ -185,7 +184,9 @@ def _purchases_arrow(orders: ir.Table, start: date, end: date) -> pa.Table:
     )
 
 
-def _member_draw(customer_ids: pa.Array, assumptions: Assumptions) -> tuple[Any, Any]:
+def _member_draw(
+    customer_ids: pa.Array, assumptions: Assumptions
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Per customer: joins? redeems? Two independent salted hashes (holdout's recipe)."""
     code = assumptions.program_code
     ids = customer_ids.to_pylist()
@@ -343,9 +344,12 @@ def expiries(rules: PointsRules, history: History, points: Ints, redeemed: Ints,
     return np.where(expires < end, expired_total - previous, 0).astype(np.int64)
 
 
-def replay_lots(rules: PointsRules, history: History, threshold_points: int, end: int) -> Lots:
-    """Earn, redeem and expire every member's lots (see the module docstring)."""
-    points = earned_points(rules, history.cents, tier_index(rules, history))
+def replay_lots(
+    rules: PointsRules, history: History, tiers: Ints, threshold_points: int, end: int
+) -> Lots:
+    """Earn, redeem and expire every member's lots (see the module docstring); ``tiers``
+    from :func:`tier_index`, ``end`` the first day after the window."""
+    points = earned_points(rules, history.cents, tiers)
     redeemed = redemptions(rules, history, points, threshold_points)
     expired = expiries(rules, history, points, redeemed, end)
     expires_day = None if rules.expiry_days is None else history.day + rules.expiry_days
@@ -470,29 +474,9 @@ class Simulation:
         """The "is it worth it?" answer in one sentence."""
         return verdict(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Everything but the entries, JSON-ready (Decimals as exact text)."""
-        from regulars.report.render import jsonable
-
-        doc = {
-            "rules": self.rules.model_dump(mode="json"),
-            "assumptions": self.assumptions.model_dump(mode="json"),
-            "window": {"start": self.start, "end": self.end},
-            "customers": self.customers,
-            "members": self.members,
-            "redeemers": self.redeemers,
-            "baseline": asdict(self.baseline),
-            "totals": asdict(self.totals),
-            "break_even": asdict(self.break_even),
-            "verdict": self.verdict(),
-            "months": [asdict(m) for m in self.months],
-            "notes": self.notes,
-        }
-        return jsonable(doc)  # type: ignore[no-any-return]
-
 
 def _money(cents: int) -> Decimal:
-    return Decimal(cents) / 100
+    return Decimal(cents).scaleb(-2)
 
 
 def _bincount_int(index: Ints, values: Ints, size: int) -> Ints:
@@ -663,7 +647,9 @@ def simulate_program(
         raise RegularsError("no member made a purchase in the window: nothing to simulate")
     step("earning, redeeming and expiring points")
     tiers = tier_index(rules, history)
-    lots = replay_lots(rules, history, threshold_points(rules, assumptions), _day_number(end))
+    lots = replay_lots(
+        rules, history, tiers, threshold_points(rules, assumptions), _day_number(end)
+    )
     entries = ledger_entries(history, lots)
     step("monthly flows and liability")
     table = table_from_arrow(connect(), entries)
