@@ -19,7 +19,9 @@ from regulars.data.schema import MONEY
 from regulars.loyalty.holdout import (
     GroupOutcome,
     assignment_unit,
+    assignment_units,
     compare_groups,
+    control_mask,
     in_control_group,
     measure_effect,
     newcombe_difference,
@@ -47,6 +49,17 @@ def test_assignment_is_stable_monotone_and_independent_between_programs() -> Non
     other = {c for c in IDS[:20_000] if in_control_group(c, "b", 0.1)}
     # independent draws overlap on ≈ 0.1 × 0.1 × 20,000 = 200 customers
     assert 140 < len(small & other) < 260
+
+
+def test_vectorised_assignment_equals_the_scalar_one() -> None:
+    ids = IDS[:5_000]
+    mask = control_mask(ids, "spring-points", 0.3)
+    assert mask.tolist() == [in_control_group(c, "spring-points", 0.3) for c in ids]
+    units = assignment_units(ids[:3], "salt")
+    assert units[:, 0].tolist() == [assignment_unit(c, "salt") for c in ids[:3]]
+    # the other words of the digest are independent draws: about uncorrelated
+    many = assignment_units(ids, "salt")
+    assert abs(np.corrcoef(many[:, 0], many[:, 1])[0, 1]) < 0.05
 
 
 def test_share_out_of_range_is_refused() -> None:

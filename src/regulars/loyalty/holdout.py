@@ -44,11 +44,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from regulars.analytics.transactions import purchases
@@ -63,12 +66,33 @@ def assignment_unit(customer_id: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def assignment_units(customer_ids: Sequence[str], salt: str) -> npt.NDArray[np.float64]:
+    """``u`` for many customers at once, shape (n, 4): column 0 is :func:`assignment_unit`
+    (bytes 0–7 of the digest), columns 1–3 the next three 8-byte words — independent
+    uniform draws from the same hash, for callers that need several per customer."""
+    digests = b"".join(hashlib.sha256(f"{salt}:{c}".encode()).digest() for c in customer_ids)
+    words = np.frombuffer(digests, dtype=">u8").reshape(-1, 4)
+    return words.astype(np.float64) / 2.0**64
+
+
+def control_mask(
+    customer_ids: Sequence[str], program_code: str, share: float
+) -> npt.NDArray[np.bool_]:
+    """:func:`in_control_group` for many customers at once."""
+    _require_share(share)
+    return assignment_units(customer_ids, f"holdout:{program_code}")[:, 0] < share
+
+
 def in_control_group(customer_id: str, program_code: str, share: float) -> bool:
     """Whether ``customer_id`` is held out of ``program_code`` at a control ``share`` in
     [0, 1] (see the module docstring)."""
+    _require_share(share)
+    return assignment_unit(customer_id, f"holdout:{program_code}") < share
+
+
+def _require_share(share: float) -> None:
     if not 0.0 <= share <= 1.0:
         raise AnalysisArgumentError(f"control share must be within [0, 1]; got {share!r}")
-    return assignment_unit(customer_id, f"holdout:{program_code}") < share
 
 
 @dataclass(frozen=True)

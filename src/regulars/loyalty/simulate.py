@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 
 import ibis.expr.types as ir
@@ -72,7 +73,7 @@ from regulars.analytics.transactions import purchases
 from regulars.engine import connect, table_from_arrow
 from regulars.errors import RegularsError
 from regulars.loyalty import economics
-from regulars.loyalty.holdout import assignment_unit
+from regulars.loyalty.holdout import assignment_units
 from regulars.loyalty.rules import PointsRules
 
 Ints = npt.NDArray[np.int64]
@@ -157,15 +158,21 @@ class History:
         return self.search_for(self.cust, target_day, side)
 
     def search_for(self, cust: Ints, target_day: Ints, side: str) -> Ints:
+        """The same for members ``cust``; a target outside the days seen is clipped so that
+        it can never reach into a neighbouring member's orders."""
         span = self._span
         clipped = np.clip(target_day, -1, span - 1)
-        keys = self.cust * span + self.day
-        found = np.searchsorted(keys, cust * span + clipped, side=side)  # type: ignore[call-overload]
+        found = np.searchsorted(self._keys, cust * span + clipped, side=side)  # type: ignore[call-overload]
         return np.asarray(found, dtype=np.int64)
 
-    @property
+    @cached_property
     def _span(self) -> int:
         return int(self.day.max(initial=0)) + 2
+
+    @cached_property
+    def _keys(self) -> Ints:
+        """``member × span + day``: sorted, because the orders are sorted by member, time."""
+        return self.cust * self._span + self.day
 
 
 def _purchases_arrow(orders: ir.Table, start: date, end: date) -> pa.Table:
@@ -187,12 +194,10 @@ def _purchases_arrow(orders: ir.Table, start: date, end: date) -> pa.Table:
 def _member_draw(
     customer_ids: pa.Array, assumptions: Assumptions
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Per customer: joins? redeems? Two independent salted hashes (holdout's recipe)."""
-    code = assumptions.program_code
-    ids = customer_ids.to_pylist()
-    enrol = np.array([assignment_unit(c, f"simulate-enrol:{code}") for c in ids])
-    redeem = np.array([assignment_unit(c, f"simulate-redeem:{code}") for c in ids])
-    return enrol < assumptions.enrolment_share, redeem < assumptions.redeemer_share
+    """Per customer: joins? redeems? Two independent words of one salted hash (holdout's
+    recipe with the salt ``simulate:<program_code>``)."""
+    units = assignment_units(customer_ids.to_pylist(), f"simulate:{assumptions.program_code}")
+    return units[:, 0] < assumptions.enrolment_share, units[:, 1] < assumptions.redeemer_share
 
 
 def load_history(orders: ir.Table, start: date, end: date, assumptions: Assumptions) -> History:
