@@ -374,3 +374,27 @@ def test_empty_window_is_a_clear_error() -> None:
             start=date(2025, 1, 1),
             end=date(2025, 2, 1),
         )
+
+
+@pytest.mark.parametrize(("lift", "answer"), [(3.0, "pays for itself"), (1.0, "does not pay")])
+def test_verdict_answers_for_an_expected_lift(lift: float, answer: str) -> None:
+    """The worked example needs +2.19 % revenue: a 3 % lift pays, 1 % does not."""
+    orders = table_from_arrow(
+        connect(),
+        orders_arrow(
+            [
+                ("a", "2024-01-01", "300.00"),
+                ("a", "2024-01-10", "400.00"),
+                ("a", "2024-02-01", "100.00"),
+                ("a", "2024-03-01", "50.00"),
+            ]
+        ),
+    )
+    assumptions = ALL_IN.model_copy(update={"expected_lift_pct": lift})
+    sim = simulate_program(
+        orders,
+        ProgramConfig(rules=RULES, assumptions=assumptions),
+        end=date(2025, 2, 15),
+        margin=D("0.4"),
+    )
+    assert sim.verdict().endswith(f"with the expected +{lift:.1f} % it {answer}.")

@@ -61,6 +61,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import ibis.expr.types as ir
 import numpy as np
@@ -77,6 +78,7 @@ from regulars.loyalty.holdout import assignment_units
 from regulars.loyalty.rules import PointsRules
 
 Ints = npt.NDArray[np.int64]
+Side = Literal["left", "right"]
 Progress = Callable[[str], None]
 EPOCH = date(1970, 1, 1)
 BASE_TIER = "base"
@@ -153,16 +155,16 @@ class History:
     def n(self) -> int:
         return len(self.day)
 
-    def search(self, target_day: Ints, side: str) -> Ints:
+    def search(self, target_day: Ints, side: Side) -> Ints:
         """Index in the sorted orders of ``(cust, target_day)`` for each order's member."""
         return self.search_for(self.cust, target_day, side)
 
-    def search_for(self, cust: Ints, target_day: Ints, side: str) -> Ints:
+    def search_for(self, cust: Ints, target_day: Ints, side: Side) -> Ints:
         """The same for members ``cust``; a target outside the days seen is clipped so that
         it can never reach into a neighbouring member's orders."""
         span = self._span
         clipped = np.clip(target_day, -1, span - 1)
-        found = np.searchsorted(self._keys, cust * span + clipped, side=side)  # type: ignore[call-overload]
+        found = np.searchsorted(self._keys, cust * span + clipped, side=side)
         return np.asarray(found, dtype=np.int64)
 
     @cached_property
@@ -521,7 +523,8 @@ def tier_counts(rules: PointsRules, history: History, moment: int) -> dict[str, 
 
 
 def _tier_discount_micros(rules: PointsRules, history: History, tiers: Ints) -> Ints:
-    """Per order: the tier discount in millionths of money (cents × pct × 100 / 10⁴...)."""
+    """Per order: the tier discount in millionths of money, exactly: net cents × the
+    discount in hundredths of a percent (10 % → 1,000)."""
     hundredths = np.array([0] + [int(t.discount_pct * 100) for t in rules.tiers], dtype=np.int64)
     return np.asarray(np.maximum(history.cents, 0) * hundredths[tiers + 1], dtype=np.int64)
 
