@@ -23,7 +23,7 @@ from regulars import __version__
 from regulars.analytics.periods import period_label
 from regulars.loyalty.simulate import Simulation
 from regulars.report import charts
-from regulars.report.render import _env, _money, jsonable
+from regulars.report.render import _count, _env, _money, jsonable
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,7 @@ def render_simulation_html(sim: Simulation, title: str = "Loyalty program what-i
         plotly_js=get_plotlyjs(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         money=_money,
+        count=_count,
     )
 
 
