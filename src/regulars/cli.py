@@ -495,7 +495,9 @@ def serve(
         engine.dispose()
 
 
-loyalty_app = typer.Typer(help="Loyalty programs: simulate a program before launch.")
+loyalty_app = typer.Typer(
+    help="Loyalty programs: simulate a program before launch.", no_args_is_help=True
+)
 app.add_typer(loyalty_app, name="loyalty")
 
 
