@@ -341,13 +341,14 @@ def _date(text: str | None, option: str) -> date | None:
         raise RegularsError(f"{option}: '{text}' is not a date; use YYYY-MM-DD") from None
 
 
-def _decimal(text: str | None) -> Decimal | None:
+def _decimal(text: str | None, option: str | None = None) -> Decimal | None:
     if text is None:
         return None
     try:
         return Decimal(text)
     except ArithmeticError:
-        raise RegularsError(f"'{text}' is not a number") from None
+        where = f"{option}: " if option else ""
+        raise RegularsError(f"{where}'{text}' is not a number") from None
 
 
 db_app = typer.Typer(help="The operational store: migrations.", no_args_is_help=True)
@@ -492,6 +493,184 @@ def serve(
         uvicorn.run(create_app(engine), host=host, port=port)
     finally:
         engine.dispose()
+
+
+loyalty_app = typer.Typer(
+    help="Loyalty programs: simulate a program before launch.", no_args_is_help=True
+)
+app.add_typer(loyalty_app, name="loyalty")
+
+
+@loyalty_app.command("simulate")
+def loyalty_simulate(
+    orders: Paths,
+    earn_per_unit: Annotated[
+        str | None, typer.Option(help="Points per currency unit of net spend, e.g. 1.")
+    ] = None,
+    point_value: Annotated[
+        str | None, typer.Option(help="Money one point is worth, e.g. 0.01.")
+    ] = None,
+    expiry_days: Annotated[
+        str | None, typer.Option(help="Days a lot of points lives, or 'never' (default 365).")
+    ] = None,
+    pending_days: Annotated[
+        int | None, typer.Option(help="Days before points can be spent (default 14).")
+    ] = None,
+    max_redeem_share: Annotated[
+        str | None, typer.Option(help="Most of an order payable with points, 0..1 (default 0.5).")
+    ] = None,
+    tiers: Annotated[
+        str | None,
+        typer.Option(help="'name:threshold:multiplier[:discount%],…', e.g. 'silver:500:1.5'."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Program TOML: [rules] and [assumptions].")
+    ] = None,
+    enrolment_share: Annotated[
+        float | None, typer.Option(help="Share of customers who join (default 0.6).")
+    ] = None,
+    redeemer_share: Annotated[
+        float | None, typer.Option(help="Share of members who redeem (default 0.7).")
+    ] = None,
+    redeem_threshold: Annotated[
+        str | None, typer.Option(help="Redeem once the points are worth this (default 5).")
+    ] = None,
+    expected_lift: Annotated[
+        float | None, typer.Option(help="Revenue lift in % you expect: answers yes or no.")
+    ] = None,
+    margin: MarginOpt = None,
+    start: Annotated[str | None, typer.Option(help="Replay from this date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Replay until this date, exclusive.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write simulation.html, simulation.json and entries.parquet here."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    map_: MapOpt = None,
+    mapping: MappingFileOpt = None,
+    timezone: TimezoneOpt = None,
+) -> None:
+    """Replay the order history under a proposed points program: cost, liability, and the
+    retention gain it needs to pay for itself (docs/loyalty-economics.md)."""
+    from regulars.loyalty.simulate import simulate_program
+
+    program = _program(
+        config,
+        rules={
+            "earn_per_unit": _decimal(earn_per_unit, "--earn-per-unit"),
+            "point_value": _decimal(point_value, "--point-value"),
+            "expiry_days": _expiry(expiry_days),
+            "pending_days": pending_days,
+            "max_redeem_share": _decimal(max_redeem_share, "--max-redeem-share"),
+            "tiers": _tiers(tiers),
+        },
+        assumptions={
+            "enrolment_share": enrolment_share,
+            "redeemer_share": redeemer_share,
+            "redeem_threshold_value": _decimal(redeem_threshold, "--redeem-threshold"),
+            "expected_lift_pct": expected_lift,
+        },
+    )
+    settings = _settings(timezone=timezone, margin=_decimal(margin, "--margin"))
+    shop = _load_shop(orders, settings, _mapping(map_, mapping))
+    sim = simulate_program(
+        shop.orders,
+        program,
+        start=_date(start, "--start"),
+        end=_date(end, "--end"),
+        margin=settings.margin,
+    )
+    from regulars.report.loyalty import simulation_document, write_simulation
+
+    if out is not None:
+        written = write_simulation(sim, out)
+        err_console.print(f"What-if page: {written.html}", highlight=False)
+    if as_json:
+        print(json.dumps(simulation_document(sim), indent=2))
+        return
+    _print_simulation(sim)
+
+
+def _program(config: Path | None, rules: dict[str, Any], assumptions: dict[str, Any]) -> Any:
+    """The program of ``--config`` (if any) with the options given on top of it."""
+    from regulars.loyalty.simulate import ProgramConfig, load_program
+
+    base = load_program(config).model_dump() if config else {"rules": {}, "assumptions": {}}
+    given_rules = {k: v for k, v in rules.items() if v is not None}
+    if rules["expiry_days"] is _NEVER:
+        given_rules["expiry_days"] = None
+    base["rules"] |= given_rules
+    base["assumptions"] |= {k: v for k, v in assumptions.items() if v is not None}
+    for needed, option in (("earn_per_unit", "--earn-per-unit"), ("point_value", "--point-value")):
+        if needed not in base["rules"]:
+            raise RegularsError(f"{option} is required (or a --config whose rules set {needed})")
+    return ProgramConfig.model_validate(base)
+
+
+_NEVER = object()
+
+
+def _expiry(text: str | None) -> Any:
+    if text is None:
+        return None
+    if text.lower() == "never":
+        return _NEVER
+    try:
+        return int(text)
+    except ValueError:
+        raise RegularsError(f"--expiry-days: '{text}' is not a number of days or 'never'") from None
+
+
+def _tiers(text: str | None) -> list[dict[str, Any]] | None:
+    """Parse 'silver:500:1.5,gold:2000:2:5' (name:threshold:multiplier[:discount %])."""
+    if text is None:
+        return None
+    tiers = []
+    for item in text.split(","):
+        parts = item.strip().split(":")
+        if len(parts) not in (3, 4) or not parts[0]:
+            raise RegularsError(f"--tiers: '{item}' is not name:threshold:multiplier[:discount%]")
+        tier: dict[str, Any] = {
+            "name": parts[0],
+            "threshold": _decimal(parts[1], "--tiers"),
+            "earn_multiplier": _decimal(parts[2], "--tiers"),
+        }
+        if len(parts) == 4:
+            tier["discount_pct"] = _decimal(parts[3], "--tiers")
+        tiers.append(tier)
+    return tiers
+
+
+def _print_simulation(sim: Any) -> None:
+    t, b = sim.totals, sim.break_even
+    table = Table(title=f"Points program on [{sim.start}, {sim.end}): {sim.members:,} members")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    rows = [
+        ("points issued", f"{t.points_issued:,}"),
+        ("points redeemed", f"{t.points_redeemed:,}"),
+        ("points expired (breakage)", f"{t.points_expired:,}"),
+        ("points outstanding at the end", f"{t.points_outstanding:,}"),
+        ("liability at the end", f"{t.liability:,.2f}"),
+        ("breakage rate", _fmt_pct(None if t.breakage_rate is None else t.breakage_rate * 100)),
+        ("redeemed value", f"{t.redeemed_value:,.2f}"),
+        ("tier discounts", f"{t.tier_discounts:,.2f}"),
+        ("expected cost of outstanding points", f"{t.expected_outstanding_cost:,.2f}"),
+        ("program cost", f"{t.program_cost:,.2f}"),
+        (f"break-even revenue ({b.basis})", f"{b.required_revenue:,.2f}"),
+        ("revenue lift needed", _fmt_pct(b.required_revenue_lift_pct)),
+        ("repeat rate gain needed", _fmt_points(b.required_repeat_rate_points)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    console.print(sim.verdict(), highlight=False)
+    for note in sim.notes:
+        console.print(f"[yellow]{note}", highlight=False)
+
+
+def _fmt_points(value: float | None) -> str:
+    return "n/a" if value is None else f"+{value:.2f} pts"
 
 
 def main() -> None:

@@ -1,0 +1,239 @@
+"""Control groups: hold some customers out of a program, then measure what it changed.
+
+**Assignment.** ``in_control_group(customer_id, program_code, share)`` is a salted hash:
+
+    u = int(SHA-256("holdout:" + program_code + ":" + customer_id)[0:8], big-endian) / 2^64
+    in control  ⇔  u < share
+
+``u`` is uniform on [0, 1) for any set of distinct ids (SHA-256 output bits are, for all
+practical purposes, independent of the input), so a share ``s`` holds out ≈ ``s`` of the
+customers; the same customer and program always give the same answer (no state, no
+random seed, stable across processes, machines and Python versions — Python's own
+``hash()`` is salted per process and would not be); a different ``program_code`` gives
+an independent draw, so one customer is not held out of every program. Raising the share
+only adds customers to the control group, it never moves one out.
+
+**Effect.** Over a period ``[start, end)``, for the members (``treated``) and the control
+group, with ``n`` customers each:
+
+* *repeat purchase rate* ``p = customers who bought at least once in the period / n`` —
+  everyone assigned is already a customer, so any purchase in the period is a repeat one;
+* *revenue per customer* ``m`` = mean of each customer's net revenue in the period
+  (zeros included).
+
+Incremental repeat rate ``Δp = p_t − p_c`` with **Newcombe's hybrid score interval**
+(method 10 of Newcombe, *Interval estimation for the difference between independent
+proportions*, Statistics in Medicine 17, 1998), built from the two Wilson score
+intervals ``[l, u]``:
+
+    L = Δp − sqrt((p_t − l_t)² + (u_c − p_c)²),   U = Δp + sqrt((u_t − p_t)² + (p_c − l_c)²)
+
+Wilson: ``(p + z²/2n ± z·sqrt(p(1−p)/n + z²/4n²)) / (1 + z²/n)``. Unlike the normal
+(Wald) interval it stays inside [−1, 1] and keeps its coverage for small or extreme
+proportions.
+
+Incremental revenue per customer ``Δm = m_t − m_c`` with **Welch's t interval**:
+``Δm ± t(1 − α/2, ν) · se``, ``se = sqrt(s_t²/n_t + s_c²/n_c)`` and the Welch–Satterthwaite
+degrees of freedom ``ν = se⁴ / ((s_t²/n_t)²/(n_t−1) + (s_c²/n_c)²/(n_c−1))`` (no equal
+variance assumed). Lift ``= Δ / control value × 100`` (None when the control value is 0).
+Incremental revenue of the program = ``Δm × n_t`` (what the members bought beyond what
+they would have bought without it, estimated from the control group).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from regulars.analytics.transactions import purchases
+from regulars.analytics.validation import AnalysisArgumentError, require_period
+
+MEMBER, CONTROL = "member", "control"
+
+
+def assignment_unit(customer_id: str, salt: str) -> float:
+    """The uniform number ``u`` in [0, 1) of the module docstring for one customer."""
+    digest = hashlib.sha256(f"{salt}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assignment_units(customer_ids: Sequence[str], salt: str) -> npt.NDArray[np.float64]:
+    """``u`` for many customers at once, shape (n, 4): column 0 is :func:`assignment_unit`
+    (bytes 0–7 of the digest), columns 1–3 the next three 8-byte words — independent
+    uniform draws from the same hash, for callers that need several per customer."""
+    digests = b"".join(hashlib.sha256(f"{salt}:{c}".encode()).digest() for c in customer_ids)
+    words = np.frombuffer(digests, dtype=">u8").reshape(-1, 4)
+    return words.astype(np.float64) / 2.0**64
+
+
+def control_mask(
+    customer_ids: Sequence[str], program_code: str, share: float
+) -> npt.NDArray[np.bool_]:
+    """:func:`in_control_group` for many customers at once."""
+    _require_share(share)
+    return assignment_units(customer_ids, f"holdout:{program_code}")[:, 0] < share
+
+
+def in_control_group(customer_id: str, program_code: str, share: float) -> bool:
+    """Whether ``customer_id`` is held out of ``program_code`` at a control ``share`` in
+    [0, 1] (see the module docstring)."""
+    _require_share(share)
+    return assignment_unit(customer_id, f"holdout:{program_code}") < share
+
+
+def _require_share(share: float) -> None:
+    if not 0.0 <= share <= 1.0:
+        raise AnalysisArgumentError(f"control share must be within [0, 1]; got {share!r}")
+
+
+@dataclass(frozen=True)
+class GroupOutcome:
+    """One group over the period: size, customers who bought, and revenue per customer."""
+
+    customers: int
+    buyers: int
+    revenue_mean: float
+    revenue_variance: float  # sample variance (n − 1) of revenue per customer
+
+    @property
+    def repeat_rate(self) -> float:
+        return self.buyers / self.customers
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float | None
+    high: float | None
+    lift_pct: float | None  # estimate / control value × 100
+
+
+@dataclass(frozen=True)
+class ProgramEffect:
+    """Members against the control group (see the module docstring for the methods)."""
+
+    members: GroupOutcome
+    control: GroupOutcome
+    confidence: float
+    repeat_rate_diff: Interval  # Newcombe hybrid score interval, in proportions
+    revenue_per_customer_diff: Interval  # Welch t interval, in money (float)
+    incremental_revenue: float  # revenue_per_customer_diff × members
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def wilson_interval(successes: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n``."""
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return centre - half, centre + half
+
+
+def newcombe_difference(
+    treated: GroupOutcome, control: GroupOutcome, confidence: float
+) -> Interval:
+    """``p_t − p_c`` with Newcombe's hybrid score interval (method 10)."""
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p_t, p_c = treated.repeat_rate, control.repeat_rate
+    l_t, u_t = wilson_interval(treated.buyers, treated.customers, z)
+    l_c, u_c = wilson_interval(control.buyers, control.customers, z)
+    diff = p_t - p_c
+    low = diff - math.sqrt((p_t - l_t) ** 2 + (u_c - p_c) ** 2)
+    high = diff + math.sqrt((u_t - p_t) ** 2 + (p_c - l_c) ** 2)
+    return Interval(diff, low, high, _lift(diff, p_c))
+
+
+def welch_difference(treated: GroupOutcome, control: GroupOutcome, confidence: float) -> Interval:
+    """``m_t − m_c`` with Welch's t interval; no interval when a group has < 2 customers
+    or both variances are 0."""
+    diff = treated.revenue_mean - control.revenue_mean
+    lift = _lift(diff, control.revenue_mean)
+    if treated.customers < 2 or control.customers < 2:
+        return Interval(diff, None, None, lift)
+    v_t = treated.revenue_variance / treated.customers
+    v_c = control.revenue_variance / control.customers
+    se = math.sqrt(v_t + v_c)
+    if se == 0:
+        return Interval(diff, None, None, lift)
+    dof = (v_t + v_c) ** 2 / (v_t**2 / (treated.customers - 1) + v_c**2 / (control.customers - 1))
+    t = float(stats.t.ppf(0.5 + confidence / 2, dof))
+    return Interval(diff, diff - t * se, diff + t * se, lift)
+
+
+def _lift(diff: float, control_value: float) -> float | None:
+    return None if control_value == 0 else diff / control_value * 100
+
+
+def compare_groups(
+    members: GroupOutcome, control: GroupOutcome, confidence: float = 0.95
+) -> ProgramEffect:
+    """The effect estimates from the two groups' outcomes."""
+    if not 0 < confidence < 1:
+        raise AnalysisArgumentError(f"confidence must be within (0, 1); got {confidence!r}")
+    if members.customers == 0 or control.customers == 0:
+        raise AnalysisArgumentError("both the member and the control group need customers")
+    revenue = welch_difference(members, control, confidence)
+    return ProgramEffect(
+        members=members,
+        control=control,
+        confidence=confidence,
+        repeat_rate_diff=newcombe_difference(members, control, confidence),
+        revenue_per_customer_diff=revenue,
+        incremental_revenue=revenue.estimate * members.customers,
+    )
+
+
+def group_outcomes(orders: ir.Table, groups: ir.Table, start: date, end: date) -> ir.Table:
+    """Per group (``group`` = ``member`` or ``control``): ``customers``, ``buyers``,
+    ``revenue_mean`` and ``revenue_variance`` over ``[start, end)``.
+
+    ``groups`` has one row per assigned customer: ``customer_id``, ``group``. Customers
+    without a purchase in the period count with revenue 0.
+    """
+    require_period(start, end)
+    bought = purchases(orders)
+    bought = bought.filter(bought.order_date >= start, bought.order_date < end)
+    per_customer = bought.group_by("customer_id").aggregate(revenue=bought.net_amount.sum())
+    joined = groups.left_join(per_customer, groups.customer_id == per_customer.customer_id)
+    revenue = joined.revenue.coalesce(0).cast("float64")
+    rows = joined.mutate(revenue=revenue, bought=ibis.ifelse(joined.revenue.notnull(), 1, 0))
+    return rows.group_by("group").aggregate(
+        customers=rows.count(),
+        buyers=rows.bought.sum(),
+        revenue_mean=rows.revenue.mean(),
+        revenue_variance=rows.revenue.var(how="sample").coalesce(0.0),
+    )
+
+
+def measure_effect(
+    orders: ir.Table, groups: ir.Table, start: date, end: date, confidence: float = 0.95
+) -> ProgramEffect:
+    """Members against the control group over ``[start, end)`` (see the module docstring)."""
+    rows = group_outcomes(orders, groups, start, end).to_pyarrow().to_pylist()
+    found = {row["group"]: row for row in rows}
+    missing = {MEMBER, CONTROL} - found.keys()
+    if missing:
+        raise AnalysisArgumentError(f"no customers in the {' and '.join(sorted(missing))} group")
+
+    def outcome(name: str) -> GroupOutcome:
+        row = found[name]
+        return GroupOutcome(
+            int(row["customers"]),
+            int(row["buyers"]),
+            float(row["revenue_mean"]),
+            float(row["revenue_variance"]),
+        )
+
+    return compare_groups(outcome(MEMBER), outcome(CONTROL), confidence)
