@@ -19,15 +19,14 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from regulars import __version__
-from regulars.data.demo import generate_demo
-from regulars.data.importers import read_orders
-from regulars.store.ingest import IngestCounts, ingest
 from regulars.store.migrate import head_revision, upgrade
 from regulars.store.session import make_engine
+
+if TYPE_CHECKING:
+    from regulars.store.ingest import IngestCounts
 
 DEFAULT_DEMO_DB = Path("out/demo/regulars-demo.db")
 DEFAULT_DEMO_TRANSACTIONS = 10_000
@@ -73,6 +72,14 @@ def prepare_demo_store(
 
 
 def _build(path: Path, seed: int, transactions: int) -> IngestCounts:
+    # Imported here: a reused store (the usual start) needs neither the generator nor the
+    # importer, and loading them would double the start-up time.
+    import pyarrow.parquet as pq
+
+    from regulars.data.demo import generate_demo
+    from regulars.data.importers import read_orders
+    from regulars.store.ingest import ingest
+
     with tempfile.TemporaryDirectory(prefix="regulars-demo-") as folder:
         shop = generate_demo(Path(folder), n_transactions=transactions, seed=seed, fmt="parquet")
         result = dataclasses.replace(
