@@ -13,7 +13,7 @@ import hmac
 import secrets
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
@@ -100,16 +100,24 @@ def revoke_api_key(session: Session, prefix: str, *, actor: str) -> tuple[ApiKey
     """Revoke the key with ``prefix``; returns it and whether this call revoked it.
 
     Revoking a revoked key changes nothing (and records nothing): the call is safe to
-    retry. Raises :class:`UnknownApiKeyError` for an unknown prefix.
+    retry, also concurrently — the conditional ``UPDATE … WHERE revoked_at IS NULL`` lets
+    exactly one caller revoke it and write the audit entry. Raises
+    :class:`UnknownApiKeyError` for an unknown prefix.
     """
+    now = utcnow()
+    revoked = session.execute(
+        update(ApiKey)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(ApiKey.id)
+    ).first()
     row = session.scalars(
-        select(ApiKey).where(ApiKey.prefix == prefix).with_for_update()
+        select(ApiKey).where(ApiKey.prefix == prefix).execution_options(populate_existing=True)
     ).one_or_none()
     if row is None:
         raise UnknownApiKeyError(prefix)
-    if row.revoked_at is not None:
+    if revoked is None:
         return row, False
-    row.revoked_at = utcnow()
     record(
         session,
         actor=actor,

@@ -110,6 +110,10 @@ def erase_customer(
             delete(table).where(plan.condition(table_name, customer_id))
         )
         deleted[table_name] = result.rowcount
+    if deleted[CUSTOMERS] == 0:
+        # Erased by a concurrent call since the profile was read: that call recorded the
+        # erasure; this one rolls back and reports the customer as unknown.
+        raise UnknownCustomerError(customer_id)
     scrubbed = {
         table_name: scrub_mentions(session, mentioning, identifiers, name)
         for table_name in MENTION_TABLES
