@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -533,7 +533,8 @@ def _store(url: str | None) -> Iterator[Any]:
         engine.dispose()
 
 
-def _iso(moment: Any) -> str | None:
+def _iso(moment: datetime | None) -> str | None:
+    """UTC ISO 8601 with ``Z``, as the API writes times."""
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
