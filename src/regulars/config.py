@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///regulars.db",
         description="The operational store: sqlite:///path.db or postgresql://user@host/db.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Server secret for keyed hashes (pseudonyms of erased customers); "
+        "REGULARS_SECRET_KEY. Unset: kept in a file next to a SQLite database.",
     )
 
     @classmethod

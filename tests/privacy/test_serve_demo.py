@@ -1,0 +1,174 @@
+"""``regulars serve --demo``: the demo store is built once, reused, and served with a fresh key."""
+
+from __future__ import annotations
+
+import os
+import select as selectors
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from regulars.cli import app
+from regulars.errors import RegularsError
+from regulars.store.demo import prepare_demo_store
+from regulars.store.migrate import current_revision, head_revision
+from regulars.store.models import ApiKey, AuditEntry, Customer, Order, OrderLine
+from regulars.store.session import make_engine, session_scope
+
+SMALL = 1_000
+
+
+def _count(url: str, model: Any) -> int:
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+    finally:
+        engine.dispose()
+
+
+def test_demo_store_is_built_migrated_and_loaded(tmp_path: Path) -> None:
+    store = prepare_demo_store(tmp_path / "demo.db", seed=3, transactions=SMALL)
+    assert not store.reused
+    assert store.counts is not None
+    assert store.counts.orders_inserted == SMALL
+    assert current_revision(store.url) == head_revision()
+    assert _count(store.url, Order) == SMALL
+    assert _count(store.url, OrderLine) == store.counts.lines_inserted > SMALL
+    assert _count(store.url, Customer) == store.counts.customers_inserted
+    assert _count(store.url, AuditEntry) == 0  # importing has no side effects
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.db", "demo.db.demo.json"]
+
+
+def test_same_arguments_reuse_the_store_others_rebuild_it(tmp_path: Path) -> None:
+    path = tmp_path / "demo.db"
+    prepare_demo_store(path, seed=3, transactions=SMALL)
+    built = path.stat().st_mtime_ns
+    again = prepare_demo_store(path, seed=3, transactions=SMALL)
+    assert again.reused
+    assert again.counts is None
+    assert path.stat().st_mtime_ns == built
+    other = prepare_demo_store(path, seed=4, transactions=SMALL)
+    assert not other.reused
+    assert _count(other.url, Order) == SMALL
+
+
+def test_a_store_without_its_marker_is_rebuilt(tmp_path: Path) -> None:
+    """An interrupted build (no marker yet) is never reused."""
+    path = tmp_path / "demo.db"
+    prepare_demo_store(path, seed=3, transactions=SMALL)
+    (tmp_path / "demo.db.demo.json").unlink()
+    assert not prepare_demo_store(path, seed=3, transactions=SMALL).reused
+
+
+def test_serve_demo_prints_a_working_admin_key_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    monkeypatch.delenv("REGULARS_SECRET_KEY", raising=False)
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda application, **kw: seen.update(app=application))
+    path = tmp_path / "demo.db"
+    args = ["serve", "--demo", "--demo-db", str(path), "--demo-transactions", str(SMALL)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("rg_")
+    assert "built" in result.stderr
+    with TestClient(seen["app"]) as client:
+        response = client.get("/v1/customers/C000001", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+
+    second = CliRunner().invoke(app, args)
+    assert "reused" in second.stderr
+    assert second.stdout.strip() != key
+    url = f"sqlite:///{path}"
+    assert _count(url, ApiKey) == 2
+    assert _count(url, AuditEntry) == 2  # apikey.create, actor cli, per start
+
+
+def test_serve_demo_refuses_a_database_url(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", "--demo", "--url", f"sqlite:///{tmp_path}/x.db"])
+    assert isinstance(result.exception, RegularsError)
+    assert "--demo-db" in str(result.exception)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _read_line(process: subprocess.Popen[str], deadline: float) -> str:
+    """The first line on the server's stdout, waiting until ``deadline`` at most."""
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        ready, _, _ = selectors.select([process.stdout], [], [], 0.2)
+        if ready:
+            return process.stdout.readline().strip()
+        if process.poll() is not None:
+            break
+    raise AssertionError("the server printed no key in time")
+
+
+@pytest.mark.slow
+def test_real_server_answers_with_the_printed_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REGULARS_SECRET_KEY", raising=False)
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from regulars.cli import main; main()",
+        "serve",
+        "--demo",
+        "--demo-db",
+        str(tmp_path / "demo.db"),
+        "--demo-transactions",
+        str(SMALL),
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        key = _read_line(process, deadline)
+        assert key.startswith("rg_"), key
+        headers = {"Authorization": f"Bearer {key}"}
+        response = None
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/v1/customers/C000001", headers=headers, timeout=2
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)  # not listening yet
+        assert response is not None, "the server did not start listening in time"
+        assert response.status_code == 200, response.text
+        assert response.json()["customer_id"] == "C000001"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
