@@ -14,6 +14,7 @@ from regulars.api.schemas import Problem, storable
 from regulars.api.services.common import DEFAULT_PAGE, MAX_PAGE
 
 _DESCRIPTIONS = {
+    400: "the body cannot be read (not UTF-8 text)",
     401: "no API key, or an unknown or revoked one",
     403: "the API key lacks the scope",
     404: "not found",
@@ -24,15 +25,17 @@ _DESCRIPTIONS = {
 _PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
-def problems(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: 401, 403 and 422 always, plus ``codes``; a description
-    can be given per code as ``d404="unknown customer"``."""
+def problems(
+    *codes: int, body: bool = False, **descriptions: str
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: 401, 403 and 422 always, 400 and 413 for a route with a
+    ``body``, plus ``codes``; a description can be given per code as ``d404="…"``."""
     return {
         code: {
             "description": descriptions.get(f"d{code}", _DESCRIPTIONS[code]),
             "content": _PROBLEM_CONTENT,
         }
-        for code in (401, 403, 422, *codes)
+        for code in sorted({401, 403, 422, *codes, *((400, 413) if body else ())})
     }
 
 

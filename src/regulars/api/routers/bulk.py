@@ -20,7 +20,7 @@ Items = Annotated[
         description=f"a JSON array of at most {MAX_BULK_ITEMS} items, each validated on its own",
     ),
 ]
-_RESPONSES = problems(413, d422=f"not a JSON array, or more than {MAX_BULK_ITEMS} items")
+_RESPONSES = problems(body=True, d422=f"not a JSON array, or more than {MAX_BULK_ITEMS} items")
 
 
 @router.post("/orders", dependencies=[Depends(require("orders:write"))], responses=_RESPONSES)

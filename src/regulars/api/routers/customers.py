@@ -31,7 +31,7 @@ _WRITE = [Depends(require("customers:write"))]
     "",
     status_code=201,
     dependencies=_WRITE,
-    responses=problems(409, 413, d409="customer_id exists or was merged into another"),
+    responses=problems(409, body=True, d409="customer_id exists or was merged into another"),
 )
 def create_customer(body: CustomerIn, session: SessionDep) -> CustomerOut:
     """Create a customer profile (with consents)."""
@@ -78,15 +78,13 @@ def _point_to_survivor(response: Response, asked: str, customer: CustomerOut) ->
 @router.get("/{customer_id}", dependencies=_READ, responses=problems(404, d404="unknown customer"))
 def get_customer(customer_id: IdPath, session: SessionDep, response: Response) -> CustomerOut:
     """Customer 360: profile, purchases, consents, scores, recent orders, returns, events."""
-    return _point_to_survivor(
-        response, customer_id, customer360.customer_360(session, customer_id)
-    )
+    return _point_to_survivor(response, customer_id, customer360.customer_360(session, customer_id))
 
 
 @router.patch(
     "/{customer_id}",
     dependencies=_WRITE,
-    responses=problems(404, 413, d404="unknown customer"),
+    responses=problems(404, body=True, d404="unknown customer"),
 )
 def patch_customer(
     customer_id: IdPath, body: CustomerPatch, session: SessionDep, response: Response
@@ -101,7 +99,7 @@ def patch_customer(
     responses=problems(
         404,
         409,
-        413,
+        body=True,
         d404="unknown customer or duplicate",
         d409="the duplicate was merged into another customer",
     ),

@@ -18,7 +18,7 @@ router = APIRouter(prefix="/events", tags=["events"])
     dependencies=[Depends(require("events:write"))],
     responses={
         200: {"description": "a replay: the same event was already recorded", "model": EventOut},
-        **problems(413),
+        **problems(body=True),
     },
 )
 def post_event(body: EventIn, session: SessionDep, response: Response) -> EventOut:

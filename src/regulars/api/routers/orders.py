@@ -30,7 +30,7 @@ _READ = [Depends(require("orders:read"))]
     status_code=201,
     responses={
         200: {"description": "a replay: the order was already recorded", "model": OrderOut},
-        **problems(409, 413, d409=_CONFLICT),
+        **problems(409, body=True, d409=_CONFLICT),
     },
 )
 def post_order(
@@ -84,7 +84,7 @@ def get_order(order_id: IdPath, session: SessionDep, shop_id: ShopQuery = DEFAUL
         **problems(
             404,
             409,
-            413,
+            body=True,
             d404="unknown order",
             d409=_CONFLICT,
             d422="invalid input, a cancelled order, or more than is left to refund",

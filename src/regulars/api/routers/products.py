@@ -22,7 +22,7 @@ _WRITE = [Depends(require("products:write"))]
     dependencies=_WRITE,
     responses={
         201: {"description": "the product was created", "model": ProductOut},
-        **problems(413),
+        **problems(body=True),
     },
 )
 def put_product(
@@ -58,7 +58,9 @@ def get_product(sku: IdPath, session: SessionDep) -> ProductOut:
     dependencies=_WRITE,
     responses={
         200: {"description": "a replay: this level was already recorded", "model": StockOut},
-        **problems(404, 409, 413, d404="unknown product", d409="another quantity at that time"),
+        **problems(
+            404, 409, body=True, d404="unknown product", d409="another quantity at that time"
+        ),
     },
 )
 def record_stock(sku: IdPath, body: StockIn, session: SessionDep, response: Response) -> StockOut:

@@ -226,6 +226,8 @@ def write_orders(session: Session, bodies: Sequence[OrderIn]) -> list[OrderWrite
     The keys of ``bodies`` must be distinct.
     """
     assert len({(b.shop_id, b.order_id) for b in bodies}) == len(bodies), "duplicate keys"
+    if not bodies:
+        return []
     aliases = resolve_aliases(session, {b.customer_id for b in bodies})
     bodies = [
         b.model_copy(update={"customer_id": aliases[b.customer_id]})
