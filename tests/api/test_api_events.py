@@ -68,7 +68,8 @@ def test_event_errors(client: TestClient, auth: Auth) -> None:
     assert {e["field"] for e in bad.json()["errors"]} == {"customer_id", "kind", "occurred_at"}
     nan = client.post(
         "/v1/events",
-        content=b'{"customer_id": "c", "kind": "viewed", "occurred_at": "2026-03-01T00:00:00Z", "payload": {"x": NaN}}',
+        content=b'{"customer_id": "c", "kind": "viewed", '
+        b'"occurred_at": "2026-03-01T00:00:00Z", "payload": {"x": NaN}}',
         headers={**headers, "Content-Type": "application/json"},
     )
     assert nan.status_code == 422
