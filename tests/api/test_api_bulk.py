@@ -45,6 +45,7 @@ def test_bad_items_are_rejected_alone(client: TestClient, auth: Auth, store_engi
     assert _statuses(body) == ["created", "rejected", "rejected", "created"]
     bad = body["results"][1]
     assert (bad["index"], bad["key"]) == (1, "o-bad")
+    assert {e["in"] for e in bad["errors"]} == {"body"}
     assert {"amount", "customer_id", "ordered_at"} <= {e["field"] for e in bad["errors"]}
     assert body["results"][2]["errors"][0]["field"] == "item"
     assert _count(store_engine, Order) == 2
