@@ -11,7 +11,6 @@ from pydantic import AfterValidator
 
 from regulars.api.problems import PROBLEM_JSON
 from regulars.api.schemas import Problem, storable
-from regulars.api.services.common import DEFAULT_PAGE, MAX_PAGE
 
 _DESCRIPTIONS = {
     400: "the body cannot be read (not UTF-8 text)",
@@ -41,12 +40,14 @@ def problems(
 
 Text = Annotated[str, AfterValidator(storable)]
 IdPath = Annotated[Text, Path(min_length=1, max_length=255)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")]
+MAX_LIMIT = 200
+"""Largest page of a list endpoint."""
+DEFAULT_LIMIT = 50
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}")]
 Cursor = Annotated[
     Text | None,
     Query(max_length=512, description="`next_cursor` of the previous page"),
 ]
-DEFAULT_LIMIT = DEFAULT_PAGE
 
 
 def install_openapi(app: FastAPI) -> None:

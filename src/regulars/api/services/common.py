@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Insert, Select, Table, select
+from sqlalchemy import Connection, Insert, Select, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -20,9 +20,6 @@ from regulars.store.models import Base, Customer, CustomerAlias
 from regulars.store.types import utcnow
 
 TABLES = Base.metadata.tables
-MAX_PAGE = 200
-"""Largest ``limit`` of a list endpoint."""
-DEFAULT_PAGE = 50
 
 Row = TypeVar("Row")
 Item = TypeVar("Item")
@@ -66,6 +63,11 @@ def invalid(field: str, message: str, *, where: str = "body") -> ApiProblemError
         kind="validation-error",
         errors=[{"in": where, "field": field, "message": message, "type": "value_error"}],
     )
+
+
+def icontains(column: Any, text: str) -> Any:
+    """Case-insensitive substring match; ``%`` and ``_`` in ``text`` are taken literally."""
+    return func.lower(column).contains(text.lower(), autoescape=True)
 
 
 # -- keyset pagination --------------------------------------------------------------------

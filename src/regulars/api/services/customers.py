@@ -26,6 +26,7 @@ from regulars.api.services.common import (
     conflict,
     dialect_insert,
     find_customer,
+    icontains,
     insert_ignoring_conflicts,
     invalid,
     not_found,
@@ -120,11 +121,6 @@ def patch_customer(session: Session, customer_id: str, body: CustomerPatch) -> C
 # -- search -------------------------------------------------------------------------------
 
 
-def _icontains(column: Any, text: str) -> Any:
-    """Case-insensitive substring match, ``%`` and ``_`` taken literally."""
-    return func.lower(column).contains(text.lower(), autoescape=True)
-
-
 def list_customers(
     session: Session,
     *,
@@ -147,9 +143,9 @@ def list_customers(
     if q:
         query = query.where(
             or_(
-                _icontains(Customer.name, q),
-                _icontains(Customer.email, q),
-                _icontains(Customer.phone, q),
+                icontains(Customer.name, q),
+                icontains(Customer.email, q),
+                icontains(Customer.phone, q),
             )
         )
     if email is not None:

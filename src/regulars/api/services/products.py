@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from regulars.api.schemas import (
@@ -18,6 +18,7 @@ from regulars.api.services.common import (
     TABLES,
     conflict,
     dialect_insert,
+    icontains,
     insert_ignoring_conflicts,
     not_found,
     paginate,
@@ -105,13 +106,7 @@ def list_products(
     if category is not None:
         query = query.where(Product.category == category)
     if q:
-        needle = q.lower()
-        query = query.where(
-            or_(
-                func.lower(Product.sku).contains(needle, autoescape=True),
-                func.lower(Product.name).contains(needle, autoescape=True),
-            )
-        )
+        query = query.where(or_(icontains(Product.sku, q), icontains(Product.name, q)))
     return paginate(
         session,
         query,
