@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, select
 
+from regulars.api import create_app
 from regulars.store.models import Consent, Customer, Event, Order, OrderLine
 
 Auth = Callable[..., dict[str, str]]
@@ -162,3 +163,14 @@ def test_bulk_events(client: TestClient, auth: Auth, store_engine: Engine) -> No
     again = client.post("/v1/bulk/events", json=[view, cart], headers=headers).json()
     assert _statuses(again) == ["replayed", "replayed"]
     assert _count(store_engine, Event) == 2
+
+
+def test_bulk_bodies_have_their_own_size_limit(store_engine: Engine, auth: Auth) -> None:
+    headers = auth("orders:write")
+    items = [_order(i) for i in range(3)]  # about 700 bytes
+    with TestClient(create_app(store_engine, max_body_size=100, max_bulk_body_size=2_000)) as small:
+        assert small.post("/v1/bulk/orders", json=items, headers=headers).status_code == 200
+        assert small.post("/v1/orders", json=_order(9), headers=headers).status_code == 413
+        too_big = small.post("/v1/bulk/orders", json=items * 4, headers=headers)
+    assert too_big.status_code == 413
+    assert too_big.headers["content-type"] == "application/problem+json"

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
+from regulars.api.services.customers import MERGE_RULES
 from regulars.store.models import AuditEntry, Consent, Customer, CustomerAlias, CustomerScore, Event
 from regulars.store.session import session_scope
 
@@ -220,3 +222,24 @@ def test_merge_errors(client: TestClient, auth: Auth, store_engine: Engine) -> N
         "/v1/customers/c/merge", json={"duplicate_id": "a"}, headers=auth("customers:read")
     )
     assert denied.status_code == 403
+
+
+def test_a_failing_merge_changes_nothing(
+    client: TestClient, auth: Auth, store_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = auth("admin")
+    _setup(client, headers, store_engine)
+
+    def broken(_conn: Any, _survivor: str, _duplicate: str) -> int:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(MERGE_RULES, "zz_broken", broken)  # runs after the moves
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        client.post("/v1/customers/anna/merge", json={"duplicate_id": "anna-old"}, headers=headers)
+    old = client.get("/v1/customers/anna-old", headers=headers).json()
+    assert old["customer_id"] == "anna-old"
+    assert [o["order_id"] for o in old["recent_orders"]] == ["o-1"]
+    assert old["scores"] is not None
+    with session_scope(store_engine) as session:
+        assert session.scalar(select(CustomerAlias.id)) is None
+        assert session.scalar(select(AuditEntry.id)) is None
