@@ -91,6 +91,20 @@ def test_a_return_is_recorded_once(
         assert conn.scalar(select(func.count()).select_from(OrderReturn)) == 1
 
 
+def test_the_original_order_is_still_a_replay_after_a_return(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    assert client.post("/v1/returns", json=RETURN, headers=headers).status_code == 201
+    retry = client.post("/v1/orders", json=ORDER, headers=headers)
+    assert retry.status_code == 200
+    assert (retry.json()["refunded_amount"], retry.json()["status"]) == (
+        "29.90",
+        "partially_refunded",
+    )
+    changed = client.post("/v1/orders", json={**ORDER, "amount": "60.00"}, headers=headers)
+    assert changed.status_code == 409
+
+
 def test_idempotency_key_on_returns(client: TestClient, headers: dict[str, str]) -> None:
     keyed = {**headers, "Idempotency-Key": "ret-1"}
     assert client.post("/v1/returns", json=RETURN, headers=keyed).status_code == 201

@@ -198,11 +198,36 @@ def _remember(
 # -- recording orders ---------------------------------------------------------------------
 
 
-def order_content(order: OrderOut | OrderIn) -> tuple[Any, ...]:
-    """What makes two versions of an order the same order."""
-    head = tuple(getattr(order, f) for f in ORDER_FIELDS)
+REFUND_FIELDS = ("refunded_amount", "status")
+"""Order fields that recorded returns change after the fact."""
+
+
+def order_content(order: OrderOut | OrderIn, *, refunds: bool = True) -> tuple[Any, ...]:
+    """What makes two versions of an order the same order (without the refund fields when
+    ``refunds`` is false)."""
+    fields = ORDER_FIELDS if refunds else tuple(f for f in ORDER_FIELDS if f not in REFUND_FIELDS)
+    head = tuple(getattr(order, f) for f in fields)
     lines = sorted((tuple(getattr(line, f) for f in LINE_FIELDS) for line in order.lines), key=repr)
     return (*head, tuple(lines))
+
+
+def _with_returns(session: Session, keys: Sequence[OrderKey]) -> set[OrderKey]:
+    """The orders among ``keys`` that have returns recorded against them."""
+    if not keys:
+        return set()
+    rows = session.execute(
+        select(RETURNS.c.shop_id, RETURNS.c.order_id)
+        .where(tuple_(RETURNS.c.shop_id, RETURNS.c.order_id).in_(list(keys)))
+        .distinct()
+    ).all()
+    return {(shop, order) for shop, order in rows}
+
+
+def _same_order(stored: OrderOut, body: OrderIn, *, returned: bool) -> bool:
+    """Whether ``body`` repeats ``stored``. Once returns are recorded against an order,
+    they own its refund and status: the shop's retry of the original order (before the
+    refund) is still the same order."""
+    return order_content(stored, refunds=not returned) == order_content(body, refunds=not returned)
 
 
 @dataclass(frozen=True)
@@ -264,11 +289,18 @@ def write_orders(session: Session, bodies: Sequence[OrderIn]) -> list[OrderWrite
     if lines:
         conn.execute(ORDER_LINES.insert(), lines)
     stored = load_orders(session, [(b.shop_id, b.order_id) for b in bodies])
+    differing = [
+        (b.shop_id, b.order_id)
+        for b in bodies
+        if (b.shop_id, b.order_id) not in created
+        and order_content(stored[(b.shop_id, b.order_id)]) != order_content(b)
+    ]
+    returned = _with_returns(session, differing)
     writes = []
     for body in bodies:
         key = (body.shop_id, body.order_id)
         is_new = key in created
-        same = is_new or order_content(stored[key]) == order_content(body)
+        same = is_new or _same_order(stored[key], body, returned=key in returned)
         writes.append(OrderWrite(stored[key], created=is_new, conflicting=not same))
         if is_new:
             hooks.order_recorded(session, stored[key])
