@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -36,6 +38,26 @@ def test_an_event_creates_its_customer_and_a_retry_is_a_replay(
     customer = client.get("/v1/customers/c-1", headers=headers).json()
     assert customer["name"] is None  # created bare
     assert len(customer["recent_events"]) == 2
+
+
+def test_concurrent_retries_store_one_event(client: TestClient, auth: Auth) -> None:
+    headers = auth("events:write", "customers:read", "customers:write")
+    # The customer exists, so inserting it (bare) does not serialize the requests.
+    assert (
+        client.post("/v1/customers", json={"customer_id": "c-1"}, headers=headers).status_code
+        == 201
+    )
+    barrier = threading.Barrier(8)
+
+    def post(_: int) -> int:
+        barrier.wait()
+        return client.post("/v1/events", json=EVENT, headers=headers).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(post, range(8)))
+    assert statuses == [200] * 7 + [201]
+    events = client.get("/v1/customers/c-1/events", headers=headers).json()["items"]
+    assert len(events) == 1
 
 
 def test_customer_events_are_paged_in_recording_order(client: TestClient, auth: Auth) -> None:

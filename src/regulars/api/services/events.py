@@ -22,7 +22,7 @@ from regulars.api.services.common import (
     paginate,
     resolve_aliases,
 )
-from regulars.store.models import Event
+from regulars.store.models import Customer, Event
 
 EVENTS = TABLES["events"]
 
@@ -70,8 +70,14 @@ def write_events(session: Session, bodies: Sequence[EventIn]) -> list[EventWrite
         else b
         for b in bodies
     ]
-    create_bare_customers(session.connection(), (b.customer_id for b in bodies))
-    existing = _existing(session, bodies)  # read after the first write: under the lock
+    customer_ids = sorted({b.customer_id for b in bodies})
+    create_bare_customers(session.connection(), customer_ids)  # SQLite: takes the write lock
+    # PostgreSQL: lock the customers' rows, so concurrent writers of the same customer's
+    # events queue here and each sees what the other stored (no double event on a retry).
+    session.execute(
+        select(Customer.id).where(Customer.customer_id.in_(customer_ids)).with_for_update()
+    ).all()
+    existing = _existing(session, bodies)
     pending: list[tuple[EventIn, Event]] = []
     outcomes: list[tuple[Event, bool]] = []
     for body in bodies:
