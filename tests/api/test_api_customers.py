@@ -47,6 +47,8 @@ def test_create_then_get(client: TestClient, auth: Auth) -> None:
         "last_order_at": None,
         "revenue": "0.00",
         "average_check": None,
+        "mean_days_between_purchases": None,
+        "days_since_last_purchase": None,
     }
     assert body["consents"][0]["channel"] == "email"
     assert body["consents"][0]["granted"] is True
@@ -97,12 +99,17 @@ def test_customer_360_counts_orders_and_shows_scores(
             )
         )
     body = client.get("/v1/customers/anna@example.com", headers=headers).json()
+    # Purchases o-1, o-2, o-3 (o-4 is cancelled, r-1 a return): 5 Jan to 5 Mar is 31 + 28
+    # = 59 days over two gaps, 29.5 days each. Revenue 10.10 + (20.20 - 5.00) + 0.10 - 2.00.
+    since_last = (datetime.now(UTC) - datetime(2026, 3, 5, 9, tzinfo=UTC)).days
     assert body["purchases"] == {
         "orders_count": 3,
         "first_order_at": "2026-01-05T09:00:00Z",
         "last_order_at": "2026-03-05T09:00:00Z",
         "revenue": "23.40",
         "average_check": "7.80",
+        "mean_days_between_purchases": 29.5,
+        "days_since_last_purchase": since_last,
     }
     assert body["scores"]["segment"] == "Champions"
     assert body["scores"]["clv_12m"] == "123.45"

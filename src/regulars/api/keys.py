@@ -22,7 +22,17 @@ from regulars.store.models import ApiKey
 from regulars.store.session import session_scope
 from regulars.store.types import utcnow
 
-SCOPES = ("customers:read", "customers:write", "orders:write", "privacy:admin", "admin")
+SCOPES = (
+    "customers:read",
+    "customers:write",
+    "orders:read",
+    "orders:write",
+    "products:read",
+    "products:write",
+    "events:write",
+    "privacy:admin",
+    "admin",
+)
 ADMIN = "admin"
 PRIVACY_ADMIN = "privacy:admin"
 """Export and erase customers (GDPR articles 15 and 17); nothing else."""

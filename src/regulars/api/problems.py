@@ -101,24 +101,35 @@ def install_problem_handlers(app: FastAPI) -> None:
 class BodySizeLimit:
     """ASGI middleware: 413 problem details for a request body over ``max_body_size`` bytes.
 
-    A declared ``Content-Length`` over the limit is refused before anything is read; a
+    ``larger_limits`` maps path prefixes to their own limit. A declared ``Content-Length``
+    over the limit is refused before anything is read; a
     streamed body is counted as it is received.
     """
 
-    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_size: int, larger_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_size = max_body_size
+        self.larger_limits = dict(larger_limits or {})
 
-    def _too_large(self) -> str:
-        return f"the request body is larger than {self.max_body_size} bytes"
+    def _limit(self, path: str) -> int:
+        """The limit for ``path``: the one of its path prefix in ``larger_limits``, if any."""
+        prefixed = (n for prefix, n in self.larger_limits.items() if path.startswith(prefix))
+        return next(prefixed, self.max_body_size)
+
+    @staticmethod
+    def _too_large(limit: int) -> str:
+        return f"the request body is larger than {limit} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope.get("path", ""))
         for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body_size:
-                response = problem_response(413, self._too_large(), kind="request-too-large")
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                response = problem_response(413, self._too_large(limit), kind="request-too-large")
                 await response(scope, receive, send)
                 return
         received = 0
@@ -128,8 +139,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_size:
-                    raise StarletteHTTPException(413, self._too_large())
+                if received > limit:
+                    raise StarletteHTTPException(413, self._too_large(limit))
             return message
 
         await self.app(scope, limited, send)

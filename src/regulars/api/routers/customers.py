@@ -2,38 +2,125 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AwareDatetime
 
-from regulars.api import services
 from regulars.api.deps import SessionDep, require
-from regulars.api.problems import PROBLEM_JSON
-from regulars.api.schemas import CustomerIn, CustomerOut
+from regulars.api.openapi import DEFAULT_LIMIT, Cursor, IdPath, Limit, Text, problems
+from regulars.api.schemas import (
+    CustomerIn,
+    CustomerOut,
+    CustomerPatch,
+    CustomerSummary,
+    EventOut,
+    MergeIn,
+    Page,
+)
+from regulars.api.services import customer360, customers, events
+from regulars.store.models import ApiKey
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
-_PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
+_READ = [Depends(require("customers:read"))]
+_WRITE = [Depends(require("customers:write"))]
 
 
 @router.post(
     "",
     status_code=201,
-    dependencies=[Depends(require("customers:write"))],
-    responses={409: {"description": "customer_id already exists", **_PROBLEM}},
+    dependencies=_WRITE,
+    responses=problems(409, body=True, d409="customer_id exists or was merged into another"),
 )
 def create_customer(body: CustomerIn, session: SessionDep) -> CustomerOut:
     """Create a customer profile (with consents)."""
-    return services.create_customer(session, body)
+    return customers.create_customer(session, body)
+
+
+@router.get("", dependencies=_READ, responses=problems())
+def list_customers(
+    session: SessionDep,
+    q: Annotated[
+        Text | None, Query(max_length=255, description="substring of name, email or phone")
+    ] = None,
+    email: Annotated[Text | None, Query(max_length=320)] = None,
+    phone: Annotated[Text | None, Query(max_length=32)] = None,
+    household_id: Annotated[Text | None, Query(max_length=255)] = None,
+    segment: Annotated[Text | None, Query(max_length=64)] = None,
+    created_since: AwareDatetime | None = None,
+    updated_since: AwareDatetime | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[CustomerSummary]:
+    """Search and list customers, oldest first, one page at a time."""
+    return customers.list_customers(
+        session,
+        q=q,
+        email=email,
+        phone=phone,
+        household_id=household_id,
+        segment=segment,
+        created_since=created_since,
+        updated_since=updated_since,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def _point_to_survivor(response: Response, asked: str, customer: CustomerOut) -> CustomerOut:
+    """A merged-away id answers with the survivor; ``Content-Location`` names it."""
+    if customer.customer_id != asked:
+        response.headers["Content-Location"] = f"/v1/customers/{customer.customer_id}"
+    return customer
+
+
+@router.get("/{customer_id}", dependencies=_READ, responses=problems(404, d404="unknown customer"))
+def get_customer(customer_id: IdPath, session: SessionDep, response: Response) -> CustomerOut:
+    """Customer 360: profile, purchases, consents, scores, recent orders, returns, events."""
+    return _point_to_survivor(response, customer_id, customer360.customer_360(session, customer_id))
+
+
+@router.patch(
+    "/{customer_id}",
+    dependencies=_WRITE,
+    responses=problems(404, body=True, d404="unknown customer"),
+)
+def patch_customer(
+    customer_id: IdPath, body: CustomerPatch, session: SessionDep, response: Response
+) -> CustomerOut:
+    """Change some profile fields; upsert consents by channel and topic."""
+    updated = customers.patch_customer(session, customer_id, body)
+    return _point_to_survivor(response, customer_id, updated)
+
+
+@router.post(
+    "/{customer_id}/merge",
+    responses=problems(
+        404,
+        409,
+        body=True,
+        d404="unknown customer or duplicate",
+        d409="the duplicate was merged into another customer",
+    ),
+)
+def merge_customer(
+    customer_id: IdPath,
+    body: MergeIn,
+    session: SessionDep,
+    key: Annotated[ApiKey, Depends(require("customers:write"))],
+) -> CustomerOut:
+    """Merge customer `duplicate_id` into this one; safe to retry."""
+    return customers.merge_customers(session, customer_id, body, actor=f"apikey:{key.prefix}")
 
 
 @router.get(
-    "/{customer_id}",
-    dependencies=[Depends(require("customers:read"))],
-    responses={404: {"description": "unknown customer", **_PROBLEM}},
+    "/{customer_id}/events",
+    dependencies=_READ,
+    responses=problems(404, d404="unknown customer"),
 )
-def get_customer(
-    customer_id: Annotated[str, Path(min_length=1, max_length=255)], session: SessionDep
-) -> CustomerOut:
-    """Customer 360: profile, purchase statistics, consents and scores."""
-    return services.customer_360(session, customer_id)
+def list_customer_events(
+    customer_id: IdPath, session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> Page[EventOut]:
+    """The customer's behavioural events, oldest first, one page at a time."""
+    return events.customer_events(session, customer_id, limit=limit, cursor=cursor)

@@ -1,18 +1,28 @@
-"""``/v1/orders``."""
+"""``/v1/orders`` and ``/v1/returns``."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
+from pydantic import AwareDatetime
 
-from regulars.api import services
 from regulars.api.deps import SessionDep, require
-from regulars.api.problems import PROBLEM_JSON
-from regulars.api.schemas import OrderIn, OrderOut
-from regulars.store.models import ApiKey
+from regulars.api.openapi import DEFAULT_LIMIT, Cursor, IdPath, Limit, Text, problems
+from regulars.api.schemas import OrderIn, OrderOut, Page, ReturnIn, ReturnOut
+from regulars.api.services import orders as service
+from regulars.store.models import DEFAULT_SHOP, ApiKey
 
 router = APIRouter(prefix="/orders", tags=["orders"])
+returns_router = APIRouter(prefix="/returns", tags=["orders"])
+
+IdempotencyKey = Annotated[
+    Text | None,
+    Header(min_length=1, max_length=255, description="makes a retry safe; remembered per API key"),
+]
+ShopQuery = Annotated[Text, Query(min_length=1, max_length=64)]
+_CONFLICT = "same id with different content, or Idempotency-Key reused for another body"
+_READ = [Depends(require("orders:read"))]
 
 
 @router.post(
@@ -20,10 +30,7 @@ router = APIRouter(prefix="/orders", tags=["orders"])
     status_code=201,
     responses={
         200: {"description": "a replay: the order was already recorded", "model": OrderOut},
-        409: {
-            "description": "same order_id with different content, or Idempotency-Key reused",
-            "content": {PROBLEM_JSON: {}},
-        },
+        **problems(409, body=True, d409=_CONFLICT),
     },
 )
 def post_order(
@@ -31,11 +38,69 @@ def post_order(
     response: Response,
     session: SessionDep,
     key: Annotated[ApiKey, Depends(require("orders:write"))],
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrderOut:
     """Record an order (or a return with negative amounts); safe to retry."""
-    order, created = services.post_order(
+    order, created = service.post_order(
         session, body, api_key_id=key.id, idempotency_key=idempotency_key
     )
     response.status_code = 201 if created else 200
     return order
+
+
+@router.get("", dependencies=_READ, responses=problems())
+def list_orders(
+    session: SessionDep,
+    customer_id: Annotated[Text | None, Query(max_length=255)] = None,
+    shop_id: Annotated[Text | None, Query(max_length=64)] = None,
+    ordered_since: AwareDatetime | None = None,
+    ordered_until: Annotated[AwareDatetime | None, Query(description="exclusive")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[OrderOut]:
+    """List orders in the order they were recorded, one page at a time."""
+    return service.list_orders(
+        session,
+        customer_id=customer_id,
+        shop_id=shop_id,
+        ordered_since=ordered_since,
+        ordered_until=ordered_until,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/{order_id}", dependencies=_READ, responses=problems(404, d404="unknown order"))
+def get_order(order_id: IdPath, session: SessionDep, shop_id: ShopQuery = DEFAULT_SHOP) -> OrderOut:
+    """One order with its lines."""
+    return service.get_order(session, shop_id, order_id)
+
+
+@returns_router.post(
+    "",
+    status_code=201,
+    responses={
+        200: {"description": "a replay: the return was already recorded", "model": ReturnOut},
+        **problems(
+            404,
+            409,
+            body=True,
+            d404="unknown order",
+            d409=_CONFLICT,
+            d422="invalid input, a cancelled order, or more than is left to refund",
+        ),
+    },
+)
+def post_return(
+    body: ReturnIn,
+    response: Response,
+    session: SessionDep,
+    key: Annotated[ApiKey, Depends(require("orders:write"))],
+    idempotency_key: IdempotencyKey = None,
+) -> ReturnOut:
+    """Record a return (refund) against an order; safe to retry."""
+    ret, created = service.record_return(
+        session, body, api_key_id=key.id, idempotency_key=idempotency_key
+    )
+    response.status_code = 201 if created else 200
+    return ret

@@ -1,0 +1,88 @@
+"""Request and response bodies (pydantic v2), one module per domain. Money is a decimal
+string in JSON; every name is re-exported here."""
+
+from regulars.api.schemas.bulk import MAX_BULK_ITEMS, BulkCounts, BulkResult, ItemResult
+from regulars.api.schemas.common import (
+    FieldError,
+    In,
+    Key,
+    Money,
+    Page,
+    Problem,
+    UTCTime,
+    storable,
+)
+from regulars.api.schemas.customers import (
+    PROFILE_FIELDS,
+    ConsentIn,
+    ConsentOut,
+    CustomerIn,
+    CustomerOut,
+    CustomerPatch,
+    CustomerSummary,
+    MergeIn,
+    PurchaseStats,
+    Scores,
+)
+from regulars.api.schemas.events import EventIn, EventOut
+from regulars.api.schemas.orders import (
+    OrderIn,
+    OrderLineIn,
+    OrderLineOut,
+    OrderOut,
+    OrderStatus,
+    ReturnIn,
+    ReturnLine,
+    ReturnLineOut,
+    ReturnOut,
+)
+from regulars.api.schemas.products import (
+    PriceOut,
+    ProductIn,
+    ProductOut,
+    ProductSummary,
+    StockIn,
+    StockOut,
+)
+
+__all__ = [
+    "MAX_BULK_ITEMS",
+    "PROFILE_FIELDS",
+    "BulkCounts",
+    "BulkResult",
+    "ConsentIn",
+    "ConsentOut",
+    "CustomerIn",
+    "CustomerOut",
+    "CustomerPatch",
+    "CustomerSummary",
+    "EventIn",
+    "EventOut",
+    "FieldError",
+    "In",
+    "ItemResult",
+    "Key",
+    "MergeIn",
+    "Money",
+    "OrderIn",
+    "OrderLineIn",
+    "OrderLineOut",
+    "OrderOut",
+    "OrderStatus",
+    "Page",
+    "PriceOut",
+    "Problem",
+    "ProductIn",
+    "ProductOut",
+    "ProductSummary",
+    "PurchaseStats",
+    "ReturnIn",
+    "ReturnLine",
+    "ReturnLineOut",
+    "ReturnOut",
+    "Scores",
+    "StockIn",
+    "StockOut",
+    "UTCTime",
+    "storable",
+]

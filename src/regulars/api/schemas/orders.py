@@ -1,0 +1,94 @@
+"""Order and return bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from regulars.api.schemas.common import In, Key, Money, Quantity, ShopId, UTCTime
+from regulars.store.models import DEFAULT_SHOP
+
+OrderStatus = Literal["completed", "refunded", "partially_refunded", "cancelled"]
+NonNegativeMoney = Annotated[Money, Field(ge=0)]
+
+
+class OrderLineIn(In):
+    sku: Annotated[str | None, Field(max_length=255)] = None
+    product_name: Annotated[str | None, Field(max_length=255)] = None
+    category: Annotated[str | None, Field(max_length=255)] = None
+    quantity: Quantity
+    unit_price: Money
+    line_amount: Money
+
+
+class OrderIn(In):
+    shop_id: ShopId = DEFAULT_SHOP
+    order_id: Key
+    customer_id: Key
+    ordered_at: UTCTime
+    amount: Money
+    refunded_amount: NonNegativeMoney = Decimal("0.00")
+    status: OrderStatus = "completed"
+    currency: Annotated[str | None, Field(min_length=3, max_length=3)] = None
+    channel: Annotated[str | None, Field(max_length=64)] = None
+    lines: list[OrderLineIn] = Field(default_factory=list)
+
+
+class OrderLineOut(BaseModel):
+    sku: str | None
+    product_name: str | None
+    category: str | None
+    quantity: int
+    unit_price: Money
+    line_amount: Money
+
+
+class OrderOut(BaseModel):
+    shop_id: str
+    order_id: str
+    customer_id: str
+    ordered_at: datetime
+    amount: Money
+    refunded_amount: Money
+    status: str
+    currency: str | None
+    channel: str | None
+    lines: list[OrderLineOut]
+    created_at: datetime
+
+
+class ReturnLine(In):
+    sku: Annotated[str, Field(min_length=1, max_length=255)]
+    quantity: Annotated[int, Field(gt=0, le=10**12)]
+    line_amount: NonNegativeMoney
+
+
+class ReturnLineOut(BaseModel):
+    sku: str
+    quantity: int
+    line_amount: Money
+
+
+class ReturnIn(In):
+    shop_id: ShopId = DEFAULT_SHOP
+    return_id: Key
+    order_id: Key
+    returned_at: UTCTime
+    amount: NonNegativeMoney
+    reason: Annotated[str | None, Field(max_length=255)] = None
+    lines: list[ReturnLine] = Field(default_factory=list)
+
+
+class ReturnOut(BaseModel):
+    shop_id: str
+    return_id: str
+    order_id: str
+    customer_id: str
+    returned_at: datetime
+    amount: Money
+    reason: str | None
+    lines: list[ReturnLineOut]
+    created_at: datetime
