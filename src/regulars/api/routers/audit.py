@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -23,7 +23,8 @@ from regulars.api.keys import (
     list_api_keys,
     revoke_api_key,
 )
-from regulars.api.problems import PROBLEM_JSON, ApiProblemError
+from regulars.api.openapi import problems
+from regulars.api.problems import ApiProblemError
 from regulars.api.schemas import UTCTime
 from regulars.errors import RegularsError
 from regulars.privacy import AuditFilter, InvalidCursorError, audit_page
@@ -33,7 +34,6 @@ from regulars.store.models import ApiKey
 router = APIRouter(tags=["administration"])
 
 Admin = Annotated[ApiKey, Depends(require(ADMIN))]
-_PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
 
 
 def _invalid(where: str, field: str, message: str) -> ApiProblemError:
@@ -46,7 +46,7 @@ def _invalid(where: str, field: str, message: str) -> ApiProblemError:
     )
 
 
-@router.get("/audit")
+@router.get("/audit", responses=problems())
 def audit(
     session: SessionDep,
     _key: Admin,
@@ -68,7 +68,7 @@ def audit(
     )
 
 
-@router.get("/apikeys")
+@router.get("/apikeys", responses=problems())
 def get_api_keys(session: SessionDep, _key: Admin) -> ApiKeyList:
     """Every API key (revoked ones too): name, prefix, scopes, created, revoked; no secrets."""
     return ApiKeyList(
@@ -76,7 +76,7 @@ def get_api_keys(session: SessionDep, _key: Admin) -> ApiKeyList:
     )
 
 
-@router.post("/apikeys", status_code=201)
+@router.post("/apikeys", status_code=201, responses=problems(body=True))
 def create_api_key(body: ApiKeyIn, session: SessionDep, key: Admin) -> ApiKeyCreated:
     """Create an API key; the full key is in this response only."""
     try:
@@ -90,7 +90,7 @@ def create_api_key(body: ApiKeyIn, session: SessionDep, key: Admin) -> ApiKeyCre
 @router.delete(
     "/apikeys/{prefix}",
     status_code=204,
-    responses={404: {"description": "no key with this prefix", **_PROBLEM}},
+    responses=problems(404, d404="no key with this prefix"),
 )
 def delete_api_key(
     prefix: Annotated[str, Path(min_length=1, max_length=32)], session: SessionDep, key: Admin

@@ -6,23 +6,22 @@ customer's pseudonym; see ``docs/privacy.md``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from regulars.api.admin_schemas import CustomerExport
 from regulars.api.deps import SessionDep, require
 from regulars.api.keys import PRIVACY_ADMIN, actor_of
-from regulars.api.problems import PROBLEM_JSON, ApiProblemError
+from regulars.api.openapi import problems
+from regulars.api.problems import ApiProblemError
 from regulars.privacy import UnknownCustomerError, erase_customer, export_customer
 from regulars.privacy.secret import server_secret
 from regulars.store.models import ApiKey
 
 router = APIRouter(prefix="/customers", tags=["privacy"])
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "unknown customer", "content": {PROBLEM_JSON: {}}}
-}
+_NOT_FOUND = problems(404, d404="unknown customer")
 CustomerId = Annotated[str, Path(min_length=1, max_length=255)]
 PrivacyAdmin = Annotated[ApiKey, Depends(require(PRIVACY_ADMIN))]
 
