@@ -41,11 +41,16 @@ import pyarrow.compute as pc
 from sqlalchemy import BigInteger, Engine, String, Table, cast, delete, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 
+from regulars.analytics.customers import customer_table
 from regulars.config import Settings
 from regulars.data.schema import arrow_schema
 from regulars.errors import ModelFitError, RegularsError
+from regulars.models.churn import churn_risk
+from regulars.models.service import score_customers
+from regulars.shop import Shop
 from regulars.store.models import CustomerScore, Order
 from regulars.store.types import utcnow
+from regulars.worker.schedule import zone
 
 ORDERS: Table = Order.__table__  # type: ignore[assignment]
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
@@ -196,10 +201,6 @@ def compute_scores(orders: ibis.Table, *, as_of: date, activity_window_days: int
     ``orders`` is a canonical orders table in the engine with local ``ordered_at``
     (:class:`regulars.shop.Shop` holds one).
     """
-    from regulars.analytics.customers import customer_table
-    from regulars.models.churn import churn_risk
-    from regulars.models.service import score_customers
-
     labels = customer_table(orders, as_of=as_of, activity_window_days=activity_window_days)
     table = labels.select("customer_id", "segment", "kind", "stage").to_pyarrow()
     problems: list[str] = []
@@ -316,8 +317,6 @@ class RefreshResult:
 
 def local_day(moment: datetime, timezone: str) -> date:
     """The shop's calendar day at ``moment``."""
-    from regulars.worker.schedule import zone
-
     return moment.astimezone(zone(timezone)).date()
 
 
@@ -335,8 +334,6 @@ def refresh_scores(
     ``as_of`` defaults to the shop's local day at ``now``: scores then use every order
     placed before today's local midnight.
     """
-    from regulars.shop import Shop
-
     settings = settings or Settings()
     now = now or utcnow()
     as_of = as_of or local_day(now, settings.timezone)
@@ -346,22 +343,24 @@ def refresh_scores(
     started = time.perf_counter()
     step("reading orders")
     shop = Shop.from_store(engine, settings=settings, shop_id=shop_id)
-    n_orders = int(shop.orders.count().to_pyarrow().as_py())
-    seconds["read"] = time.perf_counter() - started
+    try:
+        n_orders = int(shop.orders.count().to_pyarrow().as_py())
+        seconds["read"] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    step("computing scores")
-    scores = compute_scores(
-        shop.orders, as_of=as_of, activity_window_days=settings.activity_window_days
-    )
-    seconds["compute"] = time.perf_counter() - started
+        started = time.perf_counter()
+        step("computing scores")
+        scores = compute_scores(
+            shop.orders, as_of=as_of, activity_window_days=settings.activity_window_days
+        )
+        seconds["compute"] = time.perf_counter() - started
+    finally:
+        shop.con.disconnect()
 
     started = time.perf_counter()
     written, removed = write_scores(
         engine, scores.table, computed_at=now.astimezone(UTC), progress=step
     )
     seconds["write"] = time.perf_counter() - started
-    shop.con.disconnect()
     return RefreshResult(
         as_of=as_of,
         orders=n_orders,

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,7 +18,7 @@ from typer.testing import CliRunner
 from regulars.cli import app
 from regulars.errors import RegularsError
 from regulars.store.migrate import upgrade
-from regulars.store.models import AuditEntry, CustomerScore
+from regulars.store.models import AuditEntry, CustomerScore, Job
 from regulars.store.session import make_engine, session_scope
 from regulars.store.types import utcnow
 from regulars.worker.queue import claim, enqueue, mark_failed
@@ -133,3 +137,33 @@ def test_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
         result = runner.invoke(app, [*command, "--url", url])
         assert isinstance(result.exception, RegularsError), command
         assert "db upgrade" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_sigterm_lets_the_running_job_finish(db_url: str) -> None:
+    engine = make_engine(db_url)
+    _store(engine, ORDERS)
+    with session_scope(engine) as session:
+        job_id = enqueue(session, "scores.refresh", utcnow() - timedelta(minutes=1))
+    command = [sys.executable, "-c", "from regulars.cli import main; main()"]
+    process = subprocess.Popen(
+        [*command, "worker", "--url", db_url, "--poll-seconds", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    state = "pending"
+    while state == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        with session_scope(engine) as session:
+            state = session.get(Job, job_id).state  # type: ignore[union-attr]
+    process.send_signal(signal.SIGTERM)  # usually while the refresh runs
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert "stopped" in err
+    assert f"job {job_id} scores.refresh done" in out
+    with session_scope(engine) as session:
+        assert session.get(Job, job_id).state == "done"  # type: ignore[union-attr]
+    engine.dispose()
