@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         le=23,
         description="Local hour (shop time zone) of the worker's nightly scores refresh.",
     )
+    refresh_threads: int = Field(
+        1,
+        ge=1,
+        description="CPU threads (OpenMP/BLAS) the scores refresh's models may use.",
+    )
     database_url: str = Field(
         "sqlite:///regulars.db",
         description="The operational store: sqlite:///path.db or postgresql://user@host/db.",

@@ -14,7 +14,8 @@
    :func:`regulars.models.service.score_customers`) and ``churn_risk`` — stored as the
    probability 0–1 of no purchase in the next 90 days
    (:func:`regulars.models.churn.churn_risk`; the report shows it × 100). The maths runs
-   in the engine and in numpy on whole columns.
+   in the engine and in numpy on whole columns, the models on at most
+   ``settings.refresh_threads`` OpenMP/BLAS threads (default 1).
 3. **Write** ``customer_scores`` (:func:`write_scores`): one upsert per batch on
    ``customer_id``, every row stamped with this run's ``computed_at``; afterwards the
    rows of customers this run did not score (no counted purchase any more) are deleted,
@@ -40,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import BigInteger, Engine, String, Table, cast, delete, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
+from threadpoolctl import threadpool_limits
 
 from regulars.analytics.customers import customer_table
 from regulars.config import Settings
@@ -349,9 +351,13 @@ def refresh_scores(
 
         started = time.perf_counter()
         step("computing scores")
-        scores = compute_scores(
-            shop.orders, as_of=as_of, activity_window_days=settings.activity_window_days
-        )
+        # The classifier's OpenMP threads spin-wait for each other when the cores are busy
+        # (1 M orders on 2 shared cores: 227 s unlimited, 37 s on one thread); a background
+        # job should not compete with the API for every core anyway.
+        with threadpool_limits(limits=settings.refresh_threads):
+            scores = compute_scores(
+                shop.orders, as_of=as_of, activity_window_days=settings.activity_window_days
+            )
         seconds["compute"] = time.perf_counter() - started
     finally:
         shop.con.disconnect()

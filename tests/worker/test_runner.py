@@ -201,7 +201,8 @@ def test_the_product_registry_has_the_nightly_refresh() -> None:
 
 def test_refresh_hour_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REGULARS_REFRESH_HOUR", "5")
-    assert Settings().refresh_hour == 5
+    monkeypatch.setenv("REGULARS_REFRESH_THREADS", "4")
+    assert (Settings().refresh_hour, Settings().refresh_threads) == (5, 4)
     monkeypatch.setenv("REGULARS_REFRESH_HOUR", "25")
     with pytest.raises(ValueError, match="23"):
         Settings()
