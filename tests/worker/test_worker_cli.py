@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from regulars import cli
 from regulars.cli import app
 from regulars.errors import RegularsError
 from regulars.store.migrate import upgrade
@@ -71,13 +72,14 @@ def test_worker_once_schedules_the_refresh_and_runs_what_is_due(db_url: str) -> 
     engine.dispose()
 
 
-def test_jobs_lists_and_filters(db_url: str) -> None:
+def test_jobs_lists_and_filters(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.console, "width", 200)  # the table's last column stays on one line
     job_id = _failed_job(db_url)
     engine = make_engine(db_url)
     with session_scope(engine) as session:
         enqueue(session, "scores.refresh", datetime(2030, 1, 1, tzinfo=UTC))
     engine.dispose()
-    table = runner.invoke(app, ["jobs", "--url", db_url], env={"COLUMNS": "200"})
+    table = runner.invoke(app, ["jobs", "--url", db_url])
     assert table.exit_code == 0, table.output
     assert "TimeoutError: smtp timed out" in table.output
     assert "2 job(s)" in table.output
@@ -112,13 +114,14 @@ def test_jobs_retry_puts_a_failed_job_back_and_audits_it(db_url: str) -> None:
     assert "not failed" in str(again.exception)
 
 
-def test_scores_refresh_by_hand(db_url: str) -> None:
+def test_scores_refresh_by_hand(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.console, "width", 200)
     engine = make_engine(db_url)
     _store(engine, ORDERS)
     result = runner.invoke(
         app,
         ["scores", "refresh", "--url", db_url, "--as-of", "2026-01-01", "--quiet"],
-        env={"REGULARS_TIMEZONE": "Europe/Berlin", "COLUMNS": "200"},
+        env={"REGULARS_TIMEZONE": "Europe/Berlin"},
     )
     assert result.exit_code == 0, result.output
     assert "Scores as of 2026-01-01: 5 customers from 19 orders; 5 written" in result.output
