@@ -898,6 +898,188 @@ def _fmt_points(value: float | None) -> str:
     return "n/a" if value is None else f"+{value:.2f} pts"
 
 
+scores_app = typer.Typer(help="Per-customer scores in the store.", no_args_is_help=True)
+app.add_typer(scores_app, name="scores")
+
+
+@scores_app.command("refresh")
+def scores_refresh(
+    url: DatabaseUrlOpt = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Score as of this date (YYYY-MM-DD; default: today, shop time)."),
+    ] = None,
+    shop: Annotated[str | None, typer.Option(help="Only this shop's orders.")] = None,
+    timezone: TimezoneOpt = None,
+    activity_window: WindowOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Recompute every customer's scores from the store's orders and write them back
+    (what the worker's nightly scores.refresh job does)."""
+    from regulars.scoring import refresh_scores
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine
+
+    settings = _settings(timezone=timezone, activity_window_days=activity_window)
+    engine = make_engine(url or settings.database_url)
+    try:
+        require_head(engine)
+        with _steps(quiet) as step:
+            result = refresh_scores(
+                engine,
+                settings=settings,
+                as_of=_date(as_of, "--as-of"),
+                shop_id=shop,
+                progress=step,
+            )
+    finally:
+        engine.dispose()
+    console.print(result.summary(), highlight=False)
+
+
+@app.command("worker")
+def worker(
+    url: DatabaseUrlOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="Run the jobs due now, then exit.")] = False,
+    poll_seconds: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between looks at the queue.")
+    ] = 5.0,
+    worker_id: Annotated[
+        str | None, typer.Option("--id", help="This worker's name (default: host:pid).")
+    ] = None,
+) -> None:
+    """Run background jobs (nightly scores refresh, …) until SIGINT/SIGTERM.
+
+    The job in progress finishes before the worker exits. On SQLite run one worker; on
+    PostgreSQL as many as you like.
+    """
+    from regulars.store.ingest import require_head
+    from regulars.store.session import display_url, make_engine
+    from regulars.worker import Worker, load_handlers
+    from regulars.worker.runner import default_worker_id, stop_on_signals
+
+    settings = _settings()
+    database = url or settings.database_url
+    engine = make_engine(database)
+    try:
+        require_head(engine)
+        runner = Worker(
+            engine, load_handlers(), settings=settings, worker_id=worker_id or default_worker_id()
+        )
+        err_console.print(
+            f"worker {runner.worker_id} on {display_url(database)}: "
+            f"{', '.join(runner.registry.kinds())}",
+            highlight=False,
+        )
+        if once:
+            runner.schedule_recurring()
+            for outcome in runner.run_due():
+                _print_outcome(outcome)
+            return
+        with stop_on_signals() as stop:
+            runner.run(stop, poll_seconds=poll_seconds, on_outcome=_print_outcome)
+        err_console.print(f"worker {runner.worker_id} stopped", highlight=False)
+    finally:
+        engine.dispose()
+
+
+def _print_outcome(outcome: Any) -> None:
+    job = outcome.job
+    text = f"job {job.id} {job.kind} {outcome.status} in {outcome.seconds:.1f} s"
+    if outcome.error:
+        text += f": {outcome.error}"
+    if outcome.run_after is not None:
+        text += f" (next try {outcome.run_after:%Y-%m-%d %H:%M:%S} UTC)"
+    console.print(text, highlight=False, markup=False)
+
+
+jobs_app = typer.Typer(
+    help="Background jobs: list them, retry a failed one.", invoke_without_command=True
+)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.callback()
+def jobs(
+    ctx: typer.Context,
+    url: DatabaseUrlOpt = None,
+    state: Annotated[
+        str | None, typer.Option(help="Only jobs in this state: pending, running, done, failed.")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="Only jobs of this kind.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List jobs with their state, attempts, due time, next run and last error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from regulars.store.ingest import require_head
+    from regulars.store.models import JOB_STATES
+    from regulars.store.session import make_engine
+    from regulars.worker import list_jobs
+
+    if state is not None and state not in JOB_STATES:
+        raise RegularsError(f"--state: '{state}' is not one of {', '.join(JOB_STATES)}")
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        found = list_jobs(engine, state=state, kind=kind, limit=limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps([job.to_dict() for job in found], indent=2))
+        return
+    _print_jobs(found)
+
+
+def _print_jobs(found: list[Any]) -> None:
+    table = Table(title=f"{len(found)} job(s)")
+    for name in ("id", "kind", "key", "state", "attempts", "due (UTC)", "next run", "last error"):
+        table.add_column(name)
+    for job in found:
+        table.add_row(
+            str(job.id),
+            job.kind,
+            job.key,
+            job.state,
+            f"{job.attempts}/{job.max_attempts}",
+            f"{job.due_at:%Y-%m-%d %H:%M}",
+            f"{job.run_after:%Y-%m-%d %H:%M:%S}" if job.state == "pending" else "",
+            job.last_error or "",
+        )
+    console.print(table)
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_id: Annotated[int, typer.Argument(help="The id of a failed job.")],
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Put a failed job back to pending, due now, with fresh attempts."""
+    from regulars.store.audit import record
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine, session_scope
+    from regulars.store.types import utcnow
+    from regulars.worker import retry
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        with session_scope(engine) as session:
+            job = retry(session, job_id, utcnow())
+            record(
+                session,
+                actor="cli",
+                action="job.retry",
+                target_type="job",
+                target_id=str(job.id),
+                details={"kind": job.kind, "key": job.key, "last_error": job.last_error},
+            )
+    finally:
+        engine.dispose()
+    console.print(f"job {job.id} ({job.kind}) is pending again", highlight=False)
+
+
 def main() -> None:
     """Entry point: run the app, turn user errors into clear messages."""
     try:

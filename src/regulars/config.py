@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     )
     acquisition_cost: Decimal | None = Field(None, ge=0, description="Average cost to acquire.")
     margin: Decimal | None = Field(None, gt=0, le=1, description="Gross margin, 0..1.")
+    refresh_hour: int = Field(
+        3,
+        ge=0,
+        le=23,
+        description="Local hour (shop time zone) of the worker's nightly scores refresh.",
+    )
+    refresh_threads: int = Field(
+        1,
+        ge=1,
+        description="CPU threads (OpenMP/BLAS) the scores refresh's models may use.",
+    )
     database_url: str = Field(
         "sqlite:///regulars.db",
         description="The operational store: sqlite:///path.db or postgresql://user@host/db.",

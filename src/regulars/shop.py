@@ -2,6 +2,7 @@
 
 >>> from regulars import Shop
 >>> shop = Shop.from_files(["orders.csv"])
+>>> shop = Shop.from_store("sqlite:///regulars.db")   # or the operational store's orders
 >>> shop.rfm().to_pandas()            # any analysis as a DataFrame …
 >>> shop.cohorts().filter(...)        # … or as an Ibis table to keep composing
 
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 import pyarrow as pa
@@ -32,6 +33,9 @@ from regulars.analytics.stages import loyalty_stages
 from regulars.config import Period, Settings
 from regulars.data.importers import ColumnMapping, ImportResult, read_orders
 from regulars.engine import connect, table_from_arrow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def to_local_time(orders: pa.Table, timezone: str) -> pa.Table:
@@ -77,6 +81,32 @@ class Shop:
         con = con or connect()
         local = to_local_time(result.orders, settings.timezone)
         return cls(table_from_arrow(con, local), settings, result, con)
+
+    @classmethod
+    def from_store(
+        cls,
+        store: Engine | str,
+        *,
+        settings: Settings | None = None,
+        shop_id: str | None = None,
+        con: Any = None,
+    ) -> Shop:
+        """Load the operational store's orders (a database URL or an engine) into the
+        engine: all shops, or the one ``shop_id`` names (see :func:`regulars.scoring.read_orders`).
+        """
+        from regulars.scoring import read_orders
+        from regulars.store.session import make_engine
+
+        settings = settings or Settings()
+        engine = make_engine(store) if isinstance(store, str) else store
+        try:
+            orders = read_orders(engine, shop_id=shop_id)
+        finally:
+            if isinstance(store, str):
+                engine.dispose()
+        con = con or connect()
+        local = to_local_time(orders, settings.timezone)
+        return cls(table_from_arrow(con, local), settings, None, con)
 
     @classmethod
     def from_table(cls, orders: ibis.Table, *, settings: Settings | None = None) -> Shop:

@@ -1,0 +1,33 @@
+"""The worker's own handlers: the nightly ``scores.refresh``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from regulars.config import Settings
+from regulars.scoring import refresh_scores
+from regulars.worker.registry import JobContext, registry
+from regulars.worker.schedule import Daily
+
+log = logging.getLogger("regulars.worker")
+
+SCORES_REFRESH = "scores.refresh"
+
+
+def nightly(settings: Settings) -> Daily:
+    """Every day at ``refresh_hour`` (default 3) in the shop's time zone."""
+    return Daily(hour=settings.refresh_hour, timezone=settings.timezone)
+
+
+@registry.handler(SCORES_REFRESH, schedule=nightly, max_attempts=3)
+def refresh_scores_job(ctx: JobContext) -> dict[str, Any]:
+    """Recompute and write back every customer's scores (:mod:`regulars.scoring`).
+
+    The writes go in batches through ``ctx.engine`` (too many rows for one transaction);
+    a rerun after a crash simply recomputes and upserts again.
+    """
+    result = refresh_scores(ctx.engine, settings=ctx.settings, now=ctx.now)
+    for problem in result.problems:
+        log.warning("scores.refresh: %s; its columns were written as NULL", problem)
+    return result.to_dict()
