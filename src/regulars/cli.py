@@ -30,7 +30,8 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+# Messages are never wrapped: a path cut in two cannot be copied (or grepped) whole.
+err_console = Console(stderr=True, soft_wrap=True)
 
 # Options shared by every command that reads order exports.
 Paths = Annotated[list[Path], typer.Argument(help="Order exports: CSV, Parquet or XLSX files.")]
