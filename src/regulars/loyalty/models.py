@@ -89,9 +89,7 @@ class LoyaltyAccount(Base):
     __table_args__ = (
         UniqueConstraint("program_id", "customer_id"),
         UniqueConstraint("program_id", "household_id"),
-        CheckConstraint(
-            "(customer_id IS NULL) <> (household_id IS NULL)", name="one_holder"
-        ),
+        CheckConstraint("(customer_id IS NULL) <> (household_id IS NULL)", name="one_holder"),
         CheckConstraint("debt >= 0", name="debt_not_negative"),
         CheckConstraint(_one_of("state", ACCOUNT_STATES), name="state_known"),
     )
