@@ -445,7 +445,10 @@ def apikey_create(
     name: Annotated[str, typer.Option(help="What the key is for, e.g. 'checkout'.")],
     scopes: Annotated[
         str,
-        typer.Option(help="Comma-separated: customers:read, customers:write, orders:write, admin."),
+        typer.Option(
+            help="Comma-separated: customers:read, customers:write, orders:write, "
+            "loyalty:read, loyalty:write, admin."
+        ),
     ],
     url: DatabaseUrlOpt = None,
 ) -> None:

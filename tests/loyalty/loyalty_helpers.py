@@ -57,16 +57,26 @@ def add_order(
     if session.scalar(select(Customer.id).where(Customer.customer_id == customer_id)) is None:
         add_customer(session, customer_id)
     order = Order(
-        shop_id="default", order_id=order_id, customer_id=customer_id, ordered_at=at,
-        amount=Decimal(amount), refunded_amount=Decimal("0.00"), status="completed",
+        shop_id="default",
+        order_id=order_id,
+        customer_id=customer_id,
+        ordered_at=at,
+        amount=Decimal(amount),
+        refunded_amount=Decimal("0.00"),
+        status="completed",
     )
     session.add(order)
     session.flush()
     for sku, category, line_amount in lines:
         session.add(
             OrderLine(
-                shop_id="default", order_id=order_id, sku=sku, category=category, quantity=1,
-                unit_price=Decimal(line_amount), line_amount=Decimal(line_amount),
+                shop_id="default",
+                order_id=order_id,
+                sku=sku,
+                category=category,
+                quantity=1,
+                unit_price=Decimal(line_amount),
+                line_amount=Decimal(line_amount),
             )
         )
     session.flush()
@@ -77,8 +87,13 @@ def add_return(
     session: Session, return_id: str, order: Order, amount: str, at: datetime = T0
 ) -> OrderReturn:
     ret = OrderReturn(
-        shop_id=order.shop_id, return_id=return_id, order_id=order.order_id,
-        customer_id=order.customer_id, returned_at=at, amount=Decimal(amount), lines=[],
+        shop_id=order.shop_id,
+        return_id=return_id,
+        order_id=order.order_id,
+        customer_id=order.customer_id,
+        returned_at=at,
+        amount=Decimal(amount),
+        lines=[],
     )
     session.add(ret)
     order.refunded_amount += Decimal(amount)
@@ -102,12 +117,14 @@ def check_ledger(session: Session, allow_negative: bool = False) -> None:
                 LoyaltyLot.account_id == account.id
             )
         )
-        assert remaining is not None and remaining >= account.balance
+        assert remaining is not None
+        assert remaining >= account.balance
         if not allow_negative:
             assert account.balance >= 0
             assert remaining == account.balance, "no overdraft without allow_negative"
         negatives = session.scalar(
-            select(func.count()).where(LoyaltyLot.remaining < 0, LoyaltyLot.account_id == account.id)
+            select(func.count()).where(
+                LoyaltyLot.remaining < 0, LoyaltyLot.account_id == account.id
+            )
         )
         assert negatives == 0
-

@@ -6,10 +6,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from loyalty_helpers import T0, add_order, check_ledger, make_program
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from loyalty_helpers import T0, add_order, check_ledger, make_program
 from regulars.loyalty.ledger import InsufficientPointsError
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
 from regulars.loyalty.service import account_view, on_order_recorded, redeem
@@ -53,11 +53,11 @@ def test_200_concurrent_redemptions_never_overdraw(store_engine: Engine) -> None
 def test_concurrent_duplicates_under_one_key_spend_once(store_engine: Engine) -> None:
     program = _funded(store_engine, 100)
     with ThreadPoolExecutor(WORKERS) as pool:
-        results = list(pool.map(lambda _: _try_redeem(store_engine, program, 10, "same"), range(64)))
+        results = list(
+            pool.map(lambda _: _try_redeem(store_engine, program, 10, "same"), range(64))
+        )
     assert all(results)  # every retry is answered with the first result
     with Session(store_engine) as session:
-        spends = session.scalar(
-            select(func.count()).where(LoyaltyEntry.kind == "spend")
-        )
+        spends = session.scalar(select(func.count()).where(LoyaltyEntry.kind == "spend"))
         assert spends == 1
         assert account_view(session, program, "ann", now=NOW).balance == 90

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledger, make_program
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,8 +26,6 @@ from regulars.loyalty.service import (
     reversed_points,
 )
 from regulars.store.models import AuditEntry
-
-from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledger, make_program
 
 LATER = T0 + timedelta(days=20)  # after the 14-day pending period
 
@@ -112,12 +111,19 @@ def test_full_return_reverses_everything_and_recredits_spent_points(session: Ses
     order = add_order(session, "A1", "ann", "100.00")
     on_order_recorded(session, order)
     redeem(
-        session, program, "ann", 30, key="pay-A1", actor="test", now=LATER,
+        session,
+        program,
+        "ann",
+        30,
+        key="pay-A1",
+        actor="test",
+        now=LATER,
         order=_ref(order),
     )
     [outcome] = on_return_recorded(session, add_return(session, "R1", order, "100.00"), now=LATER)
     session.commit()
-    assert outcome.reversal is not None and outcome.recredit is not None
+    assert outcome.reversal is not None
+    assert outcome.recredit is not None
     assert outcome.reversal.posted.points == -100
     assert outcome.recredit.points == 30
     view = account_view(session, program, "ann", now=LATER)
@@ -146,7 +152,8 @@ def test_two_partial_returns_add_up_to_the_full_reversal(session: Session) -> No
     on_order_recorded(session, order)  # 10 points
     [first] = on_return_recorded(session, add_return(session, "R1", order, "3.33"), now=LATER)
     [second] = on_return_recorded(session, add_return(session, "R2", order, "6.67"), now=LATER)
-    assert first.reversal and second.reversal
+    assert first.reversal
+    assert second.reversal
     assert first.reversal.posted.points == -4  # keeps floor(6.67) = 6
     assert second.reversal.posted.points == -6
     # a retry of a return does nothing more
@@ -201,7 +208,8 @@ def test_policy_claw_back_future_recovers_the_debt_from_later_earnings(session: 
     order = _order(session, "A1")
     [outcome] = on_return_recorded(session, add_return(session, "R1", order, "100.00"), now=LATER)
     r = outcome.reversal
-    assert r is not None and (r.from_lot, r.debt, r.posted.balance) == (20, 80, 20)
+    assert r is not None
+    assert (r.from_lot, r.debt, r.posted.balance) == (20, 80, 20)
     on_order_recorded(session, add_order(session, "A2", "ann", "50.00", at=T0 + timedelta(days=2)))
     session.commit()
     view = account_view(session, _program(session), "ann", now=LATER)
@@ -216,7 +224,8 @@ def test_policy_deduct_from_refund_reports_the_money(session: Session) -> None:
     order = _order(session, "A1")
     [outcome] = on_return_recorded(session, add_return(session, "R1", order, "100.00"), now=LATER)
     assert outcome.refund_deduction == Decimal("0.80")  # 80 points × 0.01
-    assert outcome.reversal is not None and outcome.reversal.posted.balance == 20
+    assert outcome.reversal is not None
+    assert outcome.reversal.posted.balance == 20
     [again] = on_return_recorded(session, _return(session, "R1"), now=LATER)
     assert again.refund_deduction == Decimal("0.80")
     session.commit()
@@ -235,7 +244,8 @@ def test_expiry_is_set_based_matched_to_lots_and_idempotent(session: Session) ->
     assert account_view(session, program, "ann").balance == 0
     assert account_view(session, program, "bob").balance == 50
     [expiry] = session.scalars(select(LoyaltyEntry).where(LoyaltyEntry.kind == "expire")).all()
-    assert expiry.points == -60 and expiry.lot_id is not None
+    assert expiry.points == -60
+    assert expiry.lot_id is not None
     assert expire_lots(session, T0 + timedelta(days=40)) == 50
     session.commit()
     check_ledger(session)
@@ -247,9 +257,11 @@ def test_adjustment_is_audited_once_and_debits_need_cover(session: Session) -> N
     posted = adjust(session, program, "ann", 25, reason="goodwill", actor="apikey:abc", key="a1")
     replay = adjust(session, program, "ann", 25, reason="goodwill", actor="apikey:abc", key="a1")
     session.commit()
-    assert posted.balance == 25 and replay.replay
+    assert posted.balance == 25
+    assert replay.replay
     audits = session.scalars(select(AuditEntry).where(AuditEntry.action == "loyalty.adjust")).all()
-    assert len(audits) == 1 and audits[0].details["points"] == 25
+    assert len(audits) == 1
+    assert audits[0].details["points"] == 25
     with pytest.raises(InsufficientPointsError):
         adjust(session, program, "ann", -26, reason="fix", actor="cli", key="a2")
     session.rollback()
@@ -269,6 +281,7 @@ def test_household_members_earn_into_and_spend_from_one_account(session: Session
     redeem(session, program, "kid", 45, key="kid-pays", actor="test", now=LATER)
     session.commit()
     mum = account_view(session, program, "mum", now=LATER)
-    assert mum.balance == 5 and mum.account_id == account_view(session, program, "kid").account_id
+    assert mum.balance == 5
+    assert mum.account_id == account_view(session, program, "kid").account_id
     assert account_view(session, program, "neighbour").balance == 5
     check_ledger(session)

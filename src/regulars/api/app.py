@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from regulars import __version__
 from regulars.api.problems import BodySizeLimit, install_problem_handlers
-from regulars.api.routers import customers, orders
+from regulars.api.routers import customers, loyalty, orders
 from regulars.store.session import session_factory
 
 MAX_BODY_SIZE = 1024 * 1024
@@ -34,5 +34,6 @@ def create_app(engine: Engine, *, max_body_size: int = MAX_BODY_SIZE) -> FastAPI
     v1 = APIRouter(prefix="/v1")
     v1.include_router(customers.router)
     v1.include_router(orders.router)
+    v1.include_router(loyalty.router)
     app.include_router(v1)
     return app

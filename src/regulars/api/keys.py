@@ -18,7 +18,14 @@ from regulars.errors import RegularsError
 from regulars.store.models import ApiKey
 from regulars.store.session import session_scope
 
-SCOPES = ("customers:read", "customers:write", "orders:write", "admin")
+SCOPES = (
+    "customers:read",
+    "customers:write",
+    "orders:write",
+    "loyalty:read",
+    "loyalty:write",
+    "admin",
+)
 ADMIN = "admin"
 KEY_PREFIX = "rg"
 

@@ -108,9 +108,7 @@ def _lots() -> None:
         sa.Column("shop_id", sa.String(64), nullable=True),
         sa.Column("order_id", sa.String(255), nullable=True),
         sa.Column("created_at", TS, nullable=False),
-        sa.CheckConstraint(
-            "remaining >= 0", name=op.f("ck_loyalty_lots_remaining_not_negative")
-        ),
+        sa.CheckConstraint("remaining >= 0", name=op.f("ck_loyalty_lots_remaining_not_negative")),
         sa.CheckConstraint(
             "remaining <= points", name=op.f("ck_loyalty_lots_remaining_within_points")
         ),
@@ -186,9 +184,7 @@ def _consumptions() -> None:
         sa.Column("entry_id", BIG_ID, nullable=False),
         sa.Column("lot_id", BIG_ID, nullable=False),
         sa.Column("points", POINTS, nullable=False),
-        sa.CheckConstraint(
-            "points > 0", name=op.f("ck_loyalty_lot_consumptions_points_positive")
-        ),
+        sa.CheckConstraint("points > 0", name=op.f("ck_loyalty_lot_consumptions_points_positive")),
         sa.ForeignKeyConstraint(
             ["entry_id"],
             ["loyalty_entries.id"],
