@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from loyalty_helpers import add_order
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from loyalty_helpers import add_order
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.loyalty.service import on_order_recorded
@@ -37,9 +37,7 @@ def funded(client: TestClient, store_engine: Engine) -> TestClient:
     """Program 'stars'; ann earned 100 points on order A1 (no pending period)."""
     assert client.post("/v1/loyalty/programs", json=PROGRAM).status_code == 201
     with Session(store_engine) as session:
-        on_order_recorded(
-            session, add_order(session, "A1", "ann", "100.00", at=datetime.now(UTC))
-        )
+        on_order_recorded(session, add_order(session, "A1", "ann", "100.00", at=datetime.now(UTC)))
         session.commit()
     return client
 
@@ -180,5 +178,3 @@ def test_scopes_are_enforced(store_engine: Engine) -> None:
         client.headers["Authorization"] = f"Bearer {key}"
         assert client.post("/v1/loyalty/programs", json=PROGRAM).status_code == 403
         assert client.get("/v1/loyalty/programs").status_code == 200
-
-
