@@ -101,11 +101,15 @@ def add_return(
     return ret
 
 
-def check_ledger(session: Session, allow_negative: bool = False) -> None:
-    """The invariants every account must satisfy after any sequence of operations."""
-    for account in session.scalars(
-        select(LoyaltyAccount).execution_options(populate_existing=True)
-    ):
+def check_ledger(
+    session: Session, allow_negative: bool = False, program_id: int | None = None
+) -> None:
+    """The invariants every account (of ``program_id``, or all) must satisfy after any
+    sequence of operations."""
+    query = select(LoyaltyAccount).execution_options(populate_existing=True)
+    if program_id is not None:
+        query = query.where(LoyaltyAccount.program_id == program_id)
+    for account in session.scalars(query):
         total = session.scalar(
             select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
                 LoyaltyEntry.account_id == account.id

@@ -376,11 +376,12 @@ def debit(
 class Reversal:
     """What reversing ``points`` of an earning did.
 
-    ``from_lot`` came out of the earning's own lot, ``expiring`` is left in it for the
-    nightly expiry (the lot is past its expiry), ``shortfall`` had already been spent and
-    was handled by the program's policy: taken from other lots (``from_other_lots``) and
-    left as a negative balance (``negative``), owed as ``debt``, or reported as ``deducted``
-    points to take off the refund.
+    Of the points to reverse, ``from_lot`` came out of the earning's own lot and
+    ``expiring`` had expired (or is past its expiry, left for the nightly expiry): neither
+    is charged twice. ``shortfall`` had already been spent and follows the program's
+    policy: taken from other lots (``from_other_lots``) and then left as a negative balance
+    (``negative``), owed as ``debt``, or reported as ``deducted`` points to take off the
+    refund.
     """
 
     posted: Posted
@@ -393,6 +394,17 @@ class Reversal:
     deducted: int = 0
 
 
+def _spent_from_lot(session: Session, lot: LoyaltyLot) -> int:
+    """Points debits took from ``lot``, other than the reversals of its own earning."""
+    own_reversal = (LoyaltyEntry.kind == "reverse_earn") & (LoyaltyEntry.lot_id == lot.id)
+    spent = session.scalar(
+        select(func.coalesce(func.sum(LoyaltyLotConsumption.points), 0))
+        .join(LoyaltyEntry, LoyaltyEntry.id == LoyaltyLotConsumption.entry_id)
+        .where(LoyaltyLotConsumption.lot_id == lot.id, ~own_reversal)
+    )
+    return int(spent or 0)
+
+
 def reverse_earning(
     session: Session,
     account_id: int,
@@ -400,10 +412,18 @@ def reverse_earning(
     points: int,
     spec: EntrySpec,
     *,
+    already_reversed: int,
     policy: str,
     now: datetime,
 ) -> Reversal:
-    """Take back ``points`` (≥ 0) of what lot ``lot_id`` earned; see :class:`Reversal`."""
+    """Take back ``points`` (≥ 0) more of what lot ``lot_id`` earned, ``already_reversed``
+    having been taken back before; see :class:`Reversal`.
+
+    Reversals are covered by the part of the lot that was not spent, ``U = points of the
+    lot − spent from it``, in order: this one covers ``min(R + X, U) − min(R, U)`` where
+    ``R`` is ``already_reversed`` and ``X`` is ``points``; the rest is the shortfall. The
+    covered part comes out of the lot's ``remaining``, or had expired.
+    """
     account = lock_account(session, account_id)
     replay = _replay(session, account_id, spec.key, spec.request_hash)
     if replay is not None:
@@ -411,10 +431,12 @@ def reverse_earning(
     lot = session.scalars(
         select(LoyaltyLot).where(LoyaltyLot.id == lot_id).execution_options(populate_existing=True)
     ).one()
-    expired = lot.expires_at is not None and lot.expires_at <= now
-    within = min(points, lot.remaining)
-    from_lot, expiring = (0, within) if expired else (within, 0)
-    shortfall = points - within
+    unspent = lot.points - _spent_from_lot(session, lot)
+    cover = min(already_reversed + points, unspent) - min(already_reversed, unspent)
+    past_expiry = lot.expires_at is not None and lot.expires_at <= now
+    from_lot = 0 if past_expiry else min(cover, lot.remaining)
+    expiring = cover - from_lot
+    shortfall = points - cover
     other = negative = debt = deducted = 0
     if policy == "allow_negative":
         total = from_lot + shortfall
@@ -431,8 +453,7 @@ def reverse_earning(
     if policy == "allow_negative" and shortfall:
         other = _debit_lots(session, account_id, shortfall, entry.id, now=now, only_available=False)
         negative = shortfall - other
-    if debt:
-        account.debt += debt
+    account.debt += debt
     balance = _move_balance(session, account, -total)
     posted = Posted(entry.id, account_id, spec.kind, -total, spec.money, balance)
     return Reversal(posted, from_lot, expiring, shortfall, other, negative, debt, deducted)

@@ -11,8 +11,9 @@ points and spent ``S``; its returns so far total ``c`` (capped at ``A``). Then
     reversed(c)   = E − floor(E × (A − c) / A)      (what the order may no longer keep)
     re-credited(c) = floor(S × c / A)
 
-and each return reverses ``reversed(c_after) − reversed(c_before)`` and re-credits the
-difference of ``re-credited``. A full return takes back all ``E`` and gives back all ``S``;
+and each return reverses ``reversed(c_after) − reversed(c_before)`` and re-credits
+``re-credited(c_after)`` less what was re-credited before (points may be spent on an
+order after a partial return of it). A full return takes back all ``E`` and gives back all ``S``;
 a partial one leaves the customer ``floor(E × kept share)``, never more, so buying and
 returning cannot create points. Points to reverse that were already spent (the lot no
 longer holds them) follow the program's ``shortfall_policy`` (see
@@ -238,14 +239,14 @@ def on_return_recorded(
     ref = OrderRef(ret.shop_id, ret.order_id, ret.return_id)
     outcomes: dict[int, ReturnOutcome] = {}
     for earn in _order_entries(session, order, "earn"):
-        points = reversed_points(earn.points, order.amount, after) - reversed_points(
-            earn.points, order.amount, before
-        )
-        outcomes[earn.account_id] = _reverse(session, earn, points, ref, now)
+        earlier = reversed_points(earn.points, order.amount, before)
+        points = reversed_points(earn.points, order.amount, after) - earlier
+        outcomes[earn.account_id] = _reverse(session, earn, points, earlier, ref, now)
+    recredited = _points_by_account(_order_entries(session, order, "recredit"))
     for account_id, (spent, expiry) in _spent_by_account(session, order).items():
-        points = recredited_points(spent, order.amount, after) - recredited_points(
-            spent, order.amount, before
-        )
+        # Against what was re-credited, not the share before this return: the order may
+        # have been paid with points after an earlier partial return.
+        points = recredited_points(spent, order.amount, after) - recredited.get(account_id, 0)
         if points <= 0:
             continue
         recredit = _recredit(session, account_id, points, ref, expiry, now)
@@ -260,6 +261,13 @@ def on_return_recorded(
     return list(outcomes.values())
 
 
+def _points_by_account(entries: list[LoyaltyEntry]) -> dict[int, int]:
+    totals: dict[int, int] = {}
+    for entry in entries:
+        totals[entry.account_id] = totals.get(entry.account_id, 0) + entry.points
+    return totals
+
+
 def _program_of(session: Session, account_id: int) -> LoyaltyProgram:
     return session.scalars(
         select(LoyaltyProgram)
@@ -269,7 +277,12 @@ def _program_of(session: Session, account_id: int) -> LoyaltyProgram:
 
 
 def _reverse(
-    session: Session, earn: LoyaltyEntry, points: int, ref: OrderRef, now: datetime
+    session: Session,
+    earn: LoyaltyEntry,
+    points: int,
+    earlier: int,
+    ref: OrderRef,
+    now: datetime,
 ) -> ReturnOutcome:
     program = _program_of(session, earn.account_id)
     rules = points_rules(program)
@@ -291,6 +304,7 @@ def _reverse(
         earn.lot_id,
         points,
         spec,
+        already_reversed=earlier,
         policy=program.shortfall_policy,
         now=now,
     )
