@@ -513,3 +513,85 @@ def main() -> None:
 
 def _fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
+
+
+loyalty_app = typer.Typer(help="The loyalty engine: points ledger.", no_args_is_help=True)
+app.add_typer(loyalty_app, name="loyalty")
+
+
+@loyalty_app.command("import")
+def loyalty_import(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: customer_id, points, occurred_at, expires_at, kind.")
+    ],
+    program: Annotated[str, typer.Option(help="Code of the program the points belong to.")],
+    url: DatabaseUrlOpt = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Write rejected rows here (default: loyalty-rejects.csv, if any)."),
+    ] = None,
+) -> None:
+    """Import historical balances and transactions (idempotent; triggers no rewards)."""
+    from regulars.loyalty.importing import import_history
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        report = import_history(engine, file, program)
+    finally:
+        engine.dispose()
+    console.print(report.summary(), highlight=False)
+    if report.rejected:
+        target = rejects or Path("loyalty-rejects.csv")
+        report.write_rejects(target)
+        for number, column, message, _raw in report.rejected[:10]:
+            err_console.print(f"row {number}: {column}: {message}", highlight=False)
+        console.print(f"[yellow]rejected rows written to {target}", highlight=False)
+
+
+@loyalty_app.command("expire")
+def loyalty_expire(url: DatabaseUrlOpt = None) -> None:
+    """Expire every lot past its expiry now (the nightly job; safe to run twice)."""
+    from regulars.loyalty.service import expire_due
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        points = expire_due(engine)
+    finally:
+        engine.dispose()
+    console.print(f"{points} point(s) expired", highlight=False)
+
+
+@loyalty_app.command("balance")
+def loyalty_balance(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """A customer's accounts: balance, available, pending and tier per program."""
+    from regulars.loyalty.service import loyalty_summary
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine, session_scope
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        with session_scope(engine) as session:
+            views = loyalty_summary(session, customer_id)
+    finally:
+        engine.dispose()
+    table = Table("program", "balance", "available", "pending", "debt", "tier")
+    for view in views:
+        table.add_row(
+            view.program,
+            str(view.balance),
+            str(view.available),
+            str(view.pending),
+            str(view.debt),
+            view.tier or "",
+        )
+    console.print(table if views else f"'{customer_id}' has no loyalty account")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledger, make_program
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.ledger import (
@@ -19,6 +19,8 @@ from regulars.loyalty.models import LoyaltyEntry, LoyaltyLot, LoyaltyLotConsumpt
 from regulars.loyalty.service import (
     account_view,
     adjust,
+    expire_due,
+    expiring_soon,
     on_order_recorded,
     on_return_recorded,
     recredited_points,
@@ -285,3 +287,15 @@ def test_household_members_earn_into_and_spend_from_one_account(session: Session
     assert mum.account_id == account_view(session, program, "kid").account_id
     assert account_view(session, program, "neighbour").balance == 5
     check_ledger(session)
+
+
+def test_expire_due_and_warnings(store_engine: Engine, session: Session) -> None:
+    program = make_program(session, config={"pending_days": 0, "expiry_days": 30})
+    on_order_recorded(session, add_order(session, "A1", "ann", "10.00"))
+    on_order_recorded(session, add_order(session, "A2", "bob", "20.00", at=T0 + timedelta(days=5)))
+    session.commit()
+    soon = expiring_soon(session, T0 + timedelta(days=25), days=7)
+    assert [(w.customer_id, w.remaining) for w in soon] == [("ann", 10)]
+    assert expire_due(store_engine, T0 + timedelta(days=30)) == 10
+    assert expire_due(store_engine, T0 + timedelta(days=30)) == 0
+    assert account_view(session, program, "ann").balance == 0

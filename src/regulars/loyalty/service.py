@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import (
@@ -51,6 +51,7 @@ from regulars.loyalty.ledger import (
     available_points,
     credit,
     debit,
+    expire_lots,
     overdraft,
     points_money,
     reverse_earning,
@@ -66,6 +67,7 @@ from regulars.loyalty.models import (
 from regulars.loyalty.rules import Line, PointsRules, max_redeemable, points_earned, tier_for
 from regulars.store.audit import record
 from regulars.store.models import Order, OrderLine, OrderReturn
+from regulars.store.session import session_scope
 from regulars.store.types import utcnow
 
 RECREDIT_MIN_DAYS = 30
@@ -571,3 +573,53 @@ def loyalty_summary(session: Session, customer_id: str) -> list[AccountView]:
     programs = session.scalars(select(LoyaltyProgram).order_by(LoyaltyProgram.id)).all()
     views = [account_view(session, p, customer_id) for p in programs]
     return [v for v in views if v.account_id is not None]
+
+
+# -- nightly expiry -----------------------------------------------------------------------
+
+
+def expire_due(engine: Engine, now: datetime | None = None) -> int:
+    """The nightly job ``loyalty.expire``: expire every due lot in one transaction
+    (:func:`~regulars.loyalty.ledger.expire_lots`, set-based); returns the points expired.
+    ``now`` must not be in the future: lots past it are frozen for every other operation."""
+    with session_scope(engine) as session:
+        return expire_lots(session, now or utcnow())
+
+
+@dataclass(frozen=True)
+class ExpiringLot:
+    program: str
+    account_id: int
+    customer_id: str | None
+    household_id: str | None
+    lot_id: int
+    remaining: int
+    expires_at: datetime
+
+
+def expiring_soon(session: Session, now: datetime, days: int) -> list[ExpiringLot]:
+    """Lots with points left that expire within ``days`` after ``now``: who to warn."""
+    rows = session.execute(
+        select(
+            LoyaltyProgram.code,
+            LoyaltyAccount.id,
+            LoyaltyAccount.customer_id,
+            LoyaltyAccount.household_id,
+            LoyaltyLot.id,
+            LoyaltyLot.remaining,
+            LoyaltyLot.expires_at,
+        )
+        .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyLot.account_id)
+        .join(LoyaltyProgram, LoyaltyProgram.id == LoyaltyAccount.program_id)
+        .where(
+            LoyaltyLot.remaining > 0,
+            LoyaltyLot.expires_at > now,
+            LoyaltyLot.expires_at <= now + timedelta(days=days),
+        )
+        .order_by(LoyaltyLot.expires_at, LoyaltyLot.id)
+    ).all()
+    return [
+        ExpiringLot(code, account, customer, household, lot, remaining, expires)
+        for code, account, customer, household, lot, remaining, expires in rows
+        if expires is not None
+    ]
