@@ -473,8 +473,8 @@ def expire_lots(session: Session, now: datetime) -> int:
 
     1. ``INSERT INTO loyalty_entries … SELECT`` one ``expire`` entry of ``−remaining`` per
        due lot (key ``expire:<lot id>``, so a lot expires once);
-    2. ``UPDATE loyalty_accounts SET balance = balance − Σ due remaining`` for the accounts
-       holding due lots;
+    2. ``UPDATE loyalty_accounts SET balance = balance − due FROM (SELECT account_id,
+       Σ remaining AS due … GROUP BY account_id)`` for the accounts holding due lots;
     3. ``UPDATE loyalty_lots SET remaining = 0`` for the due lots.
 
     Due lots are frozen (no other operation touches a lot past its expiry), so the three
@@ -514,15 +514,15 @@ def expire_lots(session: Session, now: datetime) -> int:
         )
     )
     per_account = (
-        select(func.sum(LoyaltyLot.remaining))
-        .where(LoyaltyLot.account_id == LoyaltyAccount.id, *due)
-        .scalar_subquery()
+        select(LoyaltyLot.account_id, func.sum(LoyaltyLot.remaining).label("due"))
+        .where(*due)
+        .group_by(LoyaltyLot.account_id)
+        .subquery()
     )
-    holders = select(LoyaltyLot.account_id).where(*due)
     session.execute(
         update(LoyaltyAccount)
-        .where(LoyaltyAccount.id.in_(holders))
-        .values(balance=LoyaltyAccount.balance - per_account)
+        .where(LoyaltyAccount.id == per_account.c.account_id)
+        .values(balance=LoyaltyAccount.balance - per_account.c.due)
         .execution_options(synchronize_session=False)
     )
     session.execute(
