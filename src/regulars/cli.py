@@ -595,3 +595,58 @@ def loyalty_balance(
             view.tier or "",
         )
     console.print(table if views else f"'{customer_id}' has no loyalty account")
+
+
+@loyalty_app.command("webhook-add")
+def loyalty_webhook_add(
+    endpoint: Annotated[str, typer.Argument(help="URL the events are POSTed to.")],
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Register a webhook endpoint; prints its signing secret, alone on the last line, once."""
+    from regulars.loyalty.webhooks import add_endpoint
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine, session_scope
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        with session_scope(engine) as session:
+            endpoint_id, secret = add_endpoint(session, endpoint)
+    finally:
+        engine.dispose()
+    err_console.print(
+        f"endpoint {endpoint_id}: {endpoint}; its signing secret (store it now):", highlight=False
+    )
+    typer.echo(secret)
+
+
+@loyalty_app.command("deliver")
+def loyalty_deliver(
+    url: DatabaseUrlOpt = None,
+    warn_days: Annotated[
+        int | None, typer.Option(min=1, help="Also queue points_expiring events for N days.")
+    ] = None,
+) -> None:
+    """Queue expiry warnings (with --warn-days) and POST every due webhook delivery."""
+    import httpx
+
+    from regulars.loyalty.service import emit_expiry_warnings
+    from regulars.loyalty.webhooks import deliver_due
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine, session_scope
+    from regulars.store.types import utcnow
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        if warn_days is not None:
+            with session_scope(engine) as session:
+                emit_expiry_warnings(session, utcnow(), warn_days)
+        with httpx.Client() as client:
+            report = deliver_due(engine, client)
+    finally:
+        engine.dispose()
+    console.print(
+        f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",
+        highlight=False,
+    )

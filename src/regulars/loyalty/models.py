@@ -15,6 +15,9 @@
   the pending period) and ``expires_at``; ``remaining`` is what is left of it.
 * ``loyalty_lot_consumptions``: which lots each debit (spend, reversal, claw-back) took
   points from, and how many. An expiry names its lot in ``loyalty_entries.lot_id``.
+* ``loyalty_events`` (the outbox), ``loyalty_webhook_endpoints`` and
+  ``loyalty_deliveries``: events such as ``tier_changed`` and ``points_expiring``, and their
+  signed delivery to each endpoint (:mod:`regulars.loyalty.webhooks`).
 
 Points are ``BIGINT``; money is :data:`~regulars.store.types.MONEY`.
 """
@@ -31,7 +34,9 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -179,3 +184,58 @@ class LoyaltyLotConsumption(Base):
         BIG_ID, ForeignKey("loyalty_lots.id", ondelete="CASCADE"), index=True
     )
     points: Mapped[int] = mapped_column(BigInteger)
+
+
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+class LoyaltyWebhookEndpoint(Base):
+    """Where loyalty events are POSTed. ``secret`` signs the payloads (HMAC-SHA256); it is
+    stored because signing needs it, and never logged or returned after creation."""
+
+    __tablename__ = "loyalty_webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LoyaltyEvent(Base):
+    """The outbox: one row per event, ``event_key`` unique so an event is recorded once."""
+
+    __tablename__ = "loyalty_events"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(
+        BIG_ID, ForeignKey("loyalty_accounts.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON_DOC, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LoyaltyDelivery(Base):
+    """One event to one endpoint: attempts, the next try, and whether it got through."""
+
+    __tablename__ = "loyalty_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id"),
+        CheckConstraint(_one_of("state", DELIVERY_STATES), name="state_known"),
+        Index("ix_loyalty_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BIG_ID, ForeignKey("loyalty_events.id", ondelete="CASCADE")
+    )
+    endpoint_id: Mapped[int] = mapped_column(
+        BIG_ID, ForeignKey("loyalty_webhook_endpoints.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)

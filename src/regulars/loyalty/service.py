@@ -65,6 +65,7 @@ from regulars.loyalty.models import (
     LoyaltyProgram,
 )
 from regulars.loyalty.rules import Line, PointsRules, max_redeemable, points_earned, tier_for
+from regulars.loyalty.webhooks import emit
 from regulars.store.audit import record
 from regulars.store.models import Order, OrderLine, OrderReturn
 from regulars.store.session import session_scope
@@ -144,6 +145,19 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
         rules = points_rules(program)
         tier, multiplier = _tier_multiplier(session, rules, account, order.ordered_at)
         if account.tier != tier:
+            emit(
+                session,
+                "tier_changed",
+                f"tier_changed:{account.id}:{_order_key(order)}",
+                {
+                    "program": program.code,
+                    "customer_id": order.customer_id,
+                    "from": account.tier,
+                    "to": tier,
+                    "order_id": order.order_id,
+                },
+                account_id=account.id,
+            )
             account.tier = tier
         points = points_earned(rules, order.amount, lines, multiplier)
         if points == 0:
@@ -623,3 +637,24 @@ def expiring_soon(session: Session, now: datetime, days: int) -> list[ExpiringLo
         for code, account, customer, household, lot, remaining, expires in rows
         if expires is not None
     ]
+
+
+def emit_expiry_warnings(session: Session, now: datetime, days: int) -> int:
+    """A ``points_expiring`` event for every lot with points left that expires within
+    ``days`` (once per lot); returns how many lots are expiring."""
+    lots = expiring_soon(session, now, days)
+    for lot in lots:
+        emit(
+            session,
+            "points_expiring",
+            f"points_expiring:{lot.lot_id}",
+            {
+                "program": lot.program,
+                "customer_id": lot.customer_id,
+                "household_id": lot.household_id,
+                "points": lot.remaining,
+                "expires_at": lot.expires_at.isoformat(),
+            },
+            account_id=lot.account_id,
+        )
+    return len(lots)

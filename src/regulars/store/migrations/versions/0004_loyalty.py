@@ -1,5 +1,5 @@
-"""The loyalty engine: programs, accounts, the append-only points ledger, earn lots and
-which lots each debit consumed.
+"""The loyalty engine: programs, accounts, the append-only points ledger, earn lots,
+which lots each debit consumed, and the webhook outbox.
 
 Revision ID: 0004
 Revises: 0003
@@ -207,15 +207,88 @@ def _consumptions() -> None:
     )
 
 
+def _webhooks() -> None:
+    op.create_table(
+        "loyalty_webhook_endpoints",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("url", sa.String(2048), nullable=False),
+        sa.Column("secret", sa.String(255), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_webhook_endpoints")),
+    )
+    op.create_table(
+        "loyalty_events",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("event_key", sa.String(255), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("account_id", BIG_ID, nullable=True),
+        sa.Column("payload", JSON_DOC, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["loyalty_accounts.id"],
+            name=op.f("fk_loyalty_events_account_id_loyalty_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_events")),
+        sa.UniqueConstraint("event_key", name=op.f("uq_loyalty_events_event_key")),
+    )
+    op.create_index(op.f("ix_loyalty_events_account_id"), "loyalty_events", ["account_id"])
+    op.create_table(
+        "loyalty_deliveries",
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("event_id", BIG_ID, nullable=False),
+        sa.Column("endpoint_id", BIG_ID, nullable=False),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", TS, nullable=False),
+        sa.Column("delivered_at", TS, nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "state IN ('pending', 'delivered', 'failed')",
+            name=op.f("ck_loyalty_deliveries_state_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["loyalty_events.id"],
+            name=op.f("fk_loyalty_deliveries_event_id_loyalty_events"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"],
+            ["loyalty_webhook_endpoints.id"],
+            name=op.f("fk_loyalty_deliveries_endpoint_id_loyalty_webhook_endpoints"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_loyalty_deliveries")),
+        sa.UniqueConstraint(
+            "event_id", "endpoint_id", name=op.f("uq_loyalty_deliveries_event_id_endpoint_id")
+        ),
+    )
+    op.create_index(
+        op.f("ix_loyalty_deliveries_state_next_attempt_at"),
+        "loyalty_deliveries",
+        ["state", "next_attempt_at"],
+    )
+    op.create_index(
+        op.f("ix_loyalty_deliveries_endpoint_id"), "loyalty_deliveries", ["endpoint_id"]
+    )
+
+
 def upgrade() -> None:
     _programs()
     _accounts()
     _lots()
     _entries()
     _consumptions()
+    _webhooks()
 
 
 def downgrade() -> None:
+    op.drop_table("loyalty_deliveries")
+    op.drop_table("loyalty_events")
+    op.drop_table("loyalty_webhook_endpoints")
     op.drop_table("loyalty_lot_consumptions")
     op.drop_table("loyalty_entries")
     op.drop_table("loyalty_lots")
