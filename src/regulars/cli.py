@@ -448,8 +448,9 @@ def apikey_create(
     scopes: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: customers:read, customers:write, orders:write, "
-            "privacy:admin, admin."
+            help="Comma-separated scopes: customers:read, customers:write, orders:read, "
+            "orders:write, products:read, products:write, events:write, privacy:admin, "
+            "loyalty:read, loyalty:write, admin (see docs/api.md).",
         ),
     ],
     url: DatabaseUrlOpt = None,
@@ -722,7 +723,9 @@ def _prepare_demo(path: Path | None, seed: int | None, transactions: int | None)
 
 
 loyalty_app = typer.Typer(
-    help="Loyalty programs: simulate a program before launch.", no_args_is_help=True
+    help="The loyalty engine: points ledger, history import, expiry, webhooks, and the "
+    "what-if simulator.",
+    no_args_is_help=True,
 )
 app.add_typer(loyalty_app, name="loyalty")
 
@@ -1097,3 +1100,136 @@ def main() -> None:
 
 def _fmt_pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
+
+
+@loyalty_app.command("import")
+def loyalty_import(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: customer_id, points, occurred_at, expires_at, kind.")
+    ],
+    program: Annotated[str, typer.Option(help="Code of the program the points belong to.")],
+    url: DatabaseUrlOpt = None,
+    rejects: Annotated[
+        Path | None,
+        typer.Option(help="Write rejected rows here (default: loyalty-rejects.csv, if any)."),
+    ] = None,
+) -> None:
+    """Import historical balances and transactions (idempotent; triggers no rewards)."""
+    from regulars.loyalty.importing import import_history
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        report = import_history(engine, file, program)
+    finally:
+        engine.dispose()
+    console.print(report.summary(), highlight=False)
+    if report.rejected:
+        target = rejects or Path("loyalty-rejects.csv")
+        report.write_rejects(target)
+        for number, column, message, _raw in report.rejected[:10]:
+            err_console.print(f"row {number}: {column}: {message}", highlight=False)
+        console.print(f"[yellow]rejected rows written to {target}", highlight=False)
+
+
+@loyalty_app.command("expire")
+def loyalty_expire(url: DatabaseUrlOpt = None) -> None:
+    """Expire every lot past its expiry now (the nightly job; safe to run twice)."""
+    from regulars.loyalty.service import expire_due
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        points = expire_due(engine)
+    finally:
+        engine.dispose()
+    console.print(f"{points} point(s) expired", highlight=False)
+
+
+@loyalty_app.command("balance")
+def loyalty_balance(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """A customer's accounts: balance, available, pending and tier per program."""
+    from regulars.loyalty.service import loyalty_summary
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine, session_scope
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        with session_scope(engine) as session:
+            views = loyalty_summary(session, customer_id)
+    finally:
+        engine.dispose()
+    table = Table("program", "balance", "available", "pending", "debt", "tier")
+    for view in views:
+        table.add_row(
+            view.program,
+            str(view.balance),
+            str(view.available),
+            str(view.pending),
+            str(view.debt),
+            view.tier or "",
+        )
+    console.print(table if views else f"'{customer_id}' has no loyalty account")
+
+
+@loyalty_app.command("webhook-add")
+def loyalty_webhook_add(
+    endpoint: Annotated[str, typer.Argument(help="URL the events are POSTed to.")],
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Register a webhook endpoint; prints its signing secret, alone on the last line, once."""
+    from regulars.loyalty.webhooks import add_endpoint
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine, session_scope
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        with session_scope(engine) as session:
+            endpoint_id, secret = add_endpoint(session, endpoint)
+    finally:
+        engine.dispose()
+    err_console.print(
+        f"endpoint {endpoint_id}: {endpoint}; its signing secret (store it now):", highlight=False
+    )
+    typer.echo(secret)
+
+
+@loyalty_app.command("deliver")
+def loyalty_deliver(
+    url: DatabaseUrlOpt = None,
+    warn_days: Annotated[
+        int | None, typer.Option(min=1, help="Also queue points_expiring events for N days.")
+    ] = None,
+) -> None:
+    """Queue expiry warnings (with --warn-days) and POST every due webhook delivery."""
+    import httpx
+
+    from regulars.loyalty.service import emit_expiry_warnings
+    from regulars.loyalty.webhooks import deliver_due
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine, session_scope
+    from regulars.store.types import utcnow
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        if warn_days is not None:
+            with session_scope(engine) as session:
+                emit_expiry_warnings(session, utcnow(), warn_days)
+        with httpx.Client() as client:
+            report = deliver_due(engine, client)
+    finally:
+        engine.dispose()
+    console.print(
+        f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",
+        highlight=False,
+    )

@@ -8,7 +8,16 @@ from sqlalchemy import Engine
 from regulars import __version__
 from regulars.api.openapi import install_openapi
 from regulars.api.problems import BodySizeLimit, install_problem_handlers
-from regulars.api.routers import audit, bulk, customers, events, orders, privacy, products
+from regulars.api.routers import (
+    audit,
+    bulk,
+    customers,
+    events,
+    loyalty,
+    orders,
+    privacy,
+    products,
+)
 from regulars.store.session import session_factory
 
 MAX_BODY_SIZE = 1024 * 1024
@@ -55,5 +64,6 @@ def create_app(
     v1.include_router(bulk.router)
     v1.include_router(privacy.router)
     v1.include_router(audit.router)
+    v1.include_router(loyalty.router)
     app.include_router(v1)
     return app

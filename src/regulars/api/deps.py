@@ -30,7 +30,9 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client never gets a 2xx for
+# a write that then fails to commit (the default, "request", commits after sending).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _unauthorized(detail: str) -> ApiProblemError:

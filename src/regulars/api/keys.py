@@ -31,6 +31,8 @@ SCOPES = (
     "products:write",
     "events:write",
     "privacy:admin",
+    "loyalty:read",
+    "loyalty:write",
     "admin",
 )
 ADMIN = "admin"

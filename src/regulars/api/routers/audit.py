@@ -6,14 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from regulars.api.admin_schemas import (
-    ApiKeyCreated,
-    ApiKeyIn,
-    ApiKeyList,
-    ApiKeyOut,
-    AuditEntryOut,
-    AuditPageOut,
-)
 from regulars.api.deps import SessionDep, require
 from regulars.api.keys import (
     ADMIN,
@@ -26,6 +18,14 @@ from regulars.api.keys import (
 from regulars.api.openapi import problems
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas import UTCTime
+from regulars.api.schemas.admin import (
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyList,
+    ApiKeyOut,
+    AuditEntryOut,
+    AuditPageOut,
+)
 from regulars.errors import RegularsError
 from regulars.privacy import AuditFilter, InvalidCursorError, audit_page
 from regulars.privacy.audit_log import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE

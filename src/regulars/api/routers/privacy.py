@@ -10,11 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from regulars.api.admin_schemas import CustomerExport
 from regulars.api.deps import SessionDep, require
 from regulars.api.keys import PRIVACY_ADMIN, actor_of
 from regulars.api.openapi import problems
 from regulars.api.problems import ApiProblemError
+from regulars.api.schemas.admin import CustomerExport
 from regulars.privacy import UnknownCustomerError, erase_customer, export_customer
 from regulars.privacy.secret import server_secret
 from regulars.store.models import ApiKey

@@ -1,0 +1,154 @@
+"""``/v1/loyalty``: programs, accounts, history, adjustments, redemptions, checkout quote."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+
+from regulars.api.deps import SessionDep, require
+from regulars.api.problems import PROBLEM_JSON
+from regulars.api.schemas.loyalty import (
+    AccountOut,
+    AdjustIn,
+    EntriesOut,
+    PostedOut,
+    ProgramIn,
+    ProgramOut,
+    QuoteIn,
+    QuoteOut,
+    RedeemIn,
+    StateIn,
+)
+from regulars.api.services import loyalty as services
+from regulars.store.models import ApiKey
+
+router = APIRouter(prefix="/loyalty", tags=["loyalty"])
+
+_PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
+CustomerId = Annotated[str, Path(min_length=1, max_length=255)]
+ProgramQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="Program code; default: the oldest active program."),
+]
+IdempotencyKey = Annotated[
+    str, Header(min_length=1, max_length=200, description="Required: makes a retry safe.")
+]
+Reader = Depends(require("loyalty:read"))
+Writer = Annotated[ApiKey, Depends(require("loyalty:write"))]
+_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "a replay: the same Idempotency-Key and body were seen before"},
+    404: {"description": "unknown customer or program", **_PROBLEM},
+    409: {
+        "description": "the balance does not cover it, or the Idempotency-Key was used "
+        "with another body",
+        **_PROBLEM,
+    },
+}
+
+
+@router.post(
+    "/programs",
+    status_code=201,
+    responses={
+        409: {"description": "the code is taken", **_PROBLEM},
+        422: {"description": "unknown type or invalid config", **_PROBLEM},
+    },
+)
+def create_program(body: ProgramIn, session: SessionDep, key: Writer) -> ProgramOut:
+    """Create a loyalty program: a ``type`` and its ``config``."""
+    return services.create_program(session, body, key)
+
+
+@router.get("/programs", dependencies=[Reader])
+def list_programs(session: SessionDep) -> list[ProgramOut]:
+    """Every program, oldest first."""
+    return services.list_programs(session)
+
+
+@router.get(
+    "/accounts/{customer_id}",
+    dependencies=[Reader],
+    responses={404: {"description": "unknown customer or program", **_PROBLEM}},
+)
+def get_account(
+    customer_id: CustomerId, session: SessionDep, program: ProgramQuery = None
+) -> AccountOut:
+    """Balance, available and pending points, debt, tier and open lots in one program."""
+    return services.get_account(session, customer_id, program)
+
+
+@router.get(
+    "/accounts/{customer_id}/entries",
+    dependencies=[Reader],
+    responses={404: {"description": "unknown customer or program", **_PROBLEM}},
+)
+def list_entries(
+    customer_id: CustomerId,
+    session: SessionDep,
+    program: ProgramQuery = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> EntriesOut:
+    """The account's ledger entries, newest first (keyset pagination)."""
+    return services.list_entries(session, customer_id, program, limit, cursor)
+
+
+@router.post("/accounts/{customer_id}/adjust", status_code=201, responses=_WRITE_RESPONSES)
+def adjust(
+    customer_id: CustomerId,
+    body: AdjustIn,
+    response: Response,
+    session: SessionDep,
+    key: Writer,
+    idempotency_key: IdempotencyKey,
+) -> PostedOut:
+    """A manual credit (points > 0) or debit (< 0) with a reason; audited."""
+    posted, created = services.adjust(session, customer_id, body, key, idempotency_key)
+    response.status_code = 201 if created else 200
+    return posted
+
+
+@router.post("/accounts/{customer_id}/redeem", status_code=201, responses=_WRITE_RESPONSES)
+def redeem(
+    customer_id: CustomerId,
+    body: RedeemIn,
+    response: Response,
+    session: SessionDep,
+    key: Writer,
+    idempotency_key: IdempotencyKey,
+) -> PostedOut:
+    """Spend points, atomically; 409 when the available balance does not cover them."""
+    posted, created = services.redeem(session, customer_id, body, key, idempotency_key)
+    response.status_code = 201 if created else 200
+    return posted
+
+
+@router.post(
+    "/accounts/{customer_id}/opt-out",
+    dependencies=[Depends(require("loyalty:write"))],
+    responses={404: {"description": "unknown customer or program", **_PROBLEM}},
+)
+def opt_out(customer_id: CustomerId, body: StateIn, session: SessionDep) -> AccountOut:
+    """Stop earning and redeeming in a program; the balance is kept."""
+    return services.set_state(session, customer_id, body.program, opted_out=True)
+
+
+@router.post(
+    "/accounts/{customer_id}/enroll",
+    dependencies=[Depends(require("loyalty:write"))],
+    responses={404: {"description": "unknown customer or program", **_PROBLEM}},
+)
+def enroll(customer_id: CustomerId, body: StateIn, session: SessionDep) -> AccountOut:
+    """Enroll in a program (or opt back in)."""
+    return services.set_state(session, customer_id, body.program, opted_out=False)
+
+
+@router.post(
+    "/quote",
+    dependencies=[Reader],
+    responses={404: {"description": "unknown program", **_PROBLEM}},
+)
+def quote(body: QuoteIn, session: SessionDep) -> QuoteOut:
+    """What a cart would earn and what may be redeemed on it; writes nothing."""
+    return services.quote(session, body)

@@ -1,0 +1,262 @@
+"""What the ``/v1/loyalty`` endpoints do: call the loyalty domain, turn its results into
+response bodies and its errors into problem details."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pydantic
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from regulars.api.problems import ApiProblemError
+from regulars.api.schemas.loyalty import (
+    AccountOut,
+    AdjustIn,
+    EntriesOut,
+    EntryOut,
+    LotOut,
+    PostedOut,
+    ProgramIn,
+    ProgramOut,
+    QuoteIn,
+    QuoteOut,
+    RedeemIn,
+)
+from regulars.loyalty import accounts, service
+from regulars.loyalty.ledger import (
+    AccountClosedError,
+    IdempotencyConflictError,
+    InsufficientPointsError,
+    LedgerError,
+    OrderRef,
+    Posted,
+    RedemptionCapError,
+)
+from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.rules import Line
+from regulars.store.audit import record
+from regulars.store.models import ApiKey, Customer
+
+
+@contextmanager
+def _as_problems() -> Iterator[None]:
+    """Domain errors as problem details: a balance that does not cover a redemption and a
+    reused idempotency key are 409 Conflict (the request is fine, the account's state is
+    not); invalid values are 422."""
+    try:
+        yield
+    except InsufficientPointsError as exc:
+        raise ApiProblemError(
+            409, str(exc), kind=exc.kind, requested=exc.requested, available=exc.available
+        ) from None
+    except RedemptionCapError as exc:
+        raise ApiProblemError(
+            409, str(exc), kind=exc.kind, requested=exc.requested, cap=exc.cap
+        ) from None
+    except (IdempotencyConflictError, AccountClosedError, LedgerError) as exc:
+        raise ApiProblemError(409, str(exc), kind=exc.kind) from None
+    except (ValueError, accounts.ProgramError) as exc:
+        raise ApiProblemError(422, str(exc), kind="invalid-value") from None
+
+
+def actor(key: ApiKey) -> str:
+    return f"apikey:{key.prefix}"
+
+
+def _program(session: Session, code: str | None) -> LoyaltyProgram:
+    if code is None:
+        program = accounts.default_program(session)
+        if program is None:
+            raise ApiProblemError(404, "no active loyalty program", kind="not-found")
+        return program
+    found = accounts.find_program(session, code)
+    if found is None:
+        raise ApiProblemError(404, f"no loyalty program '{code}'", kind="not-found")
+    return found
+
+
+def _customer(session: Session, customer_id: str) -> None:
+    if session.scalar(select(Customer.id).where(Customer.customer_id == customer_id)) is None:
+        raise ApiProblemError(404, f"no customer '{customer_id}'", kind="not-found")
+
+
+def _program_out(program: LoyaltyProgram) -> ProgramOut:
+    return ProgramOut.model_validate(program, from_attributes=True)
+
+
+def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut:
+    """Create a program; 409 when the code is taken, 422 for a config its type refuses."""
+    if accounts.find_program(session, body.code) is not None:
+        raise ApiProblemError(409, f"a program with code '{body.code}' exists", kind="conflict")
+    spec = accounts.ProgramSpec(**body.model_dump())
+    try:
+        program = accounts.create_program(session, spec)
+    except pydantic.ValidationError as exc:
+        errors = [
+            {
+                "in": "body",
+                "field": ".".join(["config", *(str(p) for p in e["loc"])]),
+                "message": e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors()
+        ]
+        raise ApiProblemError(
+            422,
+            "the program config is not valid; see errors",
+            kind="validation-error",
+            errors=errors,
+        ) from None
+    except accounts.ProgramError as exc:
+        raise ApiProblemError(422, str(exc), kind="invalid-program") from None
+    record(
+        session,
+        actor=actor(key),
+        action="loyalty.program.create",
+        target_type="loyalty_program",
+        target_id=program.code,
+        details={"type": program.type, "config": program.config},
+    )
+    return _program_out(program)
+
+
+def list_programs(session: Session) -> list[ProgramOut]:
+    return [_program_out(p) for p in accounts.list_programs(session)]
+
+
+def get_account(session: Session, customer_id: str, program_code: str | None) -> AccountOut:
+    _customer(session, customer_id)
+    view = service.account_view(session, _program(session, program_code), customer_id)
+    return AccountOut(
+        customer_id=customer_id,
+        program=view.program,
+        state=view.state,
+        balance=view.balance,
+        available=view.available,
+        pending=view.pending,
+        debt=view.debt,
+        overdraft=view.overdraft,
+        tier=view.tier,
+        lots=[LotOut.model_validate(lot, from_attributes=True) for lot in view.lots],
+    )
+
+
+def _cursor(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise ApiProblemError(422, f"cursor '{text}' is not one this API gave", kind="bad-cursor")
+    return int(text)
+
+
+def list_entries(
+    session: Session, customer_id: str, program_code: str | None, limit: int, cursor: str | None
+) -> EntriesOut:
+    _customer(session, customer_id)
+    program = _program(session, program_code)
+    account = accounts.find_account(session, program, customer_id)
+    if account is None:
+        return EntriesOut(entries=[], next_cursor=None)
+    rows, next_id = service.entries_page(
+        session, account.id, limit=limit, before_id=_cursor(cursor)
+    )
+    return EntriesOut(
+        entries=[
+            EntryOut(
+                entry_id=e.id,
+                kind=e.kind,
+                points=e.points,
+                money=e.money,
+                shop_id=e.shop_id,
+                order_id=e.order_id,
+                return_id=e.return_id,
+                lot_id=e.lot_id,
+                actor=e.actor,
+                reason=e.reason,
+                occurred_at=e.occurred_at,
+                created_at=e.created_at,
+            )
+            for e in rows
+        ],
+        next_cursor=None if next_id is None else str(next_id),
+    )
+
+
+def _posted(posted: Posted) -> PostedOut:
+    return PostedOut(
+        entry_id=posted.entry_id,
+        kind=posted.kind,
+        points=posted.points,
+        money=posted.money,
+        balance=posted.balance,
+    )
+
+
+def _write(call: Callable[[], Posted]) -> tuple[PostedOut, bool]:
+    with _as_problems():
+        posted = call()
+    return _posted(posted), not posted.replay
+
+
+def adjust(
+    session: Session, customer_id: str, body: AdjustIn, key: ApiKey, idempotency_key: str
+) -> tuple[PostedOut, bool]:
+    """A manual credit or debit; returns the entry and whether this call created it."""
+    _customer(session, customer_id)
+    program = _program(session, body.program)
+    return _write(
+        lambda: service.adjust(
+            session,
+            program,
+            customer_id,
+            body.points,
+            reason=body.reason,
+            actor=actor(key),
+            key=f"{key.prefix}:{idempotency_key}",
+        )
+    )
+
+
+def redeem(
+    session: Session, customer_id: str, body: RedeemIn, key: ApiKey, idempotency_key: str
+) -> tuple[PostedOut, bool]:
+    """Spend points atomically; returns the entry and whether this call created it."""
+    _customer(session, customer_id)
+    program = _program(session, body.program)
+    order = OrderRef(body.shop_id, body.order_id) if body.order_id else None
+    return _write(
+        lambda: service.redeem(
+            session,
+            program,
+            customer_id,
+            body.points,
+            key=f"{key.prefix}:{idempotency_key}",
+            actor=actor(key),
+            order=order,
+            order_amount=body.order_amount,
+        )
+    )
+
+
+def set_state(
+    session: Session, customer_id: str, program_code: str | None, opted_out: bool
+) -> AccountOut:
+    _customer(session, customer_id)
+    program = _program(session, program_code)
+    accounts.set_opted_out(session, program, customer_id, opted_out)
+    return get_account(session, customer_id, program.code)
+
+
+def quote(session: Session, body: QuoteIn) -> QuoteOut:
+    program = _program(session, body.program)
+    with _as_problems():
+        result = service.quote(
+            session,
+            program,
+            body.customer_id,
+            body.amount,
+            [Line(line.line_amount, line.sku, line.category) for line in body.lines],
+        )
+    return QuoteOut.model_validate(result, from_attributes=True)

@@ -1,0 +1,234 @@
+"""Ledger invariants over random sequences of earn / spend / return / expire / adjust.
+
+After every operation: the cached balance is Σ entries; no lot is negative and each lot's
+``remaining`` is its points less what debits took from it and what expired of it; the
+balance is never below zero unless the program allows it. At the end every order is
+returned in full, after which the orders have left nothing behind:
+
+    balance − debt − deducted == Σ adjustments + Σ redemptions without an order + Σ expiries
+
+(every point an order earned was reversed — from the balance, as debt, or off the refund —
+and every point spent on an order came back), so no sequence creates points from nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledger, make_program
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from regulars.loyalty.ledger import InsufficientPointsError, OrderRef, expire_lots
+from regulars.loyalty.models import (
+    SHORTFALL_POLICIES,
+    LoyaltyAccount,
+    LoyaltyEntry,
+    LoyaltyLot,
+    LoyaltyLotConsumption,
+    LoyaltyProgram,
+)
+from regulars.loyalty.service import adjust, on_order_recorded, on_return_recorded, redeem
+from regulars.store.models import Order
+
+Op = tuple[str, int, int]
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("earn"), st.integers(1, 30_000), st.just(0)),
+        st.tuples(st.just("spend"), st.integers(1, 400), st.integers(-1, 5)),
+        st.tuples(st.just("return"), st.integers(0, 5), st.integers(1, 100)),
+        st.tuples(st.just("adjust"), st.integers(-150, 150), st.just(0)),
+        st.tuples(st.just("wait"), st.integers(1, 40), st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@dataclass
+class Run:
+    session: Session
+    program: LoyaltyProgram
+    customer: str
+    now = T0
+    orders: list[Order] = field(default_factory=list)
+    returned: dict[str, Decimal] = field(default_factory=dict)
+    deducted: int = 0
+    expiring: int = 0
+
+    def key(self) -> str:
+        return uuid.uuid4().hex
+
+    def earn(self, cents: int) -> None:
+        order_id = f"{self.customer}-{len(self.orders)}"
+        order = add_order(
+            self.session, order_id, self.customer, str(Decimal(cents) / 100), self.now
+        )
+        self.orders.append(order)
+        on_order_recorded(self.session, order)
+
+    def spend(self, points: int, order_index: int) -> None:
+        ref = None
+        if 0 <= order_index < len(self.orders):  # paying (part of) an order not fully returned
+            order = self.orders[order_index]
+            if self.returned.get(order.order_id, Decimal(0)) < order.amount:
+                ref = OrderRef("default", order.order_id)
+        try:
+            redeem(
+                self.session,
+                self.program,
+                self.customer,
+                points,
+                key=self.key(),
+                actor="test",
+                order=ref,
+                now=self.now,
+            )
+        except InsufficientPointsError:
+            self.session.rollback()
+
+    def give_back(self, order_index: int, percent: int) -> None:
+        if order_index >= len(self.orders):
+            return
+        order = self.orders[order_index]
+        left = order.amount - self.returned.get(order.order_id, Decimal(0))
+        amount = min(left, (order.amount * percent / 100).quantize(Decimal("0.01")))
+        if amount <= 0:
+            return
+        self.returned[order.order_id] = self.returned.get(order.order_id, Decimal(0)) + amount
+        ret = add_return(self.session, self.key(), order, str(amount), self.now)
+        for outcome in on_return_recorded(self.session, ret, now=self.now):
+            if outcome.program != self.program.code:
+                continue
+            self.deducted += int(outcome.refund_deduction * 100)  # point_value 0.01
+            if outcome.reversal is not None:
+                self.expiring += outcome.reversal.expiring
+
+    def change(self, points: int) -> None:
+        if points == 0:
+            return
+        try:
+            adjust(
+                self.session,
+                self.program,
+                self.customer,
+                points,
+                reason="test",
+                actor="test",
+                key=self.key(),
+                now=self.now,
+            )
+        except InsufficientPointsError:
+            self.session.rollback()
+
+    def wait(self, days: int) -> None:
+        self.now += timedelta(days=days)
+        expire_lots(self.session, self.now)
+
+    def apply(self, op: Op) -> None:
+        name, a, b = op
+        {
+            "earn": lambda: self.earn(a),
+            "spend": lambda: self.spend(a, b),
+            "return": lambda: self.give_back(a, b),
+            "adjust": lambda: self.change(a),
+            "wait": lambda: self.wait(a),
+        }[name]()
+        self.session.commit()
+
+
+def _sum(session: Session, account_id: int, *conditions: object) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
+                LoyaltyEntry.account_id == account_id,
+                *conditions,  # type: ignore[arg-type]
+            )
+        )
+        or 0
+    )
+
+
+def _check_lots(session: Session, account_id: int) -> None:
+    """remaining == points − Σ consumptions − expired, for every lot."""
+    consumed = (
+        select(func.coalesce(func.sum(LoyaltyLotConsumption.points), 0))
+        .where(LoyaltyLotConsumption.lot_id == LoyaltyLot.id)
+        .scalar_subquery()
+    )
+    expired = (
+        select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
+        .where(LoyaltyEntry.lot_id == LoyaltyLot.id, LoyaltyEntry.kind == "expire")
+        .scalar_subquery()
+    )
+    for points, remaining, used, gone in session.execute(
+        select(LoyaltyLot.points, LoyaltyLot.remaining, consumed, expired).where(
+            LoyaltyLot.account_id == account_id
+        )
+    ):
+        assert remaining == points - used + gone
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(sequence=ops, policy=st.sampled_from(SHORTFALL_POLICIES))
+def test_no_sequence_loses_or_invents_a_point(
+    store_engine: Engine, sequence: list[Op], policy: str
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    with Session(store_engine, expire_on_commit=False) as session:
+        program = make_program(
+            session,
+            code=f"p{tag}",
+            shortfall_policy=policy,
+            config={"pending_days": 7, "expiry_days": 60},
+        )
+        try:
+            _run_and_check(session, program, policy, sequence, f"c{tag}")
+        finally:  # later examples run programs of their own
+            session.rollback()
+            program.active = False
+            session.commit()
+
+
+def _run_and_check(
+    session: Session, program: LoyaltyProgram, policy: str, sequence: list[Op], customer: str
+) -> None:
+    run = Run(session, program, customer)
+    add_customer(session, run.customer)
+    session.commit()
+    for op in sequence:
+        run.apply(op)
+        _check(session, program, policy)
+    for index in range(len(run.orders)):
+        run.give_back(index, 100)
+        session.commit()
+    _check(session, program, policy)
+    account = session.scalars(
+        select(LoyaltyAccount).where(LoyaltyAccount.program_id == program.id)
+    ).one_or_none()
+    if account is None:
+        return
+    session.refresh(account)
+    unlinked_spend = _sum(
+        session, account.id, LoyaltyEntry.kind == "spend", LoyaltyEntry.order_id.is_(None)
+    )
+    manual = _sum(session, account.id, LoyaltyEntry.kind == "adjust")
+    expired = _sum(session, account.id, LoyaltyEntry.kind == "expire")
+    left = account.balance - account.debt - run.deducted - run.expiring
+    assert left == manual + unlinked_spend + expired
+
+
+def _check(session: Session, program: LoyaltyProgram, policy: str) -> None:
+    check_ledger(session, allow_negative=policy == "allow_negative", program_id=program.id)
+    for account_id in session.scalars(
+        select(LoyaltyAccount.id).where(LoyaltyAccount.program_id == program.id)
+    ):
+        _check_lots(session, account_id)

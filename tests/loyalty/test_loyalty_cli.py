@@ -1,0 +1,41 @@
+"""``regulars loyalty expire / balance / webhook-add / deliver`` on a SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from loyalty_helpers import add_order, make_program
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from regulars.cli import app
+from regulars.loyalty.service import on_order_recorded
+from regulars.store.migrate import upgrade
+from regulars.store.session import make_engine
+
+
+def test_expire_balance_and_webhooks(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with Session(engine) as session:
+        make_program(session, config={"pending_days": 0, "expiry_days": 30})
+        long_ago = datetime.now(UTC) - timedelta(days=40)
+        on_order_recorded(session, add_order(session, "A1", "ann", "12.00", at=long_ago))
+        recent = datetime.now(UTC) - timedelta(days=1)
+        on_order_recorded(session, add_order(session, "A2", "ann", "5.00", at=recent))
+        session.commit()
+    engine.dispose()
+    runner = CliRunner()
+    expired = runner.invoke(app, ["loyalty", "expire", "--url", url])
+    assert expired.exit_code == 0, expired.output
+    assert "12 point(s) expired" in expired.output
+    balance = runner.invoke(app, ["loyalty", "balance", "ann", "--url", url])
+    assert "points" in balance.output
+    assert " 5 " in balance.output
+    added = runner.invoke(app, ["loyalty", "webhook-add", "http://127.0.0.1:9/x", "--url", url])
+    assert added.exit_code == 0
+    assert len(added.stdout.strip().splitlines()[-1]) >= 32  # the secret, alone on its line
+    bad = runner.invoke(app, ["loyalty", "webhook-add", "ftp://x", "--url", url])
+    assert bad.exit_code != 0
