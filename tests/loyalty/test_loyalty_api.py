@@ -128,9 +128,9 @@ def test_entries_are_paged_newest_first(funded: TestClient) -> None:
         assert _redeem(funded, 1, f"k{i}").status_code == 201
     url = "/v1/loyalty/accounts/ann/entries"
     first = funded.get(url, params={"limit": 3}).json()
-    assert [e["points"] for e in first["entries"]] == [-1, -1, -1]
+    assert [e["points"] for e in first["items"]] == [-1, -1, -1]
     rest = funded.get(url, params={"limit": 3, "cursor": first["next_cursor"]}).json()
-    assert [e["kind"] for e in rest["entries"]] == ["spend", "earn"]
+    assert [e["kind"] for e in rest["items"]] == ["spend", "earn"]
     assert rest["next_cursor"] is None
     assert funded.get(url, params={"cursor": "x"}).status_code == 422
 

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import (
@@ -527,18 +527,9 @@ def account_view(
     )
 
 
-def entries_page(
-    session: Session, account_id: int, *, limit: int, before_id: int | None
-) -> tuple[list[LoyaltyEntry], int | None]:
-    """Entries newest first, ``limit`` at a time; the second value is the cursor of the
-    next page (keyset on ``id``: stable while new entries arrive), None on the last page."""
-    query = select(LoyaltyEntry).where(LoyaltyEntry.account_id == account_id)
-    if before_id is not None:
-        query = query.where(LoyaltyEntry.id < before_id)
-    rows = list(session.scalars(query.order_by(LoyaltyEntry.id.desc()).limit(limit + 1)))
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
-    return rows, None
+def entries_query(account_id: int) -> Select[LoyaltyEntry]:
+    """The account's entries, for :func:`regulars.store.pages.keyset_page` (newest first)."""
+    return select(LoyaltyEntry).where(LoyaltyEntry.account_id == account_id)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ See ``docs/privacy.md``. From a notebook::
                                    secret=server_secret(url))
 """
 
-from regulars.privacy.audit_log import AuditFilter, AuditPage, InvalidCursorError, audit_page
+from regulars.privacy.audit_log import AuditFilter, AuditPage, audit_page
 from regulars.privacy.plan import NOT_CUSTOMER_DATA, CustomerPlan, customer_plan
 from regulars.privacy.rights import (
     EXPORT_FORMAT,
@@ -30,7 +30,6 @@ __all__ = [
     "AuditPage",
     "CustomerPlan",
     "Erasure",
-    "InvalidCursorError",
     "UnknownCustomerError",
     "audit_page",
     "customer_plan",

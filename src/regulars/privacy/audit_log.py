@@ -7,9 +7,6 @@ cursor is the last id, base64url-encoded; clients must treat it as opaque.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +16,10 @@ from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
 from regulars.store.models import AuditEntry
+from regulars.store.pages import keyset_page
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
-
-
-class InvalidCursorError(RegularsError):
-    """The cursor was not made by :func:`audit_page`."""
 
 
 @dataclass(frozen=True)
@@ -44,23 +38,6 @@ class AuditPage:
     next_cursor: str | None
 
 
-def encode_cursor(last_id: int) -> str:
-    raw = json.dumps({"before": last_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """The id a cursor stands for; :class:`InvalidCursorError` for anything else."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        before = json.loads(raw)["before"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
-        raise InvalidCursorError(f"'{cursor}' is not a cursor from a previous page") from None
-    if not isinstance(before, int) or isinstance(before, bool) or before < 1:
-        raise InvalidCursorError(f"'{cursor}' is not a cursor from a previous page")
-    return before
-
-
 def audit_page(
     session: Session,
     where: AuditFilter | None = None,
@@ -72,9 +49,7 @@ def audit_page(
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise RegularsError(f"limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}")
     where = where or AuditFilter()
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
-    if cursor is not None:
-        query = query.where(AuditEntry.id < decode_cursor(cursor))
+    query = select(AuditEntry)
     if where.action is not None:
         query = query.where(AuditEntry.action == where.action)
     if where.target_type is not None:
@@ -83,10 +58,10 @@ def audit_page(
         query = query.where(AuditEntry.target_id.in_(where.target_ids))
     if where.since is not None:
         query = query.where(AuditEntry.occurred_at >= where.since)
-    entries = list(session.scalars(query))
-    more = len(entries) > limit
-    entries = entries[:limit]
-    return AuditPage(entries, encode_cursor(entries[-1].id) if more else None)
+    entries, next_cursor = keyset_page(
+        session, query, AuditEntry.id, limit=limit, cursor=cursor, newest_first=True
+    )
+    return AuditPage(entries, next_cursor)
 
 
 def collect_entries(session: Session, where: AuditFilter, *, limit: int) -> list[AuditEntry]:

@@ -27,9 +27,10 @@ from regulars.api.schemas.admin import (
     AuditPageOut,
 )
 from regulars.errors import RegularsError
-from regulars.privacy import AuditFilter, InvalidCursorError, audit_page
+from regulars.privacy import AuditFilter, audit_page
 from regulars.privacy.audit_log import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from regulars.store.models import ApiKey
+from regulars.store.pages import InvalidCursorError
 
 router = APIRouter(tags=["administration"])
 

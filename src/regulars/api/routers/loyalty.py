@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from regulars.api.deps import SessionDep, require
-from regulars.api.problems import PROBLEM_JSON
+from regulars.api.openapi import DEFAULT_LIMIT, Cursor, Limit, problems
+from regulars.api.schemas import Page
 from regulars.api.schemas.loyalty import (
     AccountOut,
     AdjustIn,
-    EntriesOut,
+    EntryOut,
     PostedOut,
     ProgramIn,
     ProgramOut,
@@ -25,7 +26,6 @@ from regulars.store.models import ApiKey
 
 router = APIRouter(prefix="/loyalty", tags=["loyalty"])
 
-_PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
 CustomerId = Annotated[str, Path(min_length=1, max_length=255)]
 ProgramQuery = Annotated[
     str | None,
@@ -36,31 +36,32 @@ IdempotencyKey = Annotated[
 ]
 Reader = Depends(require("loyalty:read"))
 Writer = Annotated[ApiKey, Depends(require("loyalty:write"))]
+_UNKNOWN = "unknown customer or program"
 _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "a replay: the same Idempotency-Key and body were seen before"},
-    404: {"description": "unknown customer or program", **_PROBLEM},
-    409: {
-        "description": "the balance does not cover it, or the Idempotency-Key was used "
-        "with another body",
-        **_PROBLEM,
-    },
+    **problems(
+        404,
+        409,
+        body=True,
+        d404=_UNKNOWN,
+        d409="the balance does not cover it, or the Idempotency-Key was used with another body",
+    ),
 }
 
 
 @router.post(
     "/programs",
     status_code=201,
-    responses={
-        409: {"description": "the code is taken", **_PROBLEM},
-        422: {"description": "unknown type or invalid config", **_PROBLEM},
-    },
+    responses=problems(
+        409, body=True, d409="the code is taken", d422="unknown type or invalid config"
+    ),
 )
 def create_program(body: ProgramIn, session: SessionDep, key: Writer) -> ProgramOut:
     """Create a loyalty program: a ``type`` and its ``config``."""
     return services.create_program(session, body, key)
 
 
-@router.get("/programs", dependencies=[Reader])
+@router.get("/programs", dependencies=[Reader], responses=problems())
 def list_programs(session: SessionDep) -> list[ProgramOut]:
     """Every program, oldest first."""
     return services.list_programs(session)
@@ -69,7 +70,7 @@ def list_programs(session: SessionDep) -> list[ProgramOut]:
 @router.get(
     "/accounts/{customer_id}",
     dependencies=[Reader],
-    responses={404: {"description": "unknown customer or program", **_PROBLEM}},
+    responses=problems(404, d404=_UNKNOWN),
 )
 def get_account(
     customer_id: CustomerId, session: SessionDep, program: ProgramQuery = None
@@ -81,15 +82,15 @@ def get_account(
 @router.get(
     "/accounts/{customer_id}/entries",
     dependencies=[Reader],
-    responses={404: {"description": "unknown customer or program", **_PROBLEM}},
+    responses=problems(404, d404=_UNKNOWN),
 )
 def list_entries(
     customer_id: CustomerId,
     session: SessionDep,
     program: ProgramQuery = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=32)] = None,
-) -> EntriesOut:
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[EntryOut]:
     """The account's ledger entries, newest first (keyset pagination)."""
     return services.list_entries(session, customer_id, program, limit, cursor)
 
@@ -127,7 +128,7 @@ def redeem(
 @router.post(
     "/accounts/{customer_id}/opt-out",
     dependencies=[Depends(require("loyalty:write"))],
-    responses={404: {"description": "unknown customer or program", **_PROBLEM}},
+    responses=problems(404, body=True, d404=_UNKNOWN),
 )
 def opt_out(customer_id: CustomerId, body: StateIn, session: SessionDep) -> AccountOut:
     """Stop earning and redeeming in a program; the balance is kept."""
@@ -137,7 +138,7 @@ def opt_out(customer_id: CustomerId, body: StateIn, session: SessionDep) -> Acco
 @router.post(
     "/accounts/{customer_id}/enroll",
     dependencies=[Depends(require("loyalty:write"))],
-    responses={404: {"description": "unknown customer or program", **_PROBLEM}},
+    responses=problems(404, body=True, d404=_UNKNOWN),
 )
 def enroll(customer_id: CustomerId, body: StateIn, session: SessionDep) -> AccountOut:
     """Enroll in a program (or opt back in)."""
@@ -147,7 +148,7 @@ def enroll(customer_id: CustomerId, body: StateIn, session: SessionDep) -> Accou
 @router.post(
     "/quote",
     dependencies=[Reader],
-    responses={404: {"description": "unknown program", **_PROBLEM}},
+    responses=problems(404, body=True, d404="unknown program"),
 )
 def quote(body: QuoteIn, session: SessionDep) -> QuoteOut:
     """What a cart would earn and what may be redeemed on it; writes nothing."""

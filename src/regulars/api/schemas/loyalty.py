@@ -81,11 +81,6 @@ class EntryOut(BaseModel):
     created_at: datetime
 
 
-class EntriesOut(BaseModel):
-    entries: list[EntryOut]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page.")
-
-
 class AdjustIn(In):
     program: Code | None = None
     points: Annotated[int, Field(ge=-(10**12), le=10**12)] = Field(

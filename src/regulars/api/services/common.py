@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas import Page
 from regulars.store.models import Base, Customer, CustomerAlias
+from regulars.store.pages import InvalidCursorError, keyset_page
 from regulars.store.types import utcnow
 
 TABLES = Base.metadata.tables
@@ -73,21 +72,6 @@ def icontains(column: Any, text: str) -> Any:
 # -- keyset pagination --------------------------------------------------------------------
 
 
-def _encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        after = decoded["after"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
-        raise invalid("cursor", "not a cursor this API returned", where="query") from None
-    if not isinstance(after, int) or isinstance(after, bool):
-        raise invalid("cursor", "not a cursor this API returned", where="query")
-    return after
-
-
 def paginate(
     session: Session,
     query: Select[Row],
@@ -96,19 +80,19 @@ def paginate(
     limit: int,
     cursor: str | None,
     render: Callable[[Sequence[Row]], list[Item]],
+    newest_first: bool = False,
 ) -> Page[Item]:
-    """One page of ``query`` in ``id_column`` order, after ``cursor``.
-
-    Keyset pagination: the cursor holds the last id of the previous page, so a page is one
-    indexed range scan however deep it is, and rows added meanwhile never shift the pages.
+    """One page of ``query`` in ``id_column`` order after ``cursor``
+    (:func:`regulars.store.pages.keyset_page`); a foreign cursor is a 422 naming it.
     ``render`` turns the page's rows into items (in one go, so it can batch look-ups).
     """
-    if cursor is not None:
-        query = query.where(id_column > _decode_cursor(cursor))
-    rows = session.scalars(query.order_by(id_column).limit(limit + 1)).all()
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = _encode_cursor(getattr(page[-1], id_column.key)) if more else None
-    return Page[Any](items=render(page), next_cursor=next_cursor)
+    try:
+        rows, next_cursor = keyset_page(
+            session, query, id_column, limit=limit, cursor=cursor, newest_first=newest_first
+        )
+    except InvalidCursorError as exc:
+        raise invalid("cursor", str(exc), where="query") from None
+    return Page[Any](items=render(rows), next_cursor=next_cursor)
 
 
 # -- customers and their aliases ----------------------------------------------------------

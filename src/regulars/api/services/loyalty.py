@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.api.problems import ApiProblemError
+from regulars.api.schemas import Page
 from regulars.api.schemas.loyalty import (
     AccountOut,
     AdjustIn,
-    EntriesOut,
     EntryOut,
     LotOut,
     PostedOut,
@@ -24,6 +24,7 @@ from regulars.api.schemas.loyalty import (
     QuoteOut,
     RedeemIn,
 )
+from regulars.api.services.common import paginate
 from regulars.loyalty import accounts, service
 from regulars.loyalty.ledger import (
     AccountClosedError,
@@ -34,7 +35,7 @@ from regulars.loyalty.ledger import (
     Posted,
     RedemptionCapError,
 )
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
 from regulars.loyalty.rules import Line
 from regulars.store.audit import record
 from regulars.store.models import ApiKey, Customer
@@ -143,44 +144,39 @@ def get_account(session: Session, customer_id: str, program_code: str | None) ->
     )
 
 
-def _cursor(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not text.isdigit():
-        raise ApiProblemError(422, f"cursor '{text}' is not one this API gave", kind="bad-cursor")
-    return int(text)
-
-
 def list_entries(
     session: Session, customer_id: str, program_code: str | None, limit: int, cursor: str | None
-) -> EntriesOut:
+) -> Page[EntryOut]:
     _customer(session, customer_id)
     program = _program(session, program_code)
     account = accounts.find_account(session, program, customer_id)
     if account is None:
-        return EntriesOut(entries=[], next_cursor=None)
-    rows, next_id = service.entries_page(
-        session, account.id, limit=limit, before_id=_cursor(cursor)
+        return Page[EntryOut](items=[], next_cursor=None)
+    return paginate(
+        session,
+        service.entries_query(account.id),
+        LoyaltyEntry.id,
+        limit=limit,
+        cursor=cursor,
+        newest_first=True,
+        render=lambda rows: [_entry(e) for e in rows],
     )
-    return EntriesOut(
-        entries=[
-            EntryOut(
-                entry_id=e.id,
-                kind=e.kind,
-                points=e.points,
-                money=e.money,
-                shop_id=e.shop_id,
-                order_id=e.order_id,
-                return_id=e.return_id,
-                lot_id=e.lot_id,
-                actor=e.actor,
-                reason=e.reason,
-                occurred_at=e.occurred_at,
-                created_at=e.created_at,
-            )
-            for e in rows
-        ],
-        next_cursor=None if next_id is None else str(next_id),
+
+
+def _entry(e: LoyaltyEntry) -> EntryOut:
+    return EntryOut(
+        entry_id=e.id,
+        kind=e.kind,
+        points=e.points,
+        money=e.money,
+        shop_id=e.shop_id,
+        order_id=e.order_id,
+        return_id=e.return_id,
+        lot_id=e.lot_id,
+        actor=e.actor,
+        reason=e.reason,
+        occurred_at=e.occurred_at,
+        created_at=e.created_at,
     )
 
 
