@@ -56,7 +56,7 @@ from regulars.errors import RegularsError
 from regulars.store.migrate import current_revision, head_revision
 from regulars.store.models import DEFAULT_SHOP, Customer, Order, OrderLine, Product
 from regulars.store.session import display_url
-from regulars.store.staging import analyze, stage
+from regulars.store.staging import analyze, exact_values, stage
 from regulars.store.types import utcnow
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -141,39 +141,47 @@ def ingest(
     require_head(engine)
     step = progress or (lambda _description: None)
     counts = IngestCounts()
-    sizes = _sizes(result)
     staged = engine.dialect.name == "postgresql"
     insert_new = _insert_new_staged if staged else _insert_new_rows
     write_orders = _write_orders_staged if staged else _write_orders_rows
+    # Checked before anything is written: exact money, aware timestamps.
+    orders = exact_values(_with_order_defaults(result.orders)).sort_by("order_id")
+    lines = _sorted_lines(result.order_lines, orders)
 
     with engine.connect() as conn:
-        done = 0
-        for rows in _batches(_customers(result), batch_size):
-            with conn.begin():
-                inserted = insert_new(conn, CUSTOMERS, "customer_id", rows)
-            counts.customers_inserted += inserted
-            counts.customers_existing += rows.num_rows - inserted
-            done += rows.num_rows
-            step(f"customers {done:,}/{sizes['customers']:,}")
-
-        done = 0
-        for rows in _batches(_products(result), batch_size):
-            with conn.begin():
-                inserted = insert_new(conn, PRODUCTS, "sku", rows)
-            counts.products_inserted += inserted
-            counts.products_existing += rows.num_rows - inserted
-            done += rows.num_rows
-            step(f"products {done:,}/{sizes['products']:,}")
-
-        orders = _with_order_defaults(result.orders).sort_by("order_id")
-        lines = _sorted_lines(result.order_lines, orders)
+        new, total = _insert_all(
+            conn, insert_new, CUSTOMERS, "customer_id", _customers(result), batch_size, step
+        )
+        counts.customers_inserted, counts.customers_existing = new, total - new
+        new, total = _insert_all(
+            conn, insert_new, PRODUCTS, "sku", _products(result), batch_size, step
+        )
+        counts.products_inserted, counts.products_existing = new, total - new
         done = 0
         for rows in _batches(orders, batch_size):
             with conn.begin():
                 write_orders(conn, shop_id, rows, _lines_for(lines, rows), counts)
             done += rows.num_rows
-            step(f"orders {done:,}/{sizes['orders']:,}")
+            step(f"orders {done:,}/{orders.num_rows:,}")
     return counts
+
+
+def _insert_all(
+    conn: Connection,
+    insert_new: Callable[[Connection, Table, str, pa.Table], int],
+    table: Table,
+    key: str,
+    rows: pa.Table,
+    batch_size: int,
+    step: Progress,
+) -> tuple[int, int]:
+    """Insert the new ``rows`` batch by batch; how many were new, how many in all."""
+    inserted = 0
+    for start in range(0, rows.num_rows, batch_size):
+        with conn.begin():
+            inserted += insert_new(conn, table, key, rows.slice(start, batch_size))
+        step(f"{table.name} {min(start + batch_size, rows.num_rows):,}/{rows.num_rows:,}")
+    return inserted, rows.num_rows
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -241,6 +249,7 @@ def _sorted_lines(lines: pa.Table | None, orders: pa.Table) -> pa.Table | None:
     """The lines of the imported orders, by ``order_id`` then file order (``line_no``)."""
     if lines is None or lines.num_rows == 0:
         return None
+    lines = exact_values(lines)
     lines = lines.append_column("line_no", pa.array(range(lines.num_rows), pa.int64()))
     lines = lines.filter(pc.is_in(lines.column("order_id"), orders.column("order_id")))
     return lines.select(["order_id", *_LINE_FIELDS, "line_no"]).sort_by(

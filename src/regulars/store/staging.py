@@ -43,7 +43,7 @@ _CSV = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
 def stage(conn: Connection, name: str, data: pa.Table) -> Table:
     """A temporary table ``name`` holding the rows of ``data``; dropped at commit."""
-    data = _exact(data)
+    data = exact_values(data)
     table = Table(
         name,
         MetaData(),
@@ -76,8 +76,10 @@ def _copy(conn: Connection, table: Table, data: pa.Table) -> None:
         copy.write(buffer.getbuffer())
 
 
-def _exact(data: pa.Table) -> pa.Table:
-    """Money as ``decimal128(18, 2)`` (refused if that would round), timestamps as UTC."""
+def exact_values(data: pa.Table) -> pa.Table:
+    """Money as ``decimal128(18, 2)`` and timestamps as UTC instants, or a
+    :class:`RegularsError` naming the column: a decimal that would have to be rounded or
+    does not fit, a naive timestamp."""
     return pa.Table.from_arrays(
         [_exact_column(f, c) for f, c in zip(data.schema, data.columns, strict=True)],
         names=data.column_names,
