@@ -38,6 +38,8 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    any_,
+    bindparam,
     delete,
     except_all,
     func,
@@ -49,7 +51,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ColumnElement, Executable
 
 from regulars.data.importers import ImportResult
 from regulars.errors import RegularsError
@@ -157,6 +159,10 @@ def ingest(
             conn, insert_new, PRODUCTS, "sku", _products(result), batch_size, step
         )
         counts.products_inserted, counts.products_existing = new, total - new
+        if staged:
+            with conn.begin():  # statistics of the rows the batches will be joined against
+                analyze(conn, ORDERS)
+                analyze(conn, ORDER_LINES)
         done = 0
         for rows in _batches(orders, batch_size):
             with conn.begin():
@@ -475,7 +481,10 @@ def _write_orders_staged(
     touched: set[str] = set()  # existing orders whose fields or lines change
     replace = new  # orders whose staged lines are to be written
     if inserted < batch.num_rows:
-        touched, replace = _reconcile_existing(conn, shop_id, staged, staged_lines, new, counts)
+        ids = batch.column("order_id").to_pylist()
+        touched, replace = _reconcile_existing(
+            conn, shop_id, ids, staged, staged_lines, new, counts
+        )
     if staged_lines is not None:
         _insert_staged_lines(conn, shop_id, staged_lines, replace, counts)
     counts.orders_inserted += inserted
@@ -486,6 +495,7 @@ def _write_orders_staged(
 def _reconcile_existing(
     conn: Connection,
     shop_id: str,
+    ids: list[str],
     staged: Table,
     staged_lines: Table | None,
     new: Table,
@@ -495,16 +505,20 @@ def _reconcile_existing(
 
     Returns the ids of the existing orders touched and a staged table of the orders whose
     lines are to be written (the new ones and those whose lines differ).
+
+    Every join against the store also names the batch's order ids (``= ANY(array)``): the
+    unique index then finds them in time proportional to the batch, where a plain join
+    may scan the whole table for each batch (its statistics lag behind a large import).
     """
     for table in (staged, new, staged_lines):  # joins ahead: the planner needs row counts
         if table is not None:
             analyze(conn, table)
-    touched = set(_update_changed_orders(conn, shop_id, staged))
+    touched = set(_update_changed_orders(conn, shop_id, ids, staged))
     if staged_lines is None:
         return touched, new
-    changed = _lines_that_differ(conn, shop_id, staged_lines, new)
+    changed = _lines_that_differ(conn, shop_id, ids, staged_lines, new)
     touched.update(conn.scalars(select(changed.c.order_id)))
-    _delete_lines(conn, shop_id, changed, counts)
+    _delete_lines(conn, shop_id, ids, changed, counts)
     return touched, _union(conn, new, changed)
 
 
@@ -532,7 +546,14 @@ def _insert_new_orders(conn: Connection, shop_id: str, staged: Table) -> Table:
     return new
 
 
-def _update_changed_orders(conn: Connection, shop_id: str, staged: Table) -> list[str]:
+def _among(column: ColumnElement[Any], ids: list[str]) -> ColumnElement[bool]:
+    """``column = ANY(:ids)``, the ids sent as one array parameter."""
+    return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(String())))
+
+
+def _update_changed_orders(
+    conn: Connection, shop_id: str, ids: list[str], staged: Table
+) -> list[str]:
     """Update the orders whose updatable fields differ from the staged ones; their ids.
 
     The orders just inserted equal their staged rows, so they are never among them.
@@ -540,14 +561,21 @@ def _update_changed_orders(conn: Connection, shop_id: str, staged: Table) -> lis
     differs = or_(*(ORDERS.c[n].is_distinct_from(staged.c[n]) for n in UPDATABLE_ORDER_FIELDS))
     statement = (
         update(ORDERS)
-        .where(ORDERS.c.shop_id == shop_id, ORDERS.c.order_id == staged.c.order_id, differs)
+        .where(
+            ORDERS.c.shop_id == shop_id,
+            _among(ORDERS.c.order_id, ids),
+            ORDERS.c.order_id == staged.c.order_id,
+            differs,
+        )
         .values({**{n: staged.c[n] for n in UPDATABLE_ORDER_FIELDS}, "updated_at": utcnow()})
         .returning(ORDERS.c.order_id)
     )
     return list(conn.scalars(statement))
 
 
-def _lines_that_differ(conn: Connection, shop_id: str, staged_lines: Table, new: Table) -> Table:
+def _lines_that_differ(
+    conn: Connection, shop_id: str, ids: list[str], staged_lines: Table, new: Table
+) -> Table:
     """A staged table of the existing orders whose staged lines differ (as multisets) from
     the stored ones: an order id left by ``staged EXCEPT ALL stored`` or the reverse."""
     existing = staged_lines.c.order_id.not_in(select(new.c.order_id))
@@ -556,6 +584,7 @@ def _lines_that_differ(conn: Connection, shop_id: str, staged_lines: Table, new:
     )
     stored = select(ORDER_LINES.c.order_id, *(ORDER_LINES.c[n] for n in _LINE_FIELDS)).where(
         ORDER_LINES.c.shop_id == shop_id,
+        _among(ORDER_LINES.c.order_id, ids),
         ORDER_LINES.c.order_id.in_(select(staged_lines.c.order_id).where(existing)),
     )
     difference = union(except_all(incoming, stored), except_all(stored, incoming)).subquery()
@@ -578,10 +607,13 @@ def _union(conn: Connection, first: Table, second: Table) -> Table:
     return both
 
 
-def _delete_lines(conn: Connection, shop_id: str, orders: Table, counts: IngestCounts) -> None:
+def _delete_lines(
+    conn: Connection, shop_id: str, ids: list[str], orders: Table, counts: IngestCounts
+) -> None:
     gone = conn.execute(
         delete(ORDER_LINES).where(
             ORDER_LINES.c.shop_id == shop_id,
+            _among(ORDER_LINES.c.order_id, ids),
             ORDER_LINES.c.order_id.in_(select(orders.c.order_id)),
         )
     )
