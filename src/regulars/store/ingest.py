@@ -1,9 +1,11 @@
 """Load an import (:class:`~regulars.data.importers.ImportResult`) into the store.
 
 ``ingest(engine, result)`` writes customers, products, orders and order lines in batches
-(one transaction per batch) with SQLAlchemy Core bulk statements and the dialect's
-``INSERT … ON CONFLICT`` upserts, keyed on the natural keys. It is idempotent: loading the
-same import twice changes nothing. See "Importing exports" in ``docs/store.md``.
+(one transaction per batch), keyed on the natural keys. On PostgreSQL each batch is
+``COPY``-ed into temporary staging tables (:mod:`regulars.store.staging`) and written with a
+few set-based statements; on SQLite with SQLAlchemy Core bulk ``INSERT … ON CONFLICT`` of
+the rows. It is idempotent: loading the same import twice changes nothing. See "Importing
+exports" in ``docs/store.md``.
 
 Rules:
 
