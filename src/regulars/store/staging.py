@@ -58,8 +58,8 @@ def stage(conn: Connection, name: str, data: pa.Table) -> Table:
 
 
 def analyze(conn: Connection, table: Table) -> None:
-    """Give the planner the row count and value statistics of a staging table (autovacuum
-    never analyzes temporary tables, and without statistics it guesses badly)."""
+    """Refresh the planner's row counts and value statistics of ``table``: autovacuum never
+    analyzes temporary tables, and a store table's statistics lag behind a bulk import."""
     # The identifier is quoted by psycopg; no value ever goes into the statement.
     conn.exec_driver_sql(sql.SQL("ANALYZE {}").format(sql.Identifier(table.name)).as_string(None))
 
