@@ -1,9 +1,11 @@
 """Load an import (:class:`~regulars.data.importers.ImportResult`) into the store.
 
 ``ingest(engine, result)`` writes customers, products, orders and order lines in batches
-(one transaction per batch) with SQLAlchemy Core bulk statements and the dialect's
-``INSERT … ON CONFLICT`` upserts, keyed on the natural keys. It is idempotent: loading the
-same import twice changes nothing. See "Importing exports" in ``docs/store.md``.
+(one transaction per batch), keyed on the natural keys. On PostgreSQL each batch is
+``COPY``-ed into temporary staging tables (:mod:`regulars.store.staging`) and written with a
+few set-based statements; on SQLite with SQLAlchemy Core bulk ``INSERT … ON CONFLICT`` of
+the rows. It is idempotent: loading the same import twice changes nothing. See "Importing
+exports" in ``docs/store.md``.
 
 Rules:
 
@@ -23,6 +25,7 @@ Nothing customer-facing happens: no points, no messages.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,14 +34,33 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Engine, Table, and_, delete, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    except_all,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ColumnElement, Executable
 
 from regulars.data.importers import ImportResult
 from regulars.errors import RegularsError
 from regulars.store.migrate import current_revision, head_revision
 from regulars.store.models import DEFAULT_SHOP, Customer, Order, OrderLine, Product
 from regulars.store.session import display_url
+from regulars.store.staging import analyze, exact_values, stage
 from regulars.store.types import utcnow
 
 DEFAULT_BATCH_SIZE = 10_000
@@ -111,44 +133,63 @@ def ingest(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
 ) -> IngestCounts:
-    """Write ``result`` into the store (migrated to head); returns the counts."""
+    """Write ``result`` into the store (migrated to head); returns the counts.
+
+    On PostgreSQL each batch is copied into temporary staging tables and written with
+    set-based statements (:func:`_write_orders_staged`); elsewhere (SQLite) with bulk
+    ``INSERT … ON CONFLICT`` of the rows (:func:`_write_orders_rows`). Same rules, same
+    counts.
+    """
     if batch_size < 1:
         raise RegularsError("batch size must be at least 1")
     require_head(engine)
     step = progress or (lambda _description: None)
     counts = IngestCounts()
-    sizes = _sizes(result)
+    staged = engine.dialect.name == "postgresql"
+    insert_new = _insert_new_staged if staged else _insert_new_rows
+    write_orders = _write_orders_staged if staged else _write_orders_rows
+    # Checked before anything is written: exact money, aware timestamps.
+    orders = exact_values(_with_order_defaults(result.orders)).sort_by("order_id")
+    lines = _sorted_lines(result.order_lines, orders)
 
-    customers = _customers(result)
-    done = 0
-    for rows in _batches(customers, batch_size):
-        with engine.begin() as conn:
-            inserted = _insert_new(conn, CUSTOMERS, "customer_id", rows)
-        counts.customers_inserted += inserted
-        counts.customers_existing += len(rows) - inserted
-        done += len(rows)
-        step(f"customers {done:,}/{sizes['customers']:,}")
-
-    done = 0
-    for rows in _batches(_products(result), batch_size):
-        with engine.begin() as conn:
-            inserted = _insert_new(conn, PRODUCTS, "sku", rows)
-        counts.products_inserted += inserted
-        counts.products_existing += len(rows) - inserted
-        done += len(rows)
-        step(f"products {done:,}/{sizes['products']:,}")
-
-    orders = result.orders.sort_by("order_id")
-    lines = _sorted_lines(result.order_lines)
-    line_ids: list[str] = lines.column("order_id").to_pylist() if lines is not None else []
-    done = 0
-    for rows in _batches(orders, batch_size):
-        batch_lines = _lines_for(lines, line_ids, rows)
-        with engine.begin() as conn:
-            _write_orders(conn, shop_id, rows, batch_lines, counts)
-        done += len(rows)
-        step(f"orders {done:,}/{sizes['orders']:,}")
+    with engine.connect() as conn:
+        new, total = _insert_all(
+            conn, insert_new, CUSTOMERS, "customer_id", _customers(result), batch_size, step
+        )
+        counts.customers_inserted, counts.customers_existing = new, total - new
+        new, total = _insert_all(
+            conn, insert_new, PRODUCTS, "sku", _products(result), batch_size, step
+        )
+        counts.products_inserted, counts.products_existing = new, total - new
+        if staged:
+            with conn.begin():  # statistics of the rows the batches will be joined against
+                analyze(conn, ORDERS)
+                analyze(conn, ORDER_LINES)
+        done = 0
+        for rows in _batches(orders, batch_size):
+            with conn.begin():
+                write_orders(conn, shop_id, rows, _lines_for(lines, rows), counts)
+            done += rows.num_rows
+            step(f"orders {done:,}/{orders.num_rows:,}")
     return counts
+
+
+def _insert_all(
+    conn: Connection,
+    insert_new: Callable[[Connection, Table, str, pa.Table], int],
+    table: Table,
+    key: str,
+    rows: pa.Table,
+    batch_size: int,
+    step: Progress,
+) -> tuple[int, int]:
+    """Insert the new ``rows`` batch by batch; how many were new, how many in all."""
+    inserted = 0
+    for start in range(0, rows.num_rows, batch_size):
+        with conn.begin():
+            inserted += insert_new(conn, table, key, rows.slice(start, batch_size))
+        step(f"{table.name} {min(start + batch_size, rows.num_rows):,}/{rows.num_rows:,}")
+    return inserted, rows.num_rows
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -201,37 +242,59 @@ def _first_per_key(table: pa.Table, key: str) -> pa.Table:
     return table.take(pc.take(first.column("__row_min"), keep)).drop_columns(["__row"])
 
 
-def _sorted_lines(lines: pa.Table | None) -> pa.Table | None:
+def _with_order_defaults(orders: pa.Table) -> pa.Table:
+    """Missing refund and status filled in as the store has them (``0.00``, completed)."""
+    for name, default in (("refunded_amount", Decimal("0.00")), ("status", "completed")):
+        index = orders.schema.get_field_index(name)
+        column = orders.column(index)
+        orders = orders.set_column(
+            index, name, pc.fill_null(column, pa.scalar(default, column.type))
+        )
+    return orders
+
+
+def _sorted_lines(lines: pa.Table | None, orders: pa.Table) -> pa.Table | None:
+    """The lines of the imported orders, by ``order_id`` then file order (``line_no``)."""
     if lines is None or lines.num_rows == 0:
         return None
-    return lines.append_column("__row", pa.array(range(lines.num_rows), pa.int64())).sort_by(
-        [("order_id", "ascending"), ("__row", "ascending")]
+    lines = exact_values(lines)
+    lines = lines.append_column("line_no", pa.array(range(lines.num_rows), pa.int64()))
+    lines = lines.filter(pc.is_in(lines.column("order_id"), orders.column("order_id")))
+    return lines.select(["order_id", *_LINE_FIELDS, "line_no"]).sort_by(
+        [("order_id", "ascending"), ("line_no", "ascending")]
     )
 
 
-def _batches(table: pa.Table, size: int) -> Iterator[list[dict[str, Any]]]:
-    for batch in table.to_batches(max_chunksize=size):
-        if batch.num_rows:
-            yield batch.to_pylist()
+def _batches(table: pa.Table, size: int) -> Iterator[pa.Table]:
+    for start in range(0, table.num_rows, size):
+        yield table.slice(start, size)
 
 
-def _lines_for(
-    lines: pa.Table | None, line_ids: Sequence[str], orders: list[dict[str, Any]]
-) -> dict[str, list[dict[str, Any]]]:
-    """The lines of a batch of orders (sorted by ``order_id``), grouped by order."""
-    if lines is None or not orders:
-        return {}
-    from bisect import bisect_left, bisect_right
+class _Keys(Sequence[str]):
+    """An Arrow string column seen as a sequence of ``str``, for :mod:`bisect`."""
 
-    start = bisect_left(line_ids, orders[0]["order_id"])
-    stop = bisect_right(line_ids, orders[-1]["order_id"])
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for row in lines.slice(start, stop - start).to_pylist():
-        grouped.setdefault(row["order_id"], []).append(row)
-    return grouped
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        self._array = column.combine_chunks()
+
+    def __len__(self) -> int:
+        return len(self._array)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._array[index].as_py()
 
 
-# -- writing ------------------------------------------------------------------------------
+def _lines_for(lines: pa.Table | None, orders: pa.Table) -> pa.Table | None:
+    """The lines of a batch of orders; both sorted by ``order_id`` (UTF-8 byte order, the
+    same as Python's code point order, so :mod:`bisect` finds the range)."""
+    if lines is None or orders.num_rows == 0:
+        return None
+    keys = _Keys(lines.column("order_id"))
+    start = bisect_left(keys, orders.column("order_id")[0].as_py())
+    stop = bisect_right(keys, orders.column("order_id")[-1].as_py())
+    return lines.slice(start, stop - start)
+
+
+# -- writing row by row (SQLite) ----------------------------------------------------------
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -243,8 +306,9 @@ def _insert(conn: Connection, table: Table) -> Any:
     raise RegularsError(f"cannot import into a {conn.dialect.name} database")  # pragma: no cover
 
 
-def _insert_new(conn: Connection, table: Table, key: str, rows: list[dict[str, Any]]) -> int:
+def _insert_new_rows(conn: Connection, table: Table, key: str, batch: pa.Table) -> int:
     """Insert the rows whose ``key`` is not in ``table`` yet; returns how many were new."""
+    rows = batch.to_pylist()
     keys = [row[key] for row in rows]
     existing = set(conn.scalars(select(table.c[key]).where(table.c[key].in_(keys))))
     now = utcnow()
@@ -256,27 +320,21 @@ def _insert_new(conn: Connection, table: Table, key: str, rows: list[dict[str, A
     return len(new)
 
 
-def _order_values(row: dict[str, Any]) -> dict[str, Any]:
-    """The updatable fields of an imported order, defaults filled in as the store has them."""
-    values = {name: row.get(name) for name in UPDATABLE_ORDER_FIELDS}
-    if values["refunded_amount"] is None:
-        values["refunded_amount"] = Decimal("0.00")
-    if values["status"] is None:
-        values["status"] = "completed"
-    return values
-
-
 def _line_key(row: Mapping[Any, Any]) -> tuple[Any, ...]:
     return tuple(row.get(name) for name in _LINE_FIELDS)
 
 
-def _write_orders(
+def _write_orders_rows(
     conn: Connection,
     shop_id: str,
-    orders: list[dict[str, Any]],
-    lines: dict[str, list[dict[str, Any]]],
+    batch: pa.Table,
+    batch_lines: pa.Table | None,
     counts: IngestCounts,
 ) -> None:
+    orders = batch.to_pylist()
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for line in batch_lines.to_pylist() if batch_lines is not None else ():
+        lines.setdefault(line["order_id"], []).append(line)
     ids = [row["order_id"] for row in orders]
     columns = [ORDERS.c.order_id, *(ORDERS.c[name] for name in UPDATABLE_ORDER_FIELDS)]
     stored = {
@@ -291,7 +349,7 @@ def _write_orders(
     replace: list[str] = []
     for row in orders:
         oid = row["order_id"]
-        values = _order_values(row)
+        values = {name: row[name] for name in UPDATABLE_ORDER_FIELDS}
         incoming = lines.get(oid)
         before = stored.get(oid)
         order_changed = before is None or any(
@@ -378,3 +436,211 @@ def _replace_lines(
 def _differs(stored: Any, incoming: Any) -> bool:
     """Aware datetimes compare as instants, Decimals by value (``0`` equals ``0.00``)."""
     return bool(stored != incoming)
+
+
+# -- writing set-based from staging tables (PostgreSQL) -----------------------------------
+#
+# Each batch is COPYed into temporary tables (regulars.store.staging) and written with a
+# handful of statements whatever its size. The rules are those of the row path above,
+# expressed in SQL: IS DISTINCT FROM for the order fields (NULL-safe, numbers by value,
+# timestamps as instants) and EXCEPT ALL both ways for the lines (a multiset comparison).
+#
+# New rows go in first with INSERT … ON CONFLICT DO NOTHING, which finds the existing ones
+# through the unique index whatever the planner believes about the tables' sizes (their
+# statistics lag far behind during a large import). When every order of a batch was new,
+# which is the bulk of a first import, nothing needs comparing: their lines are written as
+# they are. Only a batch with existing orders joins the staged rows against the store.
+# ON CONFLICT draws an id from the sequence for each existing row, so a re-import leaves
+# gaps in the ids of rows it adds later; no stored row or id changes.
+
+
+def _insert_new_staged(conn: Connection, table: Table, key: str, batch: pa.Table) -> int:
+    """Insert the staged rows whose ``key`` is not in ``table`` yet; returns how many."""
+    staged = stage(conn, f"regulars_stage_{table.name}", batch)
+    names = batch.column_names
+    statement = (
+        postgresql.insert(table)
+        # include_defaults (the default): created_at, updated_at, attributes as the models
+        .from_select(names, select(*(staged.c[n] for n in names)))
+        .on_conflict_do_nothing(index_elements=[key])
+    )
+    return _rowcount(conn, statement)
+
+
+def _write_orders_staged(
+    conn: Connection,
+    shop_id: str,
+    batch: pa.Table,
+    batch_lines: pa.Table | None,
+    counts: IngestCounts,
+) -> None:
+    staged = stage(conn, "regulars_stage_orders", batch)
+    staged_lines = None
+    if batch_lines is not None and batch_lines.num_rows:
+        staged_lines = stage(conn, "regulars_stage_order_lines", batch_lines)
+    new = _insert_new_orders(conn, shop_id, staged)
+    inserted = _count(conn, new)
+    touched: set[str] = set()  # existing orders whose fields or lines change
+    replace = new  # orders whose staged lines are to be written
+    if inserted < batch.num_rows:
+        ids = batch.column("order_id").to_pylist()
+        touched, replace = _reconcile_existing(
+            conn, shop_id, ids, staged, staged_lines, new, counts
+        )
+    if staged_lines is not None:
+        _insert_staged_lines(conn, shop_id, staged_lines, replace, counts)
+    counts.orders_inserted += inserted
+    counts.orders_updated += len(touched)
+    counts.orders_unchanged += batch.num_rows - inserted - len(touched)
+
+
+def _reconcile_existing(
+    conn: Connection,
+    shop_id: str,
+    ids: list[str],
+    staged: Table,
+    staged_lines: Table | None,
+    new: Table,
+    counts: IngestCounts,
+) -> tuple[set[str], Table]:
+    """Update the existing orders that changed and delete their lines where these differ.
+
+    Returns the ids of the existing orders touched and a staged table of the orders whose
+    lines are to be written (the new ones and those whose lines differ).
+
+    Every join against the store also names the batch's order ids (``= ANY(array)``): the
+    unique index then finds them in time proportional to the batch, where a plain join
+    may scan the whole table for each batch (its statistics lag behind a large import).
+    """
+    for table in (staged, new, staged_lines):  # joins ahead: the planner needs row counts
+        if table is not None:
+            analyze(conn, table)
+    touched = set(_update_changed_orders(conn, shop_id, ids, staged))
+    if staged_lines is None:
+        return touched, new
+    changed = _lines_that_differ(conn, shop_id, ids, staged_lines, new)
+    touched.update(conn.scalars(select(changed.c.order_id)))
+    _delete_lines(conn, shop_id, ids, changed, counts)
+    return touched, _union(conn, new, changed)
+
+
+def _order_ids(conn: Connection, name: str) -> Table:
+    """An empty staging table of order ids."""
+    return stage(conn, name, pa.table({"order_id": pa.array([], pa.string())}))
+
+
+def _insert_new_orders(conn: Connection, shop_id: str, staged: Table) -> Table:
+    """Insert the staged orders that are not in the store; a staged table of their ids."""
+    names = ["order_id", "customer_id", *UPDATABLE_ORDER_FIELDS]
+    added = (
+        postgresql.insert(ORDERS)
+        # include_defaults (the default): created_at, updated_at
+        .from_select(
+            ["shop_id", *names],
+            select(literal(shop_id, String()), *(staged.c[n] for n in names)),
+        )
+        .on_conflict_do_nothing(index_elements=["shop_id", "order_id"])
+        .returning(ORDERS.c.order_id)
+        .cte("added")
+    )
+    new = _order_ids(conn, "regulars_stage_new")
+    conn.execute(insert(new).from_select(["order_id"], select(added.c.order_id)))
+    return new
+
+
+def _among(column: ColumnElement[Any], ids: list[str]) -> ColumnElement[bool]:
+    """``column = ANY(:ids)``, the ids sent as one array parameter."""
+    return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(String())))
+
+
+def _update_changed_orders(
+    conn: Connection, shop_id: str, ids: list[str], staged: Table
+) -> list[str]:
+    """Update the orders whose updatable fields differ from the staged ones; their ids.
+
+    The orders just inserted equal their staged rows, so they are never among them.
+    """
+    differs = or_(*(ORDERS.c[n].is_distinct_from(staged.c[n]) for n in UPDATABLE_ORDER_FIELDS))
+    statement = (
+        update(ORDERS)
+        .where(
+            ORDERS.c.shop_id == shop_id,
+            _among(ORDERS.c.order_id, ids),
+            ORDERS.c.order_id == staged.c.order_id,
+            differs,
+        )
+        .values({**{n: staged.c[n] for n in UPDATABLE_ORDER_FIELDS}, "updated_at": utcnow()})
+        .returning(ORDERS.c.order_id)
+    )
+    return list(conn.scalars(statement))
+
+
+def _lines_that_differ(
+    conn: Connection, shop_id: str, ids: list[str], staged_lines: Table, new: Table
+) -> Table:
+    """A staged table of the existing orders whose staged lines differ (as multisets) from
+    the stored ones: an order id left by ``staged EXCEPT ALL stored`` or the reverse."""
+    existing = staged_lines.c.order_id.not_in(select(new.c.order_id))
+    incoming = select(staged_lines.c.order_id, *(staged_lines.c[n] for n in _LINE_FIELDS)).where(
+        existing
+    )
+    stored = select(ORDER_LINES.c.order_id, *(ORDER_LINES.c[n] for n in _LINE_FIELDS)).where(
+        ORDER_LINES.c.shop_id == shop_id,
+        _among(ORDER_LINES.c.order_id, ids),
+        ORDER_LINES.c.order_id.in_(select(staged_lines.c.order_id).where(existing)),
+    )
+    difference = union(except_all(incoming, stored), except_all(stored, incoming)).subquery()
+    changed = _order_ids(conn, "regulars_stage_changed")
+    conn.execute(
+        insert(changed).from_select(["order_id"], select(difference.c.order_id).distinct())
+    )
+    analyze(conn, changed)
+    return changed
+
+
+def _union(conn: Connection, first: Table, second: Table) -> Table:
+    both = _order_ids(conn, "regulars_stage_replace")
+    conn.execute(
+        insert(both).from_select(
+            ["order_id"], union(select(first.c.order_id), select(second.c.order_id))
+        )
+    )
+    analyze(conn, both)
+    return both
+
+
+def _delete_lines(
+    conn: Connection, shop_id: str, ids: list[str], orders: Table, counts: IngestCounts
+) -> None:
+    gone = conn.execute(
+        delete(ORDER_LINES).where(
+            ORDER_LINES.c.shop_id == shop_id,
+            _among(ORDER_LINES.c.order_id, ids),
+            ORDER_LINES.c.order_id.in_(select(orders.c.order_id)),
+        )
+    )
+    counts.lines_deleted += gone.rowcount
+
+
+def _insert_staged_lines(
+    conn: Connection, shop_id: str, staged_lines: Table, orders: Table, counts: IngestCounts
+) -> None:
+    """Insert the staged lines of ``orders``, in file order (the ids follow it)."""
+    names = ["order_id", *_LINE_FIELDS]
+    rows = (
+        select(literal(shop_id, String()), *(staged_lines.c[n] for n in names))
+        .where(staged_lines.c.order_id.in_(select(orders.c.order_id)))
+        .order_by(staged_lines.c.order_id, staged_lines.c.line_no)
+    )
+    statement = postgresql.insert(ORDER_LINES).from_select(["shop_id", *names], rows)
+    counts.lines_inserted += _rowcount(conn, statement)
+
+
+def _count(conn: Connection, table: Table) -> int:
+    return int(conn.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _rowcount(conn: Connection, statement: Executable) -> int:
+    """Rows an ``INSERT … SELECT`` wrote (SQLAlchemy keeps it only for UPDATE/DELETE
+    unless asked)."""
+    return int(conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount)
