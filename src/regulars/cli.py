@@ -405,7 +405,12 @@ def import_orders(
         ),
     ] = None,
     shop: Annotated[str, typer.Option(help="Shop id the orders belong to.")] = "default",
-    batch_size: Annotated[int, typer.Option(min=1, help="Rows written per transaction.")] = 10_000,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Rows written per transaction (default 10,000; 100,000 on PostgreSQL)."
+        ),
+    ] = None,
     map_: MapOpt = None,
     mapping: MappingFileOpt = None,
     timezone: TimezoneOpt = None,
@@ -413,7 +418,7 @@ def import_orders(
 ) -> None:
     """Load order exports into the store (idempotent; never sends messages or awards points)."""
     from regulars.data.importers import read_orders
-    from regulars.store.ingest import count_batches, ingest, require_head
+    from regulars.store.ingest import count_batches, default_batch_size, ingest, require_head
     from regulars.store.session import display_url, make_engine
 
     database = url or _settings().database_url
@@ -431,8 +436,9 @@ def import_orders(
                 f"[yellow]{result.rows_rejected} rejected row(s) written to {target}",
                 highlight=False,
             )
-        with _steps(quiet, total=count_batches(result, batch_size)) as step:
-            counts = ingest(engine, result, shop_id=shop, batch_size=batch_size, progress=step)
+        rows_per_batch = batch_size or default_batch_size(engine)
+        with _steps(quiet, total=count_batches(result, rows_per_batch)) as step:
+            counts = ingest(engine, result, shop_id=shop, batch_size=rows_per_batch, progress=step)
     finally:
         engine.dispose()
     console.print(f"{counts.summary()} ({display_url(database)})", highlight=False)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from regulars.cli import app
 from regulars.data.importers import read_orders
 from regulars.errors import RegularsError
-from regulars.store.ingest import ingest
+from regulars.store.ingest import default_batch_size, ingest
 from regulars.store.models import Customer, Order, OrderLine, Product
 
 FILES = Path(__file__).parent.parent / "importers" / "files"
@@ -188,3 +188,8 @@ def test_cli_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     )
     assert clean.exit_code == 0, clean.output
     assert "orders 6 new" in " ".join(clean.output.split())
+
+
+def test_default_batch_size_is_larger_on_postgresql(store_engine: Engine) -> None:
+    expected = 100_000 if store_engine.dialect.name == "postgresql" else 10_000
+    assert default_batch_size(store_engine) == expected
