@@ -1,5 +1,6 @@
 """The program types of :mod:`regulars.loyalty.programs`, live on the store.
 
+* :mod:`.types`: registers the program types below with :mod:`regulars.loyalty.accounts`;
 * :mod:`.models`: the state the rules need between orders (rewards, tier state, badges);
 * :mod:`.apply`: applies a list of outcomes in the caller's transaction, idempotent by key;
 * :mod:`.dispatch`: runs every active program over a customer's history on an order or a

@@ -14,11 +14,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from regulars.loyalty.models import LoyaltyProgram
 from regulars.store.models import Base
 from regulars.store.types import BIG_ID, UTCDateTime, utcnow
 
@@ -26,8 +26,8 @@ REWARD_KINDS = ("free_item", "gift")
 REWARD_STATES = ("issued", "redeemed", "revoked")
 
 _CUSTOMER_FK = "customers.customer_id"
-_CASCADE = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
-_PROGRAM_FK = f"{LoyaltyProgram.__tablename__}.id"
+_CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+_PROGRAM_FK = "loyalty_programs.id"
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
