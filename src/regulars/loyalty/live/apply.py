@@ -70,8 +70,14 @@ class Applied:
 
 
 def rowcount(result: Result[Any]) -> int:
-    """Rows an INSERT … ON CONFLICT DO NOTHING or an UPDATE wrote."""
+    """Rows an UPDATE changed."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def _inserted(session: Session, statement: Any) -> bool:
+    """Whether ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` wrote its row (the
+    driver's rowcount of an upsert is not reliable on every dialect; RETURNING is)."""
+    return session.connection().execute(statement).first() is not None
 
 
 def _insert(session: Session) -> Any:
@@ -142,20 +148,20 @@ def _apply_reward(
         fields["quantity"] = out.quantity
     else:
         fields = {"kind": "gift", "gift": out.gift, "quantity": 1}
-    inserted = rowcount(
-        session.execute(
-            _insert(session)(LoyaltyReward)
-            .values(
-                program_id=program.id,
-                customer_id=customer_id,
-                reward_key=out.key,
-                reason=out.reason,
-                state="issued",
-                issued_at=now,
-                **fields,
-            )
-            .on_conflict_do_nothing()
+    inserted = _inserted(
+        session,
+        _insert(session)(LoyaltyReward)
+        .values(
+            program_id=program.id,
+            customer_id=customer_id,
+            reward_key=out.key,
+            reason=out.reason,
+            state="issued",
+            issued_at=now,
+            **fields,
         )
+        .on_conflict_do_nothing()
+        .returning(LoyaltyReward.id),
     )
     if inserted:
         done.rewards += 1
@@ -203,18 +209,18 @@ def _apply_badge(
     session: Session, program: LoyaltyProgram, customer_id: str, out: BadgeAwarded, done: Applied
 ) -> None:
     names = {b["code"]: b["name"] for b in program.config.get("badges", [])}
-    inserted = rowcount(
-        session.execute(
-            _insert(session)(LoyaltyBadge)
-            .values(
-                program_id=program.id,
-                customer_id=customer_id,
-                code=out.code,
-                name=names.get(out.code, out.code),
-                awarded_at=out.awarded_at,
-            )
-            .on_conflict_do_nothing()
+    inserted = _inserted(
+        session,
+        _insert(session)(LoyaltyBadge)
+        .values(
+            program_id=program.id,
+            customer_id=customer_id,
+            code=out.code,
+            name=names.get(out.code, out.code),
+            awarded_at=out.awarded_at,
         )
+        .on_conflict_do_nothing()
+        .returning(LoyaltyBadge.id),
     )
     if inserted:
         done.badges += 1

@@ -100,6 +100,37 @@ def _stamp_redemptions(
     return [stamp_card.Redemption(customer_id, at) for at in times if at is not None]
 
 
+def _usable(
+    config: StampCardConfig,
+    customer_id: str,
+    events: list[Purchase | Return | stamp_card.Redemption],
+) -> list[Purchase | Return | stamp_card.Redemption]:
+    """The events without redemptions the replay has no open voucher for.
+
+    A voucher is redeemed at checkout time; a return recorded later but dated earlier (a
+    backdated import) can make the replay revoke that voucher before its redemption. The
+    voucher was used all the same (its row stays ``redeemed``); the replay just must not
+    redeem a second one for it.
+    """
+    ordered = sorted(events, key=lambda e: e.at)
+    kept: list[Purchase | Return | stamp_card.Redemption] = []
+    card = stamp_card.StampCard(customer_id=customer_id)
+    for event in ordered:
+        if isinstance(event, Purchase):
+            card, _ = stamp_card.add_stamps(
+                config, card, stamp_card.qualifying_units(config, event.lines)
+            )
+        elif isinstance(event, Return):
+            units = sum(line.quantity for line in event.lines if config.counts(line))
+            card, _ = stamp_card.remove_stamps(config, card, units)
+        elif card.open:
+            card, _ = stamp_card.redeem(card)
+        else:
+            continue
+        kept.append(event)
+    return kept
+
+
 def stamp_outcomes(
     session: Session,
     program: LoyaltyProgram,
@@ -113,7 +144,7 @@ def stamp_outcomes(
         *history.returns,
         *_stamp_redemptions(session, program, customer_id),
     ]
-    replayed = stamp_card.replay(config, customer_id, events)
+    replayed = stamp_card.replay(config, customer_id, _usable(config, customer_id, events))
     outcomes: list[Outcome] = list(replayed.outcomes)
     if config.volume_gift is not None:
         outcomes += volume_gifts.volume_gifts(
