@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
+from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.live.gifts import LOYALTY_GIFTS, grant_due_gifts
 from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent
@@ -299,34 +300,40 @@ def test_quote_writes_nothing(client: TestClient, store_engine: Engine) -> None:
         assert session.scalar(select(func.count()).select_from(LoyaltyTierState)) == 1
 
 
-def _workers(engine: Engine) -> int:
-    return 2
-
-
 def test_two_concurrent_orders_completing_one_card_give_one_free_item(
-    client: TestClient, store_engine: Engine
+    store_engine: Engine,
 ) -> None:
     """Two stamps fill the card; each order alone has one. Without serialising the
-    evaluation per customer, each transaction would see one stamp and grant nothing."""
-    card = {
-        **COFFEE,
-        "code": "espresso",
-        "config": {"code": "espresso", "skus": ["espresso"], "stamps_required": 2},
-    }
-    assert client.post("/v1/loyalty/programs", json=card).status_code == 201
+    evaluation per customer, each transaction would see one stamp and grant nothing.
+
+    Only the stamp card runs (a points program would serialise the two orders already, on
+    the account row). On PostgreSQL both orders are written before either is evaluated;
+    SQLite has one writer, so there the threads only start together."""
+    config = {"code": "espresso", "skus": ["espresso"], "stamps_required": 2}
+    spec = ProgramSpec("espresso", "Espresso", "stamp_card", config, starts_at=BASE)
     with Session(store_engine) as session:
+        create_program(session, spec)
         add_customer(session, "eve")
         session.commit()
     barrier = Barrier(2)
+    postgres = store_engine.dialect.name == "postgresql"
 
     def order(i: int) -> None:
-        barrier.wait()
-        _order(store_engine, f"E{i}", "eve", [("espresso", "drinks", "2.00")], hours=i)
+        with Session(store_engine, expire_on_commit=False) as session:
+            if not postgres:
+                barrier.wait()
+            lines = [("espresso", "drinks", "2.00")]
+            placed = add_order(session, f"E{i}", "eve", "2.00", at=BASE + timedelta(i), lines=lines)
+            if postgres:
+                barrier.wait()
+            on_order_recorded(session, placed)
+            session.commit()
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(order, range(2)))
-    vouchers = [r for r in _rewards(client, "eve") if r["program"] == "espresso"]
-    assert [v["reward_key"] for v in vouchers] == ["stamp:espresso:eve:1"]
+    with Session(store_engine) as session:
+        keys = session.scalars(select(LoyaltyReward.reward_key)).all()
+    assert keys == ["stamp:espresso:eve:1"]
 
 
 def test_daily_gifts_job_grants_birthday_and_holiday_gifts_once(
