@@ -7,7 +7,7 @@ decides on the customer's local date (``customers.time_zone``, else the program'
 a named gift becomes a reward (voucher), points a ledger credit in the customer's account
 of the oldest running points program. The keys (``birthday:<customer>:<year>``,
 ``holiday:<code>:<customer>:<date>``) make a rerun, or a run on each day of a gift's
-validity, grant each gift once. Runs once a day: a fixed UTC instant falls into exactly
+validity, grant each gift once. Runs daily at 01:00 UTC: a fixed UTC instant falls into exactly
 one local date of every time zone, so every customer's day is seen by exactly one run.
 """
 
@@ -54,7 +54,9 @@ def grant_due_gifts(session: Session, now: datetime) -> dict[str, int]:
 
 
 def _daily(settings: Settings) -> Daily:
-    return Daily(hour=1, timezone=settings.timezone)
+    """01:00 UTC, not the shop's wall clock: runs exactly 24 h apart (a 25 h gap on a DST
+    day could step over a customer's whole local day)."""
+    return Daily(hour=1, timezone="UTC")
 
 
 @registry.handler(LOYALTY_GIFTS, schedule=_daily, max_attempts=3)
