@@ -22,6 +22,7 @@ from regulars.api.keys import create_api_key
 from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.live.gifts import LOYALTY_GIFTS, grant_due_gifts
 from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
+from regulars.loyalty.live.quote import quote_programs
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent
 from regulars.loyalty.service import on_order_recorded, on_return_recorded
 from regulars.store.models import Base, Customer, Order, OrderReturn
@@ -364,3 +365,29 @@ def test_daily_gifts_job_grants_birthday_and_holiday_gifts_once(
     assert _rewards(client, "ed") == []
     assert client.get("/v1/loyalty/accounts/ed?program=cashback").json()["balance"] == 50
     assert registry.get(LOYALTY_GIFTS) is not None
+
+
+def test_quote_moves_a_stale_tier_on_to_now_without_writing(store_engine: Engine) -> None:
+    """Silver from 250 spent 30 days ago; the 10-day window ended 20 days ago with nothing
+    in it and there is no grace: the tier now is none, though the stored state (last
+    evaluated at the order) still says silver."""
+    config = {
+        "code": "short",
+        "tiers": [{"name": "silver", "threshold": "200", "discount_pct": "2"}],
+        "window_days": 10,
+        "grace_days": 0,
+    }
+    spec = ProgramSpec("short", "Short club", "tiers", config, starts_at=BASE - timedelta(1))
+    with Session(store_engine, expire_on_commit=False) as session:
+        create_program(session, spec)
+        on_order_recorded(session, add_order(session, "S1", "sam", "250.00", at=BASE))
+        session.commit()
+        stored = session.scalars(select(LoyaltyTierState.tier)).one()
+        [part] = quote_programs(session, "sam", Decimal("100.00"), [], datetime.now(UTC))
+        assert (stored, part.tier, part.discount_pct, part.tier_after) == (
+            "silver",
+            None,
+            Decimal(0),
+            None,  # 100 in the window does not reach 200
+        )
+        assert session.scalars(select(LoyaltyTierState.tier)).one() == "silver"

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 import regulars.loyalty.live.types  # noqa: F401  (registers the program types)
 from regulars.loyalty.live.apply import Applied, apply_outcomes, tier_state_row
 from regulars.loyalty.live.history import History, customer_history
-from regulars.loyalty.live.models import LoyaltyReward
+from regulars.loyalty.live.models import LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from regulars.loyalty.programs import (
     BadgesConfig,
@@ -175,6 +175,13 @@ def qualifying_events(
     return tiers.spend_events(customer_id, history.purchases, history.returns)
 
 
+def stored_tier_state(row: LoyaltyTierState | None, customer_id: str = "") -> tiers.TierState:
+    """The rule's state from its row (no row: no tier, nothing evaluated yet)."""
+    if row is None:
+        return tiers.TierState(customer_id, EPOCH)
+    return tiers.TierState(row.customer_id, row.as_of, row.tier, row.window_start, row.grace_until)
+
+
 def _run_tiers(
     session: Session,
     program: LoyaltyProgram,
@@ -184,7 +191,7 @@ def _run_tiers(
     at: datetime,
 ) -> Applied:
     row = tier_state_row(session, program, customer_id, EPOCH)
-    last = tiers.TierState(customer_id, row.as_of, row.tier, row.window_start, row.grace_until)
+    last = stored_tier_state(row)
     events = qualifying_events(session, config, customer_id, history)
     evaluation = tiers.evaluate(config, events, last, max(at, row.as_of))
     applied = apply_outcomes(session, program, customer_id, evaluation.changes)
@@ -212,10 +219,13 @@ def _outcomes_of(
 
 def evaluate_customer(session: Session, customer_id: str, at: datetime) -> list[Applied]:
     """Run every live program over ``customer_id``'s history up to ``at`` and apply it."""
+    programs = running_programs(session, LIVE_TYPES, at)
+    if not programs:
+        return []  # no lock, no history read: a points-only shop pays nothing for this
     _lock_customer(session, customer_id)
     history = customer_history(session, customer_id)
     done = []
-    for program in running_programs(session, LIVE_TYPES, at):
+    for program in programs:
         config = program_config(program)
         if isinstance(config, TierClubConfig):
             done.append(_run_tiers(session, program, config, customer_id, history, at))

@@ -5,7 +5,8 @@ For a cart of ``amount`` with ``lines`` placed by ``customer_id`` now:
 * **discount card**: the percentage of the step the customer's spend *before* this order
   reaches (:func:`~regulars.loyalty.programs.discount_card.next_order_discount`) and
   ``amount × pct / 100`` (half-up to the cent);
-* **tiers**: the customer's stored tier, and its discount the same way (a cart that
+* **tiers**: the customer's tier now (the stored state evaluated on to now, without
+  writing), and its discount the same way (a cart that
   crosses a threshold upgrades from this order on, so the quote shows the tier the cart
   *reaches* as ``tier_after``; its discount applies from the next order);
 * **stamp card**: the units the cart adds, the card's stamps now, whether the cart
@@ -29,6 +30,7 @@ from regulars.loyalty.live.dispatch import (
     qualifying_events,
     running_programs,
     stamp_outcomes,
+    stored_tier_state,
 )
 from regulars.loyalty.live.history import History, customer_history
 from regulars.loyalty.live.models import LoyaltyReward, LoyaltyTierState
@@ -92,20 +94,21 @@ def _tiers(
     amount: Decimal,
     now: datetime,
 ) -> ProgramQuote:
-    current = session.scalar(
-        select(LoyaltyTierState.tier).where(
+    row = session.scalars(
+        select(LoyaltyTierState).where(
             LoyaltyTierState.program_id == program.id,
             LoyaltyTierState.customer_id == customer_id,
         )
-    )
+    ).one_or_none()
+    last = stored_tier_state(row, customer_id)
+    events = qualifying_events(session, config, customer_id, history)
+    # The tier now: the stored state moved on to now (a window may have ended since).
+    current = tiers.evaluate(config, events, last, max(now, last.as_of)).state.tier
     tier = config.tier(current)
-    events = [*qualifying_events(session, config, customer_id, history)]
-    if config.basis == "spend":
-        events.append(tiers.QualifyingEvent(now, amount))
-    reached = highest_tier(config.tiers, tiers.window_value(config, events, now))
-    after = (
-        tier if config.rank(reached.name if reached else None) <= config.rank(current) else reached
-    )
+    with_cart = [*events, tiers.QualifyingEvent(now, amount)] if config.basis == "spend" else events
+    reached = highest_tier(config.tiers, tiers.window_value(config, with_cart, now))
+    upgrade = config.rank(reached.name if reached else None) > config.rank(current)
+    after = reached if upgrade else tier
     pct = tier.discount_pct if tier else Decimal(0)
     return ProgramQuote(
         program.code,
