@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from regulars.api.deps import SessionDep, require
+from regulars.api.openapi import problems
 from regulars.api.problems import PROBLEM_JSON
 from regulars.api.schemas.loyalty import (
     AccountOut,
@@ -167,7 +168,7 @@ RewardState = Annotated[
 @router.get(
     "/accounts/{customer_id}/rewards",
     dependencies=[Reader],
-    responses={404: {"description": "unknown customer", **_PROBLEM}},
+    responses=problems(404, d404="unknown customer"),
 )
 def list_rewards(
     customer_id: CustomerId, session: SessionDep, state: RewardState = None
@@ -181,12 +182,11 @@ def list_rewards(
     status_code=201,
     responses={
         200: {"description": "a replay: already redeemed for the same order_id"},
-        404: {"description": "unknown reward", **_PROBLEM},
-        409: {"description": "already redeemed or revoked", **_PROBLEM},
+        **problems(404, 409, body=True, d404="unknown reward", d409="already redeemed or revoked"),
     },
 )
 def redeem_reward(
-    reward_id: Annotated[int, Path(ge=1)],
+    reward_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     body: RedeemRewardIn,
     response: Response,
     session: SessionDep,
@@ -201,7 +201,7 @@ def redeem_reward(
 @router.get(
     "/accounts/{customer_id}/badges",
     dependencies=[Reader],
-    responses={404: {"description": "unknown customer", **_PROBLEM}},
+    responses=problems(404, d404="unknown customer"),
 )
 def list_badges(customer_id: CustomerId, session: SessionDep) -> list[BadgeOut]:
     """Badges the customer was awarded, oldest first."""
