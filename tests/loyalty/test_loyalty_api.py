@@ -158,6 +158,7 @@ def test_quote_writes_nothing(funded: TestClient, store_engine: Engine) -> None:
         "available": 100,
         "max_redeemable_points": 100,  # 50 % of 80.00 = 40.00 = 4,000 points; balance 100
         "max_redeemable_money": "1.00",
+        "programs": [],  # no discount card, tier club or stamp card runs
     }
     newcomer = funded.post("/v1/loyalty/quote", json={**body, "customer_id": "new"}).json()
     assert (newcomer["points_earned"], newcomer["available"]) == (80, 0)

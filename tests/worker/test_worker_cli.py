@@ -62,7 +62,7 @@ def test_worker_once_schedules_the_refresh_and_runs_what_is_due(db_url: str) -> 
     assert "scores.refresh done" in result.output
     with session_scope(engine) as session:
         assert len(session.scalars(select(CustomerScore)).all()) == 6
-    listed = runner.invoke(app, ["jobs", "--url", db_url, "--json"])
+    listed = runner.invoke(app, ["jobs", "--url", db_url, "--kind", "scores.refresh", "--json"])
     jobs = json.loads(listed.output)
     assert [j["state"] for j in jobs] == ["pending", "done"]
     next_due = datetime.fromisoformat(jobs[0]["due_at"])

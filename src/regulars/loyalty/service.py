@@ -57,6 +57,7 @@ from regulars.loyalty.ledger import (
     reverse_earning,
     spend,
 )
+from regulars.loyalty.live.dispatch import apply_programs_for_order, apply_programs_for_return
 from regulars.loyalty.models import (
     LoyaltyAccount,
     LoyaltyEntry,
@@ -183,6 +184,7 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
                 expires_at=expires,
             )
         )
+    apply_programs_for_order(session, order)  # stamp cards, tiers, badges (loyalty.live)
     return posted
 
 
@@ -246,6 +248,7 @@ def on_return_recorded(
     """Reverse what the returned order earned and re-credit what it spent, proportionally
     (see the module docstring); idempotent by return."""
     now = now or utcnow()
+    apply_programs_for_return(session, ret)  # stamp cards, tiers, badges (loyalty.live)
     order = session.scalars(
         select(Order).where(Order.shop_id == ret.shop_id, Order.order_id == ret.order_id)
     ).one_or_none()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
@@ -12,6 +12,7 @@ from regulars.api.schemas import Page
 from regulars.api.schemas.loyalty import (
     AccountOut,
     AdjustIn,
+    BadgeOut,
     EntryOut,
     PostedOut,
     ProgramIn,
@@ -19,6 +20,8 @@ from regulars.api.schemas.loyalty import (
     QuoteIn,
     QuoteOut,
     RedeemIn,
+    RedeemRewardIn,
+    RewardOut,
     StateIn,
 )
 from regulars.api.services import loyalty as services
@@ -153,3 +156,53 @@ def enroll(customer_id: CustomerId, body: StateIn, session: SessionDep) -> Accou
 def quote(body: QuoteIn, session: SessionDep) -> QuoteOut:
     """What a cart would earn and what may be redeemed on it; writes nothing."""
     return services.quote(session, body)
+
+
+# -- live program types: rewards and badges (regulars.loyalty.live) ---------------------
+
+RewardState = Annotated[
+    Literal["issued", "redeemed", "revoked"] | None, Query(description="Only this state.")
+]
+
+
+@router.get(
+    "/accounts/{customer_id}/rewards",
+    dependencies=[Reader],
+    responses=problems(404, d404="unknown customer"),
+)
+def list_rewards(
+    customer_id: CustomerId, session: SessionDep, state: RewardState = None
+) -> list[RewardOut]:
+    """The customer's vouchers (free items, gifts), newest first."""
+    return services.list_rewards(session, customer_id, state)
+
+
+@router.post(
+    "/rewards/{reward_id}/redeem",
+    status_code=201,
+    responses={
+        200: {"description": "a replay: already redeemed for the same order_id"},
+        **problems(404, 409, body=True, d404="unknown reward", d409="already redeemed or revoked"),
+    },
+)
+def redeem_reward(
+    reward_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: RedeemRewardIn,
+    response: Response,
+    session: SessionDep,
+    key: Writer,
+) -> RewardOut:
+    """Use a voucher at checkout, once."""
+    reward, created = services.redeem_reward(session, reward_id, body, key)
+    response.status_code = 201 if created else 200
+    return reward
+
+
+@router.get(
+    "/accounts/{customer_id}/badges",
+    dependencies=[Reader],
+    responses=problems(404, d404="unknown customer"),
+)
+def list_badges(customer_id: CustomerId, session: SessionDep) -> list[BadgeOut]:
+    """Badges the customer was awarded, oldest first."""
+    return services.list_badges(session, customer_id)

@@ -4,6 +4,7 @@ strings."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -64,6 +65,9 @@ class AccountOut(BaseModel):
     overdraft: int = Field(description="How far a return took the balance below zero.")
     tier: str | None
     lots: list[LotOut]
+    tiers: list[TierOut] = Field(
+        default_factory=list, description="The customer's standing in every tier club."
+    )
 
 
 class EntryOut(BaseModel):
@@ -110,6 +114,7 @@ class PostedOut(BaseModel):
 class QuoteLineIn(In):
     sku: Annotated[str | None, Field(max_length=255)] = None
     category: Annotated[str | None, Field(max_length=255)] = None
+    quantity: Annotated[int, Field(ge=1, le=10**6)] = 1
     line_amount: Money
 
 
@@ -127,7 +132,76 @@ class QuoteOut(BaseModel):
     available: int
     max_redeemable_points: int
     max_redeemable_money: Money
+    programs: list[ProgramQuoteOut] = Field(
+        default_factory=list,
+        description="What the cart gets from the discount card, tier club and stamp cards.",
+    )
 
 
 class StateIn(In):
     program: Code | None = None
+
+
+# -- live program types: quotes, rewards, badges, tiers (regulars.loyalty.live) ------------
+
+
+class ProgramQuoteOut(BaseModel):
+    """One live program's part of a quote; fields that do not apply to its type are null."""
+
+    program: str
+    type: str
+    discount_pct: Decimal | None = None
+    discount_amount: Money | None = None
+    tier: str | None = None
+    tier_after: str | None = Field(None, description="The tier this cart reaches.")
+    perks: list[str] = Field(default_factory=list)
+    stamps_added: int | None = None
+    stamps_now: int | None = None
+    stamps_required: int | None = None
+    completes_free_item: bool | None = None
+    open_vouchers: int | None = None
+
+
+class TierOut(BaseModel):
+    program: str
+    tier: str | None
+    since: datetime | None
+    window_start: datetime | None
+    window_ends_at: datetime | None
+    grace_until: datetime | None
+    perks: list[str]
+
+
+class RewardOut(BaseModel):
+    reward_id: int
+    program: str
+    customer_id: str
+    reward_key: str
+    kind: str = Field(description="free_item or gift.")
+    gift: str | None
+    sku: str | None
+    category: str | None
+    quantity: int
+    reason: str
+    state: str = Field(description="issued, redeemed or revoked.")
+    issued_at: datetime
+    redeemed_at: datetime | None
+    redeemed_order_id: str | None
+    revoked_at: datetime | None
+
+
+class RedeemRewardIn(In):
+    order_id: Key | None = Field(
+        None, description="The order it is used on; a retry with the same order_id is a replay."
+    )
+
+
+class BadgeOut(BaseModel):
+    program: str
+    code: str
+    name: str
+    awarded_at: datetime
+
+
+AccountOut.model_rebuild()
+QuoteOut.model_rebuild()

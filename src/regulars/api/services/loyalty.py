@@ -15,14 +15,19 @@ from regulars.api.schemas import Page
 from regulars.api.schemas.loyalty import (
     AccountOut,
     AdjustIn,
+    BadgeOut,
     EntryOut,
     LotOut,
     PostedOut,
     ProgramIn,
     ProgramOut,
+    ProgramQuoteOut,
     QuoteIn,
     QuoteOut,
     RedeemIn,
+    RedeemRewardIn,
+    RewardOut,
+    TierOut,
 )
 from regulars.api.services.common import paginate
 from regulars.loyalty import accounts, service
@@ -35,10 +40,14 @@ from regulars.loyalty.ledger import (
     Posted,
     RedemptionCapError,
 )
+from regulars.loyalty.live import quote as live_quote
+from regulars.loyalty.live import rewards as live_rewards
+from regulars.loyalty.live.models import LoyaltyReward
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
 from regulars.loyalty.rules import Line
 from regulars.store.audit import record
 from regulars.store.models import ApiKey, Customer
+from regulars.store.types import utcnow
 
 
 @contextmanager
@@ -141,6 +150,7 @@ def get_account(session: Session, customer_id: str, program_code: str | None) ->
         overdraft=view.overdraft,
         tier=view.tier,
         lots=[LotOut.model_validate(lot, from_attributes=True) for lot in view.lots],
+        tiers=club_tiers(session, customer_id),
     )
 
 
@@ -255,4 +265,82 @@ def quote(session: Session, body: QuoteIn) -> QuoteOut:
             body.amount,
             [Line(line.line_amount, line.sku, line.category) for line in body.lines],
         )
-    return QuoteOut.model_validate(result, from_attributes=True)
+    out = QuoteOut.model_validate(result, from_attributes=True)
+    return out.model_copy(update={"programs": program_quotes(session, body)})
+
+
+# -- live program types: quote parts, rewards, badges, tiers (regulars.loyalty.live) ------
+
+
+def program_quotes(session: Session, body: QuoteIn) -> list[ProgramQuoteOut]:
+    """The discount card, tier club and stamp card parts of a quote (reads only)."""
+    lines = live_quote.cart_lines(
+        [(line.line_amount, line.sku, line.category, line.quantity) for line in body.lines]
+    )
+    parts = live_quote.quote_programs(session, body.customer_id, body.amount, lines, utcnow())
+    return [ProgramQuoteOut.model_validate(p, from_attributes=True) for p in parts]
+
+
+def club_tiers(session: Session, customer_id: str) -> list[TierOut]:
+    views = live_rewards.tier_views(session, customer_id)
+    return [TierOut.model_validate(v, from_attributes=True) for v in views]
+
+
+def _reward_out(session: Session, reward: LoyaltyReward) -> RewardOut:
+    return RewardOut(
+        reward_id=reward.id,
+        program=live_rewards.program_code(session, reward.program_id),
+        customer_id=reward.customer_id,
+        reward_key=reward.reward_key,
+        kind=reward.kind,
+        gift=reward.gift,
+        sku=reward.sku,
+        category=reward.category,
+        quantity=reward.quantity,
+        reason=reward.reason,
+        state=reward.state,
+        issued_at=reward.issued_at,
+        redeemed_at=reward.redeemed_at,
+        redeemed_order_id=reward.redeemed_order_id,
+        revoked_at=reward.revoked_at,
+    )
+
+
+def list_rewards(session: Session, customer_id: str, state: str | None) -> list[RewardOut]:
+    _customer(session, customer_id)
+    return [_reward_out(session, r) for r in live_rewards.rewards_of(session, customer_id, state)]
+
+
+def redeem_reward(
+    session: Session, reward_id: int, body: RedeemRewardIn, key: ApiKey
+) -> tuple[RewardOut, bool]:
+    """Use a voucher; 404 when unknown, 409 when already used or revoked."""
+    try:
+        done = live_rewards.redeem_reward(session, reward_id, body.order_id)
+    except live_rewards.RewardNotFoundError as exc:
+        raise ApiProblemError(404, str(exc), kind="not-found") from None
+    except live_rewards.RewardUsedError as exc:
+        raise ApiProblemError(409, str(exc), kind="reward-used", state=exc.state) from None
+    if not done.replay:
+        record(
+            session,
+            actor=actor(key),
+            action="loyalty.reward.redeem",
+            target_type="loyalty_reward",
+            target_id=str(reward_id),
+            details={"order_id": body.order_id},
+        )
+    return _reward_out(session, done.reward), not done.replay
+
+
+def list_badges(session: Session, customer_id: str) -> list[BadgeOut]:
+    _customer(session, customer_id)
+    return [
+        BadgeOut(
+            program=live_rewards.program_code(session, b.program_id),
+            code=b.code,
+            name=b.name,
+            awarded_at=b.awarded_at,
+        )
+        for b in live_rewards.badges_of(session, customer_id)
+    ]

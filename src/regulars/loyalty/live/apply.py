@@ -1,0 +1,280 @@
+"""Apply program outcomes to the store, in the caller's transaction, idempotent by key.
+
+What each outcome (:mod:`regulars.loyalty.programs.outcomes`) writes:
+
+* :class:`Earn` → a ledger credit (one lot with ``available_at`` / ``expires_at``) in the
+  customer's account of the oldest running ``points`` program, keyed ``program:<code>:<key>``;
+* :class:`Debit` → a ledger debit (``adjust`` entry with the reason) in that account;
+* :class:`FreeItem` / :class:`Gift` → a ``loyalty_rewards`` row (state ``issued``) and a
+  ``reward_granted`` event;
+* :class:`Revoke` → the reward of that key, if still ``issued``, becomes ``revoked``;
+  a used reward stays used (the rule already accounts for it);
+* :class:`TierChange` → the tier state row's tier and ``since``, and a ``tier_changed``
+  event (event key = the change's key, so it is emitted once);
+* :class:`BadgeAwarded` → a ``loyalty_badges`` row and a ``reward_granted`` event.
+
+Every insert is ``INSERT … ON CONFLICT DO NOTHING`` on the unique key, so applying the same
+outcomes again, or from two transactions at once, writes each thing once.
+:class:`Perk` and :class:`Discount` are standing benefits read from the current tier or
+card at checkout (:mod:`.quote`), not stored; :class:`Charge` / :class:`Refund` belong to
+paid membership, which this module does not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from regulars.loyalty.accounts import enroll, running_points_programs
+from regulars.loyalty.ledger import EntrySpec, credit, debit
+from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
+from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.programs.outcomes import (
+    BadgeAwarded,
+    Debit,
+    Discount,
+    Earn,
+    FreeItem,
+    Gift,
+    Outcome,
+    Perk,
+    Revoke,
+    TierChange,
+)
+from regulars.loyalty.webhooks import emit
+from regulars.store.types import utcnow
+
+SYSTEM = "system"
+
+
+class OutcomeError(ValueError):
+    """An outcome this store cannot apply (e.g. points without a points program)."""
+
+
+@dataclass
+class Applied:
+    """What one call wrote (replays of earlier outcomes are not counted)."""
+
+    earned: int = 0
+    debited: int = 0
+    rewards: int = 0
+    revoked: int = 0
+    tier_changes: int = 0
+    badges: int = 0
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE changed."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _inserted(session: Session, statement: Any) -> bool:
+    """Whether ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` wrote its row (the
+    driver's rowcount of an upsert is not reliable on every dialect; RETURNING is)."""
+    return session.connection().execute(statement).first() is not None
+
+
+def _insert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def _points_account_id(session: Session, customer_id: str, at: datetime) -> int:
+    programs = running_points_programs(session, at)
+    if not programs:
+        raise OutcomeError("points outcome: no points program is running to hold the points")
+    return enroll(session, programs[0], customer_id).id
+
+
+def _apply_earn(
+    session: Session, program: LoyaltyProgram, customer_id: str, earn: Earn, done: Applied
+) -> None:
+    account_id = _points_account_id(session, customer_id, earn.available_at)
+    spec = EntrySpec(
+        kind="earn",
+        key=f"program:{program.code}:{earn.key}",
+        actor=SYSTEM,
+        occurred_at=earn.available_at,
+        reason=earn.reason,
+    )
+    posted = credit(
+        session,
+        account_id,
+        earn.points,
+        spec,
+        available_at=earn.available_at,
+        expires_at=earn.expires_at,
+    )
+    done.earned += 0 if posted.replay else earn.points
+
+
+def _apply_debit(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: str,
+    out: Debit,
+    now: datetime,
+    done: Applied,
+) -> None:
+    account_id = _points_account_id(session, customer_id, now)
+    spec = EntrySpec(
+        kind="adjust",
+        key=f"program:{program.code}:{out.key}",
+        actor=SYSTEM,
+        occurred_at=now,
+        reason=out.reason,
+    )
+    posted = debit(session, account_id, out.points, spec, now=now)
+    done.debited += 0 if posted.replay else out.points
+
+
+def _apply_reward(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: str,
+    out: FreeItem | Gift,
+    now: datetime,
+    done: Applied,
+) -> None:
+    fields: dict[str, Any]
+    if isinstance(out, FreeItem):
+        fields = {"kind": "free_item", "sku": out.sku, "category": out.category}
+        fields["quantity"] = out.quantity
+    else:
+        fields = {"kind": "gift", "gift": out.gift, "quantity": 1}
+    inserted = _inserted(
+        session,
+        _insert(session)(LoyaltyReward)
+        .values(
+            program_id=program.id,
+            customer_id=customer_id,
+            reward_key=out.key,
+            reason=out.reason,
+            state="issued",
+            issued_at=now,
+            **fields,
+        )
+        .on_conflict_do_nothing()
+        .returning(LoyaltyReward.id),
+    )
+    if inserted:
+        done.rewards += 1
+        payload = {"program": program.code, "customer_id": customer_id, "reward_key": out.key}
+        emit(session, "reward_granted", f"reward_granted:{program.id}:{out.key}", payload)
+
+
+def _apply_revoke(
+    session: Session, program: LoyaltyProgram, out: Revoke, now: datetime, done: Applied
+) -> None:
+    changed = rowcount(
+        session.execute(
+            update(LoyaltyReward)
+            .where(
+                LoyaltyReward.program_id == program.id,
+                LoyaltyReward.reward_key == out.key,
+                LoyaltyReward.state == "issued",
+            )
+            .values(state="revoked", revoked_at=now, revoke_reason=out.reason)
+        )
+    )
+    done.revoked += changed
+
+
+def _apply_tier_change(
+    session: Session, program: LoyaltyProgram, customer_id: str, out: TierChange, done: Applied
+) -> None:
+    state = tier_state_row(session, program, customer_id, out.effective_at)
+    if state.since is not None and state.since >= out.effective_at:
+        return  # an older (or the same) change: already applied
+    state.tier, state.since, state.updated_at = out.new, out.effective_at, utcnow()
+    payload = {
+        "program": program.code,
+        "customer_id": customer_id,
+        "from": out.old,
+        "to": out.new,
+        "effective_at": out.effective_at.isoformat(),
+        "reason": out.reason,
+    }
+    emit(session, "tier_changed", out.key, payload)
+    done.tier_changes += 1
+
+
+def _apply_badge(
+    session: Session, program: LoyaltyProgram, customer_id: str, out: BadgeAwarded, done: Applied
+) -> None:
+    names = {b["code"]: b["name"] for b in program.config.get("badges", [])}
+    inserted = _inserted(
+        session,
+        _insert(session)(LoyaltyBadge)
+        .values(
+            program_id=program.id,
+            customer_id=customer_id,
+            code=out.code,
+            name=names.get(out.code, out.code),
+            awarded_at=out.awarded_at,
+        )
+        .on_conflict_do_nothing()
+        .returning(LoyaltyBadge.id),
+    )
+    if inserted:
+        done.badges += 1
+        payload = {"program": program.code, "customer_id": customer_id, "badge": out.code}
+        emit(session, "reward_granted", f"reward_granted:{program.id}:{out.key}", payload)
+
+
+def tier_state_row(
+    session: Session, program: LoyaltyProgram, customer_id: str, as_of: datetime
+) -> LoyaltyTierState:
+    """The customer's tier state in ``program``, created (no tier) if missing."""
+    session.execute(
+        _insert(session)(LoyaltyTierState)
+        .values(program_id=program.id, customer_id=customer_id, as_of=as_of, updated_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    row: LoyaltyTierState = session.scalars(
+        select(LoyaltyTierState)
+        .where(
+            LoyaltyTierState.program_id == program.id,
+            LoyaltyTierState.customer_id == customer_id,
+        )
+        .execution_options(populate_existing=True)
+    ).one()
+    return row
+
+
+def apply_outcomes(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: str,
+    outcomes: Sequence[Outcome],
+    *,
+    now: datetime | None = None,
+) -> Applied:
+    """Write ``outcomes`` of ``program`` for ``customer_id``; already applied keys are skipped."""
+    now = now or utcnow()
+    done = Applied()
+    for out in outcomes:
+        if isinstance(out, Earn):
+            _apply_earn(session, program, customer_id, out, done)
+        elif isinstance(out, Debit):
+            _apply_debit(session, program, customer_id, out, now, done)
+        elif isinstance(out, FreeItem | Gift):
+            _apply_reward(session, program, customer_id, out, now, done)
+        elif isinstance(out, Revoke):
+            _apply_revoke(session, program, out, now, done)
+        elif isinstance(out, TierChange):
+            _apply_tier_change(session, program, customer_id, out, done)
+        elif isinstance(out, BadgeAwarded):
+            _apply_badge(session, program, customer_id, out, done)
+        elif isinstance(out, Perk | Discount):
+            continue  # standing benefits, read at checkout
+        else:
+            raise OutcomeError(f"{type(out).__name__}: not applied by the live programs")
+    session.flush()
+    return done

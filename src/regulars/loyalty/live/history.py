@@ -1,0 +1,112 @@
+"""A customer's history from the store, as the rules read it (:mod:`..programs.history`).
+
+Purchases are the customer's orders that are not cancelled and have a positive amount,
+with their lines; returns are their ``order_returns`` with the returned lines. A returned
+line names a SKU (and quantity, amount); its category is looked up on the order's line of
+that SKU, so a category-based stamp card loses the right stamps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from regulars.loyalty.programs.history import OrderLine, Purchase, Return
+from regulars.store.models import Order, OrderReturn
+from regulars.store.models import OrderLine as StoreLine
+
+
+@dataclass(frozen=True)
+class History:
+    purchases: list[Purchase]
+    returns: list[Return]
+
+    def since(self, start: datetime) -> History:
+        """Only what happened from ``start`` on (a program counts from its launch)."""
+        return History(
+            [p for p in self.purchases if p.at >= start],
+            [r for r in self.returns if r.at >= start],
+        )
+
+
+def _purchase_lines(session: Session, orders: list[Order]) -> dict[tuple[str, str], list[Any]]:
+    by_order: dict[tuple[str, str], list[Any]] = {}
+    if not orders:
+        return by_order
+    rows = session.execute(
+        select(
+            StoreLine.shop_id,
+            StoreLine.order_id,
+            StoreLine.sku,
+            StoreLine.category,
+            StoreLine.quantity,
+            StoreLine.line_amount,
+        )
+        .where(StoreLine.order_id.in_([o.order_id for o in orders]))
+        .order_by(StoreLine.id)
+    ).all()
+    for shop, order_id, sku, category, quantity, amount in rows:
+        by_order.setdefault((shop, order_id), []).append(
+            OrderLine(quantity=int(quantity), amount=Decimal(amount), sku=sku, category=category)
+        )
+    return by_order
+
+
+def _returned_lines(raw: list[dict[str, Any]], bought: list[OrderLine]) -> tuple[OrderLine, ...]:
+    categories = {line.sku: line.category for line in bought if line.sku}
+    lines = []
+    for item in raw:
+        sku = item.get("sku")
+        lines.append(
+            OrderLine(
+                quantity=int(item.get("quantity", 0)),
+                amount=Decimal(str(item.get("line_amount", "0"))),
+                sku=sku,
+                category=item.get("category") or (categories.get(sku) if sku else None),
+            )
+        )
+    return tuple(lines)
+
+
+def customer_history(session: Session, customer_id: str) -> History:
+    """Every purchase and return of ``customer_id`` in the store."""
+    orders = list(
+        session.scalars(
+            select(Order)
+            .where(Order.customer_id == customer_id, Order.status != "cancelled")
+            .order_by(Order.ordered_at, Order.order_id)
+        )
+    )
+    lines = _purchase_lines(session, orders)
+    purchases = [
+        Purchase(
+            order_id=o.order_id,
+            customer_id=customer_id,
+            at=o.ordered_at,
+            amount=o.amount,
+            lines=tuple(lines.get((o.shop_id, o.order_id), [])),
+        )
+        for o in orders
+        if o.amount > 0
+    ]
+    returns = [
+        Return(
+            return_id=r.return_id,
+            order_id=r.order_id,
+            customer_id=customer_id,
+            at=r.returned_at,
+            amount=r.amount,
+            lines=_returned_lines(r.lines or [], lines.get((r.shop_id, r.order_id), [])),
+        )
+        for r in session.scalars(
+            select(OrderReturn)
+            .where(OrderReturn.customer_id == customer_id)
+            .order_by(OrderReturn.returned_at, OrderReturn.id)
+        )
+    ]
+    return History(purchases, returns)
