@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from regulars.store.models import Base
 from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime, utcnow
 
-_CASCADE = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+_CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
 _CUSTOMER_FK = "customers.customer_id"
 _PROGRAM_FK = "loyalty_programs.id"
 

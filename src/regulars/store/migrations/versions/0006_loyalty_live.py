@@ -25,7 +25,7 @@ POINTS = sa.BigInteger()
 
 
 def _fk(table: str, column: str, target: str, *, onupdate: bool = False) -> sa.ForeignKeyConstraint:
-    referred, _, referred_column = target.partition(".")
+    referred = target.partition(".")[0]
     return sa.ForeignKeyConstraint(
         [column],
         [target],

@@ -1,0 +1,132 @@
+"""``/v1/loyalty/programs/{program}/…``: coalition partners (sales, redemptions,
+settlement), charity (donations, report per cause) and prize draws."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from regulars.api.deps import SessionDep, require
+from regulars.api.problems import PROBLEM_JSON
+from regulars.api.schemas import UTCTime
+from regulars.api.schemas.loyalty_live import (
+    CausesReportOut,
+    DonationIn,
+    DonationOut,
+    DrawIn,
+    DrawOut,
+    PartnerRedemptionIn,
+    PartnerSaleIn,
+    PartnerTransactionOut,
+    SettlementOut,
+)
+from regulars.api.services import loyalty_live as services
+from regulars.store.models import ApiKey
+
+router = APIRouter(prefix="/loyalty/programs/{program}", tags=["loyalty"])
+
+_PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
+ProgramCode = Annotated[str, Path(min_length=1, max_length=64)]
+PartnerCode = Annotated[str, Path(min_length=1, max_length=64)]
+Start = Annotated[UTCTime, Query(description="Start of the period (inclusive).")]
+End = Annotated[UTCTime, Query(description="End of the period (exclusive).")]
+Writer = Annotated[ApiKey, Depends(require("loyalty:write"))]
+Admin = Annotated[ApiKey, Depends(require("admin"))]
+Reader = Depends(require("loyalty:read"))
+_WRITE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "a replay: the same id and body were seen before"},
+    404: {"description": "unknown customer or program", **_PROBLEM},
+    409: {"description": "the points do not cover it, or the id was used otherwise", **_PROBLEM},
+    422: {"description": "unknown partner or cause, or a value the program refuses", **_PROBLEM},
+}
+_READ: dict[int | str, dict[str, Any]] = {
+    404: {"description": "unknown program", **_PROBLEM},
+    422: {"description": "a program of another type, or a bad period", **_PROBLEM},
+}
+
+
+@router.post("/partners/{partner}/sales", status_code=201, responses=_WRITE)
+def partner_sale(
+    program: ProgramCode,
+    partner: PartnerCode,
+    body: PartnerSaleIn,
+    response: Response,
+    session: SessionDep,
+    key: Writer,
+) -> PartnerTransactionOut:
+    """A sale at a coalition partner: credits its points; idempotent by transaction_id."""
+    out, created = services.partner_sale(session, program, partner, body, key)
+    response.status_code = 201 if created else 200
+    return out
+
+
+@router.post("/partners/{partner}/redemptions", status_code=201, responses=_WRITE)
+def partner_redemption(
+    program: ProgramCode,
+    partner: PartnerCode,
+    body: PartnerRedemptionIn,
+    response: Response,
+    session: SessionDep,
+    key: Writer,
+) -> PartnerTransactionOut:
+    """Pay with points at a partner, atomically; 409 when the points do not cover it."""
+    out, created = services.partner_redemption(session, program, partner, body, key)
+    response.status_code = 201 if created else 200
+    return out
+
+
+@router.get("/settlement", responses=_READ)
+def settlement(
+    program: ProgramCode,
+    start: Start,
+    end: End,
+    session: SessionDep,
+    _key: Admin,
+    partner: Annotated[str | None, Query(max_length=64)] = None,
+) -> SettlementOut:
+    """What each partner and the program owe each other for ``[start, end)`` (admin)."""
+    return services.settlement(session, program, start, end, partner)
+
+
+@router.post("/donations", status_code=201, responses=_WRITE)
+def donate(
+    program: ProgramCode, body: DonationIn, response: Response, session: SessionDep, key: Writer
+) -> DonationOut:
+    """Donate points to a cause; the match is fixed now. Idempotent by donation_id."""
+    out, created = services.donate(session, program, body, key)
+    response.status_code = 201 if created else 200
+    return out
+
+
+@router.get("/causes-report", dependencies=[Reader], responses=_READ)
+def causes_report(
+    program: ProgramCode, start: Start, end: End, session: SessionDep
+) -> CausesReportOut:
+    """Donated and matched points and their value per cause for ``[start, end)``."""
+    return services.causes_report(session, program, start, end)
+
+
+@router.post(
+    "/draw",
+    status_code=201,
+    responses={
+        200: {"description": "already drawn: the stored draw"},
+        404: {"description": "unknown program", **_PROBLEM},
+        409: {"description": "the draw's period has not ended", **_PROBLEM},
+        422: {"description": "not a draw program", **_PROBLEM},
+    },
+)
+def run_draw(
+    program: ProgramCode, body: DrawIn, response: Response, session: SessionDep, key: Admin
+) -> DrawOut:
+    """Draw the winners once (admin); again: the same draw."""
+    out, created = services.run_draw(session, program, body, key)
+    response.status_code = 201 if created else 200
+    return out
+
+
+@router.get("/draw", dependencies=[Reader], responses=_READ)
+def get_draw(program: ProgramCode, session: SessionDep) -> DrawOut:
+    """The draw with its seed, rule and winners, and a re-run from the stored seed."""
+    return services.get_draw(session, program)

@@ -1,0 +1,163 @@
+"""What the partner, charity and draw endpoints of ``/v1/loyalty`` do: call
+:mod:`regulars.loyalty.live` and turn its results into bodies and its errors into problem
+details (the same mapping as :mod:`regulars.api.services.loyalty`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from regulars.api.problems import ApiProblemError
+from regulars.api.schemas.loyalty_live import (
+    CauseLineOut,
+    CausesReportOut,
+    DonationIn,
+    DonationOut,
+    DrawIn,
+    DrawOut,
+    PartnerRedemptionIn,
+    PartnerSaleIn,
+    PartnerTransactionOut,
+    RerunOut,
+    SettlementLineOut,
+    SettlementOut,
+    WinnerOut,
+)
+from regulars.api.services.loyalty import _as_problems, _customer, _program, actor
+from regulars.loyalty.live import charity, draws, partners
+from regulars.loyalty.live.common import points_program
+from regulars.store.models import ApiKey
+
+
+def _partner_out(result: partners.PartnerResult) -> tuple[PartnerTransactionOut, bool]:
+    out = PartnerTransactionOut(
+        partner=result.partner,
+        transaction_id=result.transaction_id,
+        kind=result.kind,
+        customer_id=result.customer_id,
+        points=result.points,
+        balance=result.balance,
+    )
+    return out, not result.replay
+
+
+def partner_sale(
+    session: Session, program_code: str, partner: str, body: PartnerSaleIn, key: ApiKey
+) -> tuple[PartnerTransactionOut, bool]:
+    _customer(session, body.customer_id)
+    program = _program(session, program_code)
+    with _as_problems():
+        result = partners.record_sale(
+            session,
+            program,
+            body.customer_id,
+            partner,
+            body.transaction_id,
+            body.amount,
+            actor=actor(key),
+            at=body.occurred_at,
+        )
+    return _partner_out(result)
+
+
+def partner_redemption(
+    session: Session, program_code: str, partner: str, body: PartnerRedemptionIn, key: ApiKey
+) -> tuple[PartnerTransactionOut, bool]:
+    _customer(session, body.customer_id)
+    program = _program(session, program_code)
+    with _as_problems():
+        result = partners.record_redemption(
+            session,
+            program,
+            body.customer_id,
+            partner,
+            body.transaction_id,
+            body.points,
+            actor=actor(key),
+        )
+    return _partner_out(result)
+
+
+def settlement(
+    session: Session, program_code: str, start: datetime, end: datetime, partner: str | None
+) -> SettlementOut:
+    program = _program(session, program_code)
+    with _as_problems():
+        lines = partners.settlement(session, program, start, end, partner)
+    return SettlementOut(
+        program=program.code,
+        start=start,
+        end=end,
+        lines=[SettlementLineOut.model_validate(line, from_attributes=True) for line in lines],
+    )
+
+
+def donate(
+    session: Session, program_code: str, body: DonationIn, key: ApiKey
+) -> tuple[DonationOut, bool]:
+    _customer(session, body.customer_id)
+    program = _program(session, program_code)
+    paid_from = None if body.points_program is None else _program(session, body.points_program)
+    with _as_problems():
+        result = charity.donate(
+            session,
+            program,
+            points_program(session, paid_from),
+            body.customer_id,
+            body.cause,
+            body.points,
+            body.donation_id,
+            actor=actor(key),
+        )
+    return DonationOut.model_validate(result, from_attributes=True), not result.replay
+
+
+def causes_report(
+    session: Session, program_code: str, start: datetime, end: datetime
+) -> CausesReportOut:
+    program = _program(session, program_code)
+    with _as_problems():
+        lines = charity.cause_report(session, program, start, end)
+    return CausesReportOut(
+        program=program.code,
+        start=start,
+        end=end,
+        causes=[CauseLineOut.model_validate(line, from_attributes=True) for line in lines],
+    )
+
+
+def _draw_out(view: draws.DrawView, rerun: draws.Verification | None = None) -> DrawOut:
+    return DrawOut(
+        program=view.program,
+        seed=view.seed,
+        seed_sha256=view.seed_sha256,
+        rule=view.rule,
+        eligible_count=view.eligible_count,
+        eligible_sha256=view.eligible_sha256,
+        winners=[WinnerOut(rank=r, customer_id=c, ticket=t) for r, c, t in view.winners],
+        drawn_at=view.drawn_at,
+        rerun=None if rerun is None else RerunOut.model_validate(rerun, from_attributes=True),
+    )
+
+
+def run_draw(
+    session: Session, program_code: str, body: DrawIn, key: ApiKey
+) -> tuple[DrawOut, bool]:
+    program = _program(session, program_code)
+    try:
+        with _as_problems():
+            view = draws.run_draw(session, program, actor=actor(key), seed=body.seed)
+    except draws.DrawNotDueError as exc:
+        raise ApiProblemError(409, str(exc), kind="draw-not-due") from None
+    return _draw_out(view), view.created
+
+
+def get_draw(session: Session, program_code: str) -> DrawOut:
+    program = _program(session, program_code)
+    with _as_problems():
+        view = draws.find_draw(session, program)
+        if view is None:
+            raise ApiProblemError(404, f"'{program.code}' has not been drawn yet", kind="not-found")
+        rerun = draws.verify(session, program)
+    return _draw_out(view, rerun)
