@@ -1,5 +1,5 @@
 """``/v1/loyalty/programs/{program}/…``: coalition partners (sales, redemptions,
-settlement), charity (donations, report per cause) and prize draws."""
+settlement), charity (donations, report per cause), prize draws and paid memberships."""
 
 from __future__ import annotations
 
@@ -11,15 +11,18 @@ from regulars.api.deps import SessionDep, require
 from regulars.api.problems import PROBLEM_JSON
 from regulars.api.schemas import UTCTime
 from regulars.api.schemas.loyalty_live import (
+    CancelIn,
     CausesReportOut,
     DonationIn,
     DonationOut,
     DrawIn,
     DrawOut,
+    MembershipOut,
     PartnerRedemptionIn,
     PartnerSaleIn,
     PartnerTransactionOut,
     SettlementOut,
+    SubscribeIn,
 )
 from regulars.api.services import loyalty_live as services
 from regulars.store.models import ApiKey
@@ -130,3 +133,45 @@ def run_draw(
 def get_draw(program: ProgramCode, session: SessionDep) -> DrawOut:
     """The draw with its seed, rule and winners, and a re-run from the stored seed."""
     return services.get_draw(session, program)
+
+
+CustomerId = Annotated[str, Path(min_length=1, max_length=255)]
+_MEMBERSHIP: dict[int | str, dict[str, Any]] = {
+    404: {"description": "unknown customer, program or membership", **_PROBLEM},
+    409: {"description": "a member on another plan", **_PROBLEM},
+    422: {"description": "unknown plan, or not a membership program", **_PROBLEM},
+}
+
+
+@router.post("/memberships", status_code=201, responses=_MEMBERSHIP)
+def subscribe(
+    program: ProgramCode, body: SubscribeIn, response: Response, session: SessionDep, key: Writer
+) -> MembershipOut:
+    """Subscribe and charge the first period; again while a member: 200, unchanged."""
+    out, created = services.subscribe(session, program, body, key)
+    response.status_code = 201 if created else 200
+    return out
+
+
+@router.get("/memberships/{customer_id}", dependencies=[Reader], responses=_MEMBERSHIP)
+def get_membership(
+    program: ProgramCode, customer_id: CustomerId, session: SessionDep
+) -> MembershipOut:
+    """The membership: its period, whether it is active, charged and refunded so far."""
+    return services.get_membership(session, program, customer_id)
+
+
+@router.post("/memberships/{customer_id}/renew", responses=_MEMBERSHIP)
+def renew_membership(
+    program: ProgramCode, customer_id: CustomerId, session: SessionDep, _key: Writer
+) -> MembershipOut:
+    """Charge the periods started by now (the daily job loyalty.memberships does it too)."""
+    return services.renew_membership(session, program, customer_id)
+
+
+@router.post("/memberships/{customer_id}/cancel", responses=_MEMBERSHIP)
+def cancel_membership(
+    program: ProgramCode, customer_id: CustomerId, body: CancelIn, session: SessionDep, key: Writer
+) -> MembershipOut:
+    """Cancel at period end, or now with the prorated refund; idempotent."""
+    return services.cancel_membership(session, program, customer_id, body, key)

@@ -117,3 +117,28 @@ class DrawOut(BaseModel):
     rerun: RerunOut | None = Field(
         None, description="GET only: the draw re-run from the stored seed and today's store."
     )
+
+
+class SubscribeIn(In):
+    customer_id: Key
+    plan: Code
+
+
+class CancelIn(In):
+    immediate: bool = Field(
+        False, description="true: end now with the prorated refund; false: at period end."
+    )
+
+
+class MembershipOut(BaseModel):
+    program: str
+    customer_id: str
+    plan: str
+    period_start: datetime
+    period_end: datetime
+    cancel_at_period_end: bool
+    ended_at: datetime | None
+    active: bool
+    charged: Decimal = Field(description="Σ charges of the membership so far.")
+    refunded: Decimal = Field(description="Σ refunds of the membership so far.")
+    last_refund: Decimal | None = Field(None, description="The refund of this cancellation.")

@@ -4,29 +4,34 @@ details (the same mapping as :mod:`regulars.api.services.loyalty`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas.loyalty_live import (
+    CancelIn,
     CauseLineOut,
     CausesReportOut,
     DonationIn,
     DonationOut,
     DrawIn,
     DrawOut,
+    MembershipOut,
     PartnerRedemptionIn,
     PartnerSaleIn,
     PartnerTransactionOut,
     RerunOut,
     SettlementLineOut,
     SettlementOut,
+    SubscribeIn,
     WinnerOut,
 )
 from regulars.api.services.loyalty import _as_problems, _customer, _program, actor
-from regulars.loyalty.live import charity, draws, partners
+from regulars.loyalty.live import charity, draws, membership, partners
 from regulars.loyalty.live.common import points_program
+from regulars.store.audit import record
 from regulars.store.models import ApiKey
 
 
@@ -161,3 +166,68 @@ def get_draw(session: Session, program_code: str) -> DrawOut:
             raise ApiProblemError(404, f"'{program.code}' has not been drawn yet", kind="not-found")
         rerun = draws.verify(session, program)
     return _draw_out(view, rerun)
+
+
+def _membership_call(call: Callable[[], membership.MembershipView]) -> membership.MembershipView:
+    """A membership not found is 404, a change its state refuses 409."""
+    try:
+        with _as_problems():
+            return call()
+    except LookupError as exc:
+        raise ApiProblemError(404, str(exc.args[0]), kind="not-found") from None
+    except membership.MembershipStateError as exc:
+        raise ApiProblemError(409, str(exc), kind="membership-conflict") from None
+
+
+def _membership_out(view: membership.MembershipView) -> MembershipOut:
+    return MembershipOut.model_validate(view, from_attributes=True)
+
+
+def subscribe(
+    session: Session, program_code: str, body: SubscribeIn, key: ApiKey
+) -> tuple[MembershipOut, bool]:
+    _customer(session, body.customer_id)
+    program = _program(session, program_code)
+    view = _membership_call(
+        lambda: membership.subscribe(session, program, body.customer_id, body.plan)
+    )
+    if view.created:
+        record(
+            session,
+            actor=actor(key),
+            action="loyalty.membership.subscribe",
+            target_type="loyalty_membership",
+            target_id=f"{program.code}:{body.customer_id}",
+            details={"plan": view.plan, "charged": str(view.charged)},
+        )
+    return _membership_out(view), view.created
+
+
+def cancel_membership(
+    session: Session, program_code: str, customer_id: str, body: CancelIn, key: ApiKey
+) -> MembershipOut:
+    program = _program(session, program_code)
+    view = _membership_call(
+        lambda: membership.cancel(session, program, customer_id, immediate=body.immediate)
+    )
+    record(
+        session,
+        actor=actor(key),
+        action="loyalty.membership.cancel",
+        target_type="loyalty_membership",
+        target_id=f"{program.code}:{customer_id}",
+        details={"immediate": body.immediate, "refund": str(view.last_refund or 0)},
+    )
+    return _membership_out(view)
+
+
+def renew_membership(session: Session, program_code: str, customer_id: str) -> MembershipOut:
+    program = _program(session, program_code)
+    return _membership_out(
+        _membership_call(lambda: membership.renew(session, program, customer_id))
+    )
+
+
+def get_membership(session: Session, program_code: str, customer_id: str) -> MembershipOut:
+    program = _program(session, program_code)
+    return _membership_out(_membership_call(lambda: membership.find(session, program, customer_id)))

@@ -21,7 +21,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regulars.store.models import Base
@@ -118,3 +126,48 @@ class DrawWinner(Base):
         String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
     )
     ticket: Mapped[str] = mapped_column(String(64))
+
+
+class Membership(Base):
+    """A customer's paid membership of a membership program: the current period, and
+    whether (and when) it ends. One row per customer and program; subscribing again after
+    it ended starts a new period in the same row."""
+
+    __tablename__ = "loyalty_memberships"
+    __table_args__ = (UniqueConstraint("program_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    program_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey(_PROGRAM_FK, ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    plan: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    charged: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    refunded: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MembershipPayment(Base):
+    """A charge (a period paid in advance, an upgrade) or a refund of a membership; ``key``
+    is the rule's idempotency key, so a period is charged once."""
+
+    __tablename__ = "loyalty_membership_payments"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        CheckConstraint("kind IN ('charge', 'refund')", name="kind_known"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    membership_id: Mapped[int] = mapped_column(
+        BIG_ID, ForeignKey("loyalty_memberships.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    reason: Mapped[str] = mapped_column(String(255))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())

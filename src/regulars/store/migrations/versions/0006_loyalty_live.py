@@ -1,4 +1,5 @@
-"""Live program types: partner transactions, charity donations, prize draws and winners.
+"""Live program types: partner transactions, charity donations, prize draws and winners,
+paid memberships and their payments.
 
 Revision ID: 0006
 Revises: 0004
@@ -137,13 +138,58 @@ def _draws() -> None:
     _index(w, "customer_id")
 
 
+def _memberships() -> None:
+    t = "loyalty_memberships"
+    op.create_table(
+        t,
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("program_id", BIG_ID, nullable=False),
+        sa.Column("customer_id", sa.String(255), nullable=False),
+        sa.Column("plan", sa.String(64), nullable=False),
+        sa.Column("period_start", TS, nullable=False),
+        sa.Column("period_end", TS, nullable=False),
+        sa.Column("cancel_at_period_end", sa.Boolean(), nullable=False),
+        sa.Column("ended_at", TS, nullable=True),
+        sa.Column("charged", MONEY, nullable=False),
+        sa.Column("refunded", MONEY, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        _fk(t, "program_id", "loyalty_programs.id"),
+        _customer_fk(t),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{t}")),
+        sa.UniqueConstraint(
+            "program_id", "customer_id", name=op.f(f"uq_{t}_program_id_customer_id")
+        ),
+    )
+    _index(t, "customer_id")
+    p = "loyalty_membership_payments"
+    op.create_table(
+        p,
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("membership_id", BIG_ID, nullable=False),
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("amount", MONEY, nullable=False),
+        sa.Column("reason", sa.String(255), nullable=False),
+        sa.Column("occurred_at", TS, nullable=False),
+        sa.CheckConstraint("kind IN ('charge', 'refund')", name=op.f(f"ck_{p}_kind_known")),
+        sa.CheckConstraint("amount > 0", name=op.f(f"ck_{p}_amount_positive")),
+        _fk(p, "membership_id", "loyalty_memberships.id"),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{p}")),
+        sa.UniqueConstraint("key", name=op.f(f"uq_{p}_key")),
+    )
+    _index(p, "membership_id")
+
+
 def upgrade() -> None:
     _partner_transactions()
     _donations()
     _draws()
+    _memberships()
 
 
 def downgrade() -> None:
+    op.drop_table("loyalty_membership_payments")
+    op.drop_table("loyalty_memberships")
     op.drop_table("loyalty_draw_winners")
     op.drop_table("loyalty_draws")
     op.drop_table("loyalty_donations")
