@@ -26,11 +26,20 @@ from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
 from regulars.loyalty.models import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyProgram
+from regulars.loyalty.programs import CharityConfig, CoalitionConfig, DrawConfig, MembershipConfig
 from regulars.loyalty.rules import PointsRules
 from regulars.store.models import Customer
 from regulars.store.types import utcnow
 
-_CONFIG_MODELS: dict[str, type[BaseModel]] = {"points": PointsRules}
+_CONFIG_MODELS: dict[str, type[BaseModel]] = {
+    "points": PointsRules,
+    # Run live by regulars.loyalty.live (listed here, not registered on import, so that
+    # creating one never depends on which modules happened to be loaded).
+    "coalition": CoalitionConfig,
+    "charity": CharityConfig,
+    "draw": DrawConfig,
+    "membership": MembershipConfig,
+}
 
 
 class ProgramError(RegularsError):

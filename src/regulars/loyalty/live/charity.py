@@ -21,15 +21,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty import ledger
-from regulars.loyalty.accounts import enroll, points_rules, register_program_type
+from regulars.loyalty.accounts import enroll, points_rules
 from regulars.loyalty.live.common import lock_program, program_config
 from regulars.loyalty.live.models import Donation
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.programs import CharityConfig, charity
 from regulars.loyalty.service import fingerprint
 from regulars.store.types import utcnow
-
-register_program_type("charity", CharityConfig)
 
 
 @dataclass(frozen=True)

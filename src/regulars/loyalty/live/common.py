@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import ProgramError, running_points_programs
@@ -46,3 +46,18 @@ def points_program(session: Session, code_or_program: LoyaltyProgram | None) -> 
     if not running:
         raise ProgramError("no running points program to pay the donation from")
     return running[0]
+
+
+def program_of_type(session: Session, code: str | None, kind: str) -> LoyaltyProgram:
+    """The program ``code`` (which must be of type ``kind``), or without a code the oldest
+    active program of that type; :class:`ProgramError` when there is none."""
+    query = select(LoyaltyProgram).where(LoyaltyProgram.type == kind)
+    if code is not None:
+        query = query.where(LoyaltyProgram.code == code)
+    else:
+        query = query.where(LoyaltyProgram.active.is_(True))
+    found = session.scalars(query.order_by(LoyaltyProgram.id).limit(1)).first()
+    if found is None:
+        named = f"'{code}'" if code else "active"
+        raise ProgramError(f"no {named} {kind} program")
+    return found

@@ -22,7 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
-from regulars.loyalty.accounts import register_program_type
 from regulars.loyalty.live.common import lock_program, program_config
 from regulars.loyalty.live.models import Draw, DrawWinner
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
@@ -31,8 +30,6 @@ from regulars.loyalty.programs.history import Purchase
 from regulars.store.audit import record
 from regulars.store.models import Order
 from regulars.store.types import utcnow
-
-register_program_type("draw", DrawConfig)
 
 
 class DrawNotDueError(RegularsError):

@@ -23,15 +23,12 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import register_program_type
 from regulars.loyalty.live.common import lock_program, program_config
 from regulars.loyalty.live.models import Membership, MembershipPayment
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.programs import MembershipConfig, membership
 from regulars.loyalty.programs.outcomes import Charge, Refund
 from regulars.store.types import utcnow
-
-register_program_type("membership", MembershipConfig)
 
 
 class MembershipStateError(ValueError):

@@ -24,15 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty import ledger
-from regulars.loyalty.accounts import enroll, register_program_type
+from regulars.loyalty.accounts import enroll
 from regulars.loyalty.live.common import program_config
 from regulars.loyalty.live.models import PartnerTransaction
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.programs import CoalitionConfig, coalition
 from regulars.loyalty.service import fingerprint
 from regulars.store.types import utcnow
-
-register_program_type("coalition", CoalitionConfig)
 
 
 @dataclass(frozen=True)
