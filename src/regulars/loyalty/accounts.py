@@ -26,7 +26,13 @@ from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
 from regulars.loyalty.models import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyProgram
-from regulars.loyalty.programs import CharityConfig, CoalitionConfig, DrawConfig, MembershipConfig
+from regulars.loyalty.programs import (
+    CharityConfig,
+    CoalitionConfig,
+    DrawConfig,
+    MembershipConfig,
+    ReferralConfig,
+)
 from regulars.loyalty.rules import PointsRules
 from regulars.store.models import Customer
 from regulars.store.types import utcnow
@@ -39,6 +45,7 @@ _CONFIG_MODELS: dict[str, type[BaseModel]] = {
     "charity": CharityConfig,
     "draw": DrawConfig,
     "membership": MembershipConfig,
+    "referral": ReferralConfig,
 }
 
 

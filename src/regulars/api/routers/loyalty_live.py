@@ -1,5 +1,5 @@
 """``/v1/loyalty/programs/{program}/…``: coalition partners (sales, redemptions,
-settlement), charity (donations, report per cause), prize draws and paid memberships."""
+settlement), charity (donations, report per cause), prize draws, paid memberships and referrals."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ from regulars.api.schemas.loyalty_live import (
     DonationOut,
     DrawIn,
     DrawOut,
+    EvaluationOut,
     MembershipOut,
     PartnerRedemptionIn,
     PartnerSaleIn,
     PartnerTransactionOut,
+    ReferralIn,
+    ReferralOut,
     SettlementOut,
     SubscribeIn,
 )
@@ -175,3 +178,34 @@ def cancel_membership(
 ) -> MembershipOut:
     """Cancel at period end, or now with the prorated refund; idempotent."""
     return services.cancel_membership(session, program, customer_id, body, key)
+
+
+@router.post(
+    "/referrals",
+    status_code=201,
+    responses={
+        200: {"description": "this referral was recorded before"},
+        404: {"description": "unknown customer or program", **_PROBLEM},
+        409: {"description": "the referee was referred by someone else", **_PROBLEM},
+        422: {"description": "a self-referral (the reason says why)", **_PROBLEM},
+    },
+)
+def refer(
+    program: ProgramCode, body: ReferralIn, response: Response, session: SessionDep, key: Writer
+) -> ReferralOut:
+    """Record a referral; rewarded once the referee's first paid order can't be returned."""
+    out, created = services.refer(session, program, body, key)
+    response.status_code = 201 if created else 200
+    return out
+
+
+@router.get("/referrals/{customer_id}", dependencies=[Reader], responses=_READ)
+def get_referral(program: ProgramCode, customer_id: CustomerId, session: SessionDep) -> ReferralOut:
+    """The referral of a referee: its state, the reason and when the reward is due."""
+    return services.get_referral(session, program, customer_id)
+
+
+@router.post("/referrals/evaluate", responses=_READ)
+def evaluate_referrals(program: ProgramCode, session: SessionDep, _key: Writer) -> EvaluationOut:
+    """Decide the pending referrals now (the daily job loyalty.referrals does it too)."""
+    return services.evaluate_referrals(session, program)

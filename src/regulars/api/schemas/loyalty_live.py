@@ -142,3 +142,26 @@ class MembershipOut(BaseModel):
     charged: Decimal = Field(description="Σ charges of the membership so far.")
     refunded: Decimal = Field(description="Σ refunds of the membership so far.")
     last_refund: Decimal | None = Field(None, description="The refund of this cancellation.")
+
+
+class ReferralIn(In):
+    referrer_id: Key
+    referee_id: Key = Field(description="The new customer: the natural id of the referral.")
+    code: Code | None = Field(None, description="The referral code used, if any.")
+
+
+class ReferralOut(BaseModel):
+    program: str
+    referrer_id: str
+    referee_id: str
+    state: str = Field(description="pending, rewarded or rejected.")
+    reason: str
+    due_at: datetime | None = Field(description="When the reward is (or was) due.")
+    rewarded_at: datetime | None
+    referrer_rewarded: bool
+
+
+class EvaluationOut(BaseModel):
+    pending: int
+    rewarded: int
+    rejected: int

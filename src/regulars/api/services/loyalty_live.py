@@ -18,10 +18,13 @@ from regulars.api.schemas.loyalty_live import (
     DonationOut,
     DrawIn,
     DrawOut,
+    EvaluationOut,
     MembershipOut,
     PartnerRedemptionIn,
     PartnerSaleIn,
     PartnerTransactionOut,
+    ReferralIn,
+    ReferralOut,
     RerunOut,
     SettlementLineOut,
     SettlementOut,
@@ -29,7 +32,7 @@ from regulars.api.schemas.loyalty_live import (
     WinnerOut,
 )
 from regulars.api.services.loyalty import _as_problems, _customer, _program, actor
-from regulars.loyalty.live import charity, draws, membership, partners
+from regulars.loyalty.live import charity, draws, membership, partners, referrals
 from regulars.loyalty.live.common import points_program
 from regulars.store.audit import record
 from regulars.store.models import ApiKey
@@ -231,3 +234,48 @@ def renew_membership(session: Session, program_code: str, customer_id: str) -> M
 def get_membership(session: Session, program_code: str, customer_id: str) -> MembershipOut:
     program = _program(session, program_code)
     return _membership_out(_membership_call(lambda: membership.find(session, program, customer_id)))
+
+
+def refer(
+    session: Session, program_code: str, body: ReferralIn, key: ApiKey
+) -> tuple[ReferralOut, bool]:
+    """422 for a self-referral (with the rule's reason), 409 for a referee referred by
+    someone else."""
+    _customer(session, body.referrer_id)
+    _customer(session, body.referee_id)
+    program = _program(session, program_code)
+    try:
+        view = referrals.refer(session, program, body.referrer_id, body.referee_id, code=body.code)
+    except referrals.SelfReferralError as exc:
+        raise ApiProblemError(422, str(exc), kind="self-referral") from None
+    except referrals.ReferralConflictError as exc:
+        raise ApiProblemError(409, str(exc), kind="already-referred") from None
+    except ValueError as exc:
+        raise ApiProblemError(422, str(exc), kind="invalid-value") from None
+    if view.created:
+        record(
+            session,
+            actor=actor(key),
+            action="loyalty.referral.create",
+            target_type="loyalty_referral",
+            target_id=f"{program.code}:{body.referee_id}",
+            details={"referrer_id": body.referrer_id},
+        )
+    return ReferralOut.model_validate(view, from_attributes=True), view.created
+
+
+def get_referral(session: Session, program_code: str, referee_id: str) -> ReferralOut:
+    program = _program(session, program_code)
+    try:
+        with _as_problems():
+            view = referrals.find(session, program, referee_id)
+    except LookupError as exc:
+        raise ApiProblemError(404, str(exc.args[0]), kind="not-found") from None
+    return ReferralOut.model_validate(view, from_attributes=True)
+
+
+def evaluate_referrals(session: Session, program_code: str) -> EvaluationOut:
+    program = _program(session, program_code)
+    with _as_problems():
+        counts = referrals.evaluate(session, program)
+    return EvaluationOut(**counts)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from regulars.config import Settings
 from regulars.loyalty.live.membership import renew_all
+from regulars.loyalty.live.referrals import evaluate_all
 from regulars.worker.registry import JobContext, registry
 from regulars.worker.schedule import Daily
 
 MEMBERSHIPS_RENEW = "loyalty.memberships"
+REFERRALS_EVALUATE = "loyalty.referrals"
 
 
 def _early_morning(settings: Settings) -> Daily:
@@ -21,3 +23,10 @@ def renew_memberships(ctx: JobContext) -> dict[str, int]:
     period end (:func:`regulars.loyalty.live.membership.renew_all`); idempotent: each period
     is charged under its own key."""
     return {"memberships_running": renew_all(ctx.session, ctx.now)}
+
+
+@registry.handler(REFERRALS_EVALUATE, schedule=_early_morning)
+def evaluate_referrals(ctx: JobContext) -> dict[str, int]:
+    """Reward the referrals whose first order is past its return window
+    (:func:`regulars.loyalty.live.referrals.evaluate_all`); idempotent by the reward keys."""
+    return evaluate_all(ctx.session, ctx.now)

@@ -171,3 +171,33 @@ class MembershipPayment(Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     reason: Mapped[str] = mapped_column(String(255))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+REFERRAL_STATES = ("pending", "rewarded", "rejected")
+
+
+class Referral(Base):
+    """``referrer_id`` referred ``referee_id`` in a referral program; one referral per
+    referee and program (a referee brings one reward per side, ever)."""
+
+    __tablename__ = "loyalty_referrals"
+    __table_args__ = (
+        UniqueConstraint("program_id", "referee_id"),
+        CheckConstraint("state IN ('pending', 'rewarded', 'rejected')", name="state_known"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    program_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey(_PROGRAM_FK, ondelete="CASCADE"))
+    referrer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    referee_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    code: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    referrer_rewarded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,5 +1,5 @@
 """Live program types: partner transactions, charity donations, prize draws and winners,
-paid memberships and their payments.
+paid memberships and their payments, referrals.
 
 Revision ID: 0006
 Revises: 0004
@@ -180,14 +180,44 @@ def _memberships() -> None:
     _index(p, "membership_id")
 
 
+def _referrals() -> None:
+    t = "loyalty_referrals"
+    op.create_table(
+        t,
+        sa.Column("id", BIG_ID, nullable=False),
+        sa.Column("program_id", BIG_ID, nullable=False),
+        sa.Column("referrer_id", sa.String(255), nullable=False),
+        sa.Column("referee_id", sa.String(255), nullable=False),
+        sa.Column("code", sa.String(64), nullable=True),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("reason", sa.String(255), nullable=False),
+        sa.Column("due_at", TS, nullable=True),
+        sa.Column("rewarded_at", TS, nullable=True),
+        sa.Column("referrer_rewarded", sa.Boolean(), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.CheckConstraint(
+            "state IN ('pending', 'rewarded', 'rejected')", name=op.f(f"ck_{t}_state_known")
+        ),
+        _fk(t, "program_id", "loyalty_programs.id"),
+        _fk(t, "referrer_id", "customers.customer_id", onupdate=True),
+        _fk(t, "referee_id", "customers.customer_id", onupdate=True),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{t}")),
+        sa.UniqueConstraint("program_id", "referee_id", name=op.f(f"uq_{t}_program_id_referee_id")),
+    )
+    _index(t, "referrer_id")
+    _index(t, "referee_id")
+
+
 def upgrade() -> None:
     _partner_transactions()
     _donations()
     _draws()
     _memberships()
+    _referrals()
 
 
 def downgrade() -> None:
+    op.drop_table("loyalty_referrals")
     op.drop_table("loyalty_membership_payments")
     op.drop_table("loyalty_memberships")
     op.drop_table("loyalty_draw_winners")
