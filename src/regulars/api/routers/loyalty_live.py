@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from regulars.api.deps import SessionDep, require
-from regulars.api.problems import PROBLEM_JSON
+from regulars.api.openapi import IdPath, Text, problems
 from regulars.api.schemas import UTCTime
 from regulars.api.schemas.loyalty_live import (
     CancelIn,
@@ -32,24 +32,30 @@ from regulars.store.models import ApiKey
 
 router = APIRouter(prefix="/loyalty/programs/{program}", tags=["loyalty"])
 
-_PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
-ProgramCode = Annotated[str, Path(min_length=1, max_length=64)]
-PartnerCode = Annotated[str, Path(min_length=1, max_length=64)]
+ProgramCode = Annotated[Text, Path(min_length=1, max_length=64)]
+PartnerCode = Annotated[Text, Path(min_length=1, max_length=64)]
 Start = Annotated[UTCTime, Query(description="Start of the period (inclusive).")]
 End = Annotated[UTCTime, Query(description="End of the period (exclusive).")]
 Writer = Annotated[ApiKey, Depends(require("loyalty:write"))]
 Admin = Annotated[ApiKey, Depends(require("admin"))]
 Reader = Depends(require("loyalty:read"))
-_WRITE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "a replay: the same id and body were seen before"},
-    404: {"description": "unknown customer or program", **_PROBLEM},
-    409: {"description": "the points do not cover it, or the id was used otherwise", **_PROBLEM},
-    422: {"description": "unknown partner or cause, or a value the program refuses", **_PROBLEM},
-}
-_READ: dict[int | str, dict[str, Any]] = {
-    404: {"description": "unknown program", **_PROBLEM},
-    422: {"description": "a program of another type, or a bad period", **_PROBLEM},
-}
+
+
+def _ok(description: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a POST that found its work already done."""
+    return {200: {"description": description}}
+
+
+_REPLAY = _ok("a replay: the same id and body were seen before")
+_WRITE = _REPLAY | problems(
+    404,
+    409,
+    body=True,
+    d404="unknown customer or program",
+    d409="the points do not cover it, or the id was used otherwise",
+    d422="unknown partner or cause, or a value the program refuses",
+)
+_READ = problems(404, d404="unknown program", d422="a program of another type, or a bad period")
 
 
 @router.post("/partners/{partner}/sales", status_code=201, responses=_WRITE)
@@ -89,7 +95,7 @@ def settlement(
     end: End,
     session: SessionDep,
     _key: Admin,
-    partner: Annotated[str | None, Query(max_length=64)] = None,
+    partner: Annotated[Text | None, Query(max_length=64)] = None,
 ) -> SettlementOut:
     """What each partner and the program owe each other for ``[start, end)`` (admin)."""
     return services.settlement(session, program, start, end, partner)
@@ -116,12 +122,15 @@ def causes_report(
 @router.post(
     "/draw",
     status_code=201,
-    responses={
-        200: {"description": "already drawn: the stored draw"},
-        404: {"description": "unknown program", **_PROBLEM},
-        409: {"description": "the draw's period has not ended", **_PROBLEM},
-        422: {"description": "not a draw program", **_PROBLEM},
-    },
+    responses=_ok("already drawn: the stored draw")
+    | problems(
+        404,
+        409,
+        body=True,
+        d404="unknown program",
+        d409="the draw's period has not ended",
+        d422="not a draw program",
+    ),
 )
 def run_draw(
     program: ProgramCode, body: DrawIn, response: Response, session: SessionDep, key: Admin
@@ -138,12 +147,15 @@ def get_draw(program: ProgramCode, session: SessionDep) -> DrawOut:
     return services.get_draw(session, program)
 
 
-CustomerId = Annotated[str, Path(min_length=1, max_length=255)]
-_MEMBERSHIP: dict[int | str, dict[str, Any]] = {
-    404: {"description": "unknown customer, program or membership", **_PROBLEM},
-    409: {"description": "a member on another plan", **_PROBLEM},
-    422: {"description": "unknown plan, or not a membership program", **_PROBLEM},
-}
+CustomerId = IdPath
+_MEMBERSHIP = _REPLAY | problems(
+    404,
+    409,
+    body=True,
+    d404="unknown customer, program or membership",
+    d409="a member on another plan",
+    d422="unknown plan, or not a membership program",
+)
 
 
 @router.post("/memberships", status_code=201, responses=_MEMBERSHIP)
@@ -183,12 +195,15 @@ def cancel_membership(
 @router.post(
     "/referrals",
     status_code=201,
-    responses={
-        200: {"description": "this referral was recorded before"},
-        404: {"description": "unknown customer or program", **_PROBLEM},
-        409: {"description": "the referee was referred by someone else", **_PROBLEM},
-        422: {"description": "a self-referral (the reason says why)", **_PROBLEM},
-    },
+    responses=_ok("this referral was recorded before")
+    | problems(
+        404,
+        409,
+        body=True,
+        d404="unknown customer or program",
+        d409="the referee was referred by someone else",
+        d422="a self-referral (the reason says why)",
+    ),
 )
 def refer(
     program: ProgramCode, body: ReferralIn, response: Response, session: SessionDep, key: Writer
