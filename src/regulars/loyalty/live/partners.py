@@ -63,10 +63,14 @@ def _existing(
 
 
 def _replayed(
-    found: PartnerTransaction, kind: str, customer_id: str, points: int, balance: int
+    found: PartnerTransaction,
+    call: tuple[str, str, int, Decimal | None],
+    balance: int,
 ) -> PartnerResult:
-    """The first result of a repeated call, or a conflict when the call differs."""
-    if (found.kind, found.customer_id, found.points) != (kind, customer_id, points):
+    """The first result of a repeated call (kind, customer, points, amount), or a conflict
+    when the call differs."""
+    kind, customer_id, points, _amount = call
+    if (found.kind, found.customer_id, found.points, found.amount) != call:
         raise ledger.IdempotencyConflictError(f"partner:{found.partner}:{found.transaction_id}")
     return PartnerResult(
         found.partner, found.transaction_id, kind, customer_id, points, balance, True
@@ -118,7 +122,9 @@ def record_sale(
     account = ledger.lock_account(session, enroll(session, program, customer_id).id)
     found = _existing(session, program, tx.partner, transaction_id)
     if found is not None:
-        return _replayed(found, "issue", customer_id, tx.points, account.balance)
+        return _replayed(found, ("issue", customer_id, tx.points, amount), account.balance)
+    if account.state != "active":
+        raise ledger.AccountClosedError("the account has opted out of the program")
     if earn is None:  # a sale too small to earn a point still counts for the settlement
         _record(session, program, tx, customer_id, amount, None)
         return PartnerResult(
@@ -166,7 +172,7 @@ def record_redemption(
     account = ledger.lock_account(session, enroll(session, program, customer_id).id)
     found = _existing(session, program, config.partner(partner).code, transaction_id)
     if found is not None:
-        return _replayed(found, "redeem", customer_id, points, account.balance)
+        return _replayed(found, ("redeem", customer_id, points, None), account.balance)
     if account.state != "active":
         raise ledger.AccountClosedError("the account has opted out of the program")
     available = ledger.available_points(session, account, now)
