@@ -1239,3 +1239,137 @@ def loyalty_deliver(
         f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",
         highlight=False,
     )
+
+
+# -- live program types: draws, partner settlement, charity ------------------------------
+
+ProgramCodeOpt = Annotated[
+    str | None, typer.Option("--program", help="Program code; default: the oldest active one.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _period(start: str, end: str) -> tuple[datetime, datetime]:
+    """``[start, end)`` from two dates, each midnight UTC."""
+    from datetime import UTC, time
+
+    first, last = _date(start, "--start"), _date(end, "--end")
+    assert first is not None
+    assert last is not None
+    if last <= first:
+        raise RegularsError("--end: must be after --start")
+    return datetime.combine(first, time(), UTC), datetime.combine(last, time(), UTC)
+
+
+@contextmanager
+def _live_session(url: str | None) -> Iterator[Any]:
+    """A session on the migrated store; a value a program refuses is a user error."""
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine, session_scope
+
+    engine = make_engine(url or _settings().database_url)
+    try:
+        require_head(engine)
+        with session_scope(engine) as session:
+            yield session
+    except ValueError as exc:
+        raise RegularsError(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+def _print_rows(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table(*rows[0].keys(), title=title) if rows else None
+    for row in rows:
+        assert table is not None
+        table.add_row(*(str(v) for v in row.values()))
+    console.print(table if table is not None else f"{title}: nothing")
+
+
+@loyalty_app.command("draw")
+def loyalty_draw(
+    program: Annotated[str | None, typer.Argument(help="The draw program's code.")] = None,
+    seed: Annotated[str | None, typer.Option(help="Seed (default: 128 random bits).")] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Re-run the stored draw; change nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Draw a prize draw's winners once (again: the stored draw), or --verify it."""
+    from dataclasses import asdict
+
+    from regulars.loyalty.live import draws
+    from regulars.loyalty.live.common import program_of_type
+
+    with _live_session(url) as session:
+        found = program_of_type(session, program, "draw")
+        if verify:
+            check = draws.verify(session, found)
+            if check is None:
+                raise RegularsError(f"'{found.code}' has not been drawn yet")
+            view = draws.find_draw(session, found)
+        else:
+            view = draws.run_draw(session, found, actor="cli", seed=seed)
+            check = None
+    assert view is not None
+    if as_json:
+        out = asdict(view) | ({"rerun": asdict(check)} if check else {})
+        typer.echo(json.dumps(out, default=str, indent=2))
+        return
+    console.print(
+        f"draw {view.program}: seed {view.seed}, {view.eligible_count} eligible "
+        f"(sha256 {view.eligible_sha256})",
+        highlight=False,
+    )
+    for rank, customer_id, ticket in view.winners:
+        console.print(f"{rank}. {customer_id}  {ticket}", highlight=False)
+    if check is not None:
+        same = check.same_eligible and check.same_winners
+        console.print("re-run: same winners" if same else f"re-run differs: {check}")
+
+
+@loyalty_app.command("settlement")
+def loyalty_settlement(
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD (inclusive).")],
+    end: Annotated[str, typer.Option(help="Day after the last, YYYY-MM-DD (exclusive).")],
+    partner: Annotated[str | None, typer.Option(help="Only this partner.")] = None,
+    program: ProgramCodeOpt = None,
+    as_json: JsonOpt = False,
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """What each coalition partner and the program owe each other for [start, end)."""
+    from dataclasses import asdict
+
+    from regulars.loyalty.live import partners
+    from regulars.loyalty.live.common import program_of_type
+
+    first, last = _period(start, end)
+    with _live_session(url) as session:
+        found = program_of_type(session, program, "coalition")
+        lines = partners.settlement(session, found, first, last, partner)
+    _print_rows([asdict(line) for line in lines], as_json, f"settlement {found.code}")
+
+
+@loyalty_app.command("causes-report")
+def loyalty_causes_report(
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD (inclusive).")],
+    end: Annotated[str, typer.Option(help="Day after the last, YYYY-MM-DD (exclusive).")],
+    program: ProgramCodeOpt = None,
+    as_json: JsonOpt = False,
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Donated and matched points and their value per cause for [start, end)."""
+    from dataclasses import asdict
+
+    from regulars.loyalty.live import charity
+    from regulars.loyalty.live.common import program_of_type
+
+    first, last = _period(start, end)
+    with _live_session(url) as session:
+        found = program_of_type(session, program, "charity")
+        lines = charity.cause_report(session, found, first, last)
+    _print_rows([asdict(line) for line in lines], as_json, f"causes {found.code}")

@@ -14,6 +14,7 @@ from regulars.api.routers import (
     customers,
     events,
     loyalty,
+    loyalty_live,
     orders,
     privacy,
     products,
@@ -65,5 +66,6 @@ def create_app(
     v1.include_router(privacy.router)
     v1.include_router(audit.router)
     v1.include_router(loyalty.router)
+    v1.include_router(loyalty_live.router)
     app.include_router(v1)
     return app

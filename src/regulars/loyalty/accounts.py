@@ -1,8 +1,8 @@
 """Programs and accounts: which account a customer's points go to.
 
-A program's ``config`` is validated by the pydantic model registered for its ``type``
-(:func:`register_program_type`); ``points`` (:class:`~regulars.loyalty.rules.PointsRules`)
-is built in, other program types register theirs.
+A program's ``config`` is validated by the pydantic model of its ``type``: ``points``
+(:class:`~regulars.loyalty.rules.PointsRules`) and the program types of
+:mod:`regulars.loyalty.programs` that :mod:`regulars.loyalty.live` runs.
 
 **Holder of an account.** In a program without a shared household card every customer has
 their own account. With ``shared_household`` a customer whose ``customers.household_id`` is
@@ -26,20 +26,41 @@ from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
 from regulars.loyalty.models import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyProgram
+from regulars.loyalty.programs import (
+    BadgesConfig,
+    CharityConfig,
+    CoalitionConfig,
+    DiscountCardConfig,
+    DrawConfig,
+    GiftsConfig,
+    MembershipConfig,
+    ReferralConfig,
+    StampCardConfig,
+    TierClubConfig,
+)
 from regulars.loyalty.rules import PointsRules
 from regulars.store.models import Customer
 from regulars.store.types import utcnow
 
-_CONFIG_MODELS: dict[str, type[BaseModel]] = {"points": PointsRules}
+_CONFIG_MODELS: dict[str, type[BaseModel]] = {
+    "points": PointsRules,
+    # Run live by regulars.loyalty.live (listed here, not registered on import, so that
+    # creating one never depends on which modules happened to be loaded).
+    "discount_card": DiscountCardConfig,
+    "stamp_card": StampCardConfig,
+    "tiers": TierClubConfig,
+    "badges": BadgesConfig,
+    "gifts": GiftsConfig,
+    "coalition": CoalitionConfig,
+    "charity": CharityConfig,
+    "draw": DrawConfig,
+    "membership": MembershipConfig,
+    "referral": ReferralConfig,
+}
 
 
 class ProgramError(RegularsError):
     """A program that cannot be created or found."""
-
-
-def register_program_type(name: str, config_model: type[BaseModel]) -> None:
-    """Make program type ``name`` available, its ``config`` validated by ``config_model``."""
-    _CONFIG_MODELS[name] = config_model
 
 
 def program_types() -> list[str]:

@@ -122,6 +122,15 @@ def _tier_multiplier(
     return (tier.name, tier.earn_multiplier) if tier else (None, Decimal(1))
 
 
+def _membership_multiplier(session: Session, customer_id: str, at: datetime) -> Decimal:
+    """The paid-membership earn multiplier (:func:`regulars.loyalty.live.membership.
+    earn_multiplier`), applied on top of the tier's. Imported here: the membership module
+    builds on this one."""
+    from regulars.loyalty.live.membership import earn_multiplier
+
+    return earn_multiplier(session, customer_id, at)
+
+
 def _order_key(order: Order) -> str:
     return f"order:{order.shop_id}:{order.order_id}"
 
@@ -145,6 +154,7 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
             continue
         rules = points_rules(program)
         tier, multiplier = _tier_multiplier(session, rules, account, order.ordered_at)
+        multiplier *= _membership_multiplier(session, order.customer_id, order.ordered_at)
         if account.tier != tier:
             emit(
                 session,

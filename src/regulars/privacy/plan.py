@@ -62,6 +62,7 @@ NOT_CUSTOMER_DATA = {
     "product_price_history": "list prices of the catalogue",
     "product_stock_history": "stock levels of the catalogue",
     "api_keys": "credentials of the shop's API clients",
+    "loyalty_draws": "a draw's seed and rule; its winners are in loyalty_draw_winners",
 }
 """Tables that hold no customer's data, each with the reason."""
 

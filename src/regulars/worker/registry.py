@@ -50,6 +50,7 @@ from regulars.worker.schedule import Recurrence
 HANDLER_MODULES: tuple[str, ...] = (
     "regulars.worker.builtin",
     "regulars.loyalty.live.gifts",
+    "regulars.loyalty.live.jobs",
 )
 """Modules that register the product's handlers; ``regulars worker`` imports each."""
 

@@ -34,7 +34,6 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import regulars.loyalty.live.types  # noqa: F401  (registers the program types)
 from regulars.loyalty.live.apply import Applied, apply_outcomes, tier_state_row
 from regulars.loyalty.live.history import History, customer_history
 from regulars.loyalty.live.models import LoyaltyReward, LoyaltyTierState

@@ -1,4 +1,4 @@
-"""Tables of the live program types (migration 0005).
+"""Tables of the live program types (revisions 0005 and 0006).
 
 * ``loyalty_rewards``: vouchers the programs granted (a stamp card's free item, a volume,
   coupon, birthday or holiday gift). ``reward_key`` is the outcome's idempotency key,
@@ -9,18 +9,41 @@
   (:class:`~regulars.loyalty.programs.tiers.TierState`): current tier, since when, the
   evaluation window's start, the grace period's end and the instant evaluated up to.
 * ``loyalty_badges``: badges awarded, unique per (program, customer, badge code).
+* ``loyalty_partner_transactions``: a sale at a coalition partner that issued points
+  (``kind = 'issue'``) or a payment with points at a partner (``'redeem'``); unique per
+  (program, partner, partner's transaction id), so a partner's retry is recorded once.
+  The settlement per partner and period sums these rows.
+* ``loyalty_donations``: points a customer gave to a charity program's cause and the
+  points the company matched (fixed when the donation is made, so the cap goes to the
+  earliest donations); unique per (program, donation id).
+* ``loyalty_draws`` and ``loyalty_draw_winners``: a prize draw program's draw, with the seed,
+  the rule it was drawn under, how many were eligible and the fingerprint of their list,
+  and the winners by rank.
+
+Partners and causes themselves, with their rates, are the programs' configs
+(``loyalty_programs.config``), validated by :mod:`regulars.loyalty.programs`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from regulars.store.models import Base
-from regulars.store.types import BIG_ID, UTCDateTime, utcnow
+from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime, utcnow
 
 REWARD_KINDS = ("free_item", "gift")
 REWARD_STATES = ("issued", "redeemed", "revoked")
@@ -95,3 +118,166 @@ class LoyaltyBadge(Base):
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(255))
     awarded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PartnerTransaction(Base):
+    """Points a coalition partner issued for a sale or accepted as payment."""
+
+    __tablename__ = "loyalty_partner_transactions"
+    __table_args__ = (
+        UniqueConstraint("program_id", "partner", "transaction_id"),
+        CheckConstraint("kind IN ('issue', 'redeem')", name="kind_known"),
+        CheckConstraint("points >= 0", name="points_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    program_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey(_PROGRAM_FK, ondelete="CASCADE"))
+    partner: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))
+    customer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    points: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    entry_id: Mapped[int | None] = mapped_column(
+        BIG_ID, ForeignKey("loyalty_entries.id", ondelete="CASCADE")
+    )
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Donation(Base):
+    """Points a customer donated to a cause, and the company's match."""
+
+    __tablename__ = "loyalty_donations"
+    __table_args__ = (
+        UniqueConstraint("program_id", "donation_id"),
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("matched_points >= 0", name="matched_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    program_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey(_PROGRAM_FK, ondelete="CASCADE"))
+    donation_id: Mapped[str] = mapped_column(String(255))
+    customer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    cause: Mapped[str] = mapped_column(String(64))
+    points: Mapped[int] = mapped_column(BigInteger)
+    matched_points: Mapped[int] = mapped_column(BigInteger)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    entry_id: Mapped[int] = mapped_column(
+        BIG_ID, ForeignKey("loyalty_entries.id", ondelete="CASCADE")
+    )
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Draw(Base):
+    """The draw of a prize draw program; one per program, never re-drawn."""
+
+    __tablename__ = "loyalty_draws"
+    __table_args__ = (UniqueConstraint("program_id"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    program_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey(_PROGRAM_FK, ondelete="CASCADE"))
+    seed: Mapped[str] = mapped_column(String(255))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSON_DOC)
+    eligible_count: Mapped[int] = mapped_column(Integer)
+    eligible_sha256: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(255))
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DrawWinner(Base):
+    """A winner of a draw; ``rank`` 1 is the smallest ticket."""
+
+    __tablename__ = "loyalty_draw_winners"
+    __table_args__ = (
+        UniqueConstraint("draw_id", "rank"),
+        UniqueConstraint("draw_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    draw_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("loyalty_draws.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    ticket: Mapped[str] = mapped_column(String(64))
+
+
+class Membership(Base):
+    """A customer's paid membership of a membership program: the current period, and
+    whether (and when) it ends. One row per customer and program; subscribing again after
+    it ended starts a new period in the same row."""
+
+    __tablename__ = "loyalty_memberships"
+    __table_args__ = (UniqueConstraint("program_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    program_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey(_PROGRAM_FK, ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    plan: Mapped[str] = mapped_column(String(64))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    charged: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    refunded: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MembershipPayment(Base):
+    """A charge (a period paid in advance, an upgrade) or a refund of a membership; ``key``
+    is the rule's idempotency key, so a period is charged once."""
+
+    __tablename__ = "loyalty_membership_payments"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        CheckConstraint("kind IN ('charge', 'refund')", name="kind_known"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    membership_id: Mapped[int] = mapped_column(
+        BIG_ID, ForeignKey("loyalty_memberships.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    reason: Mapped[str] = mapped_column(String(255))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+REFERRAL_STATES = ("pending", "rewarded", "rejected")
+
+
+class Referral(Base):
+    """``referrer_id`` referred ``referee_id`` in a referral program; one referral per
+    referee and program (a referee brings one reward per side, ever)."""
+
+    __tablename__ = "loyalty_referrals"
+    __table_args__ = (
+        UniqueConstraint("program_id", "referee_id"),
+        CheckConstraint("state IN ('pending', 'rewarded', 'rejected')", name="state_known"),
+    )
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    program_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey(_PROGRAM_FK, ondelete="CASCADE"))
+    referrer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    referee_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    code: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    referrer_rewarded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
