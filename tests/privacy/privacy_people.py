@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-
-from datetime import timedelta
 
 from sqlalchemy import Engine, insert, select, update
 
