@@ -47,7 +47,7 @@ from regulars.config import Settings
 from regulars.worker.queue import DEFAULT_MAX_ATTEMPTS, JobInfo
 from regulars.worker.schedule import Recurrence
 
-HANDLER_MODULES: tuple[str, ...] = ("regulars.worker.builtin",)
+HANDLER_MODULES: tuple[str, ...] = ("regulars.worker.builtin", "regulars.loyalty.jobs")
 """Modules that register the product's handlers; ``regulars worker`` imports each."""
 
 
