@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from loyalty_helpers import check_ledger
+from loyalty_helpers import add_customer, check_ledger
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ def _order(order_id: str, amount: str, customer: str = "ann") -> dict[str, Any]:
 
 @pytest.fixture
 def client(store_engine: Engine) -> Iterator[TestClient]:
-    scopes = ["loyalty:read", "loyalty:write", "orders:read", "orders:write"]
+    scopes = ["loyalty:read", "loyalty:write", "orders:read", "orders:write", "customers:read"]
     with TestClient(create_app(store_engine)) as test_client:
         _row, key = create_api_key(store_engine, "pos", scopes)
         test_client.headers["Authorization"] = f"Bearer {key}"
@@ -80,6 +80,27 @@ def test_order_twice_then_half_returned(client: TestClient, store_engine: Engine
     assert _entries(store_engine) == [("earn", 100), ("reverse_earn", -50)]
     with Session(store_engine) as session:
         check_ledger(session)
+    profile = client.get("/v1/customers/ann")
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["loyalty"] == [
+        {
+            "program": "stars",
+            "state": "active",
+            "balance": 50,
+            "available": 50,
+            "pending": 0,
+            "tier": None,
+        }
+    ]
+
+
+def test_customer_360_without_an_account_has_no_loyalty(
+    client: TestClient, store_engine: Engine
+) -> None:
+    with Session(store_engine) as session:
+        add_customer(session, "zoe")
+        session.commit()
+    assert client.get("/v1/customers/zoe").json()["loyalty"] == []
 
 
 def test_bulk_orders_earn_once_per_created_order(client: TestClient, store_engine: Engine) -> None:
