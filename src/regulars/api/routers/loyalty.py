@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -21,6 +22,7 @@ from regulars.api.schemas.loyalty import (
     StateIn,
 )
 from regulars.api.services import loyalty as services
+from regulars.loyalty.holdout import ProgramEffect
 from regulars.store.models import ApiKey
 
 router = APIRouter(prefix="/loyalty", tags=["loyalty"])
@@ -64,6 +66,25 @@ def create_program(body: ProgramIn, session: SessionDep, key: Writer) -> Program
 def list_programs(session: SessionDep) -> list[ProgramOut]:
     """Every program, oldest first."""
     return services.list_programs(session)
+
+
+@router.get(
+    "/programs/{code}/effect",
+    dependencies=[Reader],
+    responses={
+        404: {"description": "unknown program", **_PROBLEM},
+        422: {"description": "no control group, an empty period or group", **_PROBLEM},
+    },
+)
+def program_effect(
+    code: Annotated[str, Path(min_length=1, max_length=64)],
+    session: SessionDep,
+    start: Annotated[date, Query(description="First day of the period (shop time).")],
+    end: Annotated[date, Query(description="Day after the period.")],
+) -> ProgramEffect:
+    """Members against the control group over ``[start, end)``: repeat rate and revenue per
+    customer, their differences with confidence intervals, and the incremental revenue."""
+    return services.program_effect(session, code, start, end)
 
 
 @router.get(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 
 import pydantic
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from regulars.api.problems import ApiProblemError
@@ -24,7 +25,9 @@ from regulars.api.schemas.loyalty import (
     QuoteOut,
     RedeemIn,
 )
-from regulars.loyalty import accounts, service
+from regulars.errors import RegularsError
+from regulars.loyalty import accounts, effect, service
+from regulars.loyalty.holdout import ProgramEffect
 from regulars.loyalty.ledger import (
     AccountClosedError,
     IdempotencyConflictError,
@@ -57,6 +60,8 @@ def _as_problems() -> Iterator[None]:
         ) from None
     except (IdempotencyConflictError, AccountClosedError, LedgerError) as exc:
         raise ApiProblemError(409, str(exc), kind=exc.kind) from None
+    except accounts.ControlGroupError as exc:
+        raise ApiProblemError(409, str(exc), kind="control-group") from None
     except (ValueError, accounts.ProgramError) as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-value") from None
 
@@ -260,3 +265,15 @@ def quote(session: Session, body: QuoteIn) -> QuoteOut:
             [Line(line.line_amount, line.sku, line.category) for line in body.lines],
         )
     return QuoteOut.model_validate(result, from_attributes=True)
+
+
+def program_effect(session: Session, code: str, start: date, end: date) -> ProgramEffect:
+    """Members against the control group (:func:`regulars.loyalty.effect.program_effect`);
+    404 for an unknown program, 422 for one without a control group or an empty period."""
+    program = _program(session, code)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    try:
+        return effect.program_effect(engine, program.code, start, end)
+    except RegularsError as exc:
+        raise ApiProblemError(422, str(exc), kind="invalid-value") from None
