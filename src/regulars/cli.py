@@ -1206,6 +1206,58 @@ def _span(low: float | None, high: float | None, spec: str) -> str:
     return "n/a" if low is None or high is None else f"{low:{spec}} … {high:{spec}}"
 
 
+@loyalty_app.command("economics")
+def loyalty_economics(
+    program: Annotated[str, typer.Option(help="The program's code.")],
+    start: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD; default: the first month).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Day after the period (YYYY-MM-DD; default: tomorrow).")
+    ] = None,
+    url: DatabaseUrlOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Liability, points flow per month, breakage and reward cost of a live program."""
+    from regulars.loyalty.live_economics import program_economics
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine
+
+    settings = _settings()
+    engine = make_engine(url or settings.database_url)
+    try:
+        require_head(engine)
+        result = program_economics(
+            engine,
+            program,
+            _date(start, "--start"),
+            _date(end, "--end"),
+            settings=settings,
+        )
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    table = Table(title=f"{program}: points flow, [{result.start}, {result.end})")
+    for column in ("month", "issued", "redeemed", "expired", "reversed", "adjusted", "outstanding"):
+        table.add_column(column, justify="right")
+    for r in result.flow:
+        table.add_row(
+            f"{r.period_start:%Y-%m}",
+            *(f"{v:,}" for v in (r.issued, r.redeemed, r.expired, r.reversed, r.adjusted)),
+            f"{r.outstanding_end:,}",
+        )
+    console.print(table)
+    rate = result.breakage.rate
+    console.print(
+        f"outstanding {result.outstanding_points:,} points = liability {result.liability:,.2f}; "
+        f"reward cost {result.reward_cost:,.2f}; breakage "
+        f"{'n/a' if rate is None else f'{rate:.1%}'} of {result.breakage.lots:,} ended lot(s)",
+        highlight=False,
+    )
+
+
 @loyalty_app.command("balance")
 def loyalty_balance(
     customer_id: Annotated[str, typer.Argument(help="The customer's id.")],

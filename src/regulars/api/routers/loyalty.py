@@ -23,6 +23,7 @@ from regulars.api.schemas.loyalty import (
 )
 from regulars.api.services import loyalty as services
 from regulars.loyalty.holdout import ProgramEffect
+from regulars.loyalty.live_economics import LiveEconomics
 from regulars.store.models import ApiKey
 
 router = APIRouter(prefix="/loyalty", tags=["loyalty"])
@@ -85,6 +86,29 @@ def program_effect(
     """Members against the control group over ``[start, end)``: repeat rate and revenue per
     customer, their differences with confidence intervals, and the incremental revenue."""
     return services.program_effect(session, code, start, end)
+
+
+@router.get(
+    "/programs/{code}/economics",
+    dependencies=[Reader],
+    responses={
+        404: {"description": "unknown program", **_PROBLEM},
+        422: {"description": "an empty period, or not a points program", **_PROBLEM},
+    },
+)
+def program_economics(
+    code: Annotated[str, Path(min_length=1, max_length=64)],
+    session: SessionDep,
+    start: Annotated[
+        date | None, Query(description="First day (default: the program's first month).")
+    ] = None,
+    end: Annotated[
+        date | None, Query(description="Day after the period (default: tomorrow).")
+    ] = None,
+) -> LiveEconomics:
+    """Outstanding points and liability, points flow per month, breakage and reward cost
+    of the live ledger, computed as the simulator computes them."""
+    return services.program_economics(session, code, start, end)
 
 
 @router.get(

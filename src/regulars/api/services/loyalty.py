@@ -26,7 +26,7 @@ from regulars.api.schemas.loyalty import (
     RedeemIn,
 )
 from regulars.errors import RegularsError
-from regulars.loyalty import accounts, effect, service
+from regulars.loyalty import accounts, effect, live_economics, service
 from regulars.loyalty.holdout import ProgramEffect
 from regulars.loyalty.ledger import (
     AccountClosedError,
@@ -37,6 +37,7 @@ from regulars.loyalty.ledger import (
     Posted,
     RedemptionCapError,
 )
+from regulars.loyalty.live_economics import LiveEconomics
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.rules import Line
 from regulars.store.audit import record
@@ -275,5 +276,20 @@ def program_effect(session: Session, code: str, start: date, end: date) -> Progr
     assert isinstance(engine, Engine)
     try:
         return effect.program_effect(engine, program.code, start, end)
+    except RegularsError as exc:
+        raise ApiProblemError(422, str(exc), kind="invalid-value") from None
+
+
+def program_economics(
+    session: Session, code: str, start: date | None, end: date | None
+) -> LiveEconomics:
+    """Liability, points flow, breakage and reward cost on the live ledger
+    (:func:`regulars.loyalty.live_economics.program_economics`); 404 for an unknown
+    program, 422 for an empty period or a program that is not a points program."""
+    program = _program(session, code)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    try:
+        return live_economics.program_economics(engine, program.code, start, end)
     except RegularsError as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-value") from None
