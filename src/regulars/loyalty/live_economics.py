@@ -49,7 +49,6 @@ from regulars.loyalty.economics import (
     reward_cost,
 )
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot
-from regulars.scoring import local_day
 from regulars.store.session import session_scope
 from regulars.store.types import utcnow
 
@@ -143,6 +142,8 @@ def program_economics(
     """Liability, monthly points flow, breakage and reward cost of ``program_code`` on the
     live ledger. ``start`` defaults to the first day of the program's first month, ``end``
     to tomorrow (shop time), so the outstanding points are today's."""
+    from regulars.scoring import local_day  # here: it loads the models (the API imports us)
+
     settings = settings or Settings()
     with session_scope(engine) as session:
         program = find_program(session, program_code)

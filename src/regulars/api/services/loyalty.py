@@ -26,7 +26,7 @@ from regulars.api.schemas.loyalty import (
     RedeemIn,
 )
 from regulars.errors import RegularsError
-from regulars.loyalty import accounts, effect, live_economics, service
+from regulars.loyalty import accounts, live_economics, service
 from regulars.loyalty.holdout import ProgramEffect
 from regulars.loyalty.ledger import (
     AccountClosedError,
@@ -271,11 +271,13 @@ def quote(session: Session, body: QuoteIn) -> QuoteOut:
 def program_effect(session: Session, code: str, start: date, end: date) -> ProgramEffect:
     """Members against the control group (:func:`regulars.loyalty.effect.program_effect`);
     404 for an unknown program, 422 for one without a control group or an empty period."""
+    from regulars.loyalty.effect import program_effect as measure  # loads the analytics
+
     program = _program(session, code)
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     try:
-        return effect.program_effect(engine, program.code, start, end)
+        return measure(engine, program.code, start, end)
     except RegularsError as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-value") from None
 
