@@ -101,7 +101,7 @@ def test_effect_members_against_control(store_engine: Engine) -> None:
     assert -1 <= low < effect.repeat_rate_diff.estimate < high <= 1
 
     with TestClient(create_app(store_engine)) as client:
-        _row, key = create_api_key(store_engine, "bi", ["loyalty:read"])
+        _row, key = create_api_key(store_engine, "bi", ["loyalty:read", "loyalty:write"])
         client.headers["Authorization"] = f"Bearer {key}"
         response = client.get(
             "/v1/loyalty/programs/stars/effect", params={"start": START, "end": END}
@@ -116,6 +116,15 @@ def test_effect_members_against_control(store_engine: Engine) -> None:
         assert unknown.status_code == 404
         empty = client.get("/v1/loyalty/programs/stars/effect", params={"start": END, "end": START})
         assert empty.status_code == 422
+        held = client.get(f"/v1/loyalty/accounts/{CONTROL[0]}").json()
+        assert (held["state"], held["balance"]) == ("control", 0)
+        refused = client.post(
+            f"/v1/loyalty/accounts/{CONTROL[0]}/redeem",
+            json={"points": 1},
+            headers={"Idempotency-Key": "k1"},
+        )
+        assert refused.status_code == 409
+        assert refused.json()["type"].endswith("control-group")
 
 
 def test_effect_cli(tmp_path: Path) -> None:
