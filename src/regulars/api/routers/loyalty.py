@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from regulars.api.deps import SessionDep, require
+from regulars.api.openapi import problems
 from regulars.api.problems import PROBLEM_JSON
 from regulars.api.schemas.loyalty import (
     AccountOut,
@@ -26,7 +27,8 @@ from regulars.loyalty.holdout import ProgramEffect
 from regulars.loyalty.live_economics import LiveEconomics
 from regulars.store.models import ApiKey
 
-router = APIRouter(prefix="/loyalty", tags=["loyalty"])
+# 401/403 for every route (a missing or under-scoped key), 400/413 for a bad or huge body.
+router = APIRouter(prefix="/loyalty", tags=["loyalty"], responses=problems(body=True))
 
 _PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}}
 CustomerId = Annotated[str, Path(min_length=1, max_length=255)]
