@@ -342,6 +342,12 @@ def _date(text: str | None, option: str) -> date | None:
         raise RegularsError(f"{option}: '{text}' is not a date; use YYYY-MM-DD") from None
 
 
+def _day(text: str, option: str) -> date:
+    day = _date(text, option)
+    assert day is not None  # _date gives None only for None
+    return day
+
+
 def _decimal(text: str | None, option: str | None = None) -> Decimal | None:
     if text is None:
         return None
@@ -1154,6 +1160,108 @@ def loyalty_expire(url: DatabaseUrlOpt = None) -> None:
     finally:
         engine.dispose()
     console.print(f"{points} point(s) expired", highlight=False)
+
+
+@loyalty_app.command("effect")
+def loyalty_effect(
+    program: Annotated[str, typer.Option(help="The program's code.")],
+    start: Annotated[str, typer.Option(help="First day of the period (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option(help="Day after the period (YYYY-MM-DD).")],
+    url: DatabaseUrlOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Members against the program's control group: repeat rate and revenue per customer."""
+    from regulars.loyalty.effect import program_effect
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine
+
+    settings = _settings()
+    engine = make_engine(url or settings.database_url)
+    try:
+        require_head(engine)
+        first, after = _day(start, "--start"), _day(end, "--end")
+        effect = program_effect(engine, program, first, after, settings=settings)
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(effect.to_dict(), indent=2))
+        return
+    rate, revenue = effect.repeat_rate_diff, effect.revenue_per_customer_diff
+    table = Table(title=f"{program}: members vs control, [{start}, {end})")
+    for column in ("", "members", "control"):
+        table.add_column(column)
+    members, control = effect.members, effect.control
+    table.add_row("customers", f"{members.customers:,}", f"{control.customers:,}")
+    table.add_row("repeat rate", f"{members.repeat_rate:.1%}", f"{control.repeat_rate:.1%}")
+    table.add_row(
+        "revenue per customer", f"{members.revenue_mean:,.2f}", f"{control.revenue_mean:,.2f}"
+    )
+    console.print(table)
+    level = f"{effect.confidence:.0%}"
+    rate_ci = _span(rate.low, rate.high, ".1%")
+    console.print(
+        f"incremental repeat rate {rate.estimate:+.1%} ({level} CI {rate_ci}); "
+        f"revenue per customer {revenue.estimate:+,.2f} ({level} CI "
+        f"{_span(revenue.low, revenue.high, ',.2f')}); incremental revenue "
+        f"{effect.incremental_revenue:,.2f}",
+        highlight=False,
+    )
+
+
+def _span(low: float | None, high: float | None, spec: str) -> str:
+    return "n/a" if low is None or high is None else f"{low:{spec}} … {high:{spec}}"
+
+
+@loyalty_app.command("economics")
+def loyalty_economics(
+    program: Annotated[str, typer.Option(help="The program's code.")],
+    start: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD; default: the first month).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Day after the period (YYYY-MM-DD; default: tomorrow).")
+    ] = None,
+    url: DatabaseUrlOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Liability, points flow per month, breakage and reward cost of a live program."""
+    from regulars.loyalty.live_economics import program_economics
+    from regulars.store.ingest import require_head
+    from regulars.store.session import make_engine
+
+    settings = _settings()
+    engine = make_engine(url or settings.database_url)
+    try:
+        require_head(engine)
+        result = program_economics(
+            engine,
+            program,
+            _date(start, "--start"),
+            _date(end, "--end"),
+            settings=settings,
+        )
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    table = Table(title=f"{program}: points flow, [{result.start}, {result.end})")
+    for column in ("month", "issued", "redeemed", "expired", "reversed", "adjusted", "outstanding"):
+        table.add_column(column, justify="right")
+    for r in result.flow:
+        table.add_row(
+            f"{r.period_start:%Y-%m}",
+            *(f"{v:,}" for v in (r.issued, r.redeemed, r.expired, r.reversed, r.adjusted)),
+            f"{r.outstanding_end:,}",
+        )
+    console.print(table)
+    rate = result.breakage.rate
+    console.print(
+        f"outstanding {result.outstanding_points:,} points = liability {result.liability:,.2f}; "
+        f"reward cost {result.reward_cost:,.2f}; breakage "
+        f"{'n/a' if rate is None else f'{rate:.1%}'} of {result.breakage.lots:,} ended lot(s)",
+        highlight=False,
+    )
 
 
 @loyalty_app.command("balance")

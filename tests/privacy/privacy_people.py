@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select, update
 
 from regulars.api.keys import create_api_key
+from regulars.loyalty.accounts import ProgramSpec, create_program
+from regulars.loyalty.service import on_order_recorded, redeem
 from regulars.store.audit import record
 from regulars.store.models import (
     Consent,
@@ -130,10 +132,47 @@ def add_customer_with_everything(engine: Engine, who: dict[str, str], tag: str) 
         )
 
 
+def add_loyalty(engine: Engine) -> None:
+    """Programs 'stars' (personal accounts) and 'family' (a shared household card with a
+    tier at 10.00). Anna is in household 'hh-7' and spends 10 of her stars; her order puts
+    the household account in tier 'gold': an event naming her on the household's account."""
+    with session_scope(engine) as session:
+        session.execute(
+            update(Customer)
+            .where(Customer.customer_id == ANNA["customer_id"])
+            .values(household_id="hh-7")
+        )
+        config = {"earn_per_unit": "1", "point_value": "0.01", "pending_days": 0}
+        start = datetime(2020, 1, 1, tzinfo=UTC)
+        stars = create_program(
+            session, ProgramSpec("stars", "Stars", "points", config, starts_at=start)
+        )
+        tiers = {**config, "tiers": [{"name": "gold", "threshold": "10.00"}]}
+        create_program(
+            session,
+            ProgramSpec(
+                "family", "Family", "points", tiers, starts_at=start, shared_household=True
+            ),
+        )
+        for order in session.scalars(select(Order).order_by(Order.id)):
+            on_order_recorded(session, order)
+        redeem(
+            session,
+            stars,
+            ANNA["customer_id"],
+            10,
+            key="anna-1",
+            actor="cli",
+            now=AT + timedelta(days=1),
+        )
+
+
 def add_anna_and_bob(engine: Engine) -> None:
-    """Anna, with an old id merged into hers and a merge entry naming it, and Bob."""
+    """Anna, with an old id merged into hers and a merge entry naming it, and Bob; both
+    with loyalty accounts (:func:`add_loyalty`)."""
     add_customer_with_everything(engine, ANNA, "1")
     add_customer_with_everything(engine, BOB, "2")
+    add_loyalty(engine)
     with session_scope(engine) as session:
         session.add(CustomerAlias(alias_id=OLD_ID, customer_id=ANNA["customer_id"]))
         record(

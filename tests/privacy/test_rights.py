@@ -75,7 +75,16 @@ def test_export_holds_every_customer_table_with_exact_values(
         "customer_scores": 1,
         "customer_aliases": 1,
         "idempotency_keys": 1,
+        # Her own account in 'stars': earned 59 on A-1, spent 10 from that lot. Her
+        # household's account in 'family' is not hers.
+        "loyalty_accounts": 1,
+        "loyalty_entries": 2,
+        "loyalty_lots": 1,
+        "loyalty_lot_consumptions": 1,
+        "loyalty_events": 0,
+        "loyalty_deliveries": 0,
     }
+    assert sorted(e["points"] for e in tables["loyalty_entries"]) == [-10, 59]
     (profile,) = tables["customers"]
     assert profile["email"] == anna["email"]
     assert profile["birthday"] == "1990-05-17"
@@ -91,6 +100,8 @@ def test_export_holds_every_customer_table_with_exact_values(
     actions = sorted(e["action"] for e in document["mentions"]["audit_log"])
     assert actions == ["customer.merge", "customer.update"]
     assert len(document["mentions"]["jobs"]) == 1
+    (tier_event,) = document["mentions"]["loyalty_events"]
+    assert tier_event["payload"]["customer_id"] == anna["customer_id"]
     json.dumps(document)  # plain JSON: no Decimal, no datetime left
 
 
@@ -123,7 +134,8 @@ def test_erasure_leaves_nothing_but_one_pseudonymous_audit_entry(
     assert _python_hits(store_engine, needles) == []
     assert erasure.deleted["order_lines"] == 2
     assert erasure.deleted["idempotency_keys"] == 1
-    assert erasure.scrubbed == {"audit_log": 2, "jobs": 1}
+    assert erasure.scrubbed == {"audit_log": 2, "jobs": 1, "loyalty_events": 1}
+    assert erasure.deleted["loyalty_entries"] == 2
     with session_scope(store_engine) as session:
         entry = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "customer.erase")

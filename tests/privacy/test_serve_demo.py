@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 
 from regulars.cli import app
 from regulars.errors import RegularsError
+from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
 from regulars.store.demo import prepare_demo_store
 from regulars.store.migrate import current_revision, head_revision
-from regulars.store.models import ApiKey, AuditEntry, Customer, Order, OrderLine
+from regulars.store.models import ApiKey, AuditEntry, Customer, CustomerScore, Order, OrderLine
 from regulars.store.session import make_engine, session_scope
 
 SMALL = 1_000
@@ -46,6 +47,19 @@ def test_demo_store_is_built_migrated_and_loaded(tmp_path: Path) -> None:
     assert _count(store.url, OrderLine) == store.counts.lines_inserted > SMALL
     assert _count(store.url, Customer) == store.counts.customers_inserted
     assert _count(store.url, AuditEntry) == 0  # importing has no side effects
+    # Every customer scored once (as of the day after the last order: the models fit), and
+    # the demo points program, with no accounts: the imported history earned nothing.
+    engine = make_engine(store.url)
+    with session_scope(engine) as session:
+        buyers = session.scalar(  # customers with a purchase (counts_as_purchase)
+            select(func.count(func.distinct(Order.customer_id))).where(
+                Order.status != "cancelled", Order.amount - Order.refunded_amount > 0
+            )
+        )
+    engine.dispose()
+    assert _count(store.url, CustomerScore) == buyers > 0
+    assert _count(store.url, LoyaltyProgram) == 1
+    assert _count(store.url, LoyaltyAccount) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.db", "demo.db.demo.json"]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from regulars.errors import RegularsError
-from regulars.worker.schedule import Daily
+from regulars.worker.schedule import Daily, Every
 
 BERLIN = "Europe/Berlin"
 
@@ -67,3 +69,32 @@ def test_bad_schedules_are_refused() -> None:
         Daily(hour=24)
     with pytest.raises(ValueError, match="aware"):
         Daily(hour=3).next_after(datetime(2026, 1, 1))
+
+
+def test_every_is_a_utc_grid_that_ignores_daylight_saving() -> None:
+    every = Every(minutes=5)
+    assert every.next_after(datetime(2026, 3, 1, 12, 2, 59, tzinfo=UTC)) == datetime(
+        2026, 3, 1, 12, 5, tzinfo=UTC
+    )
+    # Strictly after: an occurrence's own due time gives the next one.
+    assert every.next_after(datetime(2026, 3, 1, 12, 5, tzinfo=UTC)) == datetime(
+        2026, 3, 1, 12, 10, tzinfo=UTC
+    )
+    # Berlin falls back at 03:00 CEST = 01:00 UTC on 25 October 2026: the repeated hour
+    # still has 12 occurrences per UTC hour, each due time exactly 5 minutes apart.
+    berlin = ZoneInfo("Europe/Berlin")
+    moment = datetime(2026, 10, 25, 2, 58, tzinfo=berlin)  # first 02:58 (CEST)
+    due = [every.next_after(moment)]
+    for _ in range(30):
+        due.append(every.next_after(due[-1]))
+    assert {b - a for a, b in itertools.pairwise(due)} == {timedelta(minutes=5)}
+    assert due[0] == datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
+    # Any moment in the same 5-minute slot gives the same due time (two workers agree).
+    assert every.next_after(datetime(2026, 3, 1, 12, 0, 1, tzinfo=UTC)) == every.next_after(
+        datetime(2026, 3, 1, 12, 4, 59, tzinfo=UTC)
+    )
+
+
+def test_every_refuses_a_bad_interval() -> None:
+    with pytest.raises(RegularsError, match="1 to 1440 minutes"):
+        Every(minutes=0)

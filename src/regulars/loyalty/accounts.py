@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
+from regulars.loyalty.holdout import in_control_group
 from regulars.loyalty.models import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyProgram
 from regulars.loyalty.programs import (
     BadgesConfig,
@@ -61,6 +62,10 @@ _CONFIG_MODELS: dict[str, type[BaseModel]] = {
 
 class ProgramError(RegularsError):
     """A program that cannot be created or found."""
+
+
+class ControlGroupError(ProgramError):
+    """The customer is in the program's control group: no account, no points."""
 
 
 def program_types() -> list[str]:
@@ -208,10 +213,30 @@ def find_account(
     return found
 
 
+def control_share(program: LoyaltyProgram) -> float:
+    """The program's control share (0 for program types without one)."""
+    if program.type != "points":
+        return 0.0
+    return float(points_rules(program).control_share)
+
+
+def held_out(session: Session, program: LoyaltyProgram, customer_id: str) -> bool:
+    """Whether ``customer_id`` is in the program's control group and has no account."""
+    share = control_share(program)
+    if share == 0 or not in_control_group(customer_id, program.code, share):
+        return False
+    return find_account(session, program, customer_id) is None
+
+
 def enroll(session: Session, program: LoyaltyProgram, customer_id: str) -> LoyaltyAccount:
     """The customer's account in ``program``, created if missing (safe under concurrency:
     ``INSERT … ON CONFLICT DO NOTHING`` on the unique holder key). Does not re-activate an
-    opted-out account."""
+    opted-out account; :class:`ControlGroupError` for a customer of the control group."""
+    if held_out(session, program, customer_id):
+        raise ControlGroupError(
+            f"customer '{customer_id}' is in the control group of program '{program.code}': "
+            "no account, no points"
+        )
     holder = holder_for(session, program, customer_id)
     conn = session.connection()
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from regulars.errors import InputFileError, RegularsError
-from regulars.loyalty.accounts import enroll, find_program
+from regulars.loyalty.accounts import ControlGroupError, enroll, find_program
 from regulars.loyalty.ledger import EntrySpec, InsufficientPointsError, credit, debit
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.store.models import Customer
@@ -161,6 +161,9 @@ def import_history(engine: Engine, path: Path, program_code: str) -> ImportRepor
                 continue
             except InsufficientPointsError as exc:
                 report.rejected.append((number, "points", str(exc), raw))
+                continue
+            except ControlGroupError as exc:
+                report.rejected.append((number, "customer_id", str(exc), raw))
                 continue
             if replay:
                 report.replayed += 1

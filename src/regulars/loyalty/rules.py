@@ -59,6 +59,11 @@ class PointsRules(BaseModel):
     category_multipliers: dict[str, Rate] = Field(default_factory=dict)
     tiers: list[Tier] = Field(default_factory=list)
     tier_window_days: Annotated[int, Field(ge=1)] = 365
+    control_share: Annotated[Decimal, Field(ge=0, lt=1, decimal_places=4)] = Field(
+        Decimal(0),
+        description="Share of customers held out as the control group: never enrolled, "
+        "earn nothing (regulars.loyalty.holdout.in_control_group); 0 ≤ share < 1.",
+    )
 
 
 @dataclass(frozen=True)

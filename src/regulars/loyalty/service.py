@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from regulars.loyalty.accounts import (
     enroll,
     find_account,
+    held_out,
     holder_customers,
     points_rules,
     running_points_programs,
@@ -149,6 +150,8 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
     lines = _order_lines(session, order)
     posted = []
     for program in running_points_programs(session, order.ordered_at):
+        if held_out(session, program, order.customer_id):
+            continue  # the control group earns nothing
         account = enroll(session, program, order.customer_id)
         if account.state != "active":
             continue
@@ -515,7 +518,8 @@ def account_view(
     now = now or utcnow()
     account = find_account(session, program, customer_id)
     if account is None:
-        return AccountView(program.code, None, "not_enrolled", 0, 0, 0, 0, 0, None)
+        state = "control" if held_out(session, program, customer_id) else "not_enrolled"
+        return AccountView(program.code, None, state, 0, 0, 0, 0, 0, None)
     lots = session.scalars(
         select(LoyaltyLot)
         .where(LoyaltyLot.account_id == account.id, LoyaltyLot.remaining > 0)

@@ -14,9 +14,12 @@ customer's rows as nested ``IN (SELECT …)`` subqueries along the references. A
 with a foreign key chain to ``customers`` is therefore exported and erased with no code
 change.
 
-Two tables name customers in free text and JSON instead (:data:`MENTION_TABLES`): the audit
-log and the job queue. Export lists their rows that mention the customer; erasure replaces
-the mentions by the pseudonym. Every other table must be declared in
+Three tables name customers in free text and JSON instead (:data:`MENTION_TABLES`): the
+audit log, the job queue and the loyalty outbox. Export lists their rows that mention the
+customer; erasure replaces the mentions by the pseudonym. The loyalty outbox is also a
+customer table (``account_id`` leads to the customer's accounts, whose events are deleted);
+its rows of a shared household account stay, their payloads naming the member who earned
+(``tier_changed``), so they are scrubbed as mentions too. Every other table must be declared in
 :data:`NOT_CUSTOMER_DATA`, with the reason; a test fails for a table that is in none of the
 three groups, so nobody adds personal data that erasure would miss.
 """
@@ -54,7 +57,7 @@ LOOSE_REFERENCES = (
 )
 """References without a foreign key that the metadata cannot show."""
 
-MENTION_TABLES = ("audit_log", "jobs")
+MENTION_TABLES = ("audit_log", "jobs", "loyalty_events")
 """Tables whose text and JSON columns may name a customer (scrubbed on erasure)."""
 
 NOT_CUSTOMER_DATA = {
@@ -63,6 +66,8 @@ NOT_CUSTOMER_DATA = {
     "product_stock_history": "stock levels of the catalogue",
     "api_keys": "credentials of the shop's API clients",
     "loyalty_draws": "a draw's seed and rule; its winners are in loyalty_draw_winners",
+    "loyalty_programs": "the shop's loyalty programs and their rules",
+    "loyalty_webhook_endpoints": "the shop's webhook receivers (URL and signing secret)",
 }
 """Tables that hold no customer's data, each with the reason."""
 

@@ -3,9 +3,14 @@
 ``prepare_demo_store(path, seed=…, transactions=…)`` generates the demo shop (clean Parquet
 files: orders, their lines and the customer profiles), migrates a new SQLite database and
 loads the shop with :func:`regulars.store.ingest.ingest` — which has no side effects: no
-points, no messages. A marker file ``<path>.demo.json`` records what was built (seed, size,
-schema revision, regulars version); the next call with the same arguments reuses the file
-as it is, so ``regulars serve --demo`` starts in well under a second the second time.
+points, no messages. Then it scores every customer once
+(:func:`regulars.scoring.refresh_scores` as of the day after the demo's last order, so the
+models fit on the whole history and the Customer 360 shows scores) and creates the points
+program :data:`DEMO_PROGRAM` (running from the build on: orders posted to the API earn; the
+imported history earned nothing). A marker file ``<path>.demo.json`` records what was
+built (contents, seed, size, schema revision, regulars version); the next call with the
+same arguments reuses the file as it is, so the second ``regulars serve --demo`` does not
+build or score anything.
 
 The database is built under a temporary name and renamed into place only when complete, so
 an interrupted build never leaves a half-loaded store that would later be reused.
@@ -22,16 +27,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from regulars import __version__
+from regulars.config import Settings
 from regulars.store.migrate import head_revision, upgrade
 from regulars.store.session import make_engine
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from regulars.store.ingest import IngestCounts
 
 DEFAULT_DEMO_DB = Path("out/demo/regulars-demo.db")
 DEFAULT_DEMO_TRANSACTIONS = 10_000
-"""Smaller than ``regulars demo``'s 30 000 so the server is up in about two seconds."""
+"""Smaller than ``regulars demo``'s 30 000 so the first start (build and scores) takes
+seconds; later starts reuse the store (docs/api.md, ``regulars serve --demo``)."""
 DEFAULT_DEMO_SEED = 7
+DEMO_PROGRAM = "demo-points"
+DEMO_PROGRAM_CONFIG = {"earn_per_unit": "1", "point_value": "0.01", "pending_days": 14}
+"""One point per currency unit, worth 0.01, spendable after the 14-day returns window."""
+CONTENTS = ("orders", "scores", DEMO_PROGRAM)
+"""What a build puts in (part of the marker: a store built before scores were added is rebuilt)."""
 
 
 @dataclass(frozen=True)
@@ -90,13 +104,37 @@ def _build(path: Path, seed: int, transactions: int) -> IngestCounts:
         engine = make_engine(demo_url(path))
         try:
             upgrade(engine)
-            return ingest(engine, result)
+            counts = ingest(engine, result)
+            _score_and_add_program(engine)
+            return counts
         finally:
             engine.dispose()  # closes the last connection: SQLite folds the WAL back in
 
 
+def _score_and_add_program(engine: Engine) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from regulars.loyalty.accounts import ProgramSpec, create_program
+    from regulars.scoring import local_day, refresh_scores
+    from regulars.store.models import Order
+    from regulars.store.session import session_scope
+
+    with session_scope(engine) as session:
+        last = session.scalar(select(func.max(Order.ordered_at)))
+    if last is not None:
+        settings = Settings()
+        as_of = local_day(last, settings.timezone) + timedelta(days=1)
+        refresh_scores(engine, settings=settings, as_of=as_of)
+    with session_scope(engine) as session:
+        spec = ProgramSpec(DEMO_PROGRAM, "Demo points", "points", dict(DEMO_PROGRAM_CONFIG))
+        create_program(session, spec)
+
+
 def _marker(seed: int, transactions: int) -> dict[str, object]:
     return {
+        "contents": list(CONTENTS),
         "seed": seed,
         "transactions": transactions,
         "revision": head_revision(),

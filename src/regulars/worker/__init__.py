@@ -17,11 +17,12 @@ and queueing a one-off job::
 from regulars.worker.queue import JobInfo, backoff, claim, enqueue, list_jobs, retry
 from regulars.worker.registry import HANDLER_MODULES, JobContext, Registry, load_handlers, registry
 from regulars.worker.runner import Outcome, Worker
-from regulars.worker.schedule import Daily, Recurrence
+from regulars.worker.schedule import Daily, Every, Recurrence
 
 __all__ = [
     "HANDLER_MODULES",
     "Daily",
+    "Every",
     "JobContext",
     "JobInfo",
     "Outcome",

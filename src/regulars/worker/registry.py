@@ -49,6 +49,7 @@ from regulars.worker.schedule import Recurrence
 
 HANDLER_MODULES: tuple[str, ...] = (
     "regulars.worker.builtin",
+    "regulars.loyalty.jobs",
     "regulars.loyalty.live.gifts",
     "regulars.loyalty.live.jobs",
 )

@@ -74,3 +74,31 @@ class Daily:
         if candidate <= moment:
             candidate = self.at(local_day + timedelta(days=1))
         return candidate
+
+
+@dataclass(frozen=True)
+class Every:
+    """Every ``minutes`` minutes, on a grid of UTC instants counted from the Unix epoch.
+
+    The grid ignores wall clocks, so daylight saving time changes nothing (a 5-minute
+    job runs 12 times in every hour, also in the hour the clock repeats), and every worker
+    computes the same due times: ``next_after(m) = epoch + (⌊(m − epoch) / step⌋ + 1) × step``.
+    Two workers scheduling the next occurrence therefore enqueue the same ``due_at``, which
+    the queue keeps once.
+    """
+
+    minutes: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.minutes <= 24 * 60:
+            raise RegularsError(f"an interval needs 1 to 1440 minutes, got {self.minutes}")
+
+    def next_after(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            raise ValueError("next_after needs an aware datetime")
+        step = timedelta(minutes=self.minutes)
+        elapsed = moment.astimezone(UTC) - _EPOCH
+        return _EPOCH + (elapsed // step + 1) * step
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

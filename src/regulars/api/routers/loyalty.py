@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -25,9 +26,12 @@ from regulars.api.schemas.loyalty import (
     StateIn,
 )
 from regulars.api.services import loyalty as services
+from regulars.loyalty.holdout import ProgramEffect
+from regulars.loyalty.live_economics import LiveEconomics
 from regulars.store.models import ApiKey
 
-router = APIRouter(prefix="/loyalty", tags=["loyalty"])
+# 401/403 for every route (a missing or under-scoped key), 400/413 for a bad or huge body.
+router = APIRouter(prefix="/loyalty", tags=["loyalty"], responses=problems(body=True))
 
 CustomerId = Annotated[str, Path(min_length=1, max_length=255)]
 ProgramQuery = Annotated[
@@ -68,6 +72,46 @@ def create_program(body: ProgramIn, session: SessionDep, key: Writer) -> Program
 def list_programs(session: SessionDep) -> list[ProgramOut]:
     """Every program, oldest first."""
     return services.list_programs(session)
+
+
+@router.get(
+    "/programs/{code}/effect",
+    dependencies=[Reader],
+    responses=problems(
+        404, d404="unknown program", d422="no control group, an empty period or group"
+    ),
+)
+def program_effect(
+    code: Annotated[str, Path(min_length=1, max_length=64)],
+    session: SessionDep,
+    start: Annotated[date, Query(description="First day of the period (shop time).")],
+    end: Annotated[date, Query(description="Day after the period.")],
+) -> ProgramEffect:
+    """Members against the control group over ``[start, end)``: repeat rate and revenue per
+    customer, their differences with confidence intervals, and the incremental revenue."""
+    return services.program_effect(session, code, start, end)
+
+
+@router.get(
+    "/programs/{code}/economics",
+    dependencies=[Reader],
+    responses=problems(
+        404, d404="unknown program", d422="an empty period, or not a points program"
+    ),
+)
+def program_economics(
+    code: Annotated[str, Path(min_length=1, max_length=64)],
+    session: SessionDep,
+    start: Annotated[
+        date | None, Query(description="First day (default: the program's first month).")
+    ] = None,
+    end: Annotated[
+        date | None, Query(description="Day after the period (default: tomorrow).")
+    ] = None,
+) -> LiveEconomics:
+    """Outstanding points and liability, points flow per month, breakage and reward cost
+    of the live ledger, computed as the simulator computes them."""
+    return services.program_economics(session, code, start, end)
 
 
 @router.get(

@@ -104,6 +104,17 @@ class CustomerSummary(BaseModel):
     updated_at: datetime
 
 
+class LoyaltyBalance(BaseModel):
+    """The customer's account in one loyalty program (Customer 360)."""
+
+    program: str
+    state: str = Field(description="active or opted_out")
+    balance: int = Field(description="Σ of the ledger entries, in points")
+    available: int = Field(description="spendable now: pending period over, not expired")
+    pending: int = Field(description="earned, not spendable until the returns window ends")
+    tier: str | None
+
+
 class CustomerOut(CustomerSummary):
     """Customer 360: the profile and one member per section of
     :data:`regulars.api.services.customer360.SECTIONS`."""
@@ -115,3 +126,6 @@ class CustomerOut(CustomerSummary):
     recent_orders: list[OrderOut] = Field(description="the latest orders, newest first")
     returns: list[ReturnOut] = Field(description="the latest returns, newest first")
     recent_events: list[EventOut] = Field(description="the latest events, newest first")
+    loyalty: list[LoyaltyBalance] | None = Field(
+        None, description="the account in every loyalty program the customer is enrolled in"
+    )

@@ -57,7 +57,9 @@ class LotOut(BaseModel):
 class AccountOut(BaseModel):
     customer_id: str
     program: str
-    state: str = Field(description="active, opted_out or not_enrolled.")
+    state: str = Field(
+        description="active, opted_out, not_enrolled, or control (held out of the program)."
+    )
     balance: int = Field(description="Σ of the ledger entries, in points.")
     available: int = Field(description="Spendable now: pending period over, not expired.")
     pending: int = Field(description="Earned, not spendable until the returns window ends.")

@@ -21,6 +21,7 @@ from regulars.api.schemas import (
     CustomerOut,
     CustomerSummary,
     EventOut,
+    LoyaltyBalance,
     OrderOut,
     PurchaseStats,
     ReturnOut,
@@ -29,6 +30,7 @@ from regulars.api.schemas import (
 from regulars.api.services.common import find_customer
 from regulars.api.services.events import recent_events
 from regulars.api.services.orders import customer_returns, orders_out
+from regulars.loyalty.service import loyalty_summary
 from regulars.store.models import Consent, Customer, CustomerAlias, CustomerScore, Order
 from regulars.store.types import utcnow
 
@@ -123,6 +125,22 @@ def aliases(session: Session, customer: Customer) -> list[str]:
     )
 
 
+def loyalty(session: Session, customer: Customer) -> list[LoyaltyBalance]:
+    """Balance, available and pending points and tier in every program the customer is
+    enrolled in (a shared household card: the household's account)."""
+    return [
+        LoyaltyBalance(
+            program=view.program,
+            state=view.state,
+            balance=view.balance,
+            available=view.available,
+            pending=view.pending,
+            tier=view.tier,
+        )
+        for view in loyalty_summary(session, customer.customer_id)
+    ]
+
+
 SECTIONS: dict[str, SectionProvider] = {
     "aliases": aliases,
     "purchases": purchase_stats,
@@ -131,6 +149,7 @@ SECTIONS: dict[str, SectionProvider] = {
     "recent_orders": recent_orders,
     "returns": returns,
     "recent_events": events,
+    "loyalty": loyalty,
 }
 """Member name of :class:`CustomerOut` → the provider that computes it."""
 

@@ -35,6 +35,7 @@ from regulars.api.services.common import (
     resolve_customer_id,
 )
 from regulars.api.services.customer360 import customer_360
+from regulars.loyalty.merging import merge_loyalty_accounts
 from regulars.store import audit
 from regulars.store.models import Consent, Customer, CustomerScore
 from regulars.store.types import utcnow
@@ -236,10 +237,13 @@ MERGE_RULES: dict[str, MergeRule] = {
     "aliases": _move("customer_aliases"),
     "consents": _merge_consents,
     "scores_dropped": _drop_scores,
+    "loyalty_accounts": merge_loyalty_accounts,
 }
 """What a merge does to each kind of data referring to the duplicate, in this order. A
-part that adds a table with a ``customer_id`` (loyalty ledger…) adds its rule here; any
-row left behind is deleted with the duplicate (``ON DELETE CASCADE``)."""
+part that adds a table with a ``customer_id`` adds its rule here; any row left behind is
+deleted with the duplicate (``ON DELETE CASCADE``). The loyalty accounts (and through them
+their entries, lots, consumptions and events) merge by
+:func:`~regulars.loyalty.merging.merge_loyalty_accounts`."""
 
 
 def _filled_profile(survivor: Customer, duplicate: Customer) -> dict[str, Any]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 
 import pydantic
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from regulars.api.problems import ApiProblemError
@@ -30,7 +31,9 @@ from regulars.api.schemas.loyalty import (
     TierOut,
 )
 from regulars.api.services.common import paginate
-from regulars.loyalty import accounts, service
+from regulars.errors import RegularsError
+from regulars.loyalty import accounts, live_economics, service
+from regulars.loyalty.holdout import ProgramEffect
 from regulars.loyalty.ledger import (
     AccountClosedError,
     IdempotencyConflictError,
@@ -43,6 +46,7 @@ from regulars.loyalty.ledger import (
 from regulars.loyalty.live import quote as live_quote
 from regulars.loyalty.live import rewards as live_rewards
 from regulars.loyalty.live.models import LoyaltyReward
+from regulars.loyalty.live_economics import LiveEconomics
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
 from regulars.loyalty.rules import Line
 from regulars.store.audit import record
@@ -67,6 +71,8 @@ def _as_problems() -> Iterator[None]:
         ) from None
     except (IdempotencyConflictError, AccountClosedError, LedgerError) as exc:
         raise ApiProblemError(409, str(exc), kind=exc.kind) from None
+    except accounts.ControlGroupError as exc:
+        raise ApiProblemError(409, str(exc), kind="control-group") from None
     except (ValueError, accounts.ProgramError) as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-value") from None
 
@@ -344,3 +350,32 @@ def list_badges(session: Session, customer_id: str) -> list[BadgeOut]:
         )
         for b in live_rewards.badges_of(session, customer_id)
     ]
+
+
+def program_effect(session: Session, code: str, start: date, end: date) -> ProgramEffect:
+    """Members against the control group (:func:`regulars.loyalty.effect.program_effect`);
+    404 for an unknown program, 422 for one without a control group or an empty period."""
+    from regulars.loyalty.effect import program_effect as measure  # loads the analytics
+
+    program = _program(session, code)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    try:
+        return measure(engine, program.code, start, end)
+    except RegularsError as exc:
+        raise ApiProblemError(422, str(exc), kind="invalid-value") from None
+
+
+def program_economics(
+    session: Session, code: str, start: date | None, end: date | None
+) -> LiveEconomics:
+    """Liability, points flow, breakage and reward cost on the live ledger
+    (:func:`regulars.loyalty.live_economics.program_economics`); 404 for an unknown
+    program, 422 for an empty period or a program that is not a points program."""
+    program = _program(session, code)
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    try:
+        return live_economics.program_economics(engine, program.code, start, end)
+    except RegularsError as exc:
+        raise ApiProblemError(422, str(exc), kind="invalid-value") from None

@@ -1,0 +1,98 @@
+"""Merging a duplicate customer's loyalty accounts into the survivor's (customer merge).
+
+For each program in which the duplicate holds an account ``D``, the *target* is the account
+the survivor earns into now (their own, or their household's with a shared household card):
+
+* **no target yet**: ``D`` is re-keyed to the survivor's holder; nothing else changes.
+* **a target ``S``**: ``D``'s whole ledger moves into ``S`` — entries, lots (with their
+  consumptions, pending periods and expiry dates unchanged) and outbox events — and
+
+      S.balance ← S.balance + D.balance,    S.debt ← S.debt + D.debt,
+
+  then ``D`` is deleted (it is empty). So the survivor's balance after the merge is the sum
+  of both balances before, ``balance = Σ entries`` still holds in ``S``, no lot changes its
+  ``remaining``, and a later return of an order the duplicate earned on reverses in ``S``
+  (its earn entry and lot are there). An idempotency key of ``D`` that ``S`` already uses
+  (a client that reused a key for both customers) is prefixed ``merged:<D.id>:``, so both
+  operations stay recorded, each once.
+
+Points are moved, never re-issued: no entry is written, none is lost. Household accounts of
+the duplicate's household are the household's and stay where they are.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, func, literal, select, update
+
+from regulars.loyalty.models import (
+    LoyaltyAccount,
+    LoyaltyEntry,
+    LoyaltyEvent,
+    LoyaltyLot,
+    LoyaltyProgram,
+)
+from regulars.store.models import Customer
+
+KEY_LENGTH = 255
+
+
+def merge_loyalty_accounts(conn: Connection, survivor_id: str, duplicate_id: str) -> int:
+    """Merge every loyalty account of ``duplicate_id`` into ``survivor_id``'s (see the
+    module docstring), in the caller's transaction; returns how many accounts were merged."""
+    household = conn.scalar(
+        select(Customer.household_id).where(Customer.customer_id == survivor_id)
+    )
+    accounts = conn.execute(
+        select(LoyaltyAccount.id, LoyaltyAccount.program_id, LoyaltyProgram.shared_household)
+        .join(LoyaltyProgram, LoyaltyProgram.id == LoyaltyAccount.program_id)
+        .where(LoyaltyAccount.customer_id == duplicate_id)
+        .order_by(LoyaltyAccount.id)
+    ).all()
+    for account_id, program_id, shared in accounts:
+        holder = (
+            {"customer_id": None, "household_id": household}
+            if shared and household
+            else {"customer_id": survivor_id, "household_id": None}
+        )
+        target = _target(conn, program_id, holder)
+        if target is None:
+            conn.execute(
+                update(LoyaltyAccount).where(LoyaltyAccount.id == account_id).values(**holder)
+            )
+        else:
+            _move_ledger(conn, account_id, target)
+    return len(accounts)
+
+
+def _target(conn: Connection, program_id: int, holder: dict[str, str | None]) -> int | None:
+    query = select(LoyaltyAccount.id).where(LoyaltyAccount.program_id == program_id)
+    if holder["customer_id"] is not None:
+        query = query.where(LoyaltyAccount.customer_id == holder["customer_id"])
+    else:
+        query = query.where(LoyaltyAccount.household_id == holder["household_id"])
+    return conn.scalar(query.with_for_update())
+
+
+def _move_ledger(conn: Connection, source: int, target: int) -> None:
+    """Entries, lots and events of account ``source`` into ``target``; balances added."""
+    taken = select(LoyaltyEntry.idempotency_key).where(LoyaltyEntry.account_id == target)
+    conn.execute(
+        update(LoyaltyEntry)
+        .where(LoyaltyEntry.account_id == source, LoyaltyEntry.idempotency_key.in_(taken))
+        .values(
+            idempotency_key=func.substr(
+                literal(f"merged:{source}:") + LoyaltyEntry.idempotency_key, 1, KEY_LENGTH
+            )
+        )
+    )
+    for table in (LoyaltyEntry, LoyaltyLot, LoyaltyEvent):
+        conn.execute(update(table).where(table.account_id == source).values(account_id=target))
+    balance, debt = conn.execute(
+        select(LoyaltyAccount.balance, LoyaltyAccount.debt).where(LoyaltyAccount.id == source)
+    ).one()
+    conn.execute(
+        update(LoyaltyAccount)
+        .where(LoyaltyAccount.id == target)
+        .values(balance=LoyaltyAccount.balance + balance, debt=LoyaltyAccount.debt + debt)
+    )
+    conn.execute(delete(LoyaltyAccount).where(LoyaltyAccount.id == source))

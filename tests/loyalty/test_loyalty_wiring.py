@@ -1,0 +1,138 @@
+"""The loyalty engine reacts to the operational API: orders earn, returns reverse, in the
+transaction that records them, exactly once (HTTP, bulk); ``regulars import`` never earns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from loyalty_helpers import add_customer, check_ledger
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from regulars.api import create_app
+from regulars.api.keys import create_api_key
+from regulars.data.importers import read_orders
+from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry
+from regulars.store.ingest import ingest
+
+PROGRAM: dict[str, Any] = {
+    "code": "stars",
+    "name": "Stars",
+    "starts_at": "2026-01-01T00:00:00Z",
+    "config": {"earn_per_unit": "1", "point_value": "0.01", "pending_days": 0},
+}
+
+
+def _order(order_id: str, amount: str, customer: str = "ann") -> dict[str, Any]:
+    return {
+        "shop_id": "berlin",
+        "order_id": order_id,
+        "customer_id": customer,
+        "ordered_at": "2026-03-01T10:00:00Z",
+        "amount": amount,
+    }
+
+
+@pytest.fixture
+def client(store_engine: Engine) -> Iterator[TestClient]:
+    scopes = ["loyalty:read", "loyalty:write", "orders:read", "orders:write", "customers:read"]
+    with TestClient(create_app(store_engine)) as test_client:
+        _row, key = create_api_key(store_engine, "pos", scopes)
+        test_client.headers["Authorization"] = f"Bearer {key}"
+        assert test_client.post("/v1/loyalty/programs", json=PROGRAM).status_code == 201
+        yield test_client
+
+
+def _balance(client: TestClient, customer: str = "ann") -> int:
+    response = client.get(f"/v1/loyalty/accounts/{customer}")
+    assert response.status_code == 200, response.text
+    return int(response.json()["balance"])
+
+
+def _entries(engine: Engine) -> list[tuple[str, int]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(LoyaltyEntry.kind, LoyaltyEntry.points).order_by(LoyaltyEntry.id)
+        )
+        return [(kind, points) for kind, points in rows]
+
+
+def test_order_twice_then_half_returned(client: TestClient, store_engine: Engine) -> None:
+    """100.00 at 1 point per unit earns 100; the replay earns nothing; returning 50.00 of
+    it leaves floor(100 × 50 / 100) = 50 points."""
+    for _ in range(2):
+        assert client.post("/v1/orders", json=_order("A-1", "100.00")).status_code in (200, 201)
+    assert _balance(client) == 100
+    ret = {
+        "shop_id": "berlin",
+        "return_id": "R-1",
+        "order_id": "A-1",
+        "returned_at": "2026-03-05T10:00:00Z",
+        "amount": "50.00",
+    }
+    assert client.post("/v1/returns", json=ret).status_code == 201
+    assert client.post("/v1/returns", json=ret).status_code == 200  # replay
+    assert _balance(client) == 50
+    assert _entries(store_engine) == [("earn", 100), ("reverse_earn", -50)]
+    with Session(store_engine) as session:
+        check_ledger(session)
+    profile = client.get("/v1/customers/ann")
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["loyalty"] == [
+        {
+            "program": "stars",
+            "state": "active",
+            "balance": 50,
+            "available": 50,
+            "pending": 0,
+            "tier": None,
+        }
+    ]
+
+
+def test_customer_360_without_an_account_has_no_loyalty(
+    client: TestClient, store_engine: Engine
+) -> None:
+    with Session(store_engine) as session:
+        add_customer(session, "zoe")
+        session.commit()
+    assert client.get("/v1/customers/zoe").json()["loyalty"] == []
+
+
+def test_bulk_orders_earn_once_per_created_order(client: TestClient, store_engine: Engine) -> None:
+    """33.99 earns floor(33.99) = 33, 12.50 earns 12; the repeat in the batch and the
+    whole batch again earn nothing more."""
+    items = [_order("B-1", "33.99"), _order("B-2", "12.50"), _order("B-1", "33.99")]
+    for _ in range(2):
+        response = client.post("/v1/bulk/orders", json=items)
+        assert response.status_code == 200, response.text
+    assert _balance(client) == 45
+    assert _entries(store_engine) == [("earn", 33), ("earn", 12)]
+
+
+def test_a_failing_order_earns_nothing(client: TestClient, store_engine: Engine) -> None:
+    """A conflicting order (409) rolls back with its transaction: no points either."""
+    assert client.post("/v1/orders", json=_order("C-1", "10.00")).status_code == 201
+    assert client.post("/v1/orders", json=_order("C-1", "99.00")).status_code == 409
+    assert _balance(client) == 10
+
+
+def test_regulars_import_never_earns(
+    client: TestClient, store_engine: Engine, tmp_path: Path
+) -> None:
+    """Bulk history goes in without the hooks: a running program earns nothing on it
+    (historical balances are loaded with ``regulars loyalty import``)."""
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "customer_id,order_id,ordered_at,amount\nann,I-1,2026-03-01,80.00\n"
+        "bob,I-2,2026-03-02,20.00\n"
+    )
+    counts = ingest(store_engine, read_orders([path]))
+    assert counts.orders_inserted == 2
+    with Session(store_engine) as session:
+        assert session.scalar(select(func.count()).select_from(LoyaltyEntry)) == 0
+        assert session.scalar(select(func.count()).select_from(LoyaltyAccount)) == 0
