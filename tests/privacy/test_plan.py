@@ -39,6 +39,15 @@ def test_the_store_customer_tables() -> None:
         "loyalty_lot_consumptions",
         "loyalty_events",
         "loyalty_deliveries",
+        "loyalty_rewards",
+        "loyalty_tier_states",
+        "loyalty_badges",
+        "loyalty_partner_transactions",
+        "loyalty_donations",
+        "loyalty_draw_winners",
+        "loyalty_memberships",
+        "loyalty_membership_payments",
+        "loyalty_referrals",
     }
     order = plan.deletion_order()
     assert order[-1] == "customers"

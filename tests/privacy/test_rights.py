@@ -83,6 +83,15 @@ def test_export_holds_every_customer_table_with_exact_values(
         "loyalty_lot_consumptions": 1,
         "loyalty_events": 0,
         "loyalty_deliveries": 0,
+        "loyalty_rewards": 0,
+        "loyalty_tier_states": 0,
+        "loyalty_badges": 0,
+        "loyalty_partner_transactions": 0,
+        "loyalty_donations": 0,
+        "loyalty_draw_winners": 0,
+        "loyalty_memberships": 0,
+        "loyalty_membership_payments": 0,
+        "loyalty_referrals": 0,
     }
     assert sorted(e["points"] for e in tables["loyalty_entries"]) == [-10, 59]
     (profile,) = tables["customers"]
