@@ -42,15 +42,17 @@ def _unauthorized(detail: str) -> ApiProblemError:
 
 
 def current_key(
-    request: Request,
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKey:
-    """The API key of the request; 401 when missing, unknown or revoked."""
+    """The API key of the request; 401 when missing, unknown or revoked.
+
+    Checked in the request's own session (one SELECT, no connection or transaction of its
+    own), so a revocation counts from the next request on.
+    """
     if credentials is None:
         raise _unauthorized("send an API key: 'Authorization: Bearer KEY'")
-    factory: sessionmaker[Session] = request.app.state.sessions
-    with factory() as session:
-        key = verify_api_key(session, credentials.credentials)
+    key = verify_api_key(session, credentials.credentials)
     if key is None:
         raise _unauthorized("the API key is not valid or has been revoked")
     return key
