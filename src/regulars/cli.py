@@ -469,15 +469,9 @@ def apikey_create(
 ) -> None:
     """Create an API key and print it, alone on the last line. It is shown only this once."""
     from regulars.api.keys import create_api_key
-    from regulars.store.ingest import require_head
-    from regulars.store.session import make_engine
 
-    engine = make_engine(url or _settings().database_url)
-    try:
-        require_head(engine)
+    with _store(url) as engine:
         row, key = create_api_key(engine, name, scopes, actor="cli")
-    finally:
-        engine.dispose()
     err_console.print(
         f"API key '{row.name}' (scopes {', '.join(row.scopes)}); store it now, "
         "it cannot be shown again:",
@@ -1029,19 +1023,13 @@ def jobs(
     """List jobs with their state, attempts, due time, next run and last error."""
     if ctx.invoked_subcommand is not None:
         return
-    from regulars.store.ingest import require_head
     from regulars.store.models import JOB_STATES
-    from regulars.store.session import make_engine
     from regulars.worker import list_jobs
 
     if state is not None and state not in JOB_STATES:
         raise RegularsError(f"--state: '{state}' is not one of {', '.join(JOB_STATES)}")
-    engine = make_engine(url or _settings().database_url)
-    try:
-        require_head(engine)
+    with _store(url) as engine:
         found = list_jobs(engine, state=state, kind=kind, limit=limit)
-    finally:
-        engine.dispose()
     if as_json:
         print(json.dumps([job.to_dict() for job in found], indent=2))
         return
@@ -1073,45 +1061,21 @@ def jobs_retry(
 ) -> None:
     """Put a failed job back to pending, due now, with fresh attempts."""
     from regulars.store.audit import record
-    from regulars.store.ingest import require_head
-    from regulars.store.session import make_engine, session_scope
+    from regulars.store.session import session_scope
     from regulars.store.types import utcnow
     from regulars.worker import retry
 
-    engine = make_engine(url or _settings().database_url)
-    try:
-        require_head(engine)
-        with session_scope(engine) as session:
-            job = retry(session, job_id, utcnow())
-            record(
-                session,
-                actor="cli",
-                action="job.retry",
-                target_type="job",
-                target_id=str(job.id),
-                details={"kind": job.kind, "key": job.key, "last_error": job.last_error},
-            )
-    finally:
-        engine.dispose()
+    with _store(url) as engine, session_scope(engine) as session:
+        job = retry(session, job_id, utcnow())
+        record(
+            session,
+            actor="cli",
+            action="job.retry",
+            target_type="job",
+            target_id=str(job.id),
+            details={"kind": job.kind, "key": job.key, "last_error": job.last_error},
+        )
     console.print(f"job {job.id} ({job.kind}) is pending again", highlight=False)
-
-
-def main() -> None:
-    """Entry point: run the app, turn user errors into clear messages."""
-    try:
-        app()
-    except RegularsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(2)
-    except pydantic.ValidationError as exc:
-        for problem in exc.errors():
-            where = ".".join(str(p) for p in problem["loc"])
-            err_console.print(f"[bold red]error:[/] {where}: {problem['msg']}", highlight=False)
-        sys.exit(2)
-
-
-def _fmt_pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f} %"
 
 
 @loyalty_app.command("import")
@@ -1128,15 +1092,9 @@ def loyalty_import(
 ) -> None:
     """Import historical balances and transactions (idempotent; triggers no rewards)."""
     from regulars.loyalty.importing import import_history
-    from regulars.store.ingest import require_head
-    from regulars.store.session import make_engine
 
-    engine = make_engine(url or _settings().database_url)
-    try:
-        require_head(engine)
+    with _store(url) as engine:
         report = import_history(engine, file, program)
-    finally:
-        engine.dispose()
     console.print(report.summary(), highlight=False)
     if report.rejected:
         target = rejects or Path("loyalty-rejects.csv")
@@ -1150,15 +1108,9 @@ def loyalty_import(
 def loyalty_expire(url: DatabaseUrlOpt = None) -> None:
     """Expire every lot past its expiry now (the nightly job; safe to run twice)."""
     from regulars.loyalty.service import expire_due
-    from regulars.store.ingest import require_head
-    from regulars.store.session import make_engine
 
-    engine = make_engine(url or _settings().database_url)
-    try:
-        require_head(engine)
+    with _store(url) as engine:
         points = expire_due(engine)
-    finally:
-        engine.dispose()
     console.print(f"{points} point(s) expired", highlight=False)
 
 
@@ -1271,16 +1223,10 @@ def loyalty_balance(
 ) -> None:
     """A customer's accounts: balance, available, pending and tier per program."""
     from regulars.loyalty.service import loyalty_summary
-    from regulars.store.ingest import require_head
-    from regulars.store.session import make_engine, session_scope
+    from regulars.store.session import session_scope
 
-    engine = make_engine(url or _settings().database_url)
-    try:
-        require_head(engine)
-        with session_scope(engine) as session:
-            views = loyalty_summary(session, customer_id)
-    finally:
-        engine.dispose()
+    with _store(url) as engine, session_scope(engine) as session:
+        views = loyalty_summary(session, customer_id)
     table = Table("program", "balance", "available", "pending", "debt", "tier")
     for view in views:
         table.add_row(
@@ -1301,16 +1247,10 @@ def loyalty_webhook_add(
 ) -> None:
     """Register a webhook endpoint; prints its signing secret, alone on the last line, once."""
     from regulars.loyalty.webhooks import add_endpoint
-    from regulars.store.ingest import require_head
-    from regulars.store.session import make_engine, session_scope
+    from regulars.store.session import session_scope
 
-    engine = make_engine(url or _settings().database_url)
-    try:
-        require_head(engine)
-        with session_scope(engine) as session:
-            endpoint_id, secret = add_endpoint(session, endpoint)
-    finally:
-        engine.dispose()
+    with _store(url) as engine, session_scope(engine) as session:
+        endpoint_id, secret = add_endpoint(session, endpoint)
     err_console.print(
         f"endpoint {endpoint_id}: {endpoint}; its signing secret (store it now):", highlight=False
     )
@@ -1329,20 +1269,15 @@ def loyalty_deliver(
 
     from regulars.loyalty.service import emit_expiry_warnings
     from regulars.loyalty.webhooks import deliver_due
-    from regulars.store.ingest import require_head
-    from regulars.store.session import make_engine, session_scope
+    from regulars.store.session import session_scope
     from regulars.store.types import utcnow
 
-    engine = make_engine(url or _settings().database_url)
-    try:
-        require_head(engine)
+    with _store(url) as engine:
         if warn_days is not None:
             with session_scope(engine) as session:
                 emit_expiry_warnings(session, utcnow(), warn_days)
         with httpx.Client() as client:
             report = deliver_due(engine, client)
-    finally:
-        engine.dispose()
     console.print(
         f"{report.delivered} delivered, {report.retrying} to retry, {report.failed} failed",
         highlight=False,
@@ -1481,3 +1416,21 @@ def loyalty_causes_report(
         found = program_of_type(session, program, "charity")
         lines = charity.cause_report(session, found, first, last)
     _print_rows([asdict(line) for line in lines], as_json, f"causes {found.code}")
+
+
+def main() -> None:
+    """Entry point: run the app, turn user errors into clear messages."""
+    try:
+        app()
+    except RegularsError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except pydantic.ValidationError as exc:
+        for problem in exc.errors():
+            where = ".".join(str(p) for p in problem["loc"])
+            err_console.print(f"[bold red]error:[/] {where}: {problem['msg']}", highlight=False)
+        sys.exit(2)
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} %"
