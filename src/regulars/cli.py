@@ -1306,19 +1306,15 @@ def _period(start: str, end: str) -> tuple[datetime, datetime]:
 
 @contextmanager
 def _live_session(url: str | None) -> Iterator[Any]:
-    """A session on the migrated store; a value a program refuses is a user error."""
-    from regulars.store.ingest import require_head
-    from regulars.store.session import make_engine, session_scope
+    """A session on the migrated store (:func:`_store`); a value a program refuses is a
+    user error."""
+    from regulars.store.session import session_scope
 
-    engine = make_engine(url or _settings().database_url)
     try:
-        require_head(engine)
-        with session_scope(engine) as session:
+        with _store(url) as engine, session_scope(engine) as session:
             yield session
     except ValueError as exc:
         raise RegularsError(str(exc)) from None
-    finally:
-        engine.dispose()
 
 
 def _print_rows(rows: list[dict[str, Any]], as_json: bool, title: str) -> None:
