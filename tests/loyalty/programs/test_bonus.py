@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from regulars.loyalty.programs.bonus import (
-    BonusPointsConfig,
+    PointsProgramConfig,
     earn_for_action,
     earn_for_purchase,
     is_first_purchase,
@@ -24,9 +24,9 @@ RULES = PointsRules(
     expiry_days=365,
     category_multipliers={"tea": Decimal(2)},
 )
-CONFIG = BonusPointsConfig.model_validate(
+CONFIG = PointsProgramConfig.model_validate(
     {
-        "rules": RULES.model_dump(),
+        **RULES.model_dump(),
         "bonuses": [
             {
                 "kind": "period",
@@ -144,21 +144,21 @@ def test_action_bonuses_and_their_keys() -> None:
 
 def test_config_errors_name_the_field() -> None:
     with pytest.raises(ValidationError, match="duplicate code"):
-        BonusPointsConfig(
-            rules=RULES,
+        PointsProgramConfig(
+            **RULES.model_dump(),
             bonuses=[
                 {"kind": "review_written", "code": "x", "points": 1},  # type: ignore[list-item]
                 {"kind": "profile_completed", "code": "x", "points": 1},  # type: ignore[list-item]
             ],
         )
     with pytest.raises(ValidationError, match="give points, multiplier or both"):
-        BonusPointsConfig.model_validate(
-            {"rules": RULES.model_dump(), "bonuses": [{"kind": "first_purchase", "code": "w"}]}
+        PointsProgramConfig.model_validate(
+            {**RULES.model_dump(), "bonuses": [{"kind": "first_purchase", "code": "w"}]}
         )
     with pytest.raises(ValidationError, match="ends_at must be after"):
-        BonusPointsConfig.model_validate(
+        PointsProgramConfig.model_validate(
             {
-                "rules": RULES.model_dump(),
+                **RULES.model_dump(),
                 "bonuses": [
                     {
                         "kind": "period",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from regulars.loyalty.programs.household import (
-    HouseholdConfig,
     HouseholdMember,
+    HouseholdRules,
     may_spend,
     resolve,
 )
@@ -24,14 +24,14 @@ CUSTOMERS = [
 
 def test_members_by_join_time_and_the_first_is_owner() -> None:
     """mum joined first; dad and kid the same day (ordered by id: dad < kid); aunt last."""
-    household = resolve(HouseholdConfig(), CUSTOMERS[2], CUSTOMERS)
+    household = resolve(HouseholdRules(), CUSTOMERS[2], CUSTOMERS)
     assert household.account_key == "household:h-7"
     assert household.owner == "mum"
     assert household.members == ("mum", "dad", "kid", "aunt")
 
 
 def test_no_household_or_over_the_limit_means_a_personal_account() -> None:
-    config = HouseholdConfig(max_members=3)
+    config = HouseholdRules(max_members=3)
     assert resolve(config, CUSTOMERS[4], CUSTOMERS).account_key == "customer:solo"
     aunt = resolve(config, CUSTOMERS[3], CUSTOMERS)
     assert (aunt.account_key, aunt.members) == ("customer:aunt", ("aunt",))
@@ -39,8 +39,8 @@ def test_no_household_or_over_the_limit_means_a_personal_account() -> None:
 
 
 def test_spend_rules() -> None:
-    household = resolve(HouseholdConfig(), CUSTOMERS[1], CUSTOMERS)
-    limited = HouseholdConfig(member_points_per_order=500)
+    household = resolve(HouseholdRules(), CUSTOMERS[1], CUSTOMERS)
+    limited = HouseholdRules(member_points_per_order=500)
     assert may_spend(limited, household, "mum", 10_000).allowed
     assert may_spend(limited, household, "kid", 500).allowed
     decision = may_spend(limited, household, "kid", 501)
@@ -48,8 +48,8 @@ def test_spend_rules() -> None:
         False,
         "members may spend at most 500 points per order",
     )
-    owner_only = HouseholdConfig(spend_policy="owner_only")
+    owner_only = HouseholdRules(spend_policy="owner_only")
     assert not may_spend(owner_only, household, "dad", 1).allowed
     assert may_spend(owner_only, household, "mum", 1).allowed
-    outsider = may_spend(HouseholdConfig(), household, "other", 1)
+    outsider = may_spend(HouseholdRules(), household, "other", 1)
     assert (outsider.allowed, outsider.reason) == (False, "other is not a member of household:h-7")

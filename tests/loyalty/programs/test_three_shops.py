@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from regulars.loyalty.programs import (
-    BonusPointsConfig,
     DiscountCardConfig,
+    PointsProgramConfig,
     ReferralConfig,
     StampCardConfig,
     TierClubConfig,
@@ -52,7 +52,9 @@ ROWS = [
     },
     {
         "type": "points",
-        "rules": {"earn_per_unit": "1", "point_value": "0.01", "pending_days": 14},
+        "earn_per_unit": "1",
+        "point_value": "0.01",
+        "pending_days": 14,
         "bonuses": [{"kind": "first_purchase", "code": "welcome", "points": 100}],
     },
     {"type": "referral", "referrer_points": 500, "referee_points": 300, "return_window_days": 14},
@@ -61,7 +63,7 @@ STAMPS, CARD, CLUB, POINTS, REFERRAL = (parse_program_config(row) for row in ROW
 assert isinstance(STAMPS, StampCardConfig)
 assert isinstance(CARD, DiscountCardConfig)
 assert isinstance(CLUB, TierClubConfig)
-assert isinstance(POINTS, BonusPointsConfig)
+assert isinstance(POINTS, PointsProgramConfig)
 assert isinstance(REFERRAL, ReferralConfig)
 
 

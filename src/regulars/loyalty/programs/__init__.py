@@ -19,20 +19,19 @@ from typing import Annotated, Any, get_args
 from pydantic import ConfigDict, Field, TypeAdapter
 
 from regulars.loyalty.programs.badges import BadgesConfig
-from regulars.loyalty.programs.bonus import BonusPointsConfig
+from regulars.loyalty.programs.bonus import PointsProgramConfig
 from regulars.loyalty.programs.charity import CharityConfig
 from regulars.loyalty.programs.coalition import CoalitionConfig
 from regulars.loyalty.programs.discount_card import DiscountCardConfig
 from regulars.loyalty.programs.draws import DrawConfig
 from regulars.loyalty.programs.gifts import GiftsConfig
-from regulars.loyalty.programs.household import HouseholdConfig
 from regulars.loyalty.programs.membership import MembershipConfig
 from regulars.loyalty.programs.referral import ReferralConfig
 from regulars.loyalty.programs.stamp_card import StampCardConfig
 from regulars.loyalty.programs.tiers import TierClubConfig
 
 ProgramConfig = Annotated[
-    BonusPointsConfig
+    PointsProgramConfig
     | DiscountCardConfig
     | StampCardConfig
     | TierClubConfig
@@ -42,7 +41,6 @@ ProgramConfig = Annotated[
     | CharityConfig
     | GiftsConfig
     | DrawConfig
-    | HouseholdConfig
     | BadgesConfig,
     Field(discriminator="type"),
 ]
@@ -74,14 +72,13 @@ def dump_program_config(config: ProgramConfig) -> dict[str, Any]:
 __all__ = [
     "PROGRAM_TYPES",
     "BadgesConfig",
-    "BonusPointsConfig",
     "CharityConfig",
     "CoalitionConfig",
     "DiscountCardConfig",
     "DrawConfig",
     "GiftsConfig",
-    "HouseholdConfig",
     "MembershipConfig",
+    "PointsProgramConfig",
     "ProgramConfig",
     "ReferralConfig",
     "StampCardConfig",

@@ -36,6 +36,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from regulars.loyalty.programs.common import Code, Multiplier, Points
 from regulars.loyalty.programs.history import Purchase
+from regulars.loyalty.programs.household import HouseholdRules
 from regulars.loyalty.programs.outcomes import Earn
 from regulars.loyalty.programs.timeutil import days, require_utc, zone
 from regulars.loyalty.rules import PointsRules, points_earned
@@ -103,17 +104,17 @@ class ActionBonus(BaseModel):
 Bonus = Annotated[PeriodBonus | FirstPurchaseBonus | ActionBonus, Field(discriminator="kind")]
 
 
-class BonusPointsConfig(BaseModel):
-    """A bonus / cashback points program."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class PointsProgramConfig(PointsRules):
+    """The whole config of a ``points`` program, stored flat: the earning rules of
+    :class:`~regulars.loyalty.rules.PointsRules`, its bonus events, and who shares and
+    spends a household account (used when the program has ``shared_household``)."""
 
     type: Literal["points"] = "points"
-    rules: PointsRules
     bonuses: list[Bonus] = Field(default_factory=list)
+    household: HouseholdRules = Field(default_factory=HouseholdRules)
 
     @model_validator(mode="after")
-    def _codes_unique(self) -> BonusPointsConfig:
+    def _codes_unique(self) -> PointsProgramConfig:
         codes = [b.code for b in self.bonuses]
         duplicates = sorted({c for c in codes if codes.count(c) > 1})
         if duplicates:
@@ -144,7 +145,7 @@ def is_first_purchase(purchase: Purchase, history: Sequence[Purchase]) -> bool:
 
 
 def _best_multiplier(
-    config: BonusPointsConfig, purchase: Purchase, first: bool, time_zone: str | None
+    config: PointsProgramConfig, purchase: Purchase, first: bool, time_zone: str | None
 ) -> tuple[Decimal, str, str] | None:
     """(multiplier, code, key) of the largest multiplier bonus for the order, if any > 1."""
     candidates: list[tuple[Decimal, str, str]] = []
@@ -161,7 +162,7 @@ def _best_multiplier(
 
 
 def earn_for_purchase(
-    config: BonusPointsConfig,
+    config: PointsProgramConfig,
     purchase: Purchase,
     history: Sequence[Purchase] = (),
     time_zone: str | None = None,
@@ -172,7 +173,7 @@ def earn_for_purchase(
     ``history`` is the customer's other purchases (used to tell a first purchase);
     ``tier_multiplier`` comes from a tier or membership program.
     """
-    rules = config.rules
+    rules = config
     available_at = purchase.at + days(rules.pending_days)
     base = _order_points(rules, purchase, tier_multiplier)
     earns: list[Earn] = []
@@ -194,7 +195,7 @@ def earn_for_purchase(
 
 
 def earn_for_action(
-    config: BonusPointsConfig,
+    config: PointsProgramConfig,
     customer_id: str,
     action: Literal["review_written", "profile_completed"],
     at: datetime,
@@ -210,5 +211,5 @@ def earn_for_action(
             key = f"points:bonus:{bonus.code}:{customer_id}"
             if action == "review_written":
                 key += f":{subject}"
-            earns.append(_lot(config.rules, key, bonus.points, f"bonus {bonus.code}", at))
+            earns.append(_lot(config, key, bonus.points, f"bonus {bonus.code}", at))
     return earns

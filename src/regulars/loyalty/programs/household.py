@@ -24,12 +24,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class HouseholdConfig(BaseModel):
-    """Rules of shared household accounts."""
+class HouseholdRules(BaseModel):
+    """Who shares a household account and who may spend from it: the ``household``
+    section of a points program's config (:class:`~regulars.loyalty.programs.bonus.
+    PointsProgramConfig`), used when the program has ``shared_household``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["household"] = "household"
     spend_policy: Literal["any_member", "owner_only"] = "any_member"
     max_members: Annotated[int, Field(ge=1, le=100)] = 6
     member_points_per_order: Annotated[int | None, Field(ge=1)] = None
@@ -62,7 +63,7 @@ class SpendDecision:
 
 
 def resolve(
-    config: HouseholdConfig, customer: HouseholdMember, customers: Iterable[HouseholdMember]
+    config: HouseholdRules, customer: HouseholdMember, customers: Iterable[HouseholdMember]
 ) -> Household:
     """The account ``customer`` earns into and spends from, with its members."""
     personal = Household(
@@ -80,7 +81,7 @@ def resolve(
 
 
 def may_spend(
-    config: HouseholdConfig, household: Household, customer_id: str, points: int
+    config: HouseholdRules, household: Household, customer_id: str, points: int
 ) -> SpendDecision:
     """Whether ``customer_id`` may redeem ``points`` from the household's account in one order."""
     if customer_id not in household.members:
