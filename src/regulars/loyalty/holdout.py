@@ -14,7 +14,9 @@ an independent draw, so one customer is not held out of every program. Raising t
 only adds customers to the control group, it never moves one out.
 
 **Effect.** Over a period ``[start, end)``, for the members (``treated``) and the control
-group, with ``n`` customers each:
+group, with ``n`` customers each (more exactly ``n`` assignment units: a unit drawn as one,
+such as a household of a shared card, counts once, having bought when any of its customers
+did and with their revenue summed; see :func:`group_outcomes`):
 
 * *repeat purchase rate* ``p = customers who bought at least once in the period / n`` —
   everyone assigned is already a customer, so any purchase in the period is a repeat one;

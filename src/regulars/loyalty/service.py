@@ -1,5 +1,7 @@
-"""Loyalty use cases on top of the ledger: earning on orders, reversing on returns,
-redeeming, manual adjustments, the checkout quote and account views.
+"""Loyalty use cases on top of the ledger: earning on orders (base points and bonus
+events), action bonuses (reviews, completed profiles), reversing on returns, redeeming
+(with a household card's spend policy), manual adjustments, the checkout quote and
+account views.
 
 Each function works in the caller's session (one transaction) and raises
 :class:`~regulars.loyalty.ledger.LedgerError` or
@@ -11,7 +13,9 @@ points and spent ``S``; its returns so far total ``c`` (capped at ``A``). Then
     reversed(c)   = E − floor(E × (A − c) / A)      (what the order may no longer keep)
     re-credited(c) = floor(S × c / A)
 
-and each return reverses ``reversed(c_after) − reversed(c_before)`` and re-credits
+applied to every earn lot of the order on its own ``E`` (the base lot and each bonus lot,
+each reversal under its own key), and each return reverses
+``reversed(c_after) − reversed(c_before)`` and re-credits
 ``re-credited(c_after)`` less what was re-credited before (points may be spent on an
 order after a partial return of it). A full return takes back all ``E`` and gives back all ``S``;
 a partial one leaves the customer ``floor(E × kept share)``, never more, so buying and
@@ -392,7 +396,8 @@ def on_profile_saved(
 
 @dataclass(frozen=True)
 class ReturnOutcome:
-    """What one return did in one account."""
+    """What one return did to one earn lot of an account (``reversal``), and to the
+    account's spent points (``recredit``, on the account's first outcome)."""
 
     program: str
     account_id: int
@@ -456,15 +461,16 @@ def on_return_recorded(
     before, after = _returned_before_and_after(session, ret)
     ref = OrderRef(ret.shop_id, ret.order_id, ret.return_id)
     # One outcome per earn lot of the order (base and bonus lots, each reversed on its
-    # own points), the re-credit joined to the account's first one.
-    outcomes: dict[int, ReturnOutcome] = {}
-    first_of_account: dict[int, int] = {}
+    # own points), keyed (account, lot); an account's re-credit joins its first outcome.
+    outcomes: dict[tuple[int, int], ReturnOutcome] = {}
+    first_of_account: dict[int, tuple[int, int]] = {}
     for earn in _order_entries(session, order, "earn"):
         earlier = reversed_points(earn.points, order.amount, before)
         points = reversed_points(earn.points, order.amount, after) - earlier
         key = _reverse_key(ref, order, earn)
-        outcomes[earn.id] = _reverse(session, earn, points, earlier, ref, key, now)
-        first_of_account.setdefault(earn.account_id, earn.id)
+        slot = (earn.account_id, earn.id)
+        outcomes[slot] = _reverse(session, earn, points, earlier, ref, key, now)
+        first_of_account.setdefault(earn.account_id, slot)
     recredited = _points_by_account(_order_entries(session, order, "recredit"))
     for account_id, (spent, expiry) in _spent_by_account(session, order).items():
         # Against what was re-credited, not the share before this return: the order may
@@ -473,7 +479,7 @@ def on_return_recorded(
         if points <= 0:
             continue
         recredit = _recredit(session, account_id, points, ref, expiry, now)
-        slot = first_of_account.get(account_id, -account_id)
+        slot = first_of_account.get(account_id, (account_id, 0))
         previous = outcomes.get(slot)
         outcomes[slot] = ReturnOutcome(
             program=_program_of(session, account_id).code,
