@@ -40,8 +40,13 @@ def make_program(session: Session, code: str = "points", **overrides: Any) -> Lo
     return program
 
 
-def add_customer(session: Session, customer_id: str, household_id: str | None = None) -> None:
-    session.add(Customer(customer_id=customer_id, household_id=household_id, attributes={}))
+def add_customer(
+    session: Session, customer_id: str, household_id: str | None = None, **fields: Any
+) -> None:
+    """A customer; ``fields`` are other columns (``created_at``, ``time_zone`` …)."""
+    session.add(
+        Customer(customer_id=customer_id, household_id=household_id, attributes={}, **fields)
+    )
     session.flush()
 
 

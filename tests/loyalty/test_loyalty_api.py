@@ -154,6 +154,7 @@ def test_quote_writes_nothing(funded: TestClient, store_engine: Engine) -> None:
     assert quote == {
         "program": "stars",
         "points_earned": 80,
+        "earned_from": [{"kind": "base", "code": None, "points": 80}],
         "tier": None,
         "available": 100,
         "max_redeemable_points": 100,  # 50 % of 80.00 = 40.00 = 4,000 points; balance 100

@@ -39,7 +39,7 @@ from sqlalchemy import Engine, String, case, cast, func, literal, null, select
 from regulars.analytics.validation import require_period
 from regulars.config import Settings
 from regulars.engine import connect, table_from_arrow
-from regulars.loyalty.accounts import ProgramError, find_program, points_rules
+from regulars.loyalty.accounts import ProgramError, find_program, points_config
 from regulars.loyalty.economics import (
     Breakage,
     FlowRow,
@@ -149,7 +149,7 @@ def program_economics(
         program = find_program(session, program_code)
         if program is None:
             raise ProgramError(f"no loyalty program '{program_code}'")
-        point_value = points_rules(program).point_value
+        point_value = points_config(program).point_value
         launched = local_day(program.starts_at, settings.timezone)
         program_id = program.id
     start = start or launched.replace(day=1)

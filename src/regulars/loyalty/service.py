@@ -1,5 +1,7 @@
-"""Loyalty use cases on top of the ledger: earning on orders, reversing on returns,
-redeeming, manual adjustments, the checkout quote and account views.
+"""Loyalty use cases on top of the ledger: earning on orders (base points and bonus
+events), action bonuses (reviews, completed profiles), reversing on returns, redeeming
+(with a household card's spend policy), manual adjustments, the checkout quote and
+account views.
 
 Each function works in the caller's session (one transaction) and raises
 :class:`~regulars.loyalty.ledger.LedgerError` or
@@ -11,7 +13,9 @@ points and spent ``S``; its returns so far total ``c`` (capped at ``A``). Then
     reversed(c)   = E − floor(E × (A − c) / A)      (what the order may no longer keep)
     re-credited(c) = floor(S × c / A)
 
-and each return reverses ``reversed(c_after) − reversed(c_before)`` and re-credits
+applied to every earn lot of the order on its own ``E`` (the base lot and each bonus lot,
+each reversal under its own key), and each return reverses
+``reversed(c_after) − reversed(c_before)`` and re-credits
 ``re-credited(c_after)`` less what was re-credited before (points may be spent on an
 order after a partial return of it). A full return takes back all ``E`` and gives back all ``S``;
 a partial one leaves the customer ``floor(E × kept share)``, never more, so buying and
@@ -27,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,11 +45,13 @@ from regulars.loyalty.accounts import (
     find_account,
     held_out,
     holder_customers,
-    points_rules,
+    household_of,
+    points_config,
     running_points_programs,
 )
 from regulars.loyalty.ledger import (
     EntrySpec,
+    LedgerError,
     OrderRef,
     Posted,
     RedemptionCapError,
@@ -53,6 +60,7 @@ from regulars.loyalty.ledger import (
     credit,
     debit,
     expire_lots,
+    lock_account,
     overdraft,
     points_money,
     reverse_earning,
@@ -66,10 +74,23 @@ from regulars.loyalty.models import (
     LoyaltyLotConsumption,
     LoyaltyProgram,
 )
-from regulars.loyalty.rules import Line, PointsRules, max_redeemable, points_earned, tier_for
+from regulars.loyalty.programs import PointsProgramConfig
+from regulars.loyalty.programs.bonus import (
+    PurchaseEarn,
+    bounded_key,
+    earn_for_profile,
+    earn_for_review,
+    order_key,
+    purchase_earns,
+)
+from regulars.loyalty.programs.history import OrderLine as RuleLine
+from regulars.loyalty.programs.history import Purchase
+from regulars.loyalty.programs.household import may_spend
+from regulars.loyalty.programs.outcomes import Earn
+from regulars.loyalty.rules import PointsRules, max_redeemable, tier_for
 from regulars.loyalty.webhooks import emit
 from regulars.store.audit import record
-from regulars.store.models import Order, OrderLine, OrderReturn
+from regulars.store.models import Customer, Order, OrderLine, OrderReturn
 from regulars.store.session import session_scope
 from regulars.store.types import utcnow
 
@@ -104,15 +125,47 @@ def window_spend(session: Session, customers: list[str], at: datetime, days: int
     return Decimal(amount or 0) - Decimal(refunded or 0)
 
 
-def _order_lines(session: Session, order: Order) -> list[Line]:
+def _purchase(session: Session, order: Order) -> Purchase:
+    """The order as the earning rules read it: its positive lines (none: earn on the
+    amount)."""
     rows = session.execute(
-        select(OrderLine.line_amount, OrderLine.sku, OrderLine.category).where(
+        select(OrderLine.quantity, OrderLine.line_amount, OrderLine.sku, OrderLine.category)
+        .where(
             OrderLine.shop_id == order.shop_id,
             OrderLine.order_id == order.order_id,
             OrderLine.line_amount > 0,
         )
+        .order_by(OrderLine.id)
     ).all()
-    return [Line(amount, sku, category) for amount, sku, category in rows]
+    # Earning reads amounts only; a negative quantity (a returned line) is not a count here.
+    lines = tuple(RuleLine(max(int(q), 0), a, sku, category) for q, a, sku, category in rows)
+    return Purchase(
+        order.order_id, order.customer_id, order.ordered_at, order.amount, lines, order.shop_id
+    )
+
+
+def _earlier_purchases(session: Session, customer_id: str, at: datetime) -> list[Purchase]:
+    """The customer's first two paid orders (not cancelled, amount > 0) up to ``at``, by
+    time then order id: enough for :func:`~regulars.loyalty.programs.bonus.
+    is_first_purchase` to tell whether an order at ``at`` is their first."""
+    rows = session.execute(
+        select(Order.order_id, Order.ordered_at, Order.amount)
+        .where(
+            Order.customer_id == customer_id,
+            Order.status != "cancelled",
+            Order.amount > 0,
+            Order.ordered_at <= at,
+        )
+        .order_by(Order.ordered_at, Order.order_id)
+        .limit(2)
+    ).all()
+    return [Purchase(order_id, customer_id, when, amount) for order_id, when, amount in rows]
+
+
+def _time_zone(session: Session, customer_id: str) -> str | None:
+    """The customer's ``time_zone`` (weekday bonuses fall back to the program's
+    ``default_time_zone`` without a known one)."""
+    return session.scalar(select(Customer.time_zone).where(Customer.customer_id == customer_id))
 
 
 def _tier_multiplier(
@@ -133,21 +186,92 @@ def _membership_multiplier(session: Session, customer_id: str, at: datetime) -> 
 
 
 def _order_key(order: Order) -> str:
-    return f"order:{order.shop_id}:{order.order_id}"
+    return order_key(order.shop_id, order.order_id)
+
+
+def _order_earns(
+    session: Session,
+    config: PointsProgramConfig,
+    purchase: Purchase,
+    multiplier: Decimal,
+) -> list[PurchaseEarn]:
+    history = (
+        _earlier_purchases(session, purchase.customer_id, purchase.at)
+        if config.has_first_purchase_bonus()
+        else []
+    )
+    time_zone = _time_zone(session, purchase.customer_id) if config.bonuses else None
+    return purchase_earns(config, purchase, history, time_zone, multiplier)
+
+
+def _credit_earn(
+    session: Session,
+    program: LoyaltyProgram,
+    config: PointsProgramConfig,
+    account: LoyaltyAccount,
+    customer_id: str,
+    part: PurchaseEarn | Earn,
+    occurred_at: datetime,
+    order: OrderRef | None = None,
+) -> Posted:
+    """Credit one earn lot; a bonus lot (not the base one) also records a
+    ``bonus_awarded`` event the first time."""
+    earn = part.earn if isinstance(part, PurchaseEarn) else part
+    is_bonus = not (isinstance(part, PurchaseEarn) and part.kind == "base")
+    spec = EntrySpec(
+        kind="earn",
+        key=earn.key,
+        actor=SYSTEM,
+        occurred_at=occurred_at,
+        reason=earn.reason if is_bonus else None,
+        money=points_money(earn.points, config.point_value),
+        order=order,
+    )
+    posted = credit(
+        session,
+        account.id,
+        earn.points,
+        spec,
+        available_at=earn.available_at,
+        expires_at=earn.expires_at,
+    )
+    if is_bonus and not posted.replay:
+        emit(
+            session,
+            "bonus_awarded",
+            bounded_key(f"bonus_awarded:{account.id}:{earn.key}"),
+            {
+                "program": program.code,
+                "customer_id": customer_id,
+                "points": earn.points,
+                "reason": earn.reason,
+                "order_id": order.order_id if order else None,
+                "available_at": earn.available_at.isoformat(),
+            },
+            account_id=account.id,
+        )
+    return posted
 
 
 def on_order_recorded(session: Session, order: Order) -> list[Posted]:
-    """Earn points for ``order`` in every running ``points`` program; idempotent by order.
+    """Earn points for ``order`` in every running ``points`` program; idempotent by key.
 
-    The customer is enrolled on their first order (an opted-out account earns nothing).
-    The tier is the one the holders' spend in the program's window reaches, this order
-    included (upgrades are immediate); the lot becomes spendable after ``pending_days``
-    and expires ``expiry_days`` after the order. Orders that are cancelled or not positive
-    (standalone return documents) earn nothing.
+    The customer is enrolled on their first order (an opted-out account, and the control
+    group, earn nothing). The order earns by the program's rules and bonuses
+    (:func:`~regulars.loyalty.programs.bonus.purchase_earns`): base points at the tier
+    (and membership) multiplier, the best non-stacking multiplier bonus (period bonuses
+    in the customer's time zone, else the program's ``default_time_zone``) and the
+    first-purchase points of a customer's first paid order, each its own lot, tied to the
+    order (so a return reverses it) and under its own key. The tier is the one the
+    holders' spend in the program's window reaches, this order included (upgrades are
+    immediate). Every lot becomes spendable after ``pending_days`` and expires
+    ``expiry_days`` after the order. Orders that are cancelled or not positive (standalone
+    return documents) earn nothing.
     """
     if order.status == "cancelled" or order.amount <= 0:
         return []
-    lines = _order_lines(session, order)
+    purchase = _purchase(session, order)
+    ref = OrderRef(order.shop_id, order.order_id)
     posted = []
     for program in running_points_programs(session, order.ordered_at):
         if held_out(session, program, order.customer_id):
@@ -155,8 +279,8 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
         account = enroll(session, program, order.customer_id)
         if account.state != "active":
             continue
-        rules = points_rules(program)
-        tier, multiplier = _tier_multiplier(session, rules, account, order.ordered_at)
+        config = points_config(program)
+        tier, multiplier = _tier_multiplier(session, config, account, order.ordered_at)
         multiplier *= _membership_multiplier(session, order.customer_id, order.ordered_at)
         if account.tier != tier:
             emit(
@@ -173,31 +297,97 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
                 account_id=account.id,
             )
             account.tier = tier
-        points = points_earned(rules, order.amount, lines, multiplier)
-        if points == 0:
-            continue
-        spec = EntrySpec(
-            kind="earn",
-            key=_order_key(order),
-            actor=SYSTEM,
-            occurred_at=order.ordered_at,
-            money=points_money(points, rules.point_value),
-            order=OrderRef(order.shop_id, order.order_id),
-        )
-        expires = (
-            None if rules.expiry_days is None else order.ordered_at + timedelta(rules.expiry_days)
-        )
-        posted.append(
-            credit(
-                session,
-                account.id,
-                points,
-                spec,
-                available_at=order.ordered_at + timedelta(days=rules.pending_days),
-                expires_at=expires,
+        for part in _order_earns(session, config, purchase, multiplier):
+            posted.append(
+                _credit_earn(
+                    session,
+                    program,
+                    config,
+                    account,
+                    order.customer_id,
+                    part,
+                    order.ordered_at,
+                    ref,
+                )
             )
-        )
     apply_programs_for_order(session, order)  # stamp cards, tiers, badges (loyalty.live)
+    return posted
+
+
+# -- action bonuses -----------------------------------------------------------------------
+
+REVIEW_EVENT = "review_written"
+"""The behavioural event kind that earns a program's ``review_written`` bonus."""
+
+
+def review_subject(sku: str | None, payload: Mapping[str, Any]) -> str | None:
+    """What a ``review_written`` event reviews: the event's ``sku``, else the payload's
+    ``sku`` or ``product_id`` (a product), else ``order:<payload order_id>`` (an order);
+    None when it names none of them."""
+    for product in (sku, payload.get("sku"), payload.get("product_id")):
+        if product not in (None, ""):
+            return str(product)
+    order_id = payload.get("order_id")
+    return f"order:{order_id}" if order_id not in (None, "") else None
+
+
+def _grant_action(
+    session: Session,
+    program: LoyaltyProgram,
+    config: PointsProgramConfig,
+    customer_id: str,
+    earns: list[Earn],
+    at: datetime,
+) -> list[Posted]:
+    """Credit action lots to the customer's account (enrolling them); nothing for the
+    control group or an opted-out account."""
+    if not earns or held_out(session, program, customer_id):
+        return []
+    account = enroll(session, program, customer_id)
+    if account.state != "active":
+        return []
+    return [
+        _credit_earn(session, program, config, account, customer_id, earn, at) for earn in earns
+    ]
+
+
+def on_review_recorded(
+    session: Session,
+    customer_id: str,
+    sku: str | None,
+    payload: Mapping[str, Any],
+    occurred_at: datetime,
+) -> list[Posted]:
+    """Grant the ``review_written`` bonuses of every points program running at
+    ``occurred_at`` for a review of :func:`review_subject` (once per customer and subject;
+    an event without a subject earns nothing)."""
+    subject = review_subject(sku, payload)
+    if subject is None:
+        return []
+    posted: list[Posted] = []
+    for program in running_points_programs(session, occurred_at):
+        config = points_config(program)
+        earns = earn_for_review(config, customer_id, subject, occurred_at)
+        posted += _grant_action(session, program, config, customer_id, earns, occurred_at)
+    return posted
+
+
+def on_profile_saved(
+    session: Session,
+    customer_id: str,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object],
+    now: datetime | None = None,
+) -> list[Posted]:
+    """Grant the ``profile_completed`` bonuses a save of the customer's profile completes
+    (complete ``after``, not ``before``; ``before`` None for a new customer) in every points
+    program running now; once per customer and bonus."""
+    now = now or utcnow()
+    posted: list[Posted] = []
+    for program in running_points_programs(session, now):
+        config = points_config(program)
+        earns = earn_for_profile(config, customer_id, before, after, now)
+        posted += _grant_action(session, program, config, customer_id, earns, now)
     return posted
 
 
@@ -206,7 +396,8 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
 
 @dataclass(frozen=True)
 class ReturnOutcome:
-    """What one return did in one account."""
+    """What one return did to one earn lot of an account (``reversal``), and to the
+    account's spent points (``recredit``, on the account's first outcome)."""
 
     program: str
     account_id: int
@@ -269,11 +460,17 @@ def on_return_recorded(
         return []
     before, after = _returned_before_and_after(session, ret)
     ref = OrderRef(ret.shop_id, ret.order_id, ret.return_id)
-    outcomes: dict[int, ReturnOutcome] = {}
+    # One outcome per earn lot of the order (base and bonus lots, each reversed on its
+    # own points), keyed (account, lot); an account's re-credit joins its first outcome.
+    outcomes: dict[tuple[int, int], ReturnOutcome] = {}
+    first_of_account: dict[int, tuple[int, int]] = {}
     for earn in _order_entries(session, order, "earn"):
         earlier = reversed_points(earn.points, order.amount, before)
         points = reversed_points(earn.points, order.amount, after) - earlier
-        outcomes[earn.account_id] = _reverse(session, earn, points, earlier, ref, now)
+        key = _reverse_key(ref, order, earn)
+        slot = (earn.account_id, earn.id)
+        outcomes[slot] = _reverse(session, earn, points, earlier, ref, key, now)
+        first_of_account.setdefault(earn.account_id, slot)
     recredited = _points_by_account(_order_entries(session, order, "recredit"))
     for account_id, (spent, expiry) in _spent_by_account(session, order).items():
         # Against what was re-credited, not the share before this return: the order may
@@ -282,8 +479,9 @@ def on_return_recorded(
         if points <= 0:
             continue
         recredit = _recredit(session, account_id, points, ref, expiry, now)
-        previous = outcomes.get(account_id)
-        outcomes[account_id] = ReturnOutcome(
+        slot = first_of_account.get(account_id, (account_id, 0))
+        previous = outcomes.get(slot)
+        outcomes[slot] = ReturnOutcome(
             program=_program_of(session, account_id).code,
             account_id=account_id,
             reversal=previous.reversal if previous else None,
@@ -291,6 +489,15 @@ def on_return_recorded(
             refund_deduction=previous.refund_deduction if previous else Decimal("0.00"),
         )
     return list(outcomes.values())
+
+
+def _reverse_key(ref: OrderRef, order: Order, earn: LoyaltyEntry) -> str:
+    """``return:<shop>:<return_id>:reverse`` for the order's base lot, the same followed by
+    ``:<earn key>`` for each bonus lot of the order."""
+    key = f"return:{ref.shop_id}:{ref.return_id}:reverse"
+    if earn.idempotency_key == _order_key(order):
+        return key
+    return bounded_key(f"{key}:{earn.idempotency_key}")
 
 
 def _points_by_account(entries: list[LoyaltyEntry]) -> dict[int, int]:
@@ -314,11 +521,11 @@ def _reverse(
     points: int,
     earlier: int,
     ref: OrderRef,
+    key: str,
     now: datetime,
 ) -> ReturnOutcome:
     program = _program_of(session, earn.account_id)
-    rules = points_rules(program)
-    key = f"return:{ref.shop_id}:{ref.return_id}:reverse"
+    rules = points_config(program)
     assert earn.lot_id is not None  # every earning has its lot
     existing = session.scalars(
         select(LoyaltyEntry).where(
@@ -393,6 +600,63 @@ def _recredit(
 # -- redeeming and adjusting -------------------------------------------------------------
 
 
+class HouseholdSpendError(LedgerError):
+    """A household member may not spend this from the shared account (``owner_only``, or
+    more than ``member_points_per_order`` on one order)."""
+
+    kind = "household-spend-denied"
+
+
+def _spent_on_order(session: Session, account_id: int, order: OrderRef) -> int:
+    """Points the account's redemptions tied to ``order`` spent so far."""
+    spent = session.scalar(
+        select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
+            LoyaltyEntry.account_id == account_id,
+            LoyaltyEntry.kind == "spend",
+            LoyaltyEntry.shop_id == order.shop_id,
+            LoyaltyEntry.order_id == order.order_id,
+        )
+    )
+    return -int(spent or 0)
+
+
+def _check_household_spend(
+    session: Session,
+    config: PointsProgramConfig,
+    account: LoyaltyAccount,
+    customer_id: str,
+    points: int,
+    order: OrderRef | None,
+) -> None:
+    """:func:`~regulars.loyalty.programs.household.may_spend` for a redemption from a
+    household account: the points counted are this redemption's plus what the account
+    already spent on the same order. The account is locked first, so concurrent
+    redemptions on one order are counted one after the other."""
+    rules = config.household
+    household = household_of(session, rules, customer_id)
+    if household is None or household.household_id != account.household_id:
+        return  # not a member (the holder changed in this transaction): enroll decided
+    lock_account(session, account.id)
+    counted = points
+    if order is not None and rules.member_points_per_order is not None:
+        counted += _spent_on_order(session, account.id, order)
+    decision = may_spend(rules, household, customer_id, counted)
+    if not decision.allowed:
+        raise HouseholdSpendError(
+            f"customer '{customer_id}' may not redeem {points} points from the household "
+            f"account of '{account.household_id}': {decision.reason}"
+        )
+
+
+def _recorded(session: Session, account_id: int, key: str) -> bool:
+    found = session.scalar(
+        select(LoyaltyEntry.id).where(
+            LoyaltyEntry.account_id == account_id, LoyaltyEntry.idempotency_key == key
+        )
+    )
+    return found is not None
+
+
 def redeem(
     session: Session,
     program: LoyaltyProgram,
@@ -407,26 +671,31 @@ def redeem(
 ) -> Posted:
     """Spend ``points`` atomically; with ``order_amount`` the program's per-order cap applies.
 
-    Idempotent by ``key`` (with the request's fingerprint): a retry returns the first
-    result, another request under the same key raises ``IdempotencyConflictError``.
+    From a household account the program's ``household`` spend policy applies
+    (:class:`HouseholdSpendError`). Idempotent by ``key`` (with the request's fingerprint):
+    a retry returns the first result, another request under the same key raises
+    ``IdempotencyConflictError``.
     """
     now = now or utcnow()
-    rules = points_rules(program)
+    config = points_config(program)
     request = fingerprint(
         {"points": points, "order": order and order.__dict__, "amount": order_amount}
     )
     account = enroll(session, program, customer_id)
+    entry_key = f"redeem:{key}"
+    if account.household_id is not None and not _recorded(session, account.id, entry_key):
+        _check_household_spend(session, config, account, customer_id, points, order)
     if order_amount is not None:
-        cap = max_redeemable(rules, order_amount, points)
+        cap = max_redeemable(config, order_amount, points)
         if points > cap:
             raise RedemptionCapError(points, cap)
     spec = EntrySpec(
         kind="spend",
-        key=f"redeem:{key}",
+        key=entry_key,
         actor=actor,
         occurred_at=now,
         request_hash=request,
-        money=points_money(points, rules.point_value),
+        money=points_money(points, config.point_value),
         order=order,
     )
     return spend(session, account.id, points, spec, now=now)
@@ -459,7 +728,7 @@ def adjust(
         request_hash=fingerprint({"points": points, "reason": reason}),
     )
     if points > 0:
-        expiry_days = points_rules(program).expiry_days if program.type == "points" else None
+        expiry_days = points_config(program).expiry_days if program.type == "points" else None
         expires = None if expiry_days is None else now + timedelta(days=expiry_days)
         posted = credit(session, account.id, points, spec, available_at=now, expires_at=expires)
     else:
@@ -550,8 +819,17 @@ def entries_query(account_id: int) -> Select[LoyaltyEntry]:
 
 
 @dataclass(frozen=True)
+class QuotePart:
+    """Where a quote's points come from: ``base``, or a bonus (``kind`` and ``code``)."""
+
+    kind: str
+    code: str | None
+    points: int
+
+
+@dataclass(frozen=True)
 class Quote:
-    """What a cart would earn and what may be redeemed on it."""
+    """What a cart would earn (in total and by source) and what may be redeemed on it."""
 
     program: str
     points_earned: int
@@ -559,6 +837,30 @@ class Quote:
     max_redeemable_points: int
     max_redeemable_money: Decimal
     available: int
+    earned_from: list[QuotePart] = field(default_factory=list)
+
+
+def _quote_parts(parts: list[PurchaseEarn]) -> list[QuotePart]:
+    """The cart's lots summed by source, base first, then the bonuses in config order."""
+    totals: dict[tuple[str, str | None], int] = {}
+    for part in parts:
+        totals[(part.kind, part.code)] = totals.get((part.kind, part.code), 0) + part.earn.points
+    return [QuotePart(kind, code, points) for (kind, code), points in totals.items()]
+
+
+def _household_allowance(
+    session: Session, config: PointsProgramConfig, account: LoyaltyAccount, customer_id: str
+) -> int | None:
+    """Most points the customer may spend from a household account on one order (None:
+    no limit beyond the balance and the cap)."""
+    household = household_of(session, config.household, customer_id)
+    if household is None or household.household_id != account.household_id:
+        return None
+    if customer_id == household.owner:
+        return None
+    if config.household.spend_policy == "owner_only":
+        return 0
+    return config.household.member_points_per_order
 
 
 def quote(
@@ -566,27 +868,43 @@ def quote(
     program: LoyaltyProgram,
     customer_id: str,
     amount: Decimal,
-    lines: list[Line],
+    lines: Sequence[RuleLine],
     now: datetime | None = None,
 ) -> Quote:
-    """A dry run at checkout: reads only, writes nothing (no account is created)."""
+    """A dry run at checkout: reads only, writes nothing (no account is created).
+
+    ``points_earned`` is what the cart would earn as an order now, base and bonuses
+    (``earned_from``, by source) at the tier and membership multipliers; 0 for the control
+    group and an opted-out account. What may be redeemed respects the cap and, from a
+    household account, the spend policy (``member_points_per_order`` for this order).
+    """
     now = now or utcnow()
-    rules = points_rules(program)
+    config = points_config(program)
     account = find_account(session, program, customer_id)
     customers = holder_customers(session, account) if account else [customer_id]
-    window = window_spend(session, customers, now, rules.tier_window_days) + amount
-    tier = tier_for(rules, window)
+    window = window_spend(session, customers, now, config.tier_window_days) + amount
+    tier = tier_for(config, window)
     multiplier = tier.earn_multiplier if tier else Decimal(1)
-    earned = points_earned(rules, amount, lines, multiplier)
+    multiplier *= _membership_multiplier(session, customer_id, now)
+    earns = account is None or account.state == "active"
+    if not earns or held_out(session, program, customer_id):
+        parts: list[QuotePart] = []
+    else:
+        cart = Purchase("", customer_id, now, amount, tuple(lines))
+        parts = _quote_parts(_order_earns(session, config, cart, multiplier))
     available = available_points(session, account, now) if account else 0
-    redeemable = max_redeemable(rules, amount, available)
+    redeemable = max_redeemable(config, amount, available)
+    if account is not None and account.household_id is not None:
+        allowance = _household_allowance(session, config, account, customer_id)
+        redeemable = redeemable if allowance is None else min(redeemable, allowance)
     return Quote(
         program=program.code,
-        points_earned=earned,
+        points_earned=sum(p.points for p in parts),
         tier=tier.name if tier else None,
         max_redeemable_points=redeemable,
-        max_redeemable_money=points_money(redeemable, rules.point_value),
+        max_redeemable_money=points_money(redeemable, config.point_value),
         available=available,
+        earned_from=parts,
     )
 
 

@@ -157,7 +157,14 @@ def adjust(
     return posted
 
 
-@router.post("/accounts/{customer_id}/redeem", status_code=201, responses=_WRITE_RESPONSES)
+_HOUSEHOLD_403 = problems(
+    d403="the API key lacks the scope, or the household card's spend policy does not let "
+    "this member redeem it (owner_only, member_points_per_order)"
+)[403]
+_REDEEM_RESPONSES: dict[int | str, dict[str, Any]] = {**_WRITE_RESPONSES, 403: _HOUSEHOLD_403}
+
+
+@router.post("/accounts/{customer_id}/redeem", status_code=201, responses=_REDEEM_RESPONSES)
 def redeem(
     customer_id: CustomerId,
     body: RedeemIn,
@@ -166,7 +173,8 @@ def redeem(
     key: Writer,
     idempotency_key: IdempotencyKey,
 ) -> PostedOut:
-    """Spend points, atomically; 409 when the available balance does not cover them."""
+    """Spend points, atomically; 409 when the available balance does not cover them, 403
+    when a household member may not spend them from the shared account."""
     posted, created = services.redeem(session, customer_id, body, key, idempotency_key)
     response.status_code = 201 if created else 200
     return posted

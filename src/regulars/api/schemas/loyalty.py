@@ -22,7 +22,9 @@ class ProgramIn(In):
     name: Annotated[str, Field(min_length=1, max_length=255)]
     type: Annotated[str, Field(min_length=1, max_length=32)] = "points"
     config: dict[str, Any] = Field(
-        description="Settings of the program type; for 'points' the PointsRules fields."
+        description="Settings of the program type; for 'points' a PointsProgramConfig: the "
+        "earning rules, `bonuses`, `default_time_zone` and the `household` section "
+        "(docs/loyalty-programs.md)."
     )
     currency: Annotated[str | None, Field(min_length=3, max_length=3)] = None
     starts_at: UTCTime | None = None
@@ -127,9 +129,22 @@ class QuoteIn(In):
     lines: list[QuoteLineIn] = Field(default_factory=list)
 
 
+class QuotePartOut(BaseModel):
+    """Points of the cart from one source."""
+
+    kind: str = Field(description="base, or the bonus kind: period or first_purchase.")
+    code: str | None = Field(description="The bonus code; null for the base points.")
+    points: int
+
+
 class QuoteOut(BaseModel):
     program: str
-    points_earned: int
+    points_earned: int = Field(
+        description="What the cart would earn as an order now: base points and bonuses."
+    )
+    earned_from: list[QuotePartOut] = Field(
+        default_factory=list, description="points_earned by source, base first."
+    )
     tier: str | None
     available: int
     max_redeemable_points: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 
 import pydantic
 from sqlalchemy import Engine, select
@@ -48,7 +48,7 @@ from regulars.loyalty.live import rewards as live_rewards
 from regulars.loyalty.live.models import LoyaltyReward
 from regulars.loyalty.live_economics import LiveEconomics
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
-from regulars.loyalty.rules import Line
+from regulars.loyalty.programs.history import OrderLine
 from regulars.store.audit import record
 from regulars.store.models import ApiKey, Customer
 from regulars.store.types import utcnow
@@ -58,13 +58,16 @@ from regulars.store.types import utcnow
 def _as_problems() -> Iterator[None]:
     """Domain errors as problem details: a balance that does not cover a redemption and a
     reused idempotency key are 409 Conflict (the request is fine, the account's state is
-    not); invalid values are 422."""
+    not); a household member the spend policy does not allow to redeem it is 403; invalid
+    values are 422."""
     try:
         yield
     except InsufficientPointsError as exc:
         raise ApiProblemError(
             409, str(exc), kind=exc.kind, requested=exc.requested, available=exc.available
         ) from None
+    except service.HouseholdSpendError as exc:
+        raise ApiProblemError(403, str(exc), kind=exc.kind) from None
     except RedemptionCapError as exc:
         raise ApiProblemError(
             409, str(exc), kind=exc.kind, requested=exc.requested, cap=exc.cap
@@ -263,27 +266,24 @@ def set_state(
 
 def quote(session: Session, body: QuoteIn) -> QuoteOut:
     program = _program(session, body.program)
+    lines = live_quote.cart_lines(
+        [(line.line_amount, line.sku, line.category, line.quantity) for line in body.lines]
+    )
+    now = utcnow()
     with _as_problems():
-        result = service.quote(
-            session,
-            program,
-            body.customer_id,
-            body.amount,
-            [Line(line.line_amount, line.sku, line.category) for line in body.lines],
-        )
+        result = service.quote(session, program, body.customer_id, body.amount, lines, now)
     out = QuoteOut.model_validate(result, from_attributes=True)
-    return out.model_copy(update={"programs": program_quotes(session, body)})
+    return out.model_copy(update={"programs": program_quotes(session, body, lines, now)})
 
 
 # -- live program types: quote parts, rewards, badges, tiers (regulars.loyalty.live) ------
 
 
-def program_quotes(session: Session, body: QuoteIn) -> list[ProgramQuoteOut]:
+def program_quotes(
+    session: Session, body: QuoteIn, lines: list[OrderLine], now: datetime
+) -> list[ProgramQuoteOut]:
     """The discount card, tier club and stamp card parts of a quote (reads only)."""
-    lines = live_quote.cart_lines(
-        [(line.line_amount, line.sku, line.category, line.quantity) for line in body.lines]
-    )
-    parts = live_quote.quote_programs(session, body.customer_id, body.amount, lines, utcnow())
+    parts = live_quote.quote_programs(session, body.customer_id, body.amount, lines, now)
     return [ProgramQuoteOut.model_validate(p, from_attributes=True) for p in parts]
 
 
