@@ -32,14 +32,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import (
     enroll,
     find_account,
     held_out,
-    holder_customers,
     points_rules,
     running_points_programs,
 )
@@ -58,7 +57,13 @@ from regulars.loyalty.ledger import (
     reverse_earning,
     spend,
 )
-from regulars.loyalty.live.dispatch import apply_programs_for_order, apply_programs_for_return
+from regulars.loyalty.live.dispatch import (
+    apply_programs_for_order,
+    apply_programs_for_return,
+    club_tiers,
+    earning_tier,
+    tiers_for_order,
+)
 from regulars.loyalty.models import (
     LoyaltyAccount,
     LoyaltyEntry,
@@ -66,7 +71,7 @@ from regulars.loyalty.models import (
     LoyaltyLotConsumption,
     LoyaltyProgram,
 )
-from regulars.loyalty.rules import Line, PointsRules, max_redeemable, points_earned, tier_for
+from regulars.loyalty.rules import Line, max_redeemable, points_earned
 from regulars.loyalty.webhooks import emit
 from regulars.store.audit import record
 from regulars.store.models import Order, OrderLine, OrderReturn
@@ -86,24 +91,6 @@ def fingerprint(payload: dict[str, Any]) -> str:
 # -- earning on orders --------------------------------------------------------------------
 
 
-def window_spend(session: Session, customers: list[str], at: datetime, days: int) -> Decimal:
-    """Net spend (amount − refunds, cancelled orders excluded) of ``customers`` in
-    ``(at − days, at]``: what tiers are measured on."""
-    if not customers:
-        return Decimal("0.00")
-    row = session.execute(
-        select(func.sum(Order.amount), func.sum(Order.refunded_amount)).where(
-            Order.customer_id.in_(customers),
-            Order.status != "cancelled",
-            Order.amount > 0,
-            Order.ordered_at > at - timedelta(days=days),
-            Order.ordered_at <= at,
-        )
-    ).one()
-    amount, refunded = row
-    return Decimal(amount or 0) - Decimal(refunded or 0)
-
-
 def _order_lines(session: Session, order: Order) -> list[Line]:
     rows = session.execute(
         select(OrderLine.line_amount, OrderLine.sku, OrderLine.category).where(
@@ -115,12 +102,13 @@ def _order_lines(session: Session, order: Order) -> list[Line]:
     return [Line(amount, sku, category) for amount, sku, category in rows]
 
 
-def _tier_multiplier(
-    session: Session, rules: PointsRules, account: LoyaltyAccount, at: datetime
-) -> tuple[str | None, Decimal]:
-    spent = window_spend(session, holder_customers(session, account), at, rules.tier_window_days)
-    tier = tier_for(rules, spent)
-    return (tier.name, tier.earn_multiplier) if tier else (None, Decimal(1))
+def _tier_multiplier(session: Session, order: Order) -> Decimal:
+    """The earn multiplier of the ordering customer's tier in the running ``tiers``
+    programs at the order, this order included (upgrades are immediate): the stored tier
+    state evaluated on to the order (:func:`regulars.loyalty.live.dispatch.tiers_for_order`,
+    before this order earns), the largest multiplier if several clubs run; 1 without a tier."""
+    tier = earning_tier(tiers_for_order(session, order))
+    return Decimal(1) if tier is None else tier.earn_multiplier
 
 
 def _membership_multiplier(session: Session, customer_id: str, at: datetime) -> Decimal:
@@ -140,14 +128,18 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
     """Earn points for ``order`` in every running ``points`` program; idempotent by order.
 
     The customer is enrolled on their first order (an opted-out account earns nothing).
-    The tier is the one the holders' spend in the program's window reaches, this order
-    included (upgrades are immediate); the lot becomes spendable after ``pending_days``
-    and expires ``expiry_days`` after the order. Orders that are cancelled or not positive
-    (standalone return documents) earn nothing.
+    The tier multiplier is the ordering customer's tier in the running ``tiers`` programs,
+    evaluated before earning so that this order counts (upgrades are immediate; see
+    :func:`_tier_multiplier`); a household account earns at the tier of the member who
+    ordered. The lot becomes spendable after ``pending_days`` and expires ``expiry_days``
+    after the order. Orders that are cancelled or not positive (standalone return
+    documents) earn nothing. The tier clubs' state and their ``tier_changed`` events are
+    written afterwards by :func:`~regulars.loyalty.live.dispatch.apply_programs_for_order`.
     """
     if order.status == "cancelled" or order.amount <= 0:
         return []
     lines = _order_lines(session, order)
+    tier_multiplier = _tier_multiplier(session, order)
     posted = []
     for program in running_points_programs(session, order.ordered_at):
         if held_out(session, program, order.customer_id):
@@ -156,23 +148,8 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
         if account.state != "active":
             continue
         rules = points_rules(program)
-        tier, multiplier = _tier_multiplier(session, rules, account, order.ordered_at)
+        multiplier = tier_multiplier
         multiplier *= _membership_multiplier(session, order.customer_id, order.ordered_at)
-        if account.tier != tier:
-            emit(
-                session,
-                "tier_changed",
-                f"tier_changed:{account.id}:{_order_key(order)}",
-                {
-                    "program": program.code,
-                    "customer_id": order.customer_id,
-                    "from": account.tier,
-                    "to": tier,
-                    "order_id": order.order_id,
-                },
-                account_id=account.id,
-            )
-            account.tier = tier
         points = points_earned(rules, order.amount, lines, multiplier)
         if points == 0:
             continue
@@ -507,6 +484,9 @@ class AccountView:
     debt: int
     overdraft: int
     tier: str | None
+    """The tier the account earns at now: the customer's tier in the running ``tiers``
+    programs (the largest earn multiplier; :func:`~regulars.loyalty.live.dispatch.
+    earning_tier`), None without one."""
     lots: list[LotView] = field(default_factory=list)
 
 
@@ -527,6 +507,7 @@ def account_view(
     ).all()
     live = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
     pending = sum(lot.remaining for lot in live if lot.available_at > now)
+    tier = earning_tier(club_tiers(session, customer_id, now))
     return AccountView(
         program=program.code,
         account_id=account.id,
@@ -536,7 +517,7 @@ def account_view(
         pending=pending,
         debt=account.debt,
         overdraft=overdraft(session, account),
-        tier=account.tier,
+        tier=tier.name if tier else None,
         lots=[
             LotView(lot.id, lot.points, lot.remaining, lot.available_at, lot.expires_at)
             for lot in live
@@ -569,13 +550,16 @@ def quote(
     lines: list[Line],
     now: datetime | None = None,
 ) -> Quote:
-    """A dry run at checkout: reads only, writes nothing (no account is created)."""
+    """A dry run at checkout: reads only, writes nothing (no account is created).
+
+    The cart earns at the tier it reaches in the running ``tiers`` programs (the cart
+    counts: upgrades are immediate, as when the order is recorded; the same
+    :func:`~regulars.loyalty.live.dispatch.club_tiers`), the largest multiplier if several.
+    """
     now = now or utcnow()
     rules = points_rules(program)
     account = find_account(session, program, customer_id)
-    customers = holder_customers(session, account) if account else [customer_id]
-    window = window_spend(session, customers, now, rules.tier_window_days) + amount
-    tier = tier_for(rules, window)
+    tier = earning_tier(club_tiers(session, customer_id, now, cart=amount))
     multiplier = tier.earn_multiplier if tier else Decimal(1)
     earned = points_earned(rules, amount, lines, multiplier)
     available = available_points(session, account, now) if account else 0
