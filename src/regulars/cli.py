@@ -764,6 +764,13 @@ def loyalty_simulate(
     config: Annotated[
         Path | None, typer.Option(help="Program TOML: [rules], [tiers] and [assumptions].")
     ] = None,
+    lines: Annotated[
+        Path | None,
+        typer.Option(
+            help="Order lines (Parquet or CSV: order_id, sku, category, line_amount) for SKU "
+            "and category multipliers, when the export has no line items."
+        ),
+    ] = None,
     enrolment_share: Annotated[
         float | None, typer.Option(help="Share of customers who join (default 0.6).")
     ] = None,
@@ -812,11 +819,12 @@ def loyalty_simulate(
     )
     settings = _settings(timezone=timezone, margin=_decimal(margin, "--margin"))
     shop = _load_shop(orders, settings, _mapping(map_, mapping))
-    lines = shop.import_result.order_lines if shop.import_result else None
+    imported = shop.import_result.order_lines if shop.import_result else None
+    line_items = _read_lines(lines) if lines is not None else imported
     sim = simulate_program(
         shop.orders,
         program,
-        order_lines=None if lines is None else table_from_arrow(shop.con, lines),
+        order_lines=None if line_items is None else table_from_arrow(shop.con, line_items),
         timezone=settings.timezone,
         start=_date(start, "--start"),
         end=_date(end, "--end"),
@@ -863,6 +871,43 @@ def _program(
 
 
 _NEVER = object()
+_LINE_TYPES = {"order_id": "string", "sku": "string", "category": "string"}
+
+
+def _read_lines(path: Path) -> Any:
+    """``--lines``: canonical order lines from Parquet or CSV (``order_id`` and
+    ``line_amount`` required; ``sku``, ``category`` optional)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from regulars.data.schema import MONEY
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            table = pq.read_table(path)
+        else:
+            types = {"line_amount": MONEY} | {k: pa.string() for k in _LINE_TYPES}
+            options = pacsv.ConvertOptions(column_types=types)
+            table = pacsv.read_csv(path, convert_options=options)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise RegularsError(f"--lines: {path}: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in ("order_id", "line_amount") if c not in table.column_names]
+    if missing:
+        raise RegularsError(f"--lines: {path} has no column {', '.join(missing)}")
+    for column in ("sku", "category"):
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
+    return table.select(["order_id", "sku", "category", "line_amount"]).cast(
+        pa.schema(
+            [
+                ("order_id", pa.string()),
+                ("sku", pa.string()),
+                ("category", pa.string()),
+                ("line_amount", MONEY),
+            ]
+        )
+    )
 
 
 def _expiry(text: str | None) -> Any:

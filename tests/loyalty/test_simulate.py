@@ -35,10 +35,11 @@ from regulars.loyalty.programs.tiers import TierClubConfig
 from regulars.loyalty.rules import PointsRules, Tier, max_redeemable, points_earned
 from regulars.loyalty.simulate import (
     Assumptions,
+    History,
     ProgramConfig,
+    Replayed,
     earn_base,
     first_purchases,
-    floor_times,
     load_history,
     load_program,
     local_midnights_us,
@@ -49,7 +50,7 @@ from regulars.loyalty.simulate import (
     threshold_points,
     tier_counts,
 )
-from regulars.loyalty.simulate_rules import EarnBase, bonus_multipliers, earn
+from regulars.loyalty.simulate_rules import EarnBase, bonus_multipliers, earn, floor_times
 
 D = Decimal
 ALL_IN = Assumptions(enrolment_share=1.0, redeemer_share=1.0, redeem_threshold_value=D(5))
@@ -356,7 +357,8 @@ def reference_replay(
     for k, bought in enumerate(orders):
         day = bought.day
         expire_through(day, inclusive=True)
-        multiplier = D(1) if earn_tier[k] < 0 else club.tiers[earn_tier[k]].earn_multiplier  # type: ignore[union-attr]
+        tier = None if club is None or earn_tier[k] < 0 else club.tiers[earn_tier[k]]
+        multiplier = D(1) if tier is None else tier.earn_multiplier
         lots_of_order = earn_for_purchase(rules, bought.purchase, history, time_zone, multiplier)
         earned[k] = sum(lot.points for lot in lots_of_order)
         matured = [lot for lot in lots if lot.day + timedelta(days=rules.pending_days) <= day]
@@ -532,15 +534,15 @@ def test_columnar_replay_equals_lot_by_lot_fifo(
 
 def _check_month_end_tiers(
     club: TierClubConfig,
-    history: object,
-    replayed: object,
+    history: History,
+    replayed: Replayed,
     by_customer: dict[str, list[Purchase]],
     time_zone: str,
 ) -> None:
     """Members per tier at a few local midnights = ``tiers.evaluate`` of each member's
     window purchases up to just before that instant."""
     days = np.array([(date(2024, m, 1) - date(1970, 1, 1)).days for m in (2, 4, 7, 11)])
-    got = tier_counts(club, history, replayed.tiers, days, time_zone)  # type: ignore[arg-type, attr-defined]
+    got = tier_counts(club, history, replayed.tiers, days, time_zone)
     zone = ZoneInfo(time_zone)
     for day, counts in zip(days.tolist(), got, strict=True):
         moment = datetime.combine(date(1970, 1, 1) + timedelta(days=day), datetime.min.time(), zone)

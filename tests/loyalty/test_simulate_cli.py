@@ -91,6 +91,28 @@ def test_tiers_option_replaces_the_config_club_and_keeps_its_window(
     assert doc["months"][-1]["tiers"] == {"base": 1, "silver": 1}
 
 
+def test_lines_file_makes_category_multipliers_count(orders: Path, tmp_path: Path) -> None:
+    """Order 1 (300.00) has one tea line of 300.00, tea ×2: 600 instead of 300 points, so
+    870 + 300 in all; order 2's line file entry has no category: ×1."""
+    config = tmp_path / "program.toml"
+    config.write_text(
+        '[rules]\nearn_per_unit = "1"\npoint_value = "0.01"\n'
+        '[rules.category_multipliers]\ntea = "2"\n[assumptions]\nenrolment_share = 1.0\n'
+    )
+    lines = tmp_path / "lines.csv"
+    lines.write_text("order_id,sku,category,line_amount\n1,T,tea,300.00\n2,X,,400.00\n")
+    args = ["loyalty", "simulate", str(orders), "--config", str(config), "--json"]
+    result = CliRunner().invoke(app, [*args, "--lines", str(lines)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["totals"]["points_issued"] == 870 + 300
+    bad = tmp_path / "bad.csv"
+    bad.write_text("order,amount\n1,2\n")
+    run = _regulars(*args, "--lines", str(bad))
+    assert run.returncode == 2
+    assert "--lines:" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
 def test_a_points_based_club_is_a_one_line_error(orders: Path, tmp_path: Path) -> None:
     config = tmp_path / "program.toml"
     config.write_text(

@@ -57,7 +57,10 @@ maximum over sorted arrays (numpy), once the spends are known; the spends themse
 need the available balance ``matured points − D(t)`` at each order, which is computed
 rank by rank (every member's 1st purchase at once, then every 2nd…): a loop of
 max-orders-per-member numpy steps, vectorised over members — not a loop over orders.
-A pure-Python lot-by-lot FIFO replay built on ``rules.py`` is the test oracle.
+Not simulated: action bonuses (not in an order history; the notes say so), household
+accounts, paid-membership multipliers. A pure-Python replay, order by order and lot by
+lot, built on ``earn_for_purchase``, ``tiers.evaluate`` and ``max_redeemable`` is the
+test oracle.
 """
 
 from __future__ import annotations
