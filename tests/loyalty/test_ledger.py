@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledger, make_program
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import ProgramSpec, create_program
@@ -17,6 +17,8 @@ from regulars.loyalty.ledger import (
     InsufficientPointsError,
     expire_lots,
 )
+from regulars.loyalty.live.models import LoyaltyTierState
+from regulars.loyalty.live.quote import quote_programs
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent, LoyaltyLot, LoyaltyLotConsumption
 from regulars.loyalty.service import (
     account_view,
@@ -25,6 +27,7 @@ from regulars.loyalty.service import (
     expiring_soon,
     on_order_recorded,
     on_return_recorded,
+    quote,
     recredited_points,
     redeem,
     reversed_points,
@@ -111,6 +114,27 @@ def test_several_tier_clubs_earn_at_the_largest_multiplier(session: Session) -> 
     assert on_order_recorded(session, big)[0].points == 1500
     session.commit()
     assert account_view(session, program, "ann", now=T0 + timedelta(hours=2)).tier == "platinum"
+
+
+def test_quote_earns_at_the_tier_the_cart_reaches_and_writes_nothing(session: Session) -> None:
+    """Gold ×2 (5 % off) from 500.00. ann has spent 300.00. A cart of 250.00 reaches gold
+    (550): the quote earns 250 × 2 = 500 points at tier gold, while the club's part shows
+    the tier now (none, so no discount) and tier_after gold. A cart of 100.00 stays below:
+    100 points, no tier. Nothing is written (no tier state row for the cart)."""
+    program = make_program(session)
+    gold = [{"name": "gold", "threshold": "500", "earn_multiplier": "2", "discount_pct": "5"}]
+    _tier_club(session, tiers=gold)
+    on_order_recorded(session, add_order(session, "A1", "ann", "300.00"))
+    session.commit()
+    states = session.scalar(select(func.count()).select_from(LoyaltyTierState))
+    now = T0 + timedelta(days=1)
+    crossing = quote(session, program, "ann", Decimal("250.00"), [], now=now)
+    assert (crossing.points_earned, crossing.tier) == (500, "gold")
+    [club] = quote_programs(session, "ann", Decimal("250.00"), [], now)
+    assert (club.tier, club.discount_pct, club.tier_after) == (None, Decimal(0), "gold")
+    below = quote(session, program, "ann", Decimal("100.00"), [], now=now)
+    assert (below.points_earned, below.tier) == (100, None)
+    assert session.scalar(select(func.count()).select_from(LoyaltyTierState)) == states
 
 
 def test_spend_takes_oldest_expiring_available_lots_first(session: Session) -> None:
