@@ -756,10 +756,20 @@ def loyalty_simulate(
     ] = None,
     tiers: Annotated[
         str | None,
-        typer.Option(help="'name:threshold:multiplier[:discount%],…', e.g. 'silver:500:1.5'."),
+        typer.Option(
+            help="Tier club: 'name:threshold:multiplier[:discount%],…', e.g. 'silver:500:1.5' "
+            "(window 365 days, grace 30 unless --config sets them)."
+        ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Program TOML: [rules] and [assumptions].")
+        Path | None, typer.Option(help="Program TOML: [rules], [tiers] and [assumptions].")
+    ] = None,
+    lines: Annotated[
+        Path | None,
+        typer.Option(
+            help="Order lines (Parquet or CSV: order_id, sku, category, line_amount) for SKU "
+            "and category multipliers, when the export has no line items."
+        ),
     ] = None,
     enrolment_share: Annotated[
         float | None, typer.Option(help="Share of customers who join (default 0.6).")
@@ -787,6 +797,7 @@ def loyalty_simulate(
 ) -> None:
     """Replay the order history under a proposed points program: cost, liability, and the
     retention gain it needs to pay for itself (docs/loyalty-economics.md)."""
+    from regulars.engine import table_from_arrow
     from regulars.loyalty.simulate import simulate_program
 
     program = _program(
@@ -797,8 +808,8 @@ def loyalty_simulate(
             "expiry_days": _expiry(expiry_days),
             "pending_days": pending_days,
             "max_redeem_share": _decimal(max_redeem_share, "--max-redeem-share"),
-            "tiers": _tiers(tiers),
         },
+        tiers=_tiers(tiers),
         assumptions={
             "enrolment_share": enrolment_share,
             "redeemer_share": redeemer_share,
@@ -808,9 +819,13 @@ def loyalty_simulate(
     )
     settings = _settings(timezone=timezone, margin=_decimal(margin, "--margin"))
     shop = _load_shop(orders, settings, _mapping(map_, mapping))
+    imported = shop.import_result.order_lines if shop.import_result else None
+    line_items = _read_lines(lines) if lines is not None else imported
     sim = simulate_program(
         shop.orders,
         program,
+        order_lines=None if line_items is None else table_from_arrow(shop.con, line_items),
+        timezone=settings.timezone,
         start=_date(start, "--start"),
         end=_date(end, "--end"),
         margin=settings.margin,
@@ -826,15 +841,28 @@ def loyalty_simulate(
     _print_simulation(sim)
 
 
-def _program(config: Path | None, rules: dict[str, Any], assumptions: dict[str, Any]) -> Any:
-    """The program of ``--config`` (if any) with the options given on top of it."""
+def _program(
+    config: Path | None,
+    rules: dict[str, Any],
+    tiers: list[dict[str, Any]] | None,
+    assumptions: dict[str, Any],
+) -> Any:
+    """The program of ``--config`` (if any) with the options given on top of it
+    (``--tiers`` replaces the tiers of the config's ``[tiers]`` club, keeping its window
+    and grace)."""
     from regulars.loyalty.simulate import ProgramConfig, load_program
 
-    base = load_program(config).model_dump() if config else {"rules": {}, "assumptions": {}}
+    base: dict[str, Any] = (
+        load_program(config).model_dump(exclude_none=False)
+        if config
+        else {"rules": {}, "tiers": None, "assumptions": {}}
+    )
     given_rules = {k: v for k, v in rules.items() if v is not None}
     if rules["expiry_days"] is _NEVER:
         given_rules["expiry_days"] = None
     base["rules"] |= given_rules
+    if tiers is not None:
+        base["tiers"] = (base["tiers"] or {}) | {"tiers": tiers}
     base["assumptions"] |= {k: v for k, v in assumptions.items() if v is not None}
     for needed, option in (("earn_per_unit", "--earn-per-unit"), ("point_value", "--point-value")):
         if needed not in base["rules"]:
@@ -843,6 +871,43 @@ def _program(config: Path | None, rules: dict[str, Any], assumptions: dict[str, 
 
 
 _NEVER = object()
+_LINE_TYPES = {"order_id": "string", "sku": "string", "category": "string"}
+
+
+def _read_lines(path: Path) -> Any:
+    """``--lines``: canonical order lines from Parquet or CSV (``order_id`` and
+    ``line_amount`` required; ``sku``, ``category`` optional)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from regulars.data.schema import MONEY
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            table = pq.read_table(path)
+        else:
+            types = {"line_amount": MONEY} | {k: pa.string() for k in _LINE_TYPES}
+            options = pacsv.ConvertOptions(column_types=types)
+            table = pacsv.read_csv(path, convert_options=options)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise RegularsError(f"--lines: {path}: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in ("order_id", "line_amount") if c not in table.column_names]
+    if missing:
+        raise RegularsError(f"--lines: {path} has no column {', '.join(missing)}")
+    for column in ("sku", "category"):
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
+    return table.select(["order_id", "sku", "category", "line_amount"]).cast(
+        pa.schema(
+            [
+                ("order_id", pa.string()),
+                ("sku", pa.string()),
+                ("category", pa.string()),
+                ("line_amount", MONEY),
+            ]
+        )
+    )
 
 
 def _expiry(text: str | None) -> Any:
@@ -892,10 +957,14 @@ def _print_simulation(sim: Any) -> None:
         ("tier discounts", f"{t.tier_discounts:,.2f}"),
         ("expected cost of outstanding points", f"{t.expected_outstanding_cost:,.2f}"),
         ("program cost", f"{t.program_cost:,.2f}"),
+        *((f"  … {p.name}", f"{p.cost:,.2f}") for p in sim.cost_parts),
         (f"break-even revenue ({b.basis})", f"{b.required_revenue:,.2f}"),
         ("revenue lift needed", _fmt_pct(b.required_revenue_lift_pct)),
         ("repeat rate gain needed", _fmt_points(b.required_repeat_rate_points)),
     ]
+    if sim.tiers is not None:
+        mix = sim.months[-1].tiers
+        rows.append(("tier mix at the end", ", ".join(f"{k} {v:,}" for k, v in mix.items())))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

@@ -64,6 +64,11 @@ def test_program_config_errors_name_the_field(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["field"] == "config.earn_per_unit"
+    # Tiers are a program of their own (type "tiers"): a points config has none.
+    tiered = {**PROGRAM, "config": {**PROGRAM["config"], "tiers": []}}
+    response = client.post("/v1/loyalty/programs", json=tiered)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "config.tiers"
     unknown = client.post("/v1/loyalty/programs", json={**PROGRAM, "type": "lottery"})
     assert unknown.status_code == 422
     assert "unknown program type" in unknown.json()["detail"]

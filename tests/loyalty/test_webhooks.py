@@ -13,11 +13,12 @@ from loyalty_helpers import T0, add_order, make_program
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.models import LoyaltyDelivery, LoyaltyEvent
 from regulars.loyalty.service import emit_expiry_warnings, on_order_recorded
 from regulars.loyalty.webhooks import add_endpoint, deliver_due
 
-GOLD = {"tiers": [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]}
+GOLD = {"code": "vip", "tiers": [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]}
 
 
 class Receiver:
@@ -33,7 +34,9 @@ class Receiver:
 
 
 def _gold_customer(session: Session) -> str:
-    make_program(session, config=GOLD)
+    """A points program and a tier club: A1 (150.00) reaches gold, A2 keeps it."""
+    make_program(session)
+    create_program(session, ProgramSpec("vip", "VIP", "tiers", GOLD, starts_at=T0 - timedelta(1)))
     on_order_recorded(session, add_order(session, "A1", "ann", "150.00"))
     on_order_recorded(session, add_order(session, "A2", "ann", "10.00", at=T0 + timedelta(1)))
     session.commit()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
+from regulars.loyalty.programs import TierClubConfig
 from regulars.store.migrate import (
     alembic_config,
     current_revision,
@@ -66,3 +71,79 @@ def test_migrations_speak_the_canonical_column_names(store_engine: Engine) -> No
     for table, columns in TABLES.items():
         stored = {c["name"] for c in inspector.get_columns(table)}
         assert {c.name for c in columns} <= stored, table
+
+
+def test_0009_moves_points_tiers_into_a_tiers_program(empty_engine: Engine) -> None:
+    """A points program with tiers (unordered, a repeated threshold) and one without, at
+    revision 0006; after 0009: both points configs lose tiers/tier_window_days, 'stars'
+    gets the tier club 'stars-tiers' (window 30 days, no grace; gold's threshold 100 kept
+    once, by increasing threshold), and loyalty_accounts.tier is gone."""
+    upgrade(empty_engine, "0006")
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    tiers = [
+        {"name": "gold", "threshold": "500.00", "earn_multiplier": "2"},
+        {"name": "silver", "threshold": "100.00", "earn_multiplier": "1.5"},
+        {"name": "copper", "threshold": "100.00", "earn_multiplier": "1.1"},
+    ]
+    base = {"earn_per_unit": "1", "point_value": "0.01"}
+    programs = sa.table("loyalty_programs", *(sa.column(c) for c in PROGRAM_COLUMNS))
+    with empty_engine.begin() as connection:
+        for code, extra in (
+            ("stars", {"tiers": tiers, "tier_window_days": 30}),
+            ("plain", {"tiers": [], "tier_window_days": 365}),
+        ):
+            connection.execute(
+                programs.insert().values(
+                    code=code,
+                    name=code.title(),
+                    type="points",
+                    config=json.dumps({**base, **extra}),
+                    active=True,
+                    starts_at=at,
+                    currency="EUR",
+                    shared_household=False,
+                    shortfall_policy="allow_negative",
+                    created_at=at,
+                )
+            )
+    upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT code, type, config, currency, starts_at FROM loyalty_programs ORDER BY id")
+        ).all()
+    configs = {code: _json(config) for code, _t, config, _c, _s in rows}
+    assert configs["stars"] == base
+    assert configs["plain"] == base
+    assert [(code, kind, currency) for code, kind, _c, currency, _s in rows] == [
+        ("stars", "points", "EUR"),
+        ("plain", "points", "EUR"),
+        ("stars-tiers", "tiers", "EUR"),
+    ]
+    club = TierClubConfig.model_validate(configs["stars-tiers"])
+    assert (club.code, club.basis, club.window_days, club.grace_days) == (
+        "stars-tiers",
+        "spend",
+        30,
+        0,
+    )
+    assert [(t.name, t.threshold) for t in club.tiers] == [("silver", 100), ("gold", 500)]
+    assert "tier" not in {c["name"] for c in inspect(empty_engine).get_columns("loyalty_accounts")}
+    assert _diff(empty_engine) == []
+
+
+PROGRAM_COLUMNS = (
+    "code",
+    "name",
+    "type",
+    "config",
+    "active",
+    "starts_at",
+    "currency",
+    "shared_household",
+    "shortfall_policy",
+    "created_at",
+)
+
+
+def _json(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value

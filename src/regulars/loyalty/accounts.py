@@ -41,7 +41,6 @@ from regulars.loyalty.programs.household import (
     Household,
     HouseholdMember,
     HouseholdRules,
-    members_of,
     resolve,
 )
 from regulars.store.models import Customer
@@ -222,18 +221,6 @@ def holder_for(session: Session, program: LoyaltyProgram, customer_id: str) -> H
     if not program.shared_household:
         return Holder(customer_id, None)
     return holder_of(session, True, household_rules(program.type, program.config), customer_id)
-
-
-def holder_customers(session: Session, account: LoyaltyAccount) -> list[str]:
-    """The customers who earn into and spend from ``account`` (a household's members)."""
-    if account.customer_id is not None:
-        return [account.customer_id]
-    assert account.household_id is not None  # one_holder: exactly one is set
-    program = session.get(LoyaltyProgram, account.program_id)
-    assert program is not None
-    customers = _household_customers(session, account.household_id)
-    rules = household_rules(program.type, program.config)
-    return list(members_of(rules, account.household_id, customers))
 
 
 def _account_query(program_id: int, holder: Holder) -> Any:

@@ -1,4 +1,5 @@
-"""Tables of the loyalty engine (migration 0004).
+"""Tables of the loyalty engine (migration 0004; 0009 dropped ``loyalty_accounts.tier``:
+an account's tier is the customer's tier in the ``tiers`` programs).
 
 * ``loyalty_programs``: one row per program; ``type`` names the kind of program and
   ``config`` holds its settings, validated by the pydantic model registered for the type
@@ -110,7 +111,6 @@ class LoyaltyAccount(Base):
     state: Mapped[str] = mapped_column(String(16), default="active")
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     debt: Mapped[int] = mapped_column(BigInteger, default=0)
-    tier: Mapped[str | None] = mapped_column(String(64))
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

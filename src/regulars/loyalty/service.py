@@ -44,7 +44,6 @@ from regulars.loyalty.accounts import (
     enroll,
     find_account,
     held_out,
-    holder_customers,
     household_of,
     points_config,
     running_points_programs,
@@ -66,7 +65,13 @@ from regulars.loyalty.ledger import (
     reverse_earning,
     spend,
 )
-from regulars.loyalty.live.dispatch import apply_programs_for_order, apply_programs_for_return
+from regulars.loyalty.live.dispatch import (
+    apply_programs_for_order,
+    apply_programs_for_return,
+    club_tiers,
+    earning_tier,
+    tiers_for_order,
+)
 from regulars.loyalty.models import (
     LoyaltyAccount,
     LoyaltyEntry,
@@ -87,7 +92,7 @@ from regulars.loyalty.programs.history import OrderLine as RuleLine
 from regulars.loyalty.programs.history import Purchase
 from regulars.loyalty.programs.household import may_spend
 from regulars.loyalty.programs.outcomes import Earn
-from regulars.loyalty.rules import PointsRules, max_redeemable, tier_for
+from regulars.loyalty.rules import max_redeemable
 from regulars.loyalty.webhooks import emit
 from regulars.store.audit import record
 from regulars.store.models import Customer, Order, OrderLine, OrderReturn
@@ -105,24 +110,6 @@ def fingerprint(payload: dict[str, Any]) -> str:
 
 
 # -- earning on orders --------------------------------------------------------------------
-
-
-def window_spend(session: Session, customers: list[str], at: datetime, days: int) -> Decimal:
-    """Net spend (amount − refunds, cancelled orders excluded) of ``customers`` in
-    ``(at − days, at]``: what tiers are measured on."""
-    if not customers:
-        return Decimal("0.00")
-    row = session.execute(
-        select(func.sum(Order.amount), func.sum(Order.refunded_amount)).where(
-            Order.customer_id.in_(customers),
-            Order.status != "cancelled",
-            Order.amount > 0,
-            Order.ordered_at > at - timedelta(days=days),
-            Order.ordered_at <= at,
-        )
-    ).one()
-    amount, refunded = row
-    return Decimal(amount or 0) - Decimal(refunded or 0)
 
 
 def _purchase(session: Session, order: Order) -> Purchase:
@@ -168,12 +155,13 @@ def _time_zone(session: Session, customer_id: str) -> str | None:
     return session.scalar(select(Customer.time_zone).where(Customer.customer_id == customer_id))
 
 
-def _tier_multiplier(
-    session: Session, rules: PointsRules, account: LoyaltyAccount, at: datetime
-) -> tuple[str | None, Decimal]:
-    spent = window_spend(session, holder_customers(session, account), at, rules.tier_window_days)
-    tier = tier_for(rules, spent)
-    return (tier.name, tier.earn_multiplier) if tier else (None, Decimal(1))
+def _tier_multiplier(session: Session, order: Order) -> Decimal:
+    """The earn multiplier of the ordering customer's tier in the running ``tiers``
+    programs at the order, this order included (upgrades are immediate): the stored tier
+    state evaluated on to the order (:func:`regulars.loyalty.live.dispatch.tiers_for_order`,
+    before this order earns), the largest multiplier if several clubs run; 1 without a tier."""
+    tier = earning_tier(tiers_for_order(session, order))
+    return Decimal(1) if tier is None else tier.earn_multiplier
 
 
 def _membership_multiplier(session: Session, customer_id: str, at: datetime) -> Decimal:
@@ -262,16 +250,20 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
     (and membership) multiplier, the best non-stacking multiplier bonus (period bonuses
     in the customer's time zone, else the program's ``default_time_zone``) and the
     first-purchase points of a customer's first paid order, each its own lot, tied to the
-    order (so a return reverses it) and under its own key. The tier is the one the
-    holders' spend in the program's window reaches, this order included (upgrades are
-    immediate). Every lot becomes spendable after ``pending_days`` and expires
-    ``expiry_days`` after the order. Orders that are cancelled or not positive (standalone
-    return documents) earn nothing.
+    order (so a return reverses it) and under its own key. The tier multiplier is the
+    ordering customer's tier in the running ``tiers`` programs, evaluated before earning so
+    that this order counts (upgrades are immediate; see :func:`_tier_multiplier`); a
+    household account earns at the tier of the member who ordered. Every lot becomes
+    spendable after ``pending_days`` and expires ``expiry_days`` after the order. Orders
+    that are cancelled or not positive (standalone return documents) earn nothing. The tier
+    clubs' state and their ``tier_changed`` events are written afterwards by
+    :func:`~regulars.loyalty.live.dispatch.apply_programs_for_order`.
     """
     if order.status == "cancelled" or order.amount <= 0:
         return []
     purchase = _purchase(session, order)
     ref = OrderRef(order.shop_id, order.order_id)
+    tier_multiplier = _tier_multiplier(session, order)
     posted = []
     for program in running_points_programs(session, order.ordered_at):
         if held_out(session, program, order.customer_id):
@@ -280,23 +272,9 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
         if account.state != "active":
             continue
         config = points_config(program)
-        tier, multiplier = _tier_multiplier(session, config, account, order.ordered_at)
-        multiplier *= _membership_multiplier(session, order.customer_id, order.ordered_at)
-        if account.tier != tier:
-            emit(
-                session,
-                "tier_changed",
-                f"tier_changed:{account.id}:{_order_key(order)}",
-                {
-                    "program": program.code,
-                    "customer_id": order.customer_id,
-                    "from": account.tier,
-                    "to": tier,
-                    "order_id": order.order_id,
-                },
-                account_id=account.id,
-            )
-            account.tier = tier
+        multiplier = tier_multiplier * _membership_multiplier(
+            session, order.customer_id, order.ordered_at
+        )
         for part in _order_earns(session, config, purchase, multiplier):
             posted.append(
                 _credit_earn(
@@ -776,6 +754,9 @@ class AccountView:
     debt: int
     overdraft: int
     tier: str | None
+    """The tier the account earns at now: the customer's tier in the running ``tiers``
+    programs (the largest earn multiplier; :func:`~regulars.loyalty.live.dispatch.
+    earning_tier`), None without one."""
     lots: list[LotView] = field(default_factory=list)
 
 
@@ -796,6 +777,7 @@ def account_view(
     ).all()
     live = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
     pending = sum(lot.remaining for lot in live if lot.available_at > now)
+    tier = earning_tier(club_tiers(session, customer_id, now))
     return AccountView(
         program=program.code,
         account_id=account.id,
@@ -805,7 +787,7 @@ def account_view(
         pending=pending,
         debt=account.debt,
         overdraft=overdraft(session, account),
-        tier=account.tier,
+        tier=tier.name if tier else None,
         lots=[
             LotView(lot.id, lot.points, lot.remaining, lot.available_at, lot.expires_at)
             for lot in live
@@ -875,15 +857,16 @@ def quote(
 
     ``points_earned`` is what the cart would earn as an order now, base and bonuses
     (``earned_from``, by source) at the tier and membership multipliers; 0 for the control
-    group and an opted-out account. What may be redeemed respects the cap and, from a
-    household account, the spend policy (``member_points_per_order`` for this order).
+    group and an opted-out account. The cart earns at the tier it reaches in the running
+    ``tiers`` programs (the cart counts: upgrades are immediate, as when the order is
+    recorded; :func:`~regulars.loyalty.live.dispatch.club_tiers`), the largest multiplier
+    if several. What may be redeemed respects the cap and, from a household account, the
+    spend policy (``member_points_per_order`` for this order).
     """
     now = now or utcnow()
     config = points_config(program)
     account = find_account(session, program, customer_id)
-    customers = holder_customers(session, account) if account else [customer_id]
-    window = window_spend(session, customers, now, config.tier_window_days) + amount
-    tier = tier_for(config, window)
+    tier = earning_tier(club_tiers(session, customer_id, now, cart=amount))
     multiplier = tier.earn_multiplier if tier else Decimal(1)
     multiplier *= _membership_multiplier(session, customer_id, now)
     earns = account is None or account.state == "active"
