@@ -10,7 +10,8 @@ What each outcome (:mod:`regulars.loyalty.programs.outcomes`) writes:
 * :class:`Revoke` → the reward of that key, if still ``issued``, becomes ``revoked``;
   a used reward stays used (the rule already accounts for it);
 * :class:`TierChange` → the tier state row's tier and ``since``, and a ``tier_changed``
-  event (event key = the change's key, so it is emitted once);
+  event (event key = the change's key, so it is emitted once); a club's whole history
+  evaluated again after a late order or return goes through :func:`apply_tier_history`;
 * :class:`BadgeAwarded` → a ``loyalty_badges`` row and a ``reward_granted`` event.
 
 Every insert is ``INSERT … ON CONFLICT DO NOTHING`` on the unique key, so applying the same
@@ -34,7 +35,8 @@ from sqlalchemy.orm import Session
 from regulars.loyalty.accounts import enroll, running_points_programs
 from regulars.loyalty.ledger import EntrySpec, credit, debit
 from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.models import LoyaltyEvent, LoyaltyProgram
+from regulars.loyalty.programs.bonus import bounded_key
 from regulars.loyalty.programs.outcomes import (
     BadgeAwarded,
     Debit,
@@ -47,10 +49,21 @@ from regulars.loyalty.programs.outcomes import (
     Revoke,
     TierChange,
 )
+from regulars.loyalty.programs.tiers import change_key
 from regulars.loyalty.webhooks import emit
 from regulars.store.types import utcnow
 
 SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What an evaluation runs for, and when: ``order:<shop>:<order_id>``,
+    ``return:<shop>:<return_id>`` or ``review:<event id>`` at the order's, return's or
+    review's time."""
+
+    key: str
+    at: datetime
 
 
 class OutcomeError(ValueError):
@@ -186,13 +199,9 @@ def _apply_revoke(
     done.revoked += changed
 
 
-def _apply_tier_change(
-    session: Session, program: LoyaltyProgram, customer_id: str, out: TierChange, done: Applied
+def _emit_tier_change(
+    session: Session, program: LoyaltyProgram, customer_id: str, out: TierChange
 ) -> None:
-    state = tier_state_row(session, program, customer_id, out.effective_at)
-    if state.since is not None and state.since >= out.effective_at:
-        return  # an older (or the same) change: already applied
-    state.tier, state.since, state.updated_at = out.new, out.effective_at, utcnow()
     payload = {
         "program": program.code,
         "customer_id": customer_id,
@@ -202,7 +211,77 @@ def _apply_tier_change(
         "reason": out.reason,
     }
     emit(session, "tier_changed", out.key, payload)
+
+
+def _apply_tier_change(
+    session: Session, program: LoyaltyProgram, customer_id: str, out: TierChange, done: Applied
+) -> None:
+    state = tier_state_row(session, program, customer_id, out.effective_at)
+    if state.since is not None and state.since >= out.effective_at:
+        return  # an older (or the same) change: already applied
+    state.tier, state.since, state.updated_at = out.new, out.effective_at, utcnow()
+    _emit_tier_change(session, program, customer_id, out)
     done.tier_changes += 1
+
+
+def _emitted(session: Session, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` are in the outbox already."""
+    if not keys:
+        return set()
+    query = select(LoyaltyEvent.event_key).where(LoyaltyEvent.event_key.in_(keys))
+    return set(session.scalars(query))
+
+
+def apply_tier_history(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: str,
+    changes: Sequence[TierChange],
+    cause: Cause,
+) -> Applied:
+    """Store a club's history evaluated again from the start (``changes``: every change of
+    the customer's whole history, oldest first) because ``cause`` is dated at or before the
+    instant the stored state was evaluated to (a late order or return; see
+    :func:`regulars.loyalty.live.dispatch.evaluation_start`).
+
+    A ``tier_changed`` event already sent cannot be unsent, so:
+
+    1. every change whose key was never emitted is emitted now, oldest first (a change at
+       an instant that already has one, e.g. a second order at the same instant that
+       reaches a higher tier, is not: its key is taken);
+    2. if the tier last told — the stored tier before, or the last change emitted in 1 — is
+       not the tier the history ends at, one correction goes out: ``tier_changed`` from the
+       tier told to that tier, effective at the history's last change (no change at all:
+       at ``cause.at``), reason ``re-evaluated after <cause key>``, key ``<the key of a change
+       at that instant>:<cause key>`` (shortened by
+       :func:`~regulars.loyalty.programs.bonus.bounded_key` past 255 characters);
+    3. the row's tier and ``since`` become the history's last change (none: no tier, no
+       ``since``).
+
+    Hence the last ``tier_changed`` event of a customer in a club always names the stored
+    tier, whatever order the events came in; changes of the old history that the new one
+    lacks stay sent (a consumer that reads effective times must take the latest event it
+    received, not the latest ``effective_at``, as the tier now).
+    """
+    state = tier_state_row(session, program, customer_id, cause.at)
+    done = Applied()
+    told = state.tier
+    sent = _emitted(session, [change.key for change in changes])
+    for change in changes:
+        if change.key not in sent:
+            _emit_tier_change(session, program, customer_id, change)
+            told, done.tier_changes = change.new, done.tier_changes + 1
+    last = changes[-1] if changes else None
+    tier, since = (last.new, last.effective_at) if last else (None, None)
+    if told != tier:
+        at = since or cause.at
+        key = bounded_key(f"{change_key(program.code, customer_id, at)}:{cause.key}")
+        reason = f"re-evaluated after {cause.key}"
+        _emit_tier_change(session, program, customer_id, TierChange(key, told, tier, at, reason))
+        done.tier_changes += 1
+    state.tier, state.since, state.updated_at = tier, since, utcnow()
+    session.flush()
+    return done
 
 
 def _apply_badge(

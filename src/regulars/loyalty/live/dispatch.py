@@ -19,10 +19,15 @@ Per type:
   returns and the card's redeemed vouchers (from ``loyalty_rewards``), plus its volume and
   coupon gifts;
 * ``tiers``: :func:`~regulars.loyalty.programs.tiers.evaluate` from the stored state up
-  to the event; the new state is stored. The same evaluation, without writing, gives the
-  tier an order earns at in the ``points`` programs (:func:`club_tiers`,
-  :func:`earning_tier`): ``tiers`` is the one tier model;
-* ``badges``: :func:`~regulars.loyalty.programs.badges.awards`;
+  to the event — or, for an event dated at or before the instant the stored state was
+  evaluated to, from no state over the whole history (:func:`evaluation_start`); the new
+  state is stored (:func:`~.apply.apply_tier_history` for a history evaluated again). The
+  same evaluation, without writing, gives the tier an order earns at in the ``points``
+  programs (:func:`club_tiers`, :func:`earning_tier`): ``tiers`` is the one tier model;
+* ``badges``: :func:`~regulars.loyalty.programs.badges.awards` over purchases, returns and
+  the customer's ``review_written`` events (:func:`~.history.customer_reviews`, read only
+  when a badge counts ``reviews``); a review event runs the badges alone
+  (:func:`apply_programs_for_review`);
 * ``discount_card`` has no state: its percentage is computed at checkout (:mod:`.quote`);
 * ``gifts`` are granted by the daily worker job (:mod:`.gifts`).
 """
@@ -34,11 +39,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.live.apply import Applied, apply_outcomes, tier_state_row
-from regulars.loyalty.live.history import History, customer_history
+from regulars.loyalty.live.apply import (
+    Applied,
+    Cause,
+    apply_outcomes,
+    apply_tier_history,
+    tier_state_row,
+)
+from regulars.loyalty.live.history import History, customer_history, customer_reviews
 from regulars.loyalty.live.models import LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from regulars.loyalty.programs import (
@@ -52,6 +63,7 @@ from regulars.loyalty.programs import (
     tiers,
     volume_gifts,
 )
+from regulars.loyalty.programs.bonus import order_key
 from regulars.loyalty.programs.history import Purchase, Return
 from regulars.loyalty.programs.outcomes import Outcome
 from regulars.loyalty.rules import Tier
@@ -75,6 +87,33 @@ def running_programs(session: Session, types: Sequence[str], at: datetime) -> li
             LoyaltyProgram.type.in_(types),
             LoyaltyProgram.active.is_(True),
             LoyaltyProgram.starts_at <= at,
+        )
+        .order_by(LoyaltyProgram.id)
+    )
+    return [p for p in session.scalars(query) if p.ends_at is None or at < p.ends_at]
+
+
+def _programs_to_evaluate(
+    session: Session, customer_id: str, at: datetime, types: Sequence[str]
+) -> list[LoyaltyProgram]:
+    """:func:`running_programs` of ``types`` at ``at``, and the active tier clubs that had
+    not started then but whose state for the customer was evaluated to ``at`` or later (a
+    club counts the history from before its start, so an order recorded late that is dated
+    before the start still changes it). One query."""
+    evaluated_past = exists().where(
+        LoyaltyTierState.program_id == LoyaltyProgram.id,
+        LoyaltyTierState.customer_id == customer_id,
+        LoyaltyTierState.as_of >= at,
+    )
+    query = (
+        select(LoyaltyProgram)
+        .where(
+            LoyaltyProgram.type.in_(types),
+            LoyaltyProgram.active.is_(True),
+            or_(
+                LoyaltyProgram.starts_at <= at,
+                and_(LoyaltyProgram.type == "tiers", evaluated_past),
+            ),
         )
         .order_by(LoyaltyProgram.id)
     )
@@ -185,6 +224,21 @@ def stored_tier_state(row: LoyaltyTierState | None, customer_id: str = "") -> ti
     return tiers.TierState(row.customer_id, row.as_of, row.tier, row.window_start, row.grace_until)
 
 
+def evaluation_start(last: tiers.TierState, at: datetime) -> tiers.TierState:
+    """Where a club's evaluation up to an event at ``at`` starts: the stored state ``last``
+    when ``at`` is after the instant it was evaluated to (``last.as_of``); otherwise no
+    state at all (no tier, ``as_of`` the epoch), so the whole history is evaluated again.
+
+    The continued evaluation only decides what happens after ``as_of``: an order dated at
+    or before it — recorded late, or at the same instant as the order evaluated last —
+    would never bring its upgrade at its own time, nor the multiplier that upgrade gives
+    the order. Evaluated from the start, the club's state is the one definition,
+    :func:`~regulars.loyalty.programs.tiers.evaluate` over the whole history, whatever
+    order the events were recorded in (orders at one instant count together); in time
+    order both give the same state (the rule's incremental property)."""
+    return last if at > last.as_of else tiers.TierState(last.customer_id, EPOCH)
+
+
 def tier_at(
     session: Session,
     program: LoyaltyProgram,
@@ -195,7 +249,8 @@ def tier_at(
     cart: Decimal | None = None,
 ) -> str | None:
     """The customer's tier in ``program`` at ``at``: the stored state evaluated on to ``at``
-    with :func:`~regulars.loyalty.programs.tiers.evaluate`, writing nothing.
+    with :func:`~regulars.loyalty.programs.tiers.evaluate` (from the start when ``at`` is
+    not after the stored ``as_of``: :func:`evaluation_start`), writing nothing.
 
     ``cart`` is a spend at ``at`` that is not recorded yet (a checkout quote): in a
     spend-based club it is one more qualifying event, so the result is the tier the cart
@@ -210,10 +265,9 @@ def tier_at(
     ).one_or_none()
     last = stored_tier_state(row, customer_id)
     events = qualifying_events(session, config, customer_id, history)
-    until = max(at, last.as_of)
     if cart is not None and cart > 0 and config.basis == "spend":
-        events = [*events, tiers.QualifyingEvent(until, cart)]
-    return tiers.evaluate(config, events, last, until).state.tier
+        events = [*events, tiers.QualifyingEvent(at, cart)]
+    return tiers.evaluate(config, events, evaluation_start(last, at), at).state.tier
 
 
 @dataclass(frozen=True)
@@ -253,7 +307,9 @@ def earning_tier(clubs: Sequence[ClubTier]) -> Tier | None:
 def tiers_for_order(session: Session, order: Order) -> list[ClubTier]:
     """:func:`club_tiers` at a recorded order, this order included (upgrades are
     immediate), under the customer's lock: concurrent orders of one customer then see each
-    other's spend, as :func:`evaluate_customer` does."""
+    other's spend, as :func:`evaluate_customer` does. For an order dated at or before a
+    club's stored ``as_of`` this is the tier at the order's time in the history evaluated
+    from the start, the same history :func:`apply_programs_for_order` then stores."""
     if not running_programs(session, ("tiers",), order.ordered_at):
         return []
     _lock_customer(session, order.customer_id)
@@ -266,13 +322,19 @@ def _run_tiers(
     config: TierClubConfig,
     customer_id: str,
     history: History,
-    at: datetime,
+    cause: Cause,
 ) -> Applied:
+    """Evaluate the club up to ``cause`` (or, for a late one, the whole history up to the
+    stored ``as_of``: :func:`evaluation_start`) and store the state."""
     row = tier_state_row(session, program, customer_id, EPOCH)
     last = stored_tier_state(row)
     events = qualifying_events(session, config, customer_id, history)
-    evaluation = tiers.evaluate(config, events, last, max(at, row.as_of))
-    applied = apply_outcomes(session, program, customer_id, evaluation.changes)
+    start = evaluation_start(last, cause.at)
+    evaluation = tiers.evaluate(config, events, start, max(cause.at, row.as_of))
+    if start is last:  # continued from the stored state
+        applied = apply_outcomes(session, program, customer_id, evaluation.changes)
+    else:
+        applied = apply_tier_history(session, program, customer_id, evaluation.changes, cause)
     row.window_start = evaluation.state.window_start
     row.grace_until = evaluation.state.grace_until
     row.as_of = evaluation.state.as_of
@@ -291,13 +353,24 @@ def _outcomes_of(
     if isinstance(config, StampCardConfig):
         return stamp_outcomes(session, program, config, customer_id, launched)[1]
     if isinstance(config, BadgesConfig):
-        return list(badges.awards(config, customer_id, launched.purchases, launched.returns))
+        counts_reviews = any(badge.metric == "reviews" for badge in config.badges)
+        reviews = customer_reviews(session, customer_id) if counts_reviews else []
+        launched_reviews = [r for r in reviews if r.at >= program.starts_at]
+        return list(
+            badges.awards(
+                config, customer_id, launched.purchases, launched.returns, launched_reviews
+            )
+        )
     return []
 
 
-def evaluate_customer(session: Session, customer_id: str, at: datetime) -> list[Applied]:
-    """Run every live program over ``customer_id``'s history up to ``at`` and apply it."""
-    programs = running_programs(session, LIVE_TYPES, at)
+def evaluate_customer(
+    session: Session, customer_id: str, cause: Cause, types: Sequence[str] = LIVE_TYPES
+) -> list[Applied]:
+    """Run every live program of ``types`` over ``customer_id``'s history up to
+    ``cause.at`` and apply it (:func:`_programs_to_evaluate`: those running then, and tier
+    clubs a late ``cause`` before their start changes)."""
+    programs = _programs_to_evaluate(session, customer_id, cause.at, types)
     if not programs:
         return []  # no lock, no history read: a points-only shop pays nothing for this
     _lock_customer(session, customer_id)
@@ -306,10 +379,10 @@ def evaluate_customer(session: Session, customer_id: str, at: datetime) -> list[
     for program in programs:
         config = program_config(program)
         if isinstance(config, TierClubConfig):
-            done.append(_run_tiers(session, program, config, customer_id, history, at))
+            done.append(_run_tiers(session, program, config, customer_id, history, cause))
             continue
         outcomes = _outcomes_of(session, program, config, customer_id, history)
-        done.append(apply_outcomes(session, program, customer_id, outcomes, now=at))
+        done.append(apply_outcomes(session, program, customer_id, outcomes, now=cause.at))
     return done
 
 
@@ -317,9 +390,21 @@ def apply_programs_for_order(session: Session, order: Order) -> list[Applied]:
     """The live programs' reaction to a recorded order (idempotent)."""
     if order.status == "cancelled" or order.amount <= Decimal(0):
         return []
-    return evaluate_customer(session, order.customer_id, order.ordered_at)
+    cause = Cause(order_key(order.shop_id, order.order_id), order.ordered_at)
+    return evaluate_customer(session, order.customer_id, cause)
 
 
 def apply_programs_for_return(session: Session, ret: OrderReturn) -> list[Applied]:
     """The live programs' reaction to a recorded return (idempotent)."""
-    return evaluate_customer(session, ret.customer_id, ret.returned_at)
+    cause = Cause(f"return:{ret.shop_id}:{ret.return_id}", ret.returned_at)
+    return evaluate_customer(session, ret.customer_id, cause)
+
+
+def apply_programs_for_review(
+    session: Session, customer_id: str, event_id: int, occurred_at: datetime
+) -> list[Applied]:
+    """The ``badges`` programs running at ``occurred_at`` evaluated again after a recorded
+    ``review_written`` event (their ``reviews`` metric counts it; idempotent: a badge is
+    awarded once per customer). The other live types do not read reviews."""
+    cause = Cause(f"review:{event_id}", occurred_at)
+    return evaluate_customer(session, customer_id, cause, types=("badges",))

@@ -18,8 +18,15 @@ program's ``basis`` says. The rules, evaluated in time order:
 
 A return lowers the value but never downgrades by itself: only rules 2–4 do. The
 evaluation is incremental: ``evaluate(..., last=state)`` continues from ``state.as_of``, and
-evaluating in several steps gives the same changes as evaluating once. TierChange keys are
-``tier:<code>:<customer>:<effective_at ISO>``.
+evaluating in several steps gives the same changes as evaluating once. An event dated at or
+before ``state.as_of`` (an order recorded late, or at the instant evaluated last) is past
+what the continued evaluation decides: it still counts in later window values, but the
+upgrade it may bring at its own time is missed. Whoever learns of such an event evaluates
+again from no state (``TierState(customer, epoch)``) over the whole history, which gives
+the same result as if the events had come in time order (the live club does:
+:func:`regulars.loyalty.live.dispatch.evaluation_start`). Events at one instant count
+together: they are one qualifying moment. TierChange keys are
+``tier:<code>:<customer>:<effective_at ISO>`` (:func:`change_key`).
 """
 
 from __future__ import annotations
@@ -129,6 +136,11 @@ def _reached(config: TierClubConfig, events: Sequence[QualifyingEvent], t: datet
     return None if tier is None else tier.name
 
 
+def change_key(code: str, customer_id: str, effective_at: datetime) -> str:
+    """``tier:<code>:<customer>:<effective_at ISO>``: the key of a change (one per instant)."""
+    return f"tier:{code}:{customer_id}:{effective_at.isoformat()}"
+
+
 def _next_deadline(config: TierClubConfig, state: TierState) -> datetime | None:
     if state.grace_until is not None:
         return state.grace_until
@@ -145,7 +157,7 @@ class _Run:
         self.changes: list[TierChange] = []
 
     def move(self, new: str | None, at: datetime, reason: str) -> None:
-        key = f"tier:{self.config.code}:{self.state.customer_id}:{at.isoformat()}"
+        key = change_key(self.config.code, self.state.customer_id, at)
         self.changes.append(TierChange(key, self.state.tier, new, at, reason))
         window = at if new is not None else None
         self.state = replace(self.state, tier=new, window_start=window, grace_until=None)
