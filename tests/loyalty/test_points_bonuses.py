@@ -22,6 +22,7 @@ from regulars.loyalty.accounts import (
 )
 from regulars.loyalty.holdout import in_control_group
 from regulars.loyalty.live.dispatch import program_config
+from regulars.loyalty.live.history import review_subject
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent, LoyaltyLot
 from regulars.loyalty.programs import PROGRAM_TYPES, PointsProgramConfig
 from regulars.loyalty.programs.history import OrderLine
@@ -33,7 +34,6 @@ from regulars.loyalty.service import (
     on_return_recorded,
     on_review_recorded,
     quote,
-    review_subject,
 )
 from regulars.store.models import Order
 

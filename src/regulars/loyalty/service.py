@@ -72,6 +72,7 @@ from regulars.loyalty.live.dispatch import (
     earning_tier,
     tiers_for_order,
 )
+from regulars.loyalty.live.history import review_subject
 from regulars.loyalty.models import (
     LoyaltyAccount,
     LoyaltyEntry,
@@ -293,20 +294,6 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
 
 
 # -- action bonuses -----------------------------------------------------------------------
-
-REVIEW_EVENT = "review_written"
-"""The behavioural event kind that earns a program's ``review_written`` bonus."""
-
-
-def review_subject(sku: str | None, payload: Mapping[str, Any]) -> str | None:
-    """What a ``review_written`` event reviews: the event's ``sku``, else the payload's
-    ``sku`` or ``product_id`` (a product), else ``order:<payload order_id>`` (an order);
-    None when it names none of them."""
-    for product in (sku, payload.get("sku"), payload.get("product_id")):
-        if product not in (None, ""):
-            return str(product)
-    order_id = payload.get("order_id")
-    return f"order:{order_id}" if order_id not in (None, "") else None
 
 
 def _grant_action(

@@ -19,7 +19,9 @@ The loyalty engine is registered here, so every path that records orders, return
 events and profiles (``POST /v1/orders``, ``POST /v1/returns``, ``POST /v1/events``,
 ``POST``/``PATCH /v1/customers``, the ``/v1/bulk/…`` endpoints, a notebook calling the
 services) earns and reverses points: :func:`earn_loyalty_points`,
-:func:`reverse_loyalty_points`, :func:`earn_review_bonus` and :func:`earn_profile_bonus`.
+:func:`reverse_loyalty_points`, :func:`earn_review_bonus` and :func:`earn_profile_bonus`;
+a review also moves the live badges (:func:`award_review_badges`). A customer merge runs
+the profile hooks for the survivor when the duplicate's profile fills its empty fields.
 ``regulars import`` writes orders, customers and events in bulk without the services and
 earns nothing; historical balances go in through ``regulars loyalty import``.
 """
@@ -33,9 +35,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.api.schemas import EventOut, OrderOut, ReturnOut
+from regulars.loyalty.live.dispatch import apply_programs_for_review
+from regulars.loyalty.live.history import REVIEW_EVENT
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.service import (
-    REVIEW_EVENT,
     on_order_recorded,
     on_profile_saved,
     on_return_recorded,
@@ -137,6 +140,13 @@ def earn_review_bonus(session: Session, event: EventOut) -> None:
     on_review_recorded(session, event.customer_id, event.sku, event.payload, event.occurred_at)
 
 
+def award_review_badges(session: Session, event: EventOut) -> None:
+    """A ``review_written`` event counts in the running badges programs' ``reviews`` metric
+    (distinct reviewed subjects): a badge it completes is awarded, once per customer."""
+    if event.kind == REVIEW_EVENT:
+        apply_programs_for_review(session, event.customer_id, event.id, event.occurred_at)
+
+
 def earn_profile_bonus(
     session: Session, customer_id: str, before: Profile | None, after: Profile
 ) -> None:
@@ -147,4 +157,5 @@ def earn_profile_bonus(
 ORDER_RECORDED.append(earn_loyalty_points)
 RETURN_RECORDED.append(reverse_loyalty_points)
 EVENT_RECORDED.append(earn_review_bonus)
+EVENT_RECORDED.append(award_review_badges)
 PROFILE_SAVED.append(earn_profile_bonus)

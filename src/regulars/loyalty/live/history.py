@@ -3,11 +3,14 @@
 Purchases are the customer's orders that are not cancelled and have a positive amount,
 with their lines; returns are their ``order_returns`` with the returned lines. A returned
 line names a SKU (and quantity, amount); its category is looked up on the order's line of
-that SKU, so a category-based stamp card loses the right stamps.
+that SKU, so a category-based stamp card loses the right stamps. Reviews are the
+customer's ``review_written`` events (:func:`customer_reviews`), each about the subject
+:func:`review_subject` names (the rule the review bonus of a points program uses too).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,9 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regulars.loyalty.programs.badges import Review
 from regulars.loyalty.programs.history import OrderLine, Purchase, Return
-from regulars.store.models import Order, OrderReturn
+from regulars.store.models import Event, Order, OrderReturn
 from regulars.store.models import OrderLine as StoreLine
+
+REVIEW_EVENT = "review_written"
+"""The behavioural event kind of a review: it earns a points program's ``review_written``
+bonus and counts in a badge's ``reviews`` metric."""
 
 
 @dataclass(frozen=True)
@@ -111,3 +119,30 @@ def customer_history(session: Session, customer_id: str) -> History:
         )
     ]
     return History(purchases, returns)
+
+
+def review_subject(sku: str | None, payload: Mapping[str, Any]) -> str | None:
+    """What a ``review_written`` event reviews: the event's ``sku``, else the payload's
+    ``sku`` or ``product_id`` (a product), else ``order:<payload order_id>`` (an order);
+    None when it names none of them."""
+    for product in (sku, payload.get("sku"), payload.get("product_id")):
+        if product not in (None, ""):
+            return str(product)
+    order_id = payload.get("order_id")
+    return f"order:{order_id}" if order_id not in (None, "") else None
+
+
+def customer_reviews(session: Session, customer_id: str) -> list[Review]:
+    """The customer's ``review_written`` events that name a subject (:func:`review_subject`),
+    oldest first (ties by id); an event naming none is no review."""
+    rows = session.execute(
+        select(Event.sku, Event.payload, Event.occurred_at)
+        .where(Event.customer_id == customer_id, Event.kind == REVIEW_EVENT)
+        .order_by(Event.occurred_at, Event.id)
+    ).all()
+    reviews = []
+    for sku, payload, at in rows:
+        subject = review_subject(sku, payload or {})
+        if subject is not None:
+            reviews.append(Review(customer_id, at, subject))
+    return reviews
