@@ -18,6 +18,13 @@ the survivor earns into now (their own, or their household's with a shared house
 
 Points are moved, never re-issued: no entry is written, none is lost. Household accounts of
 the duplicate's household are the household's and stay where they are.
+
+After a merge the survivor and the duplicate are one customer for the action bonuses that
+are once per customer (:func:`merged_ids`): a profile or review bonus the duplicate earned
+(its lot moved into the survivor's account under the duplicate's key) is not earned again
+by the survivor (:func:`regulars.loyalty.service.on_profile_saved`, which the merge runs
+when the duplicate's fields complete the survivor's profile). When both had earned it
+before the merge, both lots stay: the merge moves points, it never takes any back.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from sqlalchemy import Connection, delete, func, literal, select, update
+from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import Holder, holder_of, household_rules
 from regulars.loyalty.models import (
@@ -34,8 +42,17 @@ from regulars.loyalty.models import (
     LoyaltyLot,
     LoyaltyProgram,
 )
+from regulars.store.models import CustomerAlias
 
 KEY_LENGTH = 255
+
+
+def merged_ids(session: Session | Connection, customer_id: str) -> list[str]:
+    """The ids of the customers merged into ``customer_id`` (its aliases; a customer merged
+    into one that was merged into ``customer_id`` later too, as a merge moves the
+    duplicate's aliases to the survivor), sorted."""
+    query = select(CustomerAlias.alias_id).where(CustomerAlias.customer_id == customer_id)
+    return list(session.scalars(query.order_by(CustomerAlias.alias_id)))
 
 
 def merge_loyalty_accounts(conn: Connection, survivor_id: str, duplicate_id: str) -> int:

@@ -31,10 +31,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, Select, func, select
@@ -73,6 +74,7 @@ from regulars.loyalty.live.dispatch import (
     tiers_for_order,
 )
 from regulars.loyalty.live.history import review_subject
+from regulars.loyalty.merging import merged_ids
 from regulars.loyalty.models import (
     LoyaltyAccount,
     LoyaltyEntry,
@@ -296,23 +298,51 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
 # -- action bonuses -----------------------------------------------------------------------
 
 
+ActionRule = Callable[[str], list[Earn]]
+"""An action bonus's pure rule for one customer id: the lots the action earns them."""
+
+
+def _not_earned_before_merge(
+    session: Session, account_id: int, earns: list[Earn], twins: list[list[Earn]]
+) -> list[Earn]:
+    """``earns`` less the lots whose twin — the same bonus for a customer merged into this
+    one, the lot at the same place in each list of ``twins`` — the account already holds
+    (the merge moved that customer's lots here under their own keys)."""
+    keys = [twin.key for lots in twins for twin in lots]
+    if not keys:
+        return earns
+    held = set(
+        session.scalars(
+            select(LoyaltyEntry.idempotency_key).where(
+                LoyaltyEntry.account_id == account_id, LoyaltyEntry.idempotency_key.in_(keys)
+            )
+        )
+    )
+    return [earn for i, earn in enumerate(earns) if all(lots[i].key not in held for lots in twins)]
+
+
 def _grant_action(
     session: Session,
     program: LoyaltyProgram,
     config: PointsProgramConfig,
     customer_id: str,
-    earns: list[Earn],
+    rule: ActionRule,
     at: datetime,
 ) -> list[Posted]:
-    """Credit action lots to the customer's account (enrolling them); nothing for the
-    control group or an opted-out account."""
+    """Credit the lots ``rule(customer_id)`` gives to the customer's account (enrolling
+    them); nothing for the control group or an opted-out account. Once per customer counts
+    the customers merged into this one (:func:`~regulars.loyalty.merging.merged_ids`): a
+    lot is not granted when the account holds the same bonus earned by one of them."""
+    earns = rule(customer_id)
     if not earns or held_out(session, program, customer_id):
         return []
     account = enroll(session, program, customer_id)
     if account.state != "active":
         return []
+    twins = [rule(merged) for merged in merged_ids(session, customer_id)]
     return [
-        _credit_earn(session, program, config, account, customer_id, earn, at) for earn in earns
+        _credit_earn(session, program, config, account, customer_id, earn, at)
+        for earn in _not_earned_before_merge(session, account.id, earns, twins)
     ]
 
 
@@ -324,16 +354,16 @@ def on_review_recorded(
     occurred_at: datetime,
 ) -> list[Posted]:
     """Grant the ``review_written`` bonuses of every points program running at
-    ``occurred_at`` for a review of :func:`review_subject` (once per customer and subject;
-    an event without a subject earns nothing)."""
+    ``occurred_at`` for a review of :func:`review_subject` (once per customer and subject,
+    the customers merged into them included; an event without a subject earns nothing)."""
     subject = review_subject(sku, payload)
     if subject is None:
         return []
     posted: list[Posted] = []
     for program in running_points_programs(session, occurred_at):
         config = points_config(program)
-        earns = earn_for_review(config, customer_id, subject, occurred_at)
-        posted += _grant_action(session, program, config, customer_id, earns, occurred_at)
+        rule = partial(earn_for_review, config, subject=subject, at=occurred_at)
+        posted += _grant_action(session, program, config, customer_id, rule, occurred_at)
     return posted
 
 
@@ -346,13 +376,14 @@ def on_profile_saved(
 ) -> list[Posted]:
     """Grant the ``profile_completed`` bonuses a save of the customer's profile completes
     (complete ``after``, not ``before``; ``before`` None for a new customer) in every points
-    program running now; once per customer and bonus."""
+    program running now; once per customer and bonus, the customers merged into them
+    included (a merge that completes the survivor's profile runs this too)."""
     now = now or utcnow()
     posted: list[Posted] = []
     for program in running_points_programs(session, now):
         config = points_config(program)
-        earns = earn_for_profile(config, customer_id, before, after, now)
-        posted += _grant_action(session, program, config, customer_id, earns, now)
+        rule = partial(earn_for_profile, config, before=before, after=after, at=now)
+        posted += _grant_action(session, program, config, customer_id, rule, now)
     return posted
 
 

@@ -2,8 +2,9 @@
 
 Creating a customer and changing a profile run the profile hooks
 (:func:`regulars.api.services.hooks.profile_saved`): a save that completes a profile earns
-the running points programs' ``profile_completed`` bonuses. A merge, which fills the
-survivor's empty fields from the duplicate, does not (both profiles were saved before).
+the running points programs' ``profile_completed`` bonuses. So does a merge whose
+duplicate fills empty fields of the survivor (:func:`merge_customers`): once per customer,
+the merged-away customer included (:mod:`regulars.loyalty.merging`).
 """
 
 from __future__ import annotations
@@ -291,6 +292,11 @@ def merge_customers(
     survivor (later orders and events under it land on the survivor; reading it answers
     the survivor). Audited as ``customer.merge``. Merging an already merged duplicate again
     answers the survivor's 360 again; a duplicate merged into someone else is a 409.
+
+    When the duplicate's fields change the survivor's profile, the profile hooks run last
+    (``before``: the survivor's profile before the merge), as for any other save: a
+    profile the merge completes earns the profile bonus, unless the survivor or the
+    duplicate earned it before (:func:`regulars.loyalty.service.on_profile_saved`).
     """
     duplicate_id = body.duplicate_id
     survivor = find_customer(session, survivor_id)
@@ -314,10 +320,10 @@ def merge_customers(
     counts = {
         name: rule(conn, survivor.customer_id, duplicate_id) for name, rule in MERGE_RULES.items()
     }
+    before = profile_of(survivor)
+    filled = _filled_profile(survivor, duplicate)
     conn.execute(
-        update(CUSTOMERS)
-        .where(CUSTOMERS.c.customer_id == survivor.customer_id)
-        .values(**_filled_profile(survivor, duplicate))
+        update(CUSTOMERS).where(CUSTOMERS.c.customer_id == survivor.customer_id).values(**filled)
     )
     conn.execute(delete(CUSTOMERS).where(CUSTOMERS.c.customer_id == duplicate_id))
     conn.execute(
@@ -333,4 +339,7 @@ def merge_customers(
         target_id=survivor.customer_id,
         details={"duplicate_id": duplicate_id, **counts},
     )
+    after = {**before, **{k: v for k, v in filled.items() if k in PROFILE_FIELDS}}
+    if after != before:  # after the alias: the bonus rule sees the duplicate as merged
+        hooks.profile_saved(session, survivor.customer_id, before, after)
     return customer_360(session, survivor.customer_id)
