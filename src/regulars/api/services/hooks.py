@@ -13,8 +13,10 @@ Register at import time of the reacting package::
 The loyalty engine is registered here, so every path that records orders and returns
 (``POST /v1/orders``, ``POST /v1/returns``, ``POST /v1/bulk/orders``, a notebook calling
 the services) earns and reverses points: :func:`earn_loyalty_points` and
-:func:`reverse_loyalty_points`. ``regulars import`` writes orders in bulk without the
-services and earns nothing; historical balances go in through ``regulars loyalty import``.
+:func:`reverse_loyalty_points`; an order recorded as cancelled gives back the points its
+redemptions spent (:func:`cancel_loyalty_redemptions`). ``regulars import`` writes orders
+in bulk without the services and earns nothing; historical balances go in through
+``regulars loyalty import``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ from sqlalchemy.orm import Session
 
 from regulars.api.schemas import OrderOut, ReturnOut
 from regulars.loyalty.models import LoyaltyProgram
-from regulars.loyalty.service import on_order_recorded, on_return_recorded
+from regulars.loyalty.service import (
+    cancel_order_redemptions,
+    on_order_recorded,
+    on_return_recorded,
+)
 from regulars.store.models import Order, OrderReturn
 
 OrderHook = Callable[[Session, OrderOut], None]
@@ -93,5 +99,14 @@ def reverse_loyalty_points(session: Session, ret: ReturnOut) -> None:
     on_return_recorded(session, stored)
 
 
+def cancel_loyalty_redemptions(session: Session, order: OrderOut) -> None:
+    """An order recorded as cancelled (payment declined, say) gives back what the
+    redemptions sent with its ``order_id`` spent (idempotent per redemption); any other
+    order costs no query."""
+    if order.status == "cancelled":
+        cancel_order_redemptions(session, order.shop_id, order.order_id)
+
+
 ORDER_RECORDED.append(earn_loyalty_points)
+ORDER_RECORDED.append(cancel_loyalty_redemptions)
 RETURN_RECORDED.append(reverse_loyalty_points)
