@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledger, check_lots
 from loyalty_helpers import make_program as _make_program
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.ledger import OrderRef, expire_lots
+from regulars.loyalty.live_economics import program_economics
 from regulars.loyalty.models import (
     LoyaltyAccount,
     LoyaltyEntry,
@@ -294,3 +295,20 @@ def test_an_order_recorded_cancelled_gives_back_its_redemptions(session: Session
     ).all()
     assert actors == ["system", "system"]
     _check(session)
+
+
+def test_live_economics_count_a_cancellation_as_given_back(
+    store_engine: Engine, session: Session
+) -> None:
+    """January: 100 earned, 40 redeemed and the redemption cancelled: 40 re-credited,
+    100 outstanding, and no reward cost: −(−40 + 40) × 0.01 = 0."""
+    program = make_program(session)
+    at = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    on_order_recorded(session, add_order(session, "A1", "ann", "100.00", at=at))
+    redeem(session, program, "ann", 40, key="pay", actor="pos", now=at + timedelta(days=5))
+    cancel_redemption(session, program, "ann", "pay", actor="pos", now=at + timedelta(days=6))
+    session.commit()
+    result = program_economics(store_engine, program.code, date(2026, 1, 1), date(2026, 2, 1))
+    [january] = result.flow
+    assert (january.issued, january.redeemed, january.recredited) == (100, 40, 40)
+    assert (january.outstanding_end, result.reward_cost) == (100, Decimal("0.00"))
