@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
 from regulars.loyalty.models import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
-from regulars.loyalty.service import emit_expiry_warnings, expire_due, on_order_recorded, redeem
+from regulars.loyalty.service import (
+    emit_expiry_warnings,
+    emit_points_expired,
+    expire_due,
+    on_order_recorded,
+    redeem,
+)
 from regulars.loyalty.webhooks import add_endpoint, deliver_due, subscribed
 
 GOLD = {"tiers": [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]}
@@ -126,6 +132,8 @@ def test_points_expired_once_per_account_and_run(store_engine: Engine, session: 
     session.commit()
     _expiring_ledger(session)
     day_31 = T0 + timedelta(days=31)
+    assert emit_points_expired(session, day_31) == 2  # what expire_due does first
+    session.rollback()
     assert expire_due(store_engine, day_31) == 32
     assert expire_due(store_engine, day_31) == 0
     events = _expired_events(session)

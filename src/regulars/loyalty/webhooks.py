@@ -91,10 +91,13 @@ def emit_from_select(session: Session, rows: Select[Any]) -> int:
     payload, created_at`` — with one ``INSERT … SELECT`` (keys already recorded are
     skipped); returns how many were recorded."""
     columns = ["event_key", "kind", "account_id", "payload", "created_at"]
-    result = session.execute(
-        _insert(session)(LoyaltyEvent).from_select(columns, rows).on_conflict_do_nothing()
+    statement = (
+        _insert(session)(LoyaltyEvent)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True)  # an INSERT's count is kept only if asked
     )
-    return max(0, int(getattr(result, "rowcount", 0) or 0))
+    return max(0, session.connection().execute(statement).rowcount)
 
 
 def subscribed(session: Session, kind: str) -> bool:
