@@ -388,7 +388,7 @@ def debit(
 
 @dataclass(frozen=True)
 class Cancellation:
-    """What cancelling (part of) a redemption did.
+    """What cancelling a redemption (what is left of it) did.
 
     ``posted`` is the ``cancel_spend`` entry: the points given back, into the lots the
     spend took them from. Of those, ``expired`` went back into lots already past their
@@ -432,9 +432,12 @@ def cancel_spend(
     replay = _replay(session, account_id, spec.key, spec.request_hash)
     if replay is not None:
         return Cancellation(replay, spend_entry_id, *_cancellation_parts(session, replay, spec.key))
+    taken = _consumptions(session, spend_entry_id)
+    if points > sum(points for points, _lot in taken):
+        raise ValueError("a cancellation gives back at most what the spend took")
     owed_overdraft = overdraft(session, account)
     entry = _add_entry(session, account_id, points, spec)
-    expired, live = _give_back(session, account, spend_entry_id, points, entry, now=now)
+    expired, live = _give_back(session, account, taken, points, entry, now=now)
     _move_balance(session, account, points - expired)
     paid = _pay_overdraft(session, live, owed_overdraft, entry.id)
     unpaid = [(lot, back - paid[lot.id]) for lot, back in live if back > paid[lot.id]]
@@ -444,30 +447,32 @@ def cancel_spend(
     return Cancellation(posted, spend_entry_id, expired, clawed)
 
 
+def _consumptions(session: Session, entry_id: int) -> list[tuple[int, LoyaltyLot]]:
+    """(points, lot) the entry took, in the order it took them."""
+    rows = session.execute(
+        select(LoyaltyLotConsumption.points, LoyaltyLot)
+        .join(LoyaltyLot, LoyaltyLot.id == LoyaltyLotConsumption.lot_id)
+        .where(LoyaltyLotConsumption.entry_id == entry_id)
+        .order_by(LoyaltyLotConsumption.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return [(points, lot) for points, lot in rows]
+
+
 def _give_back(
     session: Session,
     account: LoyaltyAccount,
-    spend_entry_id: int,
+    taken_from: list[tuple[int, LoyaltyLot]],
     points: int,
     entry: LoyaltyEntry,
     *,
     now: datetime,
 ) -> tuple[int, list[tuple[LoyaltyLot, int]]]:
-    """Put ``points`` back along the spend's consumptions; returns the points that expired
-    at once and the live lots with what each got back."""
-    rows = session.execute(
-        select(LoyaltyLotConsumption.points, LoyaltyLot)
-        .join(LoyaltyLot, LoyaltyLot.id == LoyaltyLotConsumption.lot_id)
-        .where(LoyaltyLotConsumption.entry_id == spend_entry_id)
-        .order_by(LoyaltyLotConsumption.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    spent = sum(taken for taken, _lot in rows)
-    if points > spent:
-        raise ValueError(f"a cancellation gives back at most the {spent} points spent")
+    """Put ``points`` back along the spend's consumptions ``taken_from``; returns the points
+    that expired at once and the live lots with what each got back."""
     left, expired = points, 0
     live: list[tuple[LoyaltyLot, int]] = []
-    for taken, lot in rows:
+    for taken, lot in taken_from:
         back = min(taken, left)
         if back <= 0:
             break
