@@ -19,9 +19,11 @@ The loyalty engine is registered here, so every path that records orders, return
 events and profiles (``POST /v1/orders``, ``POST /v1/returns``, ``POST /v1/events``,
 ``POST``/``PATCH /v1/customers``, the ``/v1/bulk/…`` endpoints, a notebook calling the
 services) earns and reverses points: :func:`earn_loyalty_points`,
-:func:`reverse_loyalty_points`, :func:`earn_review_bonus` and :func:`earn_profile_bonus`.
-``regulars import`` writes orders, customers and events in bulk without the services and
-earns nothing; historical balances go in through ``regulars loyalty import``.
+:func:`reverse_loyalty_points`, :func:`earn_review_bonus` and :func:`earn_profile_bonus`;
+an order recorded as cancelled gives back the points its redemptions spent
+(:func:`cancel_loyalty_redemptions`). ``regulars import`` writes orders, customers and
+events in bulk without the services and earns nothing; historical balances go in through
+``regulars loyalty import``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from regulars.api.schemas import EventOut, OrderOut, ReturnOut
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.service import (
     REVIEW_EVENT,
+    cancel_order_redemptions,
     on_order_recorded,
     on_profile_saved,
     on_return_recorded,
@@ -144,7 +147,16 @@ def earn_profile_bonus(
     on_profile_saved(session, customer_id, before, after)
 
 
+def cancel_loyalty_redemptions(session: Session, order: OrderOut) -> None:
+    """An order recorded as cancelled (payment declined, say) gives back what the
+    redemptions sent with its ``order_id`` spent (idempotent per redemption); any other
+    order costs no query."""
+    if order.status == "cancelled":
+        cancel_order_redemptions(session, order.shop_id, order.order_id)
+
+
 ORDER_RECORDED.append(earn_loyalty_points)
+ORDER_RECORDED.append(cancel_loyalty_redemptions)
 RETURN_RECORDED.append(reverse_loyalty_points)
 EVENT_RECORDED.append(earn_review_bonus)
 PROFILE_SAVED.append(earn_profile_bonus)
