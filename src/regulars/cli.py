@@ -1309,17 +1309,69 @@ def loyalty_balance(
     console.print(table if views else f"'{customer_id}' has no loyalty account")
 
 
+@loyalty_app.command("cancel-redemption")
+def loyalty_cancel_redemption(
+    customer_id: Annotated[str, typer.Argument(help="The customer who redeemed.")],
+    key: Annotated[str, typer.Argument(help="The redemption's Idempotency-Key.")],
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Prefix of the API key that redeemed (regulars apikey list); without it KEY "
+            "is the key given to regulars.loyalty.service.redeem.",
+        ),
+    ] = None,
+    program: Annotated[
+        str | None,
+        typer.Option("--program", help="Program code; default: the oldest active one."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (ledger and audit log).")] = None,
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Give back what a redemption spent, into the lots it took them from (once; audited)."""
+    from regulars.loyalty.live.common import program_of_type
+    from regulars.loyalty.service import cancel_redemption
+    from regulars.store.session import session_scope
+
+    with _store(url) as engine, session_scope(engine) as session:
+        found = program_of_type(session, program, "points")
+        done = cancel_redemption(
+            session,
+            found,
+            customer_id,
+            f"{api_key}:{key}" if api_key else key,
+            actor="cli",
+            reason=reason,
+        )
+    posted = done.posted
+    how = "was already cancelled:" if posted.replay else "cancelled:"
+    console.print(
+        f"redemption {done.spend_entry_id} {how} {posted.points} point(s) given back "
+        f"({done.expired} expired at once, {done.clawed_back} repaid debt); "
+        f"balance {posted.balance}",
+        highlight=False,
+    )
+
+
 @loyalty_app.command("webhook-add")
 def loyalty_webhook_add(
     endpoint: Annotated[str, typer.Argument(help="URL the events are POSTed to.")],
+    kinds: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these event kinds, comma-separated (tier_changed, points_expiring, "
+            "points_expired, reward_granted); default: every kind."
+        ),
+    ] = None,
     url: DatabaseUrlOpt = None,
 ) -> None:
     """Register a webhook endpoint; prints its signing secret, alone on the last line, once."""
     from regulars.loyalty.webhooks import add_endpoint
     from regulars.store.session import session_scope
 
+    chosen = None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()]
     with _store(url) as engine, session_scope(engine) as session:
-        endpoint_id, secret = add_endpoint(session, endpoint)
+        endpoint_id, secret = add_endpoint(session, endpoint, kinds=chosen)
     err_console.print(
         f"endpoint {endpoint_id}: {endpoint}; its signing secret (store it now):", highlight=False
     )

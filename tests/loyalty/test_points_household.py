@@ -25,6 +25,7 @@ from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
 from regulars.loyalty.service import (
     HouseholdSpendError,
     account_view,
+    cancel_redemption,
     on_order_recorded,
     quote,
     redeem,
@@ -96,6 +97,24 @@ def test_members_spend_at_most_member_points_per_order(session: Session) -> None
     assert (
         quote(session, program, "kid", Decimal("200.00"), [], now=NOW).max_redeemable_points == 25
     )
+    check_ledger(session)
+
+
+def test_a_cancelled_redemption_no_longer_counts_towards_the_member_limit(
+    session: Session,
+) -> None:
+    """Limit 25 per order: dad redeems 20 on O1, cancels it (0 spent on O1 now), then 25
+    on O1 fits (0 + 25 ≤ 25) where it would not have before the cancel (20 + 25 = 45)."""
+    program = _family(session, {"member_points_per_order": 25})
+    on_order_recorded(session, add_order(session, "mum-1", "mum", "200.00"))
+    o1 = OrderRef("default", "O1")
+    redeem(session, program, "dad", 20, key="a", actor="pos", order=o1, now=NOW)
+    with pytest.raises(HouseholdSpendError):
+        redeem(session, program, "dad", 25, key="b", actor="pos", order=o1, now=NOW)
+    cancel_redemption(session, program, "dad", "a", actor="pos", now=NOW)
+    redeem(session, program, "dad", 25, key="c", actor="pos", order=o1, now=NOW)
+    session.commit()
+    assert account_view(session, program, "mum", now=NOW).balance == 200 - 25
     check_ledger(session)
 
 

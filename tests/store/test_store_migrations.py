@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from regulars.loyalty.programs import TierClubConfig
 from regulars.store.migrate import (
@@ -147,3 +149,56 @@ PROGRAM_COLUMNS = (
 
 def _json(value: object) -> object:
     return json.loads(value) if isinstance(value, str) else value
+
+
+_LEDGER_AT_0006 = [
+    "INSERT INTO customers (customer_id, attributes, created_at, updated_at) "
+    "VALUES ('c1', '{}', :t, :t)",
+    "INSERT INTO loyalty_programs (code, name, type, config, active, starts_at, "
+    "shared_household, shortfall_policy, created_at) "
+    "VALUES ('p', 'P', 'points', '{}', true, :t, false, 'allow_negative', :t)",
+    "INSERT INTO loyalty_accounts (program_id, customer_id, state, balance, debt, enrolled_at) "
+    "VALUES (1, 'c1', 'active', 5, 0, :t)",
+    "INSERT INTO loyalty_lots (account_id, points, remaining, available_at, created_at) "
+    "VALUES (1, 10, 5, :t, :t)",
+    "INSERT INTO loyalty_entries (account_id, kind, points, lot_id, idempotency_key, actor, "
+    "occurred_at, created_at) VALUES (1, 'earn', 10, 1, 'k1', 'a', :t, :t)",
+    "INSERT INTO loyalty_entries (account_id, kind, points, idempotency_key, actor, "
+    "occurred_at, created_at) VALUES (1, 'spend', -5, 'k2', 'a', :t, :t)",
+    "INSERT INTO loyalty_lot_consumptions (entry_id, lot_id, points) VALUES (2, 1, 5)",
+]
+
+
+def _count(engine: Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_0007_rebuilds_the_ledger_tables_keeping_every_row(empty_engine: Engine) -> None:
+    """0007 swaps CHECK constraints (SQLite: by rebuilding loyalty_entries, which other
+    rows refer to with ON DELETE CASCADE); the rows referring to it must survive, both ways,
+    and the new constraints must hold."""
+    upgrade(empty_engine, "0006")
+    moment = {"t": datetime(2026, 1, 1, tzinfo=UTC)}
+    with empty_engine.begin() as connection:
+        for statement in _LEDGER_AT_0006:
+            connection.execute(text(statement), moment)
+    assert upgrade(empty_engine) == head_revision()
+    assert (
+        _count(empty_engine, "loyalty_entries"),
+        _count(empty_engine, "loyalty_lot_consumptions"),
+    ) == (2, 1)
+    negative = "INSERT INTO loyalty_lot_consumptions (entry_id, lot_id, points) VALUES (2, 1, -1)"
+    zero = "INSERT INTO loyalty_lot_consumptions (entry_id, lot_id, points) VALUES (2, 1, 0)"
+    with empty_engine.begin() as connection:
+        connection.execute(text(negative))
+        connection.execute(text("DELETE FROM loyalty_lot_consumptions WHERE points < 0"))
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        connection.execute(text(zero))
+    assert downgrade(empty_engine, "0006") == "0006"
+    assert _count(empty_engine, "loyalty_lot_consumptions") == 1
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        connection.execute(text(negative))
+    if empty_engine.dialect.name == "sqlite":  # foreign keys are back on after migrating
+        with empty_engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -1,7 +1,7 @@
 """Loyalty use cases on top of the ledger: earning on orders (base points and bonus
 events), action bonuses (reviews, completed profiles), reversing on returns, redeeming
-(with a household card's spend policy), manual adjustments, the checkout quote and
-account views.
+(with a household card's spend policy) and cancelling redemptions, manual adjustments, the
+checkout quote, account views and the nightly expiry.
 
 Each function works in the caller's session (one transaction) and raises
 :class:`~regulars.loyalty.ledger.LedgerError` or
@@ -11,16 +11,17 @@ Each function works in the caller's session (one transaction) and raises
 points and spent ``S``; its returns so far total ``c`` (capped at ``A``). Then
 
     reversed(c)   = E − floor(E × (A − c) / A)      (what the order may no longer keep)
-    re-credited(c) = floor(S × c / A)
+    re-credited(c) = floor((S − C) × c / A)
 
+(``C``: what cancelled redemptions of the order gave back, :func:`cancel_points`),
 applied to every earn lot of the order on its own ``E`` (the base lot and each bonus lot,
 each reversal under its own key), and each return reverses
 ``reversed(c_after) − reversed(c_before)`` and re-credits
 ``re-credited(c_after)`` less what was re-credited before (points may be spent on an
-order after a partial return of it). A full return takes back all ``E`` and gives back all ``S``;
-a partial one leaves the customer ``floor(E × kept share)``, never more, so buying and
-returning cannot create points. Points to reverse that were already spent (the lot no
-longer holds them) follow the program's ``shortfall_policy`` (see
+order after a partial return of it). A full return takes back all ``E`` and gives back all
+``S − C``; a partial one leaves the customer ``floor(E × kept share)``, never more, so
+buying and returning cannot create points. Points to reverse that were already spent (the
+lot no longer holds them) follow the program's ``shortfall_policy`` (see
 :class:`~regulars.loyalty.ledger.Reversal`). Re-credited points go into a new lot,
 available at once, expiring when the latest lot the spend took from expired, but at the
 earliest :data:`RECREDIT_MIN_DAYS` after the return (never, if a spent lot never expires).
@@ -33,12 +34,13 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Select, String, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import (
@@ -50,6 +52,7 @@ from regulars.loyalty.accounts import (
     running_points_programs,
 )
 from regulars.loyalty.ledger import (
+    Cancellation,
     EntrySpec,
     LedgerError,
     OrderRef,
@@ -57,8 +60,10 @@ from regulars.loyalty.ledger import (
     RedemptionCapError,
     Reversal,
     available_points,
+    cancel_spend,
     credit,
     debit,
+    due_for_expiry,
     expire_lots,
     lock_account,
     overdraft,
@@ -76,8 +81,10 @@ from regulars.loyalty.live.dispatch import (
 from regulars.loyalty.live.history import review_subject
 from regulars.loyalty.merging import merged_ids
 from regulars.loyalty.models import (
+    ENTRY_KINDS,
     LoyaltyAccount,
     LoyaltyEntry,
+    LoyaltyEvent,
     LoyaltyLot,
     LoyaltyLotConsumption,
     LoyaltyProgram,
@@ -96,7 +103,7 @@ from regulars.loyalty.programs.history import Purchase
 from regulars.loyalty.programs.household import may_spend
 from regulars.loyalty.programs.outcomes import Earn
 from regulars.loyalty.rules import max_redeemable
-from regulars.loyalty.webhooks import emit
+from regulars.loyalty.webhooks import emit, emit_from_select, subscribed
 from regulars.store.audit import record
 from regulars.store.models import Customer, Order, OrderLine, OrderReturn
 from regulars.store.session import session_scope
@@ -467,11 +474,8 @@ def on_return_recorded(
         slot = (earn.account_id, earn.id)
         outcomes[slot] = _reverse(session, earn, points, earlier, ref, key, now)
         first_of_account.setdefault(earn.account_id, slot)
-    recredited = _points_by_account(_order_entries(session, order, "recredit"))
-    for account_id, (spent, expiry) in _spent_by_account(session, order).items():
-        # Against what was re-credited, not the share before this return: the order may
-        # have been paid with points after an earlier partial return.
-        points = recredited_points(spent, order.amount, after) - recredited.get(account_id, 0)
+    for account_id, (_spent, expiry) in _spent_by_account(session, order).items():
+        points = _recredit_due(session, account_id, order, after)
         if points <= 0:
             continue
         recredit = _recredit(session, account_id, points, ref, expiry, now)
@@ -494,13 +498,6 @@ def _reverse_key(ref: OrderRef, order: Order, earn: LoyaltyEntry) -> str:
     if earn.idempotency_key == _order_key(order):
         return key
     return bounded_key(f"{key}:{earn.idempotency_key}")
-
-
-def _points_by_account(entries: list[LoyaltyEntry]) -> dict[int, int]:
-    totals: dict[int, int] = {}
-    for entry in entries:
-        totals[entry.account_id] = totals.get(entry.account_id, 0) + entry.points
-    return totals
 
 
 def _program_of(session: Session, account_id: int) -> LoyaltyProgram:
@@ -604,11 +601,12 @@ class HouseholdSpendError(LedgerError):
 
 
 def _spent_on_order(session: Session, account_id: int, order: OrderRef) -> int:
-    """Points the account's redemptions tied to ``order`` spent so far."""
+    """Points the account's redemptions tied to ``order`` spent so far, net of cancelled
+    redemptions (their ``cancel_spend`` entries give the points back)."""
     spent = session.scalar(
         select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
             LoyaltyEntry.account_id == account_id,
-            LoyaltyEntry.kind == "spend",
+            LoyaltyEntry.kind.in_(("spend", "cancel_spend")),
             LoyaltyEntry.shop_id == order.shop_id,
             LoyaltyEntry.order_id == order.order_id,
         )
@@ -745,6 +743,189 @@ def adjust(
             },
         )
     return posted
+
+
+# -- cancelling redemptions ---------------------------------------------------------------
+
+
+class RedemptionNotFoundError(LedgerError):
+    kind = "not-found"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no redemption with idempotency key '{key}' in this account")
+        self.key = key
+
+
+def cancel_redemption(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: str,
+    key: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Cancellation:
+    """Cancel the redemption :func:`redeem` made under ``key`` in the customer's account:
+    give its points back (:func:`cancel_points`); :class:`RedemptionNotFoundError` if the
+    account has no redemption under ``key``."""
+    account = find_account(session, program, customer_id)
+    if account is None:
+        raise RedemptionNotFoundError(key)
+    lock_account(session, account.id)  # the spend and its cancellation are read locked
+    spend_entry = session.scalars(
+        select(LoyaltyEntry).where(
+            LoyaltyEntry.account_id == account.id,
+            LoyaltyEntry.idempotency_key == f"redeem:{key}",
+            LoyaltyEntry.kind == "spend",
+        )
+    ).one_or_none()
+    if spend_entry is None:
+        raise RedemptionNotFoundError(key)
+    return cancel_points(session, program, spend_entry, actor=actor, reason=reason, now=now)
+
+
+def cancel_order_redemptions(
+    session: Session, shop_id: str, order_id: str, *, now: datetime | None = None
+) -> list[Cancellation]:
+    """Cancel every redemption tied to an order recorded as cancelled (the order hook)."""
+    spends = session.scalars(
+        select(LoyaltyEntry)
+        .where(
+            LoyaltyEntry.shop_id == shop_id,
+            LoyaltyEntry.order_id == order_id,
+            LoyaltyEntry.kind == "spend",
+        )
+        .order_by(LoyaltyEntry.id)
+    ).all()
+    reason = f"order {order_id} cancelled"
+    return [
+        cancel_points(
+            session, _program_of(session, e.account_id), e, actor=SYSTEM, reason=reason, now=now
+        )
+        for e in spends
+    ]
+
+
+def cancel_points(
+    session: Session,
+    program: LoyaltyProgram,
+    spend_entry: LoyaltyEntry,
+    *,
+    actor: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Cancellation:
+    """Give back what is left of redemption ``spend_entry``, once, audited once.
+
+    **What comes back.** A redemption of ``S_i`` points gives back
+    ``min(S_i, S − C − R)``, where — for a redemption tied to an order, in its account —
+    ``S`` is what the order's redemptions spent, ``C`` what cancellations gave back and
+    ``R`` what the order's returns re-credited (:func:`on_return_recorded` re-credits
+    ``floor((S − C) × returned / A) − R``). So cancellations and returns together never give
+    back more than was spent, in whichever order they come; a redemption without an order
+    gives back ``S_i``. The points go back into the lots the spend took them from
+    (:func:`~regulars.loyalty.ledger.cancel_spend`): expiry dates are kept, and points whose
+    lot has expired meanwhile come back and expire at once.
+
+    Idempotent: the key is ``cancel:<spend entry id>``, so a retry — or the order hook
+    after the API — answers the first cancellation and gives back nothing more. The
+    account row is locked before anything is read, so concurrent cancellations, spends
+    and returns of the account queue.
+    """
+    now = now or utcnow()
+    lock_account(session, spend_entry.account_id)
+    spent = -spend_entry.points
+    points = min(spent, _left_to_give_back(session, spend_entry))
+    spec = EntrySpec(
+        kind="cancel_spend",
+        key=f"cancel:{spend_entry.id}",
+        actor=actor,
+        occurred_at=now,
+        request_hash=fingerprint({"cancel": spend_entry.id}),
+        reason=reason,
+        money=_money_share(spend_entry.money, points, spent),
+        order=OrderRef(spend_entry.shop_id, spend_entry.order_id)
+        if spend_entry.shop_id is not None and spend_entry.order_id is not None
+        else None,
+    )
+    done = cancel_spend(session, spend_entry.account_id, spend_entry.id, points, spec, now=now)
+    if not done.posted.replay:
+        _audit_cancellation(session, program, spend_entry, done, actor, reason)
+    return done
+
+
+def _left_to_give_back(session: Session, spend_entry: LoyaltyEntry) -> int:
+    """``S − C − R`` of the spend's order in its account (module of :func:`cancel_points`);
+    the spend's own points when it has no order."""
+    if spend_entry.shop_id is None or spend_entry.order_id is None:
+        return -spend_entry.points
+    totals = _order_points(
+        session, spend_entry.account_id, spend_entry.shop_id, spend_entry.order_id
+    )
+    return max(0, -totals["spend"] - totals["cancel_spend"] - totals["recredit"])
+
+
+def _recredit_due(session: Session, account_id: int, order: Order, returned: Decimal) -> int:
+    """What a return bringing the order's returns to ``returned`` re-credits in the
+    account: ``floor((S − C) × returned / A) − R`` (see :func:`cancel_points`), read under
+    the account's lock, so a concurrent cancellation is either seen or waits."""
+    lock_account(session, account_id)
+    totals = _order_points(session, account_id, order.shop_id, order.order_id)
+    spent = -totals["spend"] - totals["cancel_spend"]
+    return recredited_points(spent, order.amount, returned) - totals["recredit"]
+
+
+def _order_points(session: Session, account_id: int, shop_id: str, order_id: str) -> dict[str, int]:
+    """Σ points per entry kind of one order in one account (0 for a kind it has none of)."""
+    rows = session.execute(
+        select(LoyaltyEntry.kind, func.sum(LoyaltyEntry.points))
+        .where(
+            LoyaltyEntry.account_id == account_id,
+            LoyaltyEntry.shop_id == shop_id,
+            LoyaltyEntry.order_id == order_id,
+        )
+        .group_by(LoyaltyEntry.kind)
+    ).all()
+    totals = {kind: int(points or 0) for kind, points in rows}
+    return {kind: totals.get(kind, 0) for kind in ENTRY_KINDS}
+
+
+def _money_share(money: Decimal | None, points: int, spent: int) -> Decimal | None:
+    """The part of a redemption's money that ``points`` of its ``spent`` points are worth
+    (cents, half-even); all of it when everything comes back."""
+    if money is None or spent == 0:
+        return money
+    if points == spent:
+        return money
+    return (money * points / spent).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+def _audit_cancellation(
+    session: Session,
+    program: LoyaltyProgram,
+    spend_entry: LoyaltyEntry,
+    done: Cancellation,
+    actor: str,
+    reason: str | None,
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action="loyalty.redemption.cancel",
+        target_type="loyalty_account",
+        target_id=str(spend_entry.account_id),
+        details={
+            "program": program.code,
+            "redemption_entry_id": spend_entry.id,
+            "order_id": spend_entry.order_id,
+            "points": done.posted.points,
+            "expired": done.expired,
+            "clawed_back": done.clawed_back,
+            "reason": reason,
+            "entry_id": done.posted.entry_id,
+        },
+    )
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -922,9 +1103,109 @@ def loyalty_summary(session: Session, customer_id: str) -> list[AccountView]:
 def expire_due(engine: Engine, now: datetime | None = None) -> int:
     """The nightly job ``loyalty.expire``: expire every due lot in one transaction
     (:func:`~regulars.loyalty.ledger.expire_lots`, set-based); returns the points expired.
-    ``now`` must not be in the future: lots past it are frozen for every other operation."""
+    ``now`` must not be in the future: lots past it are frozen for every other operation.
+    While an endpoint subscribes to ``points_expired``, the same transaction first records
+    one such event per account that loses points (:func:`emit_points_expired`)."""
+    now = now or utcnow()
     with session_scope(engine) as session:
-        return expire_lots(session, now or utcnow())
+        if subscribed(session, "points_expired"):
+            emit_points_expired(session, now)
+        return expire_lots(session, now)
+
+
+def emit_points_expired(session: Session, now: datetime) -> int:
+    """One ``points_expired`` event per account holding lots that expire at ``now``, with
+    one ``INSERT … SELECT`` (whatever the number of accounts); returns how many.
+
+    Run in the expiry's transaction just before it (the due lots are frozen, so both see
+    the same lots). Payload: ``program``, ``customer_id`` / ``household_id`` (the holder),
+    ``points`` (Σ of the due lots' remaining), ``balance`` (after the expiry), ``lots``
+    (``[{"lot_id", "points"}]``) and ``expired_at`` (the run's ``now``, ISO 8601 UTC).
+    Key ``points_expired:<account id>:<expired_at>``: a re-run expires nothing more and so
+    records nothing; a later run only reports the lots that became due since.
+    """
+    stamp = now.astimezone(UTC).isoformat()
+    sql_json = _JSON[session.get_bind().dialect.name]
+    due = (
+        select(
+            LoyaltyLot.account_id,
+            func.sum(LoyaltyLot.remaining).label("points"),
+            sql_json.lots(LoyaltyLot.id, LoyaltyLot.remaining).label("lots"),
+        )
+        .where(*due_for_expiry(now))
+        .group_by(LoyaltyLot.account_id)
+        .subquery()
+    )
+    payload = sql_json.build(
+        program=LoyaltyProgram.code,
+        customer_id=LoyaltyAccount.customer_id,
+        household_id=LoyaltyAccount.household_id,
+        points=due.c.points,
+        balance=LoyaltyAccount.balance - due.c.points,
+        lots=sql_json.embed(due.c.lots),
+        expired_at=_text(stamp),
+    )
+    rows = (
+        select(
+            literal("points_expired:") + cast(due.c.account_id, String) + literal(f":{stamp}"),
+            literal("points_expired"),
+            due.c.account_id,
+            payload,
+            literal(utcnow(), LoyaltyEvent.created_at.type),
+        )
+        .join(LoyaltyAccount, LoyaltyAccount.id == due.c.account_id)
+        .join(LoyaltyProgram, LoyaltyProgram.id == LoyaltyAccount.program_id)
+    )
+    return emit_from_select(session, rows)
+
+
+@dataclass(frozen=True)
+class _JsonFunctions:
+    """Building JSON in SQL, per dialect: ``build(**fields)`` an object, ``lots(id,
+    points)`` the aggregate array of ``{"lot_id", "points"}``, ``embed`` an aggregate from
+    a subquery inside an object."""
+
+    build: Callable[..., ColumnElement[Any]]
+    lots: Callable[[Any, Any], ColumnElement[Any]]
+    embed: Callable[[Any], ColumnElement[Any]]
+
+
+def _text(value: str) -> ColumnElement[str]:
+    """A string parameter typed as text (PostgreSQL cannot type one inside
+    ``jsonb_build_object``)."""
+    return cast(literal(value), String)
+
+
+def _object(function: str) -> Callable[..., ColumnElement[Any]]:
+    def build(**fields: Any) -> ColumnElement[Any]:
+        pairs = [part for name, value in fields.items() for part in (_text(name), value)]
+        built: ColumnElement[Any] = getattr(func, function)(*pairs)
+        return built
+
+    return build
+
+
+_JSON = {
+    "postgresql": _JsonFunctions(
+        build=_object("jsonb_build_object"),
+        lots=lambda lot_id, points: func.jsonb_agg(
+            aggregate_order_by(
+                func.jsonb_build_object(_text("lot_id"), lot_id, _text("points"), points),
+                lot_id,
+            )
+        ),
+        embed=lambda column: column,
+    ),
+    # SQLite: json_group_array has no ORDER BY before 3.44; json() keeps the subquery's
+    # text a JSON array inside the object rather than a quoted string.
+    "sqlite": _JsonFunctions(
+        build=_object("json_object"),
+        lots=lambda lot_id, points: func.json_group_array(
+            func.json_object(_text("lot_id"), lot_id, _text("points"), points)
+        ),
+        embed=func.json,
+    ),
+}
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,27 @@ class PostedOut(BaseModel):
     balance: int
 
 
+class CancelRedemptionIn(In):
+    program: Code | None = None
+    reason: Annotated[str | None, Field(min_length=1, max_length=255)] = Field(
+        None, description="Why, for the ledger and the audit log (e.g. 'payment declined')."
+    )
+
+
+class CancellationOut(BaseModel):
+    entry_id: int = Field(description="The cancel_spend entry.")
+    redemption_entry_id: int = Field(description="The spend entry it cancels.")
+    kind: str
+    points: int = Field(
+        description="Given back into the lots the redemption took them from; less what "
+        "returns of its order already re-credited."
+    )
+    expired: int = Field(description="Of those, came back into expired lots and expired at once.")
+    clawed_back: int = Field(description="Of those, repaid claw-back debt.")
+    money: Money | None
+    balance: int
+
+
 class QuoteLineIn(In):
     sku: Annotated[str | None, Field(max_length=255)] = None
     category: Annotated[str | None, Field(max_length=255)] = None

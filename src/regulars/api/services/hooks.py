@@ -20,10 +20,12 @@ events and profiles (``POST /v1/orders``, ``POST /v1/returns``, ``POST /v1/event
 ``POST``/``PATCH /v1/customers``, the ``/v1/bulk/…`` endpoints, a notebook calling the
 services) earns and reverses points: :func:`earn_loyalty_points`,
 :func:`reverse_loyalty_points`, :func:`earn_review_bonus` and :func:`earn_profile_bonus`;
-a review also moves the live badges (:func:`award_review_badges`). A customer merge runs
-the profile hooks for the survivor when the duplicate's profile fills its empty fields.
-``regulars import`` writes orders, customers and events in bulk without the services and
-earns nothing; historical balances go in through ``regulars loyalty import``.
+a review also moves the live badges (:func:`award_review_badges`); an order recorded as
+cancelled gives back the points its redemptions spent (:func:`cancel_loyalty_redemptions`).
+A customer merge runs the profile hooks for the survivor when the duplicate's profile fills
+its empty fields. ``regulars import`` writes orders, customers and events in bulk without
+the services and earns nothing; historical balances go in through ``regulars loyalty
+import``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from regulars.loyalty.live.dispatch import apply_programs_for_review
 from regulars.loyalty.live.history import REVIEW_EVENT
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.service import (
+    cancel_order_redemptions,
     on_order_recorded,
     on_profile_saved,
     on_return_recorded,
@@ -154,7 +157,16 @@ def earn_profile_bonus(
     on_profile_saved(session, customer_id, before, after)
 
 
+def cancel_loyalty_redemptions(session: Session, order: OrderOut) -> None:
+    """An order recorded as cancelled (payment declined, say) gives back what the
+    redemptions sent with its ``order_id`` spent (idempotent per redemption); any other
+    order costs no query."""
+    if order.status == "cancelled":
+        cancel_order_redemptions(session, order.shop_id, order.order_id)
+
+
 ORDER_RECORDED.append(earn_loyalty_points)
+ORDER_RECORDED.append(cancel_loyalty_redemptions)
 RETURN_RECORDED.append(reverse_loyalty_points)
 EVENT_RECORDED.append(earn_review_bonus)
 EVENT_RECORDED.append(award_review_badges)

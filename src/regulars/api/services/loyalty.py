@@ -17,6 +17,8 @@ from regulars.api.schemas.loyalty import (
     AccountOut,
     AdjustIn,
     BadgeOut,
+    CancellationOut,
+    CancelRedemptionIn,
     EntryOut,
     LotOut,
     PostedOut,
@@ -253,6 +255,45 @@ def redeem(
             order_amount=body.order_amount,
         )
     )
+
+
+def cancel_redemption(
+    session: Session, customer_id: str, key: str, body: CancelRedemptionIn, api_key: ApiKey
+) -> tuple[CancellationOut, bool]:
+    """Cancel the redemption this API key made with Idempotency-Key ``key``; returns the
+    cancellation and whether this call wrote it. 404 for an unknown customer, program or
+    redemption."""
+    _customer(session, customer_id)
+    program = _program(session, body.program)
+    with _as_problems():
+        try:
+            done = service.cancel_redemption(
+                session,
+                program,
+                customer_id,
+                f"{api_key.prefix}:{key}",
+                actor=actor(api_key),
+                reason=body.reason,
+            )
+        except service.RedemptionNotFoundError:  # named as the client knows it
+            raise ApiProblemError(
+                404,
+                f"no redemption by this API key with Idempotency-Key '{key}' in the account "
+                f"of '{customer_id}' in program '{program.code}'",
+                kind="not-found",
+            ) from None
+    posted = done.posted
+    out = CancellationOut(
+        entry_id=posted.entry_id,
+        redemption_entry_id=done.spend_entry_id,
+        kind=posted.kind,
+        points=posted.points,
+        expired=done.expired,
+        clawed_back=done.clawed_back,
+        money=posted.money,
+        balance=posted.balance,
+    )
+    return out, not posted.replay
 
 
 def set_state(

@@ -19,7 +19,7 @@ revision
 Downgrade adds the column back (empty) and keeps the converted programs.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007 (0008 was not used)
 Create Date: 2026-12-01
 """
 
@@ -34,7 +34,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
