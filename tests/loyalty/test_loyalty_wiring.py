@@ -161,3 +161,31 @@ def test_an_order_recorded_cancelled_gives_back_its_redemption(
     assert (again.status_code, again.json()["points"]) == (200, 40)
     with Session(store_engine) as session:
         check_ledger(session)
+
+
+def test_a_stamp_card_alone_collects_from_api_orders(store_engine: Engine) -> None:
+    """A café runs only a stamp card (no points program): five coffees posted through
+    ``POST /v1/orders`` complete the card (5 stamps → one free-coffee voucher); a replay of
+    the fifth order adds nothing."""
+    stamps = {
+        "code": "coffee",
+        "name": "6th coffee free",
+        "type": "stamp_card",
+        "starts_at": "2026-01-01T00:00:00Z",
+        "config": {"code": "coffee", "skus": ["coffee"], "stamps_required": 5},
+    }
+    scopes = ["loyalty:read", "loyalty:write", "orders:write"]
+    with TestClient(create_app(store_engine)) as client:
+        _row, key = create_api_key(store_engine, "pos", scopes)
+        client.headers["Authorization"] = f"Bearer {key}"
+        assert client.post("/v1/loyalty/programs", json=stamps).status_code == 201
+        for i in range(6):
+            order = _order(f"C-{min(i, 4)}", "3.00") | {
+                "lines": [
+                    {"sku": "coffee", "quantity": 1, "unit_price": "3.00", "line_amount": "3.00"}
+                ]
+            }
+            assert client.post("/v1/orders", json=order).status_code in (200, 201)
+        rewards = client.get("/v1/loyalty/accounts/ann/rewards")
+        assert rewards.status_code == 200, rewards.text
+        assert [(r["kind"], r["sku"]) for r in rewards.json()] == [("free_item", "coffee")]

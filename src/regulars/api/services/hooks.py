@@ -88,9 +88,10 @@ def profile_saved(
         hook(session, customer_id, before, after)
 
 
-def _points_program_spans(session: Session) -> list[tuple[datetime, datetime | None]]:
-    """``(starts_at, ends_at)`` of the active points programs, read once per transaction:
-    a bulk write of orders when no program runs then costs one query, not one per order."""
+def _program_spans(session: Session) -> list[tuple[datetime, datetime | None]]:
+    """``(starts_at, ends_at)`` of the active programs of every type, read once per
+    transaction: a bulk write of orders when no program runs then costs one query, not one
+    per order."""
     transaction = session.get_transaction()
     cached = session.info.get(_SPANS)
     if cached is not None and cached[0] is transaction:
@@ -99,7 +100,7 @@ def _points_program_spans(session: Session) -> list[tuple[datetime, datetime | N
         (starts, ends)
         for starts, ends in session.execute(
             select(LoyaltyProgram.starts_at, LoyaltyProgram.ends_at).where(
-                LoyaltyProgram.type == "points", LoyaltyProgram.active.is_(True)
+                LoyaltyProgram.active.is_(True)
             )
         )
     ]
@@ -107,12 +108,14 @@ def _points_program_spans(session: Session) -> list[tuple[datetime, datetime | N
     return spans
 
 
-_SPANS = "regulars.loyalty.points_program_spans"
+_SPANS = "regulars.loyalty.program_spans"
 
 
 def earn_loyalty_points(session: Session, order: OrderOut) -> None:
-    """Earn in every running points program (idempotent by order: a replay earns nothing)."""
-    if not _points_program_runs(session, order.ordered_at):
+    """Earn in every running points program and apply the other running programs (stamp
+    cards, tier clubs, badges…; idempotent by order: a replay earns nothing). No query
+    beyond the cached program spans when no program of any type runs at the order."""
+    if not _a_program_runs(session, order.ordered_at):
         return
     stored = session.scalars(
         select(Order).where(Order.shop_id == order.shop_id, Order.order_id == order.order_id)
@@ -130,15 +133,15 @@ def reverse_loyalty_points(session: Session, ret: ReturnOut) -> None:
     on_return_recorded(session, stored)
 
 
-def _points_program_runs(session: Session, at: datetime) -> bool:
-    spans = _points_program_spans(session)
+def _a_program_runs(session: Session, at: datetime) -> bool:
+    spans = _program_spans(session)
     return any(starts <= at and (ends is None or at < ends) for starts, ends in spans)
 
 
 def earn_review_bonus(session: Session, event: EventOut) -> None:
     """A ``review_written`` event earns the running points programs' review bonuses (once
     per customer and reviewed subject)."""
-    if event.kind != REVIEW_EVENT or not _points_program_runs(session, event.occurred_at):
+    if event.kind != REVIEW_EVENT or not _a_program_runs(session, event.occurred_at):
         return
     on_review_recorded(session, event.customer_id, event.sku, event.payload, event.occurred_at)
 
