@@ -343,15 +343,14 @@ def _outcome(due: _Due, error: str | None, now: datetime, max_attempts: int) -> 
     }
 
 
-_DELIVERIES = LoyaltyDelivery.__table__
 _RECORD = (
-    update(_DELIVERIES)
+    update(LoyaltyDelivery)
     # Only the attempt we made: a row another runner recorded meanwhile is left alone,
     # and a delivered one never changes again.
     .where(
-        _DELIVERIES.c.id == bindparam("b_id"),
-        _DELIVERIES.c.state == "pending",
-        _DELIVERIES.c.attempts == bindparam("b_seen"),
+        LoyaltyDelivery.id == bindparam("b_id"),
+        LoyaltyDelivery.state == "pending",
+        LoyaltyDelivery.attempts == bindparam("b_seen"),
     )
     .values(
         state=bindparam("b_state"),
