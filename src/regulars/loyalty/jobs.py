@@ -11,8 +11,10 @@
   transaction).
 * ``loyalty.webhooks``: every :data:`DELIVERY_MINUTES` minutes on a UTC grid
   (:class:`~regulars.worker.schedule.Every`: no daylight saving time), POST the due
-  webhook deliveries (:func:`~regulars.loyalty.webhooks.deliver_due`; each delivery is
-  recorded in its own transaction and never re-sent after a 2xx).
+  webhook deliveries (:func:`~regulars.loyalty.webhooks.deliver_due`: batches of
+  concurrent POSTs until none is due or :data:`DELIVERY_BUDGET_S` has passed, so a night's
+  million ``points_expired`` events drain run after run; the worker's heartbeat renews the
+  job's lease meanwhile; never re-sent after a 2xx).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ EXPIRE_HOUR = 2
 WARN_HOUR = 4
 WARN_DAYS = 30
 DELIVERY_MINUTES = 5
+DELIVERY_BUDGET_S = DELIVERY_MINUTES * 60 - 60.0
+"""A run stops starting batches a minute before the next one is due."""
 
 
 def expire_schedule(settings: Settings) -> Daily:
@@ -63,5 +67,5 @@ def expiry_warnings_job(ctx: JobContext) -> dict[str, int]:
 def webhooks_job(ctx: JobContext) -> dict[str, int]:
     """POST the due deliveries; failed ones wait for their backoff, not for this job."""
     with httpx.Client(timeout=TIMEOUT_S) as client:
-        report = deliver_due(ctx.engine, client, now=ctx.now)
+        report = deliver_due(ctx.engine, client, now=ctx.now, budget_s=DELIVERY_BUDGET_S)
     return {"delivered": report.delivered, "retrying": report.retrying, "failed": report.failed}

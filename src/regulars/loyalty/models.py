@@ -199,7 +199,8 @@ class LoyaltyWebhookEndpoint(Base):
     """Where loyalty events are POSTed. ``secret`` signs the payloads (HMAC-SHA256); it is
     stored because signing needs it, and never logged or returned after creation.
     ``kinds``: the event kinds it subscribes to (a JSON list, revision 0007); ``NULL``:
-    every kind."""
+    every kind. ``last_event_id``: the fan-out watermark, the last event id given to it
+    (revision 0010; :func:`regulars.loyalty.webhooks.fan_out`)."""
 
     __tablename__ = "loyalty_webhook_endpoints"
 
@@ -209,6 +210,7 @@ class LoyaltyWebhookEndpoint(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     kinds: Mapped[list[str] | None] = mapped_column(JSON_DOC)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_event_id: Mapped[int] = mapped_column(BIG_ID, default=0, server_default="0")
 
 
 class LoyaltyEvent(Base):
