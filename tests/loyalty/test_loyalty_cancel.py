@@ -21,6 +21,7 @@ from regulars.loyalty.models import (
     LoyaltyProgram,
 )
 from regulars.loyalty.service import (
+    OrderCancelledError,
     RedemptionNotFoundError,
     account_view,
     adjust,
@@ -294,6 +295,26 @@ def test_an_order_recorded_cancelled_gives_back_its_redemptions(session: Session
         select(AuditEntry.actor).where(AuditEntry.action == "loyalty.redemption.cancel")
     ).all()
     assert actors == ["system", "system"]
+    _check(session)
+
+
+def test_points_cannot_be_redeemed_on_a_cancelled_order(session: Session) -> None:
+    """A1 earns 100; 10 redeemed on A9 before A9 is recorded (the checkout); A9 then
+    recorded as cancelled gives the 10 back. A new redemption on A9 is refused and writes
+    nothing (balance 100), while the retry of the first one still answers its result."""
+    program = make_program(session)
+    _earn(session, "A1", "100.00")
+    a9 = OrderRef("default", "A9")
+    redeem(session, program, "ann", 10, key="a", actor="pos", order=a9, now=LATER)
+    cancelled = add_order(session, "A9", "ann", "50.00", at=LATER)
+    cancelled.status = "cancelled"
+    session.flush()
+    cancel_order_redemptions(session, "default", "A9", now=LATER)
+    with pytest.raises(OrderCancelledError, match=r"order 'A9' .* is cancelled"):
+        redeem(session, program, "ann", 5, key="b", actor="pos", order=a9, now=LATER)
+    assert redeem(session, program, "ann", 10, key="a", actor="pos", order=a9, now=LATER).replay
+    session.commit()
+    assert account_view(session, program, "ann", now=LATER).balance == 100
     _check(session)
 
 

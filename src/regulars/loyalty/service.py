@@ -642,6 +642,28 @@ def _check_household_spend(
         )
 
 
+class OrderCancelledError(LedgerError):
+    """The redemption names an order that is recorded as cancelled: nothing to pay."""
+
+    kind = "order-cancelled"
+
+    def __init__(self, order: OrderRef) -> None:
+        super().__init__(
+            f"order '{order.order_id}' (shop '{order.shop_id}') is cancelled: "
+            "points cannot be redeemed on it"
+        )
+
+
+def _refuse_cancelled_order(session: Session, order: OrderRef) -> None:
+    """:class:`OrderCancelledError` when ``order`` is recorded and cancelled (an order not
+    recorded yet is the usual checkout: redeem first, then ``POST /v1/orders``)."""
+    status = session.scalar(
+        select(Order.status).where(Order.shop_id == order.shop_id, Order.order_id == order.order_id)
+    )
+    if status == "cancelled":
+        raise OrderCancelledError(order)
+
+
 def _recorded(session: Session, account_id: int, key: str) -> bool:
     found = session.scalar(
         select(LoyaltyEntry.id).where(
@@ -668,7 +690,9 @@ def redeem(
     From a household account the program's ``household`` spend policy applies
     (:class:`HouseholdSpendError`). Idempotent by ``key`` (with the request's fingerprint):
     a retry returns the first result, another request under the same key raises
-    ``IdempotencyConflictError``.
+    ``IdempotencyConflictError``. Points cannot be redeemed on an order recorded as
+    cancelled (:class:`OrderCancelledError`; a retry of a redemption made before the order
+    was cancelled still answers its first result).
     """
     now = now or utcnow()
     config = points_config(program)
@@ -677,7 +701,10 @@ def redeem(
     )
     account = enroll(session, program, customer_id)
     entry_key = f"redeem:{key}"
-    if account.household_id is not None and not _recorded(session, account.id, entry_key):
+    replay = _recorded(session, account.id, entry_key)
+    if order is not None and not replay:
+        _refuse_cancelled_order(session, order)
+    if account.household_id is not None and not replay:
         _check_household_spend(session, config, account, customer_id, points, order)
     if order_amount is not None:
         cap = max_redeemable(config, order_amount, points)

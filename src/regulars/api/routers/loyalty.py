@@ -54,7 +54,8 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
         409,
         body=True,
         d404=_UNKNOWN,
-        d409="the balance does not cover it, or the Idempotency-Key was used with another body",
+        d409="the balance does not cover it, the order it names is cancelled, or the "
+        "Idempotency-Key was used with another body",
     ),
 }
 
