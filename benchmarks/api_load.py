@@ -160,15 +160,21 @@ def _process_tree(pid: int) -> list[int]:
     return found
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """CPU seconds so far of each of ``pids`` that still runs."""
+    seconds = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    return seconds
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings of the processes present at both."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
 
 
 def _machine_cpu_seconds() -> float:
@@ -176,6 +182,19 @@ def _machine_cpu_seconds() -> float:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]
     return (sum(fields[:8]) - idle) / TICKS
+
+
+def _postgres_pids() -> list[int]:
+    """Every PostgreSQL process on the machine (its server and all backends)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 def _own_cpu_seconds() -> float:
@@ -300,7 +319,9 @@ class Run:
     errors: int
     client_cpu_pct: float
     server_cpu_pct: float
+    postgres_cpu_pct: float
     other_cpu_pct: float
+    server_cpu_ms_per_op: float
     load_average: float
     check: str
 
@@ -460,7 +481,9 @@ def measure(name: str, postgres_url: str, workers: int, args: argparse.Namespace
         errors=sum(n for status, n in tally.statuses.items() if status not in (200, 201)),
         client_cpu_pct=round(cpu["client"] / elapsed * 100),
         server_cpu_pct=round(cpu["server"] / elapsed * 100),
+        postgres_cpu_pct=round(cpu["postgres"] / elapsed * 100),
         other_cpu_pct=round(cpu["other"] / elapsed * 100),
+        server_cpu_ms_per_op=round(cpu["server"] / done * 1000, 2),
         load_average=round(load_average, 1),
         check=check,
     )
@@ -477,7 +500,13 @@ def _timed_load(
     """The load, with the CPU seconds of the client, the server tree and the rest of the
     machine over the whole run (warm-up included, so the shares are of the whole run)."""
     tree = _process_tree(pid)
-    before = (_own_cpu_seconds(), _cpu_seconds(tree), _machine_cpu_seconds())
+    postgres = _postgres_pids()  # those running throughout: the server's pooled connections
+    before = (
+        _own_cpu_seconds(),
+        _cpu_seconds(tree),
+        _cpu_seconds(postgres),
+        _machine_cpu_seconds(),
+    )
     began = time.perf_counter()
     tally, elapsed = _run_loop(
         closed_loop(
@@ -486,14 +515,16 @@ def _timed_load(
     )
     whole = time.perf_counter() - began
     client = _own_cpu_seconds() - before[0]
-    served = _cpu_seconds(tree) - before[1]
-    machine = _machine_cpu_seconds() - before[2]
+    served = _cpu_used(before[1], _cpu_seconds(tree))
+    database = _cpu_used(before[2], _cpu_seconds(postgres))
+    machine = _machine_cpu_seconds() - before[3]
     # Shares of the whole run, scaled to the counted period's length for the table.
     scale = elapsed / whole
     cpu = {
         "client": client * scale,
         "server": served * scale,
-        "other": max(machine - client - served, 0.0) * scale,
+        "postgres": database * scale,
+        "other": max(machine - client - served - database, 0.0) * scale,
     }
     return tally, elapsed, cpu
 
@@ -508,19 +539,22 @@ def _run_loop(coroutine: Any) -> Any:
 
 def markdown(runs: list[Run], cores: int) -> str:
     head = (
-        "| scenario | workers | ops/s | p50 ms | p99 ms | errors | client CPU | server CPU "
-        "| rest of machine CPU | load avg | check |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+        "| scenario | workers | ops/s | p50 ms | p99 ms | errors | server CPU ms/op "
+        "| CPU: client | server | PostgreSQL | rest | load avg | check |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
     )
     rows = "".join(
         f"| {r.scenario} | {r.workers} | {r.ops_per_s:,.0f} | {r.p50_ms} | {r.p99_ms} | "
-        f"{r.errors} | {r.client_cpu_pct} % | {r.server_cpu_pct} % | {r.other_cpu_pct} % | "
+        f"{r.errors} | {r.server_cpu_ms_per_op} | {r.client_cpu_pct} % | "
+        f"{r.server_cpu_pct} % | {r.postgres_cpu_pct} % | {r.other_cpu_pct} % | "
         f"{r.load_average} | {r.check} |\n"
         for r in runs
     )
     note = (
-        f"\nCPU columns: percent of one core, of the {cores} cores the client, the server "
-        "processes and the rest of the machine (PostgreSQL, other jobs) share.\n"
+        f"\nCPU columns: percent of one core (the machine has {cores}) used by the load "
+        "generator (this process), the server processes, every PostgreSQL process (other "
+        "sessions' queries included) and the rest of the machine, over the run; server "
+        "CPU ms/op is the server processes' CPU time per answered request.\n"
     )
     return head + rows + note
 
@@ -560,8 +594,9 @@ def main() -> None:
             runs.append(run)
             print(
                 f"{run.scenario} workers={run.workers}: {run.ops_per_s:,.0f} ops/s, "
-                f"p50 {run.p50_ms} ms, p99 {run.p99_ms} ms, errors {run.errors}; CPU client "
-                f"{run.client_cpu_pct} %, server {run.server_cpu_pct} %, rest "
+                f"p50 {run.p50_ms} ms, p99 {run.p99_ms} ms, errors {run.errors}; server "
+                f"{run.server_cpu_ms_per_op} ms CPU/op; CPU client {run.client_cpu_pct} %, "
+                f"server {run.server_cpu_pct} %, PostgreSQL {run.postgres_cpu_pct} %, rest "
                 f"{run.other_cpu_pct} %; load {run.load_average}; {run.check}",
                 flush=True,
             )

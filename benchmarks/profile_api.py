@@ -4,11 +4,13 @@
         --url postgresql://postgres@127.0.0.1:5432/test --requests 300 [--pyinstrument out/prof]
 
 On a migrated store of its own (a fresh PostgreSQL schema, dropped at the end, or a
-temporary SQLite file) with a running points program, it sends ``--requests`` requests of
-each endpoint, one after the other, through the whole ASGI app in this process:
+temporary SQLite file) it sends ``--requests`` requests of each scenario, one after the
+other, through the whole ASGI app in this process (the scenarios of
+``benchmarks/api_load.py``):
 
-* ``orders``: ``POST /v1/orders`` (a new order with 2 lines; the program earns on it in
-  the same transaction, through the order hooks),
+* ``orders``: ``POST /v1/orders``, a new order with 2 lines, no loyalty program running;
+* ``orders_earning``: the same once a points program runs: it earns on each order in the
+  same transaction, through the order hooks;
 * ``adjust`` and ``redeem``: ``POST /v1/loyalty/accounts/{id}/adjust`` and ``…/redeem``,
   each with a fresh ``Idempotency-Key``.
 
@@ -67,6 +69,8 @@ class Statements:
     per_request: list[int] = field(default_factory=list)
     db_seconds: float = 0.0
     example: list[str] = field(default_factory=list)
+    cpu_started: float = 0.0
+    cpu_seconds: float = 0.0
     _started: float = 0.0
 
     @contextmanager
@@ -170,7 +174,7 @@ def fresh_store(url: str | None) -> Iterator[Engine]:
 def requests_of(endpoint: str, count: int) -> Iterator[tuple[str, dict[str, Any], dict[str, str]]]:
     """``(path, body, extra headers)`` of ``count`` requests to ``endpoint``."""
     for i in range(count):
-        if endpoint == "orders":
+        if endpoint in ("orders", "orders_earning"):
             body = {
                 "order_id": f"P-{uuid.uuid4().hex[:12]}",
                 "customer_id": f"prof-{i % 50}",
@@ -194,6 +198,7 @@ async def send_all(
     http: httpx.AsyncClient, endpoint: str, count: int, seen: Statements
 ) -> list[float]:
     latencies = []
+    seen.cpu_started = time.process_time()
     for path, body, headers in requests_of(endpoint, count):
         started = time.perf_counter()
         reply = await http.post(path, json=body, headers=headers)
@@ -201,6 +206,7 @@ async def send_all(
         seen.end_request()
         if reply.status_code not in (200, 201):
             raise SystemExit(f"{endpoint}: {reply.status_code} {reply.text}")
+    seen.cpu_seconds = time.process_time() - seen.cpu_started
     return latencies
 
 
@@ -210,7 +216,8 @@ def report(endpoint: str, latencies: list[float], seen: Statements) -> dict[str,
     print(f"\n## {endpoint}: {len(latencies)} requests, one caller, in process")
     print(
         f"median {statistics.median(latencies) * 1000:.2f} ms, "
-        f"p95 {statistics.quantiles(latencies, n=20)[18] * 1000:.2f} ms; "
+        f"p95 {statistics.quantiles(latencies, n=20)[18] * 1000:.2f} ms, "
+        f"CPU {seen.cpu_seconds / len(latencies) * 1000:.2f} ms; "
         f"{trips:g} SQL round trips per request; database wait "
         f"{seen.db_seconds / total:.0%} of the time"
     )
@@ -223,6 +230,7 @@ def report(endpoint: str, latencies: list[float], seen: Statements) -> dict[str,
     return {
         "endpoint": endpoint,
         "median_ms": round(statistics.median(latencies) * 1000, 2),
+        "cpu_ms": round(seen.cpu_seconds / len(latencies) * 1000, 2),
         "round_trips": trips,
         "db_share": round(seen.db_seconds / total, 3),
     }
@@ -236,12 +244,15 @@ async def main_async(args: argparse.Namespace) -> None:
         app = create_app(engine)
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {key}"}
+        program_runs = False
         async with httpx.AsyncClient(
             transport=transport, base_url="http://profile", headers=headers
         ) as http:
-            (await http.post("/v1/loyalty/programs", json=PROGRAM)).raise_for_status()
             profiler = _profiler(args.pyinstrument)
             for endpoint in args.endpoints.split(","):
+                if endpoint != "orders" and not program_runs:
+                    (await http.post("/v1/loyalty/programs", json=PROGRAM)).raise_for_status()
+                    program_runs = True
                 with Statements().watching(engine) as warm_up:
                     await send_all(http, endpoint, min(args.requests, 30), warm_up)
                 with Statements().watching(engine) as seen:
@@ -297,7 +308,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="PostgreSQL URL (default: a temporary SQLite file)")
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--endpoints", default="orders,adjust,redeem")
+    parser.add_argument("--endpoints", default="orders,orders_earning,adjust,redeem")
     parser.add_argument("--pyinstrument", type=Path, metavar="DIR")
     args = parser.parse_args()
     with one_thread():

@@ -1,11 +1,19 @@
-"""Dependencies: one session (one transaction) per request, and API-key authentication."""
+"""Dependencies: one session (one transaction) per request, and API-key authentication.
+
+A sync dependency costs a hop to the thread pool and back, so only those that talk to the
+database are sync: the key lookup and the end of the transaction. The session is created
+on the event loop (it connects lazily, at its first statement) and the scope check runs
+there too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,18 +24,30 @@ from regulars.store.models import ApiKey
 _bearer = HTTPBearer(auto_error=False, description="An API key: Authorization: Bearer rg_…")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session whose transaction commits when the endpoint returns, rolls back on error."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session whose transaction commits when the endpoint returns, rolls back on error.
+
+    The commit (or, after an error, the rollback that closing does) runs in the thread
+    pool, shielded from cancellation: a request whose client went away still ends its
+    transaction and returns its connection.
+    """
     factory: sessionmaker[Session] = request.app.state.sessions
     session = factory()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(session.close)
         raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_commit_and_close, session)
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
     finally:
-        session.close()
+        session.close()  # rolls back if the commit failed
 
 
 # scope="function": commit before the response is sent, so a client never gets a 2xx for
@@ -58,10 +78,10 @@ def current_key(
     return key
 
 
-def require(scope: str) -> Callable[[ApiKey], ApiKey]:
+def require(scope: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
     """A dependency that demands ``scope`` (``admin`` implies every scope); 403 otherwise."""
 
-    def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    async def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
         if not has_scope(key, scope):
             raise ApiProblemError(
                 403, f"this API key lacks the scope '{scope}'", kind="forbidden", scope=scope
