@@ -38,6 +38,7 @@ import asyncio
 import json
 import os
 import resource
+import signal
 import socket
 import statistics
 import subprocess
@@ -110,37 +111,33 @@ class Tally:
 
 async def closed_loop(
     port: int,
-    clients: int,
     make: Callable[[int, int], Request],
-    warmup: float,
     seconds: float,
     on_answer: Callable[[int, Request, int], None],
+    sent: list[int],
 ) -> tuple[Tally, float]:
-    """``clients`` clients, client ``c`` sending ``make(c, n)`` as its ``n``-th request and
-    waiting for the answer, for ``warmup + seconds``; counts only the last ``seconds``.
-    ``on_answer(c, request, status)`` sees every answer, warm-up included."""
+    """One client per entry of ``sent``: client ``c`` sends ``make(c, n)`` as its ``n``-th
+    request (``sent[c]`` counts them across calls) and waits for the answer, for
+    ``seconds``. ``on_answer(c, request, status)`` sees every answer."""
     tally = Tally()
     began = time.perf_counter()
-    counting_from = began + warmup
-    until = counting_from + seconds
+    until = began + seconds
 
     async def client(c: int) -> None:
         connection = await Connection.open(port)
-        n = 0
         try:
             while (started := time.perf_counter()) < until:
-                request = make(c, n)
+                request = make(c, sent[c])
                 status = await connection.post(*request)
+                tally.latencies.append(time.perf_counter() - started)
+                tally.statuses[status] += 1
                 on_answer(c, request, status)
-                if started >= counting_from:
-                    tally.latencies.append(time.perf_counter() - started)
-                    tally.statuses[status] += 1
-                n += 1
+                sent[c] += 1
         finally:
             await connection.close()
 
-    await asyncio.gather(*(client(c) for c in range(clients)))
-    return tally, time.perf_counter() - max(counting_from, began)
+    await asyncio.gather(*(client(c) for c in range(len(sent))))
+    return tally, time.perf_counter() - began
 
 
 # -- CPU accounting -------------------------------------------------------------------------
@@ -497,34 +494,31 @@ def _no_store() -> Iterator[None]:
 def _timed_load(
     scenario: Scenario, port: int, pid: int, args: argparse.Namespace
 ) -> tuple[Tally, float, dict[str, float]]:
-    """The load, with the CPU seconds of the client, the server tree and the rest of the
-    machine over the whole run (warm-up included, so the shares are of the whole run)."""
+    """A warm-up (the pools fill, the statements get prepared), then the counted load with
+    the CPU seconds the client, the server processes, PostgreSQL and the rest of the
+    machine used meanwhile."""
+    sent = [0] * args.clients
+    _run_loop(closed_loop(port, scenario.make, args.warmup, scenario.on_answer, sent))
     tree = _process_tree(pid)
-    postgres = _postgres_pids()  # those running throughout: the server's pooled connections
+    postgres = _postgres_pids()  # after the warm-up: the server's connections are open
     before = (
         _own_cpu_seconds(),
         _cpu_seconds(tree),
         _cpu_seconds(postgres),
         _machine_cpu_seconds(),
     )
-    began = time.perf_counter()
     tally, elapsed = _run_loop(
-        closed_loop(
-            port, args.clients, scenario.make, args.warmup, args.seconds, scenario.on_answer
-        )
+        closed_loop(port, scenario.make, args.seconds, scenario.on_answer, sent)
     )
-    whole = time.perf_counter() - began
     client = _own_cpu_seconds() - before[0]
     served = _cpu_used(before[1], _cpu_seconds(tree))
     database = _cpu_used(before[2], _cpu_seconds(postgres))
     machine = _machine_cpu_seconds() - before[3]
-    # Shares of the whole run, scaled to the counted period's length for the table.
-    scale = elapsed / whole
     cpu = {
-        "client": client * scale,
-        "server": served * scale,
-        "postgres": database * scale,
-        "other": max(machine - client - served - database, 0.0) * scale,
+        "client": client,
+        "server": served,
+        "postgres": database,
+        "other": max(machine - client - served - database, 0.0),
     }
     return tally, elapsed, cpu
 
@@ -578,6 +572,8 @@ def main() -> None:
         "--src", type=Path, default=ROOT / "src", help="source tree the servers run (A/B)"
     )
     args = parser.parse_args()
+    # A SIGTERM (timeout, kill) unwinds like Ctrl-C: the servers stop, the schemas go.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scenarios = args.scenarios.split(",")
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
@@ -85,6 +86,7 @@ def create_app(
     )
     app.state.engine = engine if engine is not None else settings_engine()
     app.state.sessions = session_factory(app.state.engine)
+    app.state.slots = WeakKeyDictionary()  # transaction slots per event loop (api.deps)
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(
