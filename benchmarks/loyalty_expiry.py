@@ -1,12 +1,14 @@
 """Benchmark: the nightly points expiry over N accounts on PostgreSQL.
 
     PYTHONPATH=src python benchmarks/loyalty_expiry.py \
-        --url postgresql://postgres@127.0.0.1:5432/test --accounts 1000000
+        --url postgresql://postgres@127.0.0.1:5432/test --accounts 1000000 [--subscriber]
 
 Builds, in a schema of its own (dropped at the end), a migrated store with N customers,
 one points program, N accounts each holding one earn lot (with its earn entry) that is
 past its expiry, plus N lots that are not; then times ``expire_due`` (set-based: three
-statements whatever N) and a second run, which must expire nothing.
+statements whatever N, four with ``--subscriber``: a webhook endpoint for every kind, so
+the expiry also writes one ``points_expired`` event per account) and a second run, which
+must expire and send nothing.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, text
 
 from regulars.loyalty.service import expire_due
+from regulars.loyalty.webhooks import add_endpoint
 from regulars.store.migrate import upgrade
-from regulars.store.session import make_engine
+from regulars.store.session import make_engine, session_scope
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -63,6 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True, help="PostgreSQL URL")
     parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument(
+        "--subscriber", action="store_true", help="register a webhook endpoint (every kind)"
+    )
     args = parser.parse_args()
     schema = f"bench_expiry_{uuid.uuid4().hex[:8]}"
     admin = make_engine(args.url)
@@ -72,9 +78,12 @@ def main() -> None:
     try:
         began = time.perf_counter()
         build(engine, args.accounts)
+        if args.subscriber:
+            with session_scope(engine) as session:
+                add_endpoint(session, "https://example.com/hooks/loyalty")
         print(
             f"set-up: {args.accounts:,} accounts, {2 * args.accounts:,} lots in "
-            f"{time.perf_counter() - began:.1f} s"
+            f"{time.perf_counter() - began:.1f} s; subscriber: {args.subscriber}"
         )
         began = time.perf_counter()
         expired = expire_due(engine, NOW)
@@ -86,9 +95,13 @@ def main() -> None:
             wrong = conn.execute(
                 text("SELECT count(*) FROM loyalty_accounts WHERE balance <> 50")
             ).scalar_one()
+            events = conn.execute(
+                text("SELECT count(*) FROM loyalty_events WHERE kind = 'points_expired'")
+            ).scalar_one()
         print(
             f"expire_due: {expired:,} points over {args.accounts:,} accounts in {first:.1f} s; "
-            f"second run {again} points in {second:.2f} s; accounts with a wrong balance: {wrong}"
+            f"second run {again} points in {second:.2f} s; accounts with a wrong balance: "
+            f"{wrong}; points_expired events: {events:,}"
         )
     finally:
         engine.dispose()

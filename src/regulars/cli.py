@@ -782,10 +782,20 @@ def loyalty_simulate(
     ] = None,
     tiers: Annotated[
         str | None,
-        typer.Option(help="'name:threshold:multiplier[:discount%],…', e.g. 'silver:500:1.5'."),
+        typer.Option(
+            help="Tier club: 'name:threshold:multiplier[:discount%],…', e.g. 'silver:500:1.5' "
+            "(window 365 days, grace 30 unless --config sets them)."
+        ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Program TOML: [rules] and [assumptions].")
+        Path | None, typer.Option(help="Program TOML: [rules], [tiers] and [assumptions].")
+    ] = None,
+    lines: Annotated[
+        Path | None,
+        typer.Option(
+            help="Order lines (Parquet or CSV: order_id, sku, category, line_amount) for SKU "
+            "and category multipliers, when the export has no line items."
+        ),
     ] = None,
     enrolment_share: Annotated[
         float | None, typer.Option(help="Share of customers who join (default 0.6).")
@@ -813,6 +823,7 @@ def loyalty_simulate(
 ) -> None:
     """Replay the order history under a proposed points program: cost, liability, and the
     retention gain it needs to pay for itself (docs/loyalty-economics.md)."""
+    from regulars.engine import table_from_arrow
     from regulars.loyalty.simulate import simulate_program
 
     program = _program(
@@ -823,8 +834,8 @@ def loyalty_simulate(
             "expiry_days": _expiry(expiry_days),
             "pending_days": pending_days,
             "max_redeem_share": _decimal(max_redeem_share, "--max-redeem-share"),
-            "tiers": _tiers(tiers),
         },
+        tiers=_tiers(tiers),
         assumptions={
             "enrolment_share": enrolment_share,
             "redeemer_share": redeemer_share,
@@ -834,9 +845,13 @@ def loyalty_simulate(
     )
     settings = _settings(timezone=timezone, margin=_decimal(margin, "--margin"))
     shop = _load_shop(orders, settings, _mapping(map_, mapping))
+    imported = shop.import_result.order_lines if shop.import_result else None
+    line_items = _read_lines(lines) if lines is not None else imported
     sim = simulate_program(
         shop.orders,
         program,
+        order_lines=None if line_items is None else table_from_arrow(shop.con, line_items),
+        timezone=settings.timezone,
         start=_date(start, "--start"),
         end=_date(end, "--end"),
         margin=settings.margin,
@@ -852,15 +867,28 @@ def loyalty_simulate(
     _print_simulation(sim)
 
 
-def _program(config: Path | None, rules: dict[str, Any], assumptions: dict[str, Any]) -> Any:
-    """The program of ``--config`` (if any) with the options given on top of it."""
+def _program(
+    config: Path | None,
+    rules: dict[str, Any],
+    tiers: list[dict[str, Any]] | None,
+    assumptions: dict[str, Any],
+) -> Any:
+    """The program of ``--config`` (if any) with the options given on top of it
+    (``--tiers`` replaces the tiers of the config's ``[tiers]`` club, keeping its window
+    and grace)."""
     from regulars.loyalty.simulate import ProgramConfig, load_program
 
-    base = load_program(config).model_dump() if config else {"rules": {}, "assumptions": {}}
+    base: dict[str, Any] = (
+        load_program(config).model_dump(exclude_none=False)
+        if config
+        else {"rules": {}, "tiers": None, "assumptions": {}}
+    )
     given_rules = {k: v for k, v in rules.items() if v is not None}
     if rules["expiry_days"] is _NEVER:
         given_rules["expiry_days"] = None
     base["rules"] |= given_rules
+    if tiers is not None:
+        base["tiers"] = (base["tiers"] or {}) | {"tiers": tiers}
     base["assumptions"] |= {k: v for k, v in assumptions.items() if v is not None}
     for needed, option in (("earn_per_unit", "--earn-per-unit"), ("point_value", "--point-value")):
         if needed not in base["rules"]:
@@ -869,6 +897,43 @@ def _program(config: Path | None, rules: dict[str, Any], assumptions: dict[str, 
 
 
 _NEVER = object()
+_LINE_TYPES = {"order_id": "string", "sku": "string", "category": "string"}
+
+
+def _read_lines(path: Path) -> Any:
+    """``--lines``: canonical order lines from Parquet or CSV (``order_id`` and
+    ``line_amount`` required; ``sku``, ``category`` optional)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from regulars.data.schema import MONEY
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            table = pq.read_table(path)
+        else:
+            types = {"line_amount": MONEY} | {k: pa.string() for k in _LINE_TYPES}
+            options = pacsv.ConvertOptions(column_types=types)
+            table = pacsv.read_csv(path, convert_options=options)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise RegularsError(f"--lines: {path}: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in ("order_id", "line_amount") if c not in table.column_names]
+    if missing:
+        raise RegularsError(f"--lines: {path} has no column {', '.join(missing)}")
+    for column in ("sku", "category"):
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
+    return table.select(["order_id", "sku", "category", "line_amount"]).cast(
+        pa.schema(
+            [
+                ("order_id", pa.string()),
+                ("sku", pa.string()),
+                ("category", pa.string()),
+                ("line_amount", MONEY),
+            ]
+        )
+    )
 
 
 def _expiry(text: str | None) -> Any:
@@ -918,10 +983,14 @@ def _print_simulation(sim: Any) -> None:
         ("tier discounts", f"{t.tier_discounts:,.2f}"),
         ("expected cost of outstanding points", f"{t.expected_outstanding_cost:,.2f}"),
         ("program cost", f"{t.program_cost:,.2f}"),
+        *((f"  … {p.name}", f"{p.cost:,.2f}") for p in sim.cost_parts),
         (f"break-even revenue ({b.basis})", f"{b.required_revenue:,.2f}"),
         ("revenue lift needed", _fmt_pct(b.required_revenue_lift_pct)),
         ("repeat rate gain needed", _fmt_points(b.required_repeat_rate_points)),
     ]
+    if sim.tiers is not None:
+        mix = sim.months[-1].tiers
+        rows.append(("tier mix at the end", ", ".join(f"{k} {v:,}" for k, v in mix.items())))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
@@ -1266,17 +1335,69 @@ def loyalty_balance(
     console.print(table if views else f"'{customer_id}' has no loyalty account")
 
 
+@loyalty_app.command("cancel-redemption")
+def loyalty_cancel_redemption(
+    customer_id: Annotated[str, typer.Argument(help="The customer who redeemed.")],
+    key: Annotated[str, typer.Argument(help="The redemption's Idempotency-Key.")],
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Prefix of the API key that redeemed (regulars apikey list); without it KEY "
+            "is the key given to regulars.loyalty.service.redeem.",
+        ),
+    ] = None,
+    program: Annotated[
+        str | None,
+        typer.Option("--program", help="Program code; default: the oldest active one."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (ledger and audit log).")] = None,
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Give back what a redemption spent, into the lots it took them from (once; audited)."""
+    from regulars.loyalty.live.common import program_of_type
+    from regulars.loyalty.service import cancel_redemption
+    from regulars.store.session import session_scope
+
+    with _store(url) as engine, session_scope(engine) as session:
+        found = program_of_type(session, program, "points")
+        done = cancel_redemption(
+            session,
+            found,
+            customer_id,
+            f"{api_key}:{key}" if api_key else key,
+            actor="cli",
+            reason=reason,
+        )
+    posted = done.posted
+    how = "was already cancelled:" if posted.replay else "cancelled:"
+    console.print(
+        f"redemption {done.spend_entry_id} {how} {posted.points} point(s) given back "
+        f"({done.expired} expired at once, {done.clawed_back} repaid debt); "
+        f"balance {posted.balance}",
+        highlight=False,
+    )
+
+
 @loyalty_app.command("webhook-add")
 def loyalty_webhook_add(
     endpoint: Annotated[str, typer.Argument(help="URL the events are POSTed to.")],
+    kinds: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these event kinds, comma-separated (tier_changed, points_expiring, "
+            "points_expired, reward_granted); default: every kind."
+        ),
+    ] = None,
     url: DatabaseUrlOpt = None,
 ) -> None:
     """Register a webhook endpoint; prints its signing secret, alone on the last line, once."""
     from regulars.loyalty.webhooks import add_endpoint
     from regulars.store.session import session_scope
 
+    chosen = None if kinds is None else [k.strip() for k in kinds.split(",") if k.strip()]
     with _store(url) as engine, session_scope(engine) as session:
-        endpoint_id, secret = add_endpoint(session, endpoint)
+        endpoint_id, secret = add_endpoint(session, endpoint, kinds=chosen)
     err_console.print(
         f"endpoint {endpoint_id}: {endpoint}; its signing secret (store it now):", highlight=False
     )

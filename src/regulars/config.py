@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         ge=1,
         description="CPU threads (OpenMP/BLAS) the scores refresh's models may use.",
     )
+    job_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Days a finished (done) job row is kept before the nightly jobs.prune "
+        "deletes it; failed jobs are kept until an operator retries or deletes them.",
+    )
     database_url: str = Field(
         "sqlite:///regulars.db",
         description="The operational store: sqlite:///path.db or postgresql://user@host/db.",

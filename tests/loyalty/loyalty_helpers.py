@@ -11,7 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgram
+from regulars.loyalty.models import (
+    LoyaltyAccount,
+    LoyaltyEntry,
+    LoyaltyLot,
+    LoyaltyLotConsumption,
+    LoyaltyProgram,
+)
 from regulars.store.models import Customer, Order, OrderLine, OrderReturn
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -40,8 +46,13 @@ def make_program(session: Session, code: str = "points", **overrides: Any) -> Lo
     return program
 
 
-def add_customer(session: Session, customer_id: str, household_id: str | None = None) -> None:
-    session.add(Customer(customer_id=customer_id, household_id=household_id, attributes={}))
+def add_customer(
+    session: Session, customer_id: str, household_id: str | None = None, **fields: Any
+) -> None:
+    """A customer; ``fields`` are other columns (``created_at``, ``time_zone`` …)."""
+    session.add(
+        Customer(customer_id=customer_id, household_id=household_id, attributes={}, **fields)
+    )
     session.flush()
 
 
@@ -132,3 +143,24 @@ def check_ledger(
             )
         )
         assert negatives == 0
+
+
+def check_lots(session: Session, account_id: int) -> None:
+    """remaining == points − Σ consumptions − expired, for every lot of the account
+    (consumptions are negative where a cancelled redemption put points back)."""
+    consumed = (
+        select(func.coalesce(func.sum(LoyaltyLotConsumption.points), 0))
+        .where(LoyaltyLotConsumption.lot_id == LoyaltyLot.id)
+        .scalar_subquery()
+    )
+    expired = (
+        select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
+        .where(LoyaltyEntry.lot_id == LoyaltyLot.id, LoyaltyEntry.kind == "expire")
+        .scalar_subquery()
+    )
+    for points, remaining, used, gone in session.execute(
+        select(LoyaltyLot.points, LoyaltyLot.remaining, consumed, expired).where(
+            LoyaltyLot.account_id == account_id
+        )
+    ):
+        assert remaining == points - used + gone

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledger, make_program
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.ledger import (
     IdempotencyConflictError,
     InsufficientPointsError,
     expire_lots,
 )
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyLot, LoyaltyLotConsumption
+from regulars.loyalty.live.models import LoyaltyTierState
+from regulars.loyalty.live.quote import quote_programs
+from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent, LoyaltyLot, LoyaltyLotConsumption
 from regulars.loyalty.service import (
     account_view,
     adjust,
@@ -23,6 +27,7 @@ from regulars.loyalty.service import (
     expiring_soon,
     on_order_recorded,
     on_return_recorded,
+    quote,
     recredited_points,
     redeem,
     reversed_points,
@@ -30,6 +35,7 @@ from regulars.loyalty.service import (
 from regulars.store.models import AuditEntry
 
 LATER = T0 + timedelta(days=20)  # after the 14-day pending period
+START = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def test_order_earns_a_pending_lot_that_becomes_available(session: Session) -> None:
@@ -50,18 +56,85 @@ def test_order_earns_a_pending_lot_that_becomes_available(session: Session) -> N
     check_ledger(session)
 
 
-def test_tier_multiplier_from_window_spend_this_order_included(session: Session) -> None:
-    tiers = [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]
-    program = make_program(session, config={"tiers": tiers, "tier_window_days": 30})
+def _tier_club(session: Session, code: str = "vip", **config: Any) -> None:
+    """A ``tiers`` program (the one tier model) running since 2020."""
+    spec = ProgramSpec(code, code.upper(), "tiers", {"code": code, **config}, starts_at=START)
+    create_program(session, spec)
+    session.commit()
+
+
+def test_order_crossing_gold_earns_at_gold_this_order_included(session: Session) -> None:
+    """Gold from 100.00 spent in 30 days, ×2; window 30 days, no grace.
+
+    A1 60.00: window 60 < 100, no tier → 60 points. A2 50.00 the next day: 110 ≥ 100, the
+    upgrade is immediate and this order counts → 50 × 2 = 100 points. A3 10.00 forty days
+    later: gold's window (from A2, 30 days) ended with 50 in it (A1 left it) < 100, no
+    grace → no tier → 10 points. The club emitted tier_changed twice (None → gold, gold →
+    None); the points program emits none of its own.
+    """
+    program = make_program(session)
+    gold = [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]
+    _tier_club(session, tiers=gold, window_days=30, grace_days=0)
     first = add_order(session, "A1", "ann", "60.00")
-    assert on_order_recorded(session, first)[0].points == 60  # 60 < 100
+    assert on_order_recorded(session, first)[0].points == 60
     second = add_order(session, "A2", "ann", "50.00", at=T0 + timedelta(days=1))
-    assert on_order_recorded(session, second)[0].points == 100  # 110 ≥ 100: 50 × 2
-    # 40 days later the window holds only the new order.
+    assert on_order_recorded(session, second)[0].points == 100
+    assert account_view(session, program, "ann", now=T0 + timedelta(days=2)).tier == "gold"
     third = add_order(session, "A3", "ann", "10.00", at=T0 + timedelta(days=40))
     assert on_order_recorded(session, third)[0].points == 10
     session.commit()
-    assert account_view(session, program, "ann").tier is None
+    assert account_view(session, program, "ann", now=T0 + timedelta(days=41)).tier is None
+    events = session.scalars(select(LoyaltyEvent).order_by(LoyaltyEvent.id)).all()
+    assert [(e.kind, e.payload["from"], e.payload["to"]) for e in events] == [
+        ("tier_changed", None, "gold"),
+        ("tier_changed", "gold", None),
+    ]
+    assert all(e.payload["program"] == "vip" for e in events)
+
+
+def test_several_tier_clubs_earn_at_the_largest_multiplier(session: Session) -> None:
+    """Club a: silver ×1.5 from 50; club b: bronze ×1.2 from 20, platinum ×3 from 500.
+    An order of 80.00 reaches silver (a) and bronze (b): 80 × 1.5 = 120 points, the
+    account's tier is silver. The next order of 500.00 reaches platinum in b: 500 × 3 = 1,500."""
+    program = make_program(session)
+    _tier_club(
+        session, "a", tiers=[{"name": "silver", "threshold": "50", "earn_multiplier": "1.5"}]
+    )
+    _tier_club(
+        session,
+        "b",
+        tiers=[
+            {"name": "bronze", "threshold": "20", "earn_multiplier": "1.2"},
+            {"name": "platinum", "threshold": "500", "earn_multiplier": "3"},
+        ],
+    )
+    assert on_order_recorded(session, add_order(session, "A1", "ann", "80.00"))[0].points == 120
+    assert account_view(session, program, "ann", now=T0).tier == "silver"
+    big = add_order(session, "A2", "ann", "500.00", at=T0 + timedelta(hours=1))
+    assert on_order_recorded(session, big)[0].points == 1500
+    session.commit()
+    assert account_view(session, program, "ann", now=T0 + timedelta(hours=2)).tier == "platinum"
+
+
+def test_quote_earns_at_the_tier_the_cart_reaches_and_writes_nothing(session: Session) -> None:
+    """Gold ×2 (5 % off) from 500.00. ann has spent 300.00. A cart of 250.00 reaches gold
+    (550): the quote earns 250 × 2 = 500 points at tier gold, while the club's part shows
+    the tier now (none, so no discount) and tier_after gold. A cart of 100.00 stays below:
+    100 points, no tier. Nothing is written (no tier state row for the cart)."""
+    program = make_program(session)
+    gold = [{"name": "gold", "threshold": "500", "earn_multiplier": "2", "discount_pct": "5"}]
+    _tier_club(session, tiers=gold)
+    on_order_recorded(session, add_order(session, "A1", "ann", "300.00"))
+    session.commit()
+    states = session.scalar(select(func.count()).select_from(LoyaltyTierState))
+    now = T0 + timedelta(days=1)
+    crossing = quote(session, program, "ann", Decimal("250.00"), [], now=now)
+    assert (crossing.points_earned, crossing.tier) == (500, "gold")
+    [club] = quote_programs(session, "ann", Decimal("250.00"), [], now)
+    assert (club.tier, club.discount_pct, club.tier_after) == (None, Decimal(0), "gold")
+    below = quote(session, program, "ann", Decimal("100.00"), [], now=now)
+    assert (below.points_earned, below.tier) == (100, None)
+    assert session.scalar(select(func.count()).select_from(LoyaltyTierState)) == states
 
 
 def test_spend_takes_oldest_expiring_available_lots_first(session: Session) -> None:

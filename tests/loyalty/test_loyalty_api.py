@@ -64,6 +64,11 @@ def test_program_config_errors_name_the_field(client: TestClient) -> None:
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"][0]["field"] == "config.earn_per_unit"
+    # Tiers are a program of their own (type "tiers"): a points config has none.
+    tiered = {**PROGRAM, "config": {**PROGRAM["config"], "tiers": []}}
+    response = client.post("/v1/loyalty/programs", json=tiered)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "config.tiers"
     unknown = client.post("/v1/loyalty/programs", json={**PROGRAM, "type": "lottery"})
     assert unknown.status_code == 422
     assert "unknown program type" in unknown.json()["detail"]
@@ -154,6 +159,7 @@ def test_quote_writes_nothing(funded: TestClient, store_engine: Engine) -> None:
     assert quote == {
         "program": "stars",
         "points_earned": 80,
+        "earned_from": [{"kind": "base", "code": None, "points": 80}],
         "tier": None,
         "available": 100,
         "max_redeemable_points": 100,  # 50 % of 80.00 = 40.00 = 4,000 points; balance 100
@@ -179,3 +185,70 @@ def test_scopes_are_enforced(store_engine: Engine) -> None:
         client.headers["Authorization"] = f"Bearer {key}"
         assert client.post("/v1/loyalty/programs", json=PROGRAM).status_code == 403
         assert client.get("/v1/loyalty/programs").status_code == 200
+
+
+def _cancel(client: TestClient, key: str, customer: str = "ann", **body: Any) -> Any:
+    return client.post(f"/v1/loyalty/accounts/{customer}/redemptions/{key}/cancel", json=body)
+
+
+def test_cancel_a_redemption_by_its_key(funded: TestClient, store_engine: Engine) -> None:
+    """100 earned; 30 redeemed under 'pay/A2' (a '/' in the key): 70; cancelled: 100."""
+    spent = _redeem(funded, 30, "pay/A2", order_id="A2").json()
+    first = _cancel(funded, "pay/A2", reason="payment declined")
+    assert first.status_code == 201, first.text
+    assert first.json() == {
+        "entry_id": first.json()["entry_id"],
+        "redemption_entry_id": spent["entry_id"],
+        "kind": "cancel_spend",
+        "points": 30,
+        "expired": 0,
+        "clawed_back": 0,
+        "money": "0.30",
+        "balance": 100,
+    }
+    retry = funded.post("/v1/loyalty/accounts/ann/redemptions/pay%2FA2/cancel")  # no body
+    assert (retry.status_code, retry.json()) == (200, first.json())
+    assert funded.get("/v1/loyalty/accounts/ann").json()["balance"] == 100
+    entries = funded.get("/v1/loyalty/accounts/ann/entries").json()["items"]
+    assert [(e["kind"], e["points"], e["reason"]) for e in entries[:2]] == [
+        ("cancel_spend", 30, "payment declined"),
+        ("spend", -30, None),
+    ]
+    with Session(store_engine) as session:
+        [audit] = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "loyalty.redemption.cancel")
+        )
+        assert audit.actor.startswith("apikey:")
+        assert (audit.details["points"], audit.details["order_id"]) == (30, "A2")
+
+
+def test_cancel_answers_404_for_what_it_does_not_know(funded: TestClient) -> None:
+    assert _redeem(funded, 10, "pay").status_code == 201
+    unknown = _cancel(funded, "nope")
+    assert (unknown.status_code, unknown.json()["type"]) == (404, "urn:regulars:problem:not-found")
+    assert "'nope'" in unknown.json()["detail"]
+    assert _cancel(funded, "pay", customer="nobody").status_code == 404
+    assert _cancel(funded, "pay", program="other").status_code == 404
+    assert _cancel(funded, "pay", reason="").status_code == 422
+    assert _cancel(funded, "x" * 201).status_code == 422
+    assert funded.get("/v1/loyalty/accounts/ann").json()["balance"] == 90
+
+
+def test_cancel_is_scoped_to_the_api_key_that_redeemed(
+    funded: TestClient, store_engine: Engine
+) -> None:
+    """Idempotency keys are remembered per API key: another key's 'pay' is not this one."""
+    assert _redeem(funded, 10, "pay").status_code == 201
+    _row, other = create_api_key(store_engine, "web", ["loyalty:read", "loyalty:write"])
+    response = funded.post(
+        "/v1/loyalty/accounts/ann/redemptions/pay/cancel",
+        headers={"Authorization": f"Bearer {other}"},
+    )
+    assert response.status_code == 404
+    _row, reader = create_api_key(store_engine, "ro", ["loyalty:read"])
+    forbidden = funded.post(
+        "/v1/loyalty/accounts/ann/redemptions/pay/cancel",
+        headers={"Authorization": f"Bearer {reader}"},
+    )
+    assert forbidden.status_code == 403
+    assert _cancel(funded, "pay").status_code == 201

@@ -1,4 +1,5 @@
-"""``regulars loyalty expire / balance / webhook-add / deliver`` on a SQLite file."""
+"""``regulars loyalty expire / balance / cancel-redemption / webhook-add / deliver`` on a
+SQLite file."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from regulars.cli import app
-from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.service import on_order_recorded, redeem
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine
 
@@ -39,3 +40,30 @@ def test_expire_balance_and_webhooks(tmp_path: Path) -> None:
     assert len(added.stdout.strip().splitlines()[-1]) >= 32  # the secret, alone on its line
     bad = runner.invoke(app, ["loyalty", "webhook-add", "ftp://x", "--url", url])
     assert bad.exit_code != 0
+
+
+def test_cancel_redemption(tmp_path: Path) -> None:
+    """ann earned 12, redeemed 5 through the API key 'abc123' under key 'pay': 7; the CLI
+    cancels it (12), a second time answers the same, an unknown key fails in one line."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        program = make_program(session, config={"pending_days": 0})
+        on_order_recorded(session, add_order(session, "A1", "ann", "12.00", at=now))
+        redeem(session, program, "ann", 5, key="abc123:pay", actor="apikey:abc123", now=now)
+        session.commit()
+    engine.dispose()
+    runner = CliRunner()
+    args = ["loyalty", "cancel-redemption", "ann", "pay", "--api-key", "abc123", "--url", url]
+    done = runner.invoke(app, [*args, "--reason", "payment declined"])
+    assert done.exit_code == 0, done.output
+    assert "cancelled: 5 point(s) given back" in done.output
+    assert "balance 12" in done.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "was already cancelled: 5 point(s)" in again.output
+    unknown = runner.invoke(app, ["loyalty", "cancel-redemption", "ann", "pay", "--url", url])
+    assert unknown.exit_code != 0
+    assert "no redemption with idempotency key 'pay'" in str(unknown.exception) + unknown.output

@@ -3,12 +3,14 @@ PostgreSQL), real threads, one session (one transaction) each."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from threading import Event
 from typing import Any
 
-from loyalty_helpers import add_customer, add_order, check_ledger, make_program
+from loyalty_helpers import T0, add_customer, add_order, check_ledger, make_program
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +30,9 @@ CAFE: dict[str, Any] = {
     "accepts_points": True,
     "redeem_value": "0.01",
 }
+
+
+DAY = timedelta(days=1)
 
 
 def _workers(engine: Engine) -> int:
@@ -104,4 +109,41 @@ def test_concurrent_donations_share_the_cap_once(store_engine: Engine) -> None:
     with Session(store_engine) as session:
         assert session.scalar(select(func.sum(Donation.matched_points))) == 100
         assert session.scalar(select(func.sum(Donation.points))) == 300
+        check_ledger(session)
+
+
+def test_an_order_reads_its_tier_after_the_customers_order_in_flight(store_engine: Engine) -> None:
+    """Gold ×2 from 500.00 in a tier club. Transaction A records E1 (300.00) and stays open
+    for half a second; B records E2 (300.00, an hour later) meanwhile. B reads the tier
+    under the customer's lock, so it waits for A's commit and sees E1: 600 ≥ 500, gold, and
+    E2 earns 300 × 2 = 600. Reading the tier without the lock, B would see E2 alone (300 <
+    500) and earn 300. (SQLite's single writer makes B wait at its insert already.)"""
+    gold = {"code": "vip", "tiers": [{"name": "gold", "threshold": "500", "earn_multiplier": "2"}]}
+    with Session(store_engine, expire_on_commit=False) as session:
+        make_program(session, config={"pending_days": 0})
+        create_program(session, ProgramSpec("vip", "VIP", "tiers", gold, starts_at=T0 - DAY))
+        add_customer(session, "eve")
+        session.commit()
+    recorded = Event()
+
+    def first() -> int:
+        with Session(store_engine, expire_on_commit=False) as session:
+            [posted] = on_order_recorded(session, add_order(session, "E1", "eve", "300.00"))
+            recorded.set()
+            time.sleep(0.5)  # B is waiting on the customer's lock meanwhile
+            session.commit()
+            return posted.points
+
+    def second() -> int:
+        assert recorded.wait(10)
+        with Session(store_engine, expire_on_commit=False) as session:
+            order = add_order(session, "E2", "eve", "300.00", at=T0 + timedelta(hours=1))
+            [posted] = on_order_recorded(session, order)
+            session.commit()
+            return posted.points
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.submit(first), pool.submit(second)
+        assert (a.result(), b.result()) == (300, 600)
+    with Session(store_engine) as session:
         check_ledger(session)

@@ -136,3 +136,28 @@ def test_regulars_import_never_earns(
     with Session(store_engine) as session:
         assert session.scalar(select(func.count()).select_from(LoyaltyEntry)) == 0
         assert session.scalar(select(func.count()).select_from(LoyaltyAccount)) == 0
+
+
+def test_an_order_recorded_cancelled_gives_back_its_redemption(
+    client: TestClient, store_engine: Engine
+) -> None:
+    """A-1 earns 100. The checkout redeems 40 for C-9, then records C-9 as cancelled
+    (payment declined): the 40 come back in the order's transaction; C-9 earns nothing."""
+    assert client.post("/v1/orders", json=_order("A-1", "100.00")).status_code == 201
+    redeem = client.post(
+        "/v1/loyalty/accounts/ann/redeem",
+        json={"points": 40, "shop_id": "berlin", "order_id": "C-9"},
+        headers={"Idempotency-Key": "checkout-C-9"},
+    )
+    assert redeem.status_code == 201
+    assert _balance(client) == 60
+    cancelled = {**_order("C-9", "80.00"), "status": "cancelled"}
+    assert client.post("/v1/orders", json=cancelled).status_code == 201
+    assert _balance(client) == 100
+    assert client.post("/v1/orders", json=cancelled).status_code == 200  # a replay
+    assert _entries(store_engine) == [("earn", 100), ("spend", -40), ("cancel_spend", 40)]
+    # The API's cancel answers the cancellation the order made.
+    again = client.post("/v1/loyalty/accounts/ann/redemptions/checkout-C-9/cancel")
+    assert (again.status_code, again.json()["points"]) == (200, 40)
+    with Session(store_engine) as session:
+        check_ledger(session)

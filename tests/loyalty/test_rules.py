@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from regulars.loyalty.rules import Line, PointsRules, Tier, max_redeemable, points_earned, tier_for
+from regulars.loyalty.rules import (
+    Line,
+    PointsRules,
+    Tier,
+    highest_tier,
+    max_redeemable,
+    points_earned,
+)
 
 RULES = PointsRules(
     earn_per_unit=Decimal(1),
     point_value=Decimal("0.01"),
     sku_multipliers={"COFFEE": Decimal(3)},
     category_multipliers={"tea": Decimal(2)},
-    tiers=[
-        Tier(name="silver", threshold=Decimal(500), earn_multiplier=Decimal("1.5")),
-        Tier(name="gold", threshold=Decimal(2000), earn_multiplier=Decimal(2)),
-    ],
 )
+TIERS = [
+    Tier(name="gold", threshold=Decimal(2000), earn_multiplier=Decimal(2)),
+    Tier(name="silver", threshold=Decimal(500), earn_multiplier=Decimal("1.5")),
+]
 
 
 def test_order_without_lines_earns_on_net_amount() -> None:
@@ -37,12 +44,12 @@ def test_tier_multiplier_and_nothing_for_returns() -> None:
     assert points_earned(RULES, Decimal("-20")) == 0
 
 
-def test_tier_for_picks_highest_reached() -> None:
-    assert tier_for(RULES, Decimal("499.99")) is None
-    silver = tier_for(RULES, Decimal(500))
+def test_highest_tier_picks_highest_reached_in_any_order() -> None:
+    assert highest_tier(TIERS, Decimal("499.99")) is None
+    silver = highest_tier(TIERS, Decimal(500))
     assert silver is not None
     assert silver.name == "silver"
-    gold = tier_for(RULES, Decimal(5000))
+    gold = highest_tier(TIERS, Decimal(5000))
     assert gold is not None
     assert gold.name == "gold"
 

@@ -1,16 +1,18 @@
 """The program simulator: hand-computed worked examples, and the columnar replay against
-a lot-by-lot FIFO replay written with the shared rules (points_earned, tier_for,
-max_redeemable) on random histories."""
+a lot-by-lot FIFO replay written with the live rules — ``bonus.earn_for_purchase`` (base
+points, SKU/category multipliers, period and first-purchase bonuses), ``tiers.evaluate``
+run order by order as the live engine does, ``max_redeemable`` — on random histories."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import ibis
 import numpy as np
@@ -20,24 +22,39 @@ import pytest
 from regulars.data.schema import MONEY
 from regulars.engine import connect, table_from_arrow
 from regulars.errors import RegularsError
-from regulars.loyalty.rules import PointsRules, Tier, max_redeemable, points_earned, tier_for
+from regulars.loyalty.programs import tiers
+from regulars.loyalty.programs.bonus import (
+    FirstPurchaseBonus,
+    PeriodBonus,
+    PointsProgramConfig,
+    ProfileBonus,
+    earn_for_purchase,
+)
+from regulars.loyalty.programs.history import OrderLine, Purchase
+from regulars.loyalty.programs.tiers import TierClubConfig
+from regulars.loyalty.rules import PointsRules, Tier, max_redeemable, points_earned
 from regulars.loyalty.simulate import (
     Assumptions,
+    History,
     ProgramConfig,
-    earned_points,
-    floor_times,
+    Replayed,
+    earn_base,
+    first_purchases,
     load_history,
     load_program,
+    local_midnights_us,
     redeem_caps,
     replay_lots,
+    replay_rules,
     simulate_program,
     threshold_points,
-    tier_index,
+    tier_counts,
 )
+from regulars.loyalty.simulate_rules import EarnBase, bonus_multipliers, earn, floor_times
 
 D = Decimal
 ALL_IN = Assumptions(enrolment_share=1.0, redeemer_share=1.0, redeem_threshold_value=D(5))
-RULES = PointsRules(earn_per_unit=D(1), point_value=D("0.01"))  # pending 14, expiry 365
+RULES = PointsProgramConfig(earn_per_unit=D(1), point_value=D("0.01"))  # pending 14, expiry 365
 
 
 def orders_arrow(rows: Sequence[tuple[str, str, str]]) -> pa.Table:
@@ -117,27 +134,29 @@ def test_worked_example_points_redemption_expiry_liability(
     assert "40 % margin" in sim.verdict()
 
 
-def test_worked_example_tiers_multiplier_discount_and_distribution() -> None:
-    """Silver from 500.00 spent in 365 days: ×1.5 points and 10 % discount.
+CLUB = TierClubConfig(
+    code="vip",
+    tiers=[
+        Tier(name="silver", threshold=D(500), earn_multiplier=D("1.5"), discount_pct=D(10)),
+        Tier(name="gold", threshold=D(1000), earn_multiplier=D(2)),
+    ],
+    window_days=365,
+    grace_days=30,
+)
 
-    b buys 600.00 on 2024-01-01 (no earlier spend: base, 600 points), 100.00 on
-    2024-01-02 (600 in the window: silver, 150 points, 10.00 discount) and 100.00 on
-    2025-01-03 (the window (2024-01-04, 2025-01-03] holds nothing earlier: base, 100
-    points). At the end of January 2024 b is silver (700 spent); at the end of January 2025
-    the window [2024-02-01, 2025-01-31] holds 100.00 only: base.
+
+def test_worked_example_tier_club_upgrade_grace_downgrade() -> None:
+    """Silver from 500.00 in 365 days (×1.5 points, 10 % off), gold from 1,000; grace 30 d.
+
+    b buys 600.00 on 2024-01-01 12:00: 600 ≥ 500, silver at once and this order counts →
+    600 × 1.5 = 900 points; the discount is the tier held before it (none). 100.00 on
+    01-02: silver, 150 points, 10.00 off. Silver's window ends 2024-12-31 12:00 holding
+    (2024-01-01 12:00, 2024-12-31 12:00] = 100 < 500 → grace to 2025-01-30 12:00. 100.00
+    on 2025-01-03 (in grace, window value 100): still silver, 150 points, 10.00 off. At the
+    grace end the value is 100 → no tier. Points 1,200 = 800 base + 400 tier part;
+    discounts 20.00. Month ends: January 2024 silver; December 2024 silver (grace);
+    January 2025 base (the downgrade of 01-30).
     """
-    rules = RULES.model_copy(
-        update={
-            "tiers": [
-                Tier(
-                    name="silver",
-                    threshold=D(500),
-                    earn_multiplier=D("1.5"),
-                    discount_pct=D(10),
-                )
-            ]
-        }
-    )
     orders = table_from_arrow(
         connect(),
         orders_arrow(
@@ -149,23 +168,110 @@ def test_worked_example_tiers_multiplier_discount_and_distribution() -> None:
         ),
     )
     no_redeem = Assumptions(enrolment_share=1.0, redeemer_share=0.0)
-    sim = simulate_program(orders, ProgramConfig(rules=rules, assumptions=no_redeem))
-    assert sim.totals.points_issued == 850
-    assert sim.totals.tier_discounts == D("10.00")
+    program = ProgramConfig(rules=RULES, tiers=CLUB, assumptions=no_redeem)
+    sim = simulate_program(orders, program, end=date(2025, 3, 1))
+    t = sim.totals
+    assert (t.points_issued, t.points_base, t.points_tier, t.points_bonus) == (1200, 800, 400, 0)
+    assert t.tier_discounts == D("20.00")
     months = {m.month: m for m in sim.months}
-    assert months[date(2024, 1, 1)].tiers == {"base": 0, "silver": 1}
+    assert months[date(2024, 1, 1)].tiers == {"base": 0, "silver": 1, "gold": 0}
     assert months[date(2024, 1, 1)].tier_discounts == D(10)
-    assert months[date(2025, 1, 1)].tiers == {"base": 1, "silver": 0}
+    assert months[date(2024, 12, 1)].tiers == {"base": 0, "silver": 1, "gold": 0}
+    assert months[date(2025, 1, 1)].tiers == {"base": 1, "silver": 0, "gold": 0}
+    assert sim.tier_candidates == 1
     assert sim.break_even.basis == "revenue"
     assert any("No margin" in note for note in sim.notes)
+    parts = {p.name: p for p in sim.cost_parts}
+    assert parts["tier discounts"].cost == D("20.00")
+    assert (parts["base points"].points, parts["tier multiplier points"].points) == (800, 400)
+
+
+def test_worked_example_cost_parts_of_bonuses() -> None:
+    """1 point per unit, 0.01 a point; double points in March 2024; 50 points and ×3 on a
+    first purchase. a: 100.00 on 2024-02-01 (first: ×3 → 300, +50) and 100.00 on
+    2024-03-05 (double → 200). c bought 10.00 on 2023-12-01, before the window: their
+    100.00 on 2024-02-10 is no first purchase → 100. Base 300, bonus 200 + 100 + 50 = 350;
+    nobody redeems, no expiry: the points cost is the outstanding 650 points × 0.01 =
+    6.50, shared 3.00 base / 3.50 bonus."""
+    rules = PointsProgramConfig(
+        earn_per_unit=D(1),
+        point_value=D("0.01"),
+        expiry_days=None,
+        bonuses=[
+            PeriodBonus(
+                code="march",
+                multiplier=D(2),
+                starts_at=datetime(2024, 3, 1, tzinfo=UTC),
+                ends_at=datetime(2024, 4, 1, tzinfo=UTC),
+            ),
+            FirstPurchaseBonus(code="welcome", points=50, multiplier=D(3)),
+        ],
+    )
+    orders = table_from_arrow(
+        connect(),
+        orders_arrow(
+            [
+                ("c", "2023-12-01", "10.00"),
+                ("a", "2024-02-01", "100.00"),
+                ("a", "2024-03-05", "100.00"),
+                ("c", "2024-02-10", "100.00"),
+            ]
+        ),
+    )
+    no_redeem = Assumptions(enrolment_share=1.0, redeemer_share=0.0)
+    sim = simulate_program(
+        orders,
+        ProgramConfig(rules=rules, assumptions=no_redeem),
+        start=date(2024, 1, 1),
+        end=date(2024, 6, 1),
+    )
+    t = sim.totals
+    assert (t.points_issued, t.points_base, t.points_tier, t.points_bonus) == (650, 300, 0, 350)
+    assert [(p.name, p.points, p.cost) for p in sim.cost_parts[:3]] == [
+        ("base points", 300, D("3.00")),
+        ("tier multiplier points", 0, D("0.00")),
+        ("bonus points", 350, D("3.50")),
+    ]
+
+
+def test_worked_example_lines_multipliers_and_a_partial_refund(
+    orders_on: Callable[..., ibis.Table], load: Callable[[pa.Table], ibis.Table]
+) -> None:
+    """Tea ×2 by category, SKU CAKE ×1.5 (beats its category tea), 1 point per unit.
+    o1 100.00 with lines tea 60.00 + other 40.00, 40.00 refunded: B = (120 + 40) × 60/100 =
+    96 → 96 points. o2 10.00 with CAKE (tea) 10.00: 15. o3 20.00 without lines: 20
+    (net amount). Without the lines table every order earns on its net amount: 60 + 10 + 20."""
+    rules = PointsProgramConfig(
+        earn_per_unit=D(1),
+        point_value=D("0.01"),
+        category_multipliers={"tea": D(2)},
+        sku_multipliers={"CAKE": D("1.5")},
+    )
+    table = orders_arrow(
+        [("a", "2024-01-01", "100.00"), ("a", "2024-01-02", "10.00"), ("b", "2024-01-03", "20.00")]
+    )
+    table = table.append_column("refunded_amount", pa.array([D(40), D(0), D(0)], MONEY))
+    lines = lines_arrow([("o1", "T1", "tea", "60.00"), ("o1", None, None, "40.00")])
+    lines = pa.concat_tables([lines, lines_arrow([("o2", "CAKE", "tea", "10.00")])])
+    orders = load(table)
+    assumptions = Assumptions(enrolment_share=1.0, redeemer_share=0.0)
+    program = ProgramConfig(rules=rules, assumptions=assumptions)
+    with_lines = simulate_program(orders, program, order_lines=load(lines))
+    assert with_lines.entries is not None
+    earned = with_lines.entries.filter(pa.compute.equal(with_lines.entries.column("kind"), "earn"))
+    assert sorted(earned.column("points").to_pylist()) == [15, 20, 96]
+    assert not any("no lines" in note for note in with_lines.notes)
+    without = simulate_program(orders, program)
+    assert without.totals.points_issued == 60 + 10 + 20
+    assert any("no lines" in note for note in without.notes)
 
 
 def test_columnar_floor_equals_points_earned_on_a_sample() -> None:
     rng = random.Random(5)
     cents = np.array([rng.randint(0, 5_000_000) for _ in range(5_000)], dtype=np.int64)
-    for earn, multiplier in [("1", "1"), ("0.37", "1.25"), ("2.5", "3"), ("0.000001", "7")]:
-        rules = PointsRules(earn_per_unit=D(earn), point_value=D("0.01"))
-        got = floor_times(cents, Fraction(D(earn) * D(multiplier)) / 100)
+    for rate, multiplier in [("1", "1"), ("0.37", "1.25"), ("2.5", "3"), ("0.000001", "7")]:
+        rules = PointsRules(earn_per_unit=D(rate), point_value=D("0.01"))
+        got = floor_times(cents, Fraction(D(rate) * D(multiplier)) / 100)
         want = [points_earned(rules, D(int(c)) / 100, tier_multiplier=D(multiplier)) for c in cents]
         assert got.tolist() == want
 
@@ -178,7 +284,40 @@ def test_columnar_caps_equal_max_redeemable() -> None:
     assert redeem_caps(rules, cents).tolist() == want
 
 
-# ---- the oracle: lot-by-lot FIFO with the shared rules ---------------------------------
+# ---- the oracle: lot-by-lot FIFO with the live rules -----------------------------------
+
+
+@dataclass(frozen=True)
+class Bought:
+    """One order of the reference replay: day, the rules' Purchase (UTC instant, lines)."""
+
+    day: date
+    purchase: Purchase
+
+
+def reference_tiers(
+    club: TierClubConfig | None, orders: list[Bought]
+) -> tuple[list[int], list[int], tiers.TierState | None]:
+    """Per order, as the live engine does order after order: the tier index it earns at
+    (the state evaluated on to the order with the order's spend, kept), and the tier of
+    its discount (the same evaluation without the order, not kept)."""
+    if club is None:
+        return [-1] * len(orders), [-1] * len(orders), None
+    names = [t.name for t in club.tiers]
+
+    def index(state: tiers.TierState) -> int:
+        return -1 if state.tier is None else names.index(state.tier)
+
+    state = tiers.TierState("c", datetime(1970, 1, 1, tzinfo=UTC))
+    earn_at, discount_at = [], []
+    events: list[tiers.QualifyingEvent] = []
+    for bought in orders:
+        at = bought.purchase.at
+        discount_at.append(index(tiers.evaluate(club, events, state, at).state))
+        events.append(tiers.QualifyingEvent(at, bought.purchase.amount))
+        state = tiers.evaluate(club, events, state, at).state
+        earn_at.append(index(state))
+    return earn_at, discount_at, state
 
 
 @dataclass
@@ -189,16 +328,22 @@ class Lot:
 
 
 def reference_replay(
-    rules: PointsRules,
-    orders: list[tuple[date, Decimal]],
+    program: ProgramConfig,
+    orders: list[Bought],
+    history: list[Purchase],
     redeems: bool,
     threshold: int,
     end: date,
-) -> tuple[list[int], list[int], list[int]]:
-    """Earned, redeemed and expired points per order of one member, one order at a time."""
-    earned, redeemed, expired = [0] * len(orders), [0] * len(orders), [0] * len(orders)
+    time_zone: str,
+) -> tuple[list[int], list[int], list[int], list[int]]:
+    """Earned, redeemed and expired points and the discount tier per order of one member,
+    one order at a time (``history``: all the customer's purchases, window or not)."""
+    rules, club = program.rules, program.tiers
+    n = len(orders)
+    earned, redeemed, expired = [0] * n, [0] * n, [0] * n
     lots: list[Lot] = []
     expiry = rules.expiry_days
+    earn_tier, discount_tier, _state = reference_tiers(club, orders)
 
     def expire_through(moment: date, inclusive: bool) -> None:
         for lot in lots:
@@ -209,20 +354,17 @@ def reference_replay(
                 expired[lot.index] += lot.remaining
                 lot.remaining = 0
 
-    for k, (day, amount) in enumerate(orders):
+    for k, bought in enumerate(orders):
+        day = bought.day
         expire_through(day, inclusive=True)
-        window = sum(
-            (a for d, a in orders[:k] if d > day - timedelta(days=rules.tier_window_days)),
-            D(0),
-        )
-        tier = tier_for(rules, window)
-        earned[k] = points_earned(
-            rules, amount, tier_multiplier=tier.earn_multiplier if tier else D(1)
-        )
+        tier = None if club is None or earn_tier[k] < 0 else club.tiers[earn_tier[k]]
+        multiplier = D(1) if tier is None else tier.earn_multiplier
+        lots_of_order = earn_for_purchase(rules, bought.purchase, history, time_zone, multiplier)
+        earned[k] = sum(lot.points for lot in lots_of_order)
         matured = [lot for lot in lots if lot.day + timedelta(days=rules.pending_days) <= day]
         available = sum(lot.remaining for lot in matured)
         if redeems and available >= threshold:
-            take = max_redeemable(rules, amount, available)
+            take = max_redeemable(rules, bought.purchase.amount, available)
             redeemed[k] = take
             for lot in matured:  # oldest first
                 used = min(lot.remaining, take)
@@ -230,94 +372,239 @@ def reference_replay(
                 take -= used
         lots.append(Lot(k, day, earned[k]))
     expire_through(end, inclusive=False)
-    return earned, redeemed, expired
+    return earned, redeemed, expired, discount_tier
 
 
-def random_orders(rng: random.Random, customers: int) -> list[tuple[str, str, str]]:
-    rows = []
+Row = tuple[str, str, str]
+LineRow = tuple[str, str | None, str | None, str]
+SKUS = [("S1", "tea"), ("S2", "tea"), ("S3", "cake"), ("S4", None), (None, "cake"), (None, None)]
+
+
+def random_shop(rng: random.Random, customers: int) -> tuple[list[Row], list[LineRow]]:
+    """Orders (local times 04:00–23:59, one instant per customer per minute, so that no
+    DST change makes a time ambiguous) and lines for about half of them; a customer in
+    five also bought in 2023, before the window."""
+    rows: list[Row] = []
+    lines: list[LineRow] = []
     for c in range(customers):
         day = date(2024, 1, 1) + timedelta(days=rng.randint(0, 60))
+        if rng.random() < 0.2:
+            rows.append((f"c{c}", "2023-06-01 10:00", "25.00"))
+        minute = 240
         for _ in range(rng.choice([1, 1, 2, 3, 5, 8, 13])):
-            minute = rng.randint(0, 1439)
+            minute = rng.randint(minute + 1, 1439) if minute < 1439 else 1439
+            order_id = f"o{len(rows) + 1}"
             stamp = f"{day} {minute // 60:02d}:{minute % 60:02d}"
-            rows.append((f"c{c}", stamp, f"{rng.randint(0, 40_000) / 100:.2f}"))
-            day += timedelta(days=rng.choice([0, 1, 3, 10, 30, 90, 200]))
-    return rows
+            if rng.random() < 0.5:
+                cents = [rng.randint(1, 20_000) for _ in range(rng.randint(1, 3))]
+                for amount in cents:
+                    sku, category = rng.choice(SKUS)
+                    lines.append((order_id, sku, category, f"{amount / 100:.2f}"))
+                extra = rng.choice([0, 0, 495])  # shipping outside the lines
+                rows.append((f"c{c}", stamp, f"{(sum(cents) + extra) / 100:.2f}"))
+            else:
+                rows.append((f"c{c}", stamp, f"{rng.randint(0, 40_000) / 100:.2f}"))
+            gap = rng.choice([0, 1, 3, 10, 30, 90, 200])
+            day += timedelta(days=gap)
+            minute = minute if gap == 0 else 240
+            if minute >= 1439:
+                day, minute = day + timedelta(days=1), 240
+    return rows, lines
+
+
+def lines_arrow(rows: Sequence[LineRow]) -> pa.Table:
+    return pa.table(
+        {
+            "order_id": pa.array([r[0] for r in rows], pa.string()),
+            "sku": pa.array([r[1] for r in rows], pa.string()),
+            "category": pa.array([r[2] for r in rows], pa.string()),
+            "quantity": pa.array([1] * len(rows), pa.int64()),
+            "line_amount": pa.array([D(r[3]) for r in rows], MONEY),
+        }
+    )
+
+
+BONUSES = [
+    PeriodBonus(
+        code="spring",
+        multiplier=D(2),
+        starts_at=datetime(2024, 3, 1, tzinfo=ZoneInfo("Europe/Berlin")),
+        ends_at=datetime(2024, 5, 1, tzinfo=ZoneInfo("Europe/Berlin")),
+    ),
+    PeriodBonus(code="saturday", multiplier=D("1.5"), weekdays=frozenset({6})),
+    FirstPurchaseBonus(code="welcome", points=50, multiplier=D("2.5")),
+]
+RICH = PointsProgramConfig(
+    earn_per_unit=D("2.5"),
+    point_value=D("0.005"),
+    pending_days=0,
+    expiry_days=90,
+    max_redeem_share=D("0.2"),
+    category_multipliers={"tea": D(2), "cake": D("1.25")},
+    sku_multipliers={"S3": D(3)},
+    bonuses=BONUSES,
+)
+SHORT_CLUB = TierClubConfig(
+    code="vip",
+    tiers=[
+        Tier(name="silver", threshold=D(300), earn_multiplier=D("1.5"), discount_pct=D(5)),
+        Tier(name="gold", threshold=D(900), earn_multiplier=D(2), discount_pct=D("7.5")),
+    ],
+    window_days=120,
+    grace_days=20,
+)
 
 
 @pytest.mark.parametrize(
-    "rules",
+    ("program", "time_zone"),
     [
-        RULES,
-        PointsRules(
-            earn_per_unit=D("2.5"),
-            point_value=D("0.005"),
-            pending_days=0,
-            expiry_days=90,
-            max_redeem_share=D("0.2"),
-            tier_window_days=120,
-            tiers=[
-                Tier(name="silver", threshold=D(300), earn_multiplier=D("1.5")),
-                Tier(name="gold", threshold=D(900), earn_multiplier=D(2)),
-            ],
+        (ProgramConfig(rules=RULES), "UTC"),
+        (ProgramConfig(rules=RICH, tiers=SHORT_CLUB), "Europe/Berlin"),
+        (ProgramConfig(rules=RICH, tiers=SHORT_CLUB.model_copy(update={"grace_days": 0})), "UTC"),
+        (
+            ProgramConfig(
+                rules=PointsProgramConfig(
+                    earn_per_unit=D("0.1"), point_value=D("0.1"), expiry_days=None
+                )
+            ),
+            "UTC",
         ),
-        PointsRules(earn_per_unit=D("0.1"), point_value=D("0.1"), expiry_days=None),
     ],
-    ids=["default", "tiers-short-expiry", "no-expiry"],
+    ids=["default", "bonuses-lines-tiers-berlin", "tiers-no-grace", "no-expiry"],
 )
 @pytest.mark.parametrize("seed", [11, 12])
-def test_columnar_replay_equals_lot_by_lot_fifo(rules: PointsRules, seed: int) -> None:
+def test_columnar_replay_equals_lot_by_lot_fifo(
+    program: ProgramConfig, time_zone: str, seed: int
+) -> None:
     rng = random.Random(seed)
     end = date(2025, 6, 1)
-    rows = [r for r in random_orders(rng, 60) if r[1] < str(end)]
+    all_rows, line_rows = random_shop(rng, 60)
+    rows = [r for r in all_rows if r[1] < str(end)]
     assumptions = Assumptions(enrolment_share=1.0, redeemer_share=0.6, redeem_threshold_value=D(3))
-    threshold = threshold_points(rules, assumptions)
-    orders = table_from_arrow(connect(), orders_arrow(rows))
-    history = load_history(orders, date(2024, 1, 1), end, assumptions)
-    lots = replay_lots(
-        rules, history, tier_index(rules, history), threshold, (end - date(1970, 1, 1)).days
-    )
+    threshold = threshold_points(program.rules, assumptions)
+    con = connect()
+    orders = table_from_arrow(con, orders_arrow(rows))
+    lines = table_from_arrow(con, lines_arrow(line_rows))
+    history = load_history(orders, date(2024, 1, 1), end, assumptions, time_zone)
+    end_day = (end - date(1970, 1, 1)).days
+    end_us = int(local_midnights_us(np.array([end_day]), time_zone)[0])
+    replayed = replay_rules(program, orders, lines, history, end_us)
+    lots = replay_lots(program.rules, history, replayed.earned.total, threshold, end_day)
     redeemers = dict(zip(history.customer_ids.to_pylist(), history.redeemer.tolist(), strict=True))
     assert 0 < sum(redeemers.values()) < len(redeemers)
-    want_earned, want_redeemed, want_expired = [], [], []
-    by_customer: dict[str, list[tuple[str, str, str]]] = {}
+
+    zone = ZoneInfo(time_zone)
+    by_order: dict[str, list[OrderLine]] = {}
+    for order_id, sku, category, amount in line_rows:
+        by_order.setdefault(order_id, []).append(OrderLine(1, D(amount), sku, category))
+    by_customer: dict[str, list[Purchase]] = {}
     for i, (customer, stamp, amount) in enumerate(rows):
-        by_customer.setdefault(customer, []).append((stamp, f"o{i + 1}", amount))
+        at = datetime.fromisoformat(stamp).replace(tzinfo=zone)
+        lines_of = tuple(by_order.get(f"o{i + 1}", []))
+        by_customer.setdefault(customer, []).append(
+            Purchase(f"o{i + 1}", customer, at, D(amount), lines_of)
+        )
+    want: dict[str, list[int]] = {"earned": [], "redeemed": [], "expired": [], "discount": []}
     for customer in sorted(by_customer):  # the history's order: customer, time, order id
-        mine = sorted(by_customer[customer])
-        parsed = [(datetime.fromisoformat(r[0]).date(), D(r[2])) for r in mine]
-        e, r, x = reference_replay(rules, parsed, redeemers[customer], threshold, end)
-        want_earned += e
-        want_redeemed += r
-        want_expired += x
-    assert lots.points.tolist() == want_earned
-    assert lots.redeemed.tolist() == want_redeemed
-    assert lots.expired.tolist() == want_expired
-    assert sum(want_redeemed) > 0
-    if rules.expiry_days is not None:
-        assert sum(want_expired) > 0
+        mine = sorted(by_customer[customer], key=lambda p: (p.at, p.order_id))
+        paid = [p for p in mine if p.amount > 0]
+        window = [
+            Bought(p.at.astimezone(zone).date(), p)
+            for p in mine
+            if p.at.astimezone(zone).date() >= date(2024, 1, 1)
+        ]
+        replayed_one = reference_replay(
+            program, window, paid, redeemers[customer], threshold, end, time_zone
+        )
+        for name, values in zip(want, replayed_one, strict=True):
+            want[name] += values
+    assert lots.points.tolist() == want["earned"]
+    assert lots.redeemed.tolist() == want["redeemed"]
+    assert lots.expired.tolist() == want["expired"]
+    assert replayed.tiers.discount.tolist() == want["discount"]
+    assert sum(want["redeemed"]) > 0
+    if program.rules.expiry_days is not None:
+        assert sum(want["expired"]) > 0
+    if program.tiers is not None:
+        assert set(want["discount"]) >= {-1, 0, 1}
+        assert replayed.tiers.candidates < len(history.first)
+        assert replayed.earned.bonus.sum() > 0
+        _check_month_end_tiers(program.tiers, history, replayed, by_customer, time_zone)
 
 
-def test_tier_index_equals_tier_for() -> None:
-    rules = PointsRules(
-        earn_per_unit=D(1),
-        point_value=D("0.01"),
-        tier_window_days=30,
-        tiers=[
-            Tier(name="gold", threshold=D(900)),
-            Tier(name="silver", threshold=D(300)),
-        ],
+def _check_month_end_tiers(
+    club: TierClubConfig,
+    history: History,
+    replayed: Replayed,
+    by_customer: dict[str, list[Purchase]],
+    time_zone: str,
+) -> None:
+    """Members per tier at a few local midnights = ``tiers.evaluate`` of each member's
+    window purchases up to just before that instant."""
+    days = np.array([(date(2024, m, 1) - date(1970, 1, 1)).days for m in (2, 4, 7, 11)])
+    got = tier_counts(club, history, replayed.tiers, days, time_zone)
+    zone = ZoneInfo(time_zone)
+    for day, counts in zip(days.tolist(), got, strict=True):
+        moment = datetime.combine(date(1970, 1, 1) + timedelta(days=day), datetime.min.time(), zone)
+        want = {"base": 0} | {t.name: 0 for t in club.tiers}
+        for purchases in by_customer.values():
+            window = [p for p in purchases if p.at.astimezone(zone).date() >= date(2024, 1, 1)]
+            if not window or window[0].at >= moment:
+                continue  # not joined yet
+            events = [tiers.QualifyingEvent(p.at, p.amount) for p in window if p.at < moment]
+            start = tiers.TierState("c", datetime(1970, 1, 1, tzinfo=UTC))
+            before = moment - timedelta(microseconds=1)
+            tier = tiers.evaluate(club, events, start, before).state.tier
+            want[tier or "base"] += 1
+        assert counts == want
+
+
+def test_earning_with_lines_and_bonuses_equals_earn_for_purchase_on_a_sample() -> None:
+    """A sample of 300 orders with and without lines, in and out of bonus periods, at each
+    tier multiplier: the columnar parts add up to ``earn_for_purchase``'s lots."""
+    rng = random.Random(7)
+    rows, line_rows = random_shop(rng, 80)
+    con = connect()
+    orders = table_from_arrow(con, orders_arrow(rows))
+    lines = table_from_arrow(con, lines_arrow(line_rows))
+    history = load_history(orders, date(2023, 1, 1), date(2026, 1, 1), ALL_IN)
+    multipliers = [D("1.5"), D("1.25"), D(3)]
+    tier_index = np.array([rng.randint(-1, 2) for _ in range(history.n)], dtype=np.int64)
+    first = first_purchases(orders, history)
+    parts = earn(
+        RICH,
+        earn_base(RICH, orders, lines, history),
+        multipliers,
+        tier_index,
+        bonus_multipliers(RICH, history.at_us, history.weekday, first),
+        first,
     )
-    rows = random_orders(random.Random(3), 40)
-    orders = table_from_arrow(connect(), orders_arrow(rows))
-    history = load_history(orders, date(2024, 1, 1), date(2026, 1, 1), ALL_IN)
-    got = tier_index(rules, history)
-    days, cents, cust = history.day, history.cents, history.cust
-    for k in range(history.n):
-        earlier = [j for j in range(k) if cust[j] == cust[k] and days[j] > days[k] - 30]
-        spend = sum((D(int(cents[j])) / 100 for j in earlier), D(0))
-        tier = tier_for(rules, spend)
-        assert got[k] == (-1 if tier is None else rules.tiers.index(tier))
+    assert 0 < first.sum() < history.n
+    by_order: dict[str, list[OrderLine]] = {}
+    for order_id, sku, category, amount in line_rows:
+        by_order.setdefault(order_id, []).append(OrderLine(1, D(amount), sku, category))
+    purchases = {
+        f"o{i + 1}": Purchase(
+            f"o{i + 1}",
+            c,
+            datetime.fromisoformat(stamp).replace(tzinfo=UTC),
+            D(amount),
+            tuple(by_order.get(f"o{i + 1}", [])),
+        )
+        for i, (c, stamp, amount) in enumerate(rows)
+    }
+    paid = [p for p in purchases.values() if p.amount > 0]
+    ids = history.order_ids.to_pylist()
+    for k in rng.sample(range(history.n), 300):
+        purchase = purchases[ids[k]]
+        mine = [p for p in paid if p.customer_id == purchase.customer_id]
+        t = D(1) if tier_index[k] < 0 else multipliers[tier_index[k]]
+        lots = earn_for_purchase(RICH, purchase, mine, "UTC", t)
+        assert int(parts.total[k]) == sum(lot.points for lot in lots), ids[k]
+        plain = points_earned(
+            RICH, purchase.amount, [line.as_rule_line() for line in purchase.lines]
+        )
+        assert int(parts.base[k]) == plain
 
 
 def test_enrolment_share_picks_members_deterministically() -> None:
@@ -335,34 +622,78 @@ def test_enrolment_share_picks_members_deterministically() -> None:
 
 
 def test_columnar_earning_zero_and_tiered_rates() -> None:
-    rules = PointsRules(
-        earn_per_unit=D("1.5"),
-        point_value=D("0.01"),
-        tiers=[Tier(name="vip", threshold=D(100), earn_multiplier=D("1.1"))],
-    )
+    rules = PointsProgramConfig(earn_per_unit=D("1.5"), point_value=D("0.01"))
     cents = np.array([0, 999, 999, 12_345], dtype=np.int64)
-    tiers = np.array([-1, -1, 0, 0], dtype=np.int64)
+    tier_index = np.array([-1, -1, 0, 0], dtype=np.int64)
+    none = np.zeros(4, dtype=bool)
+    parts = earn(
+        rules,
+        EarnBase.of_net(cents),
+        [D("1.1")],
+        tier_index,
+        ([D(1)], np.zeros(4, dtype=np.int64)),
+        none,
+    )
     # 0 → 0; 9.99 × 1.5 = 14.985 → 14; × 1.65 = 16.4835 → 16; 123.45 × 1.65 = 203.69 → 203
-    assert earned_points(rules, cents, tiers).tolist() == [0, 14, 16, 203]
+    assert parts.total.tolist() == [0, 14, 16, 203]
+    assert parts.base.tolist() == [0, 14, 14, 185]  # 123.45 × 1.5 = 185.175
 
 
 def test_program_toml_and_its_errors(tmp_path: Path) -> None:
+    """[rules] is a whole points program config (bonuses too), [tiers] a tiers program
+    without a code of its own; a points-based club and the old [[rules.tiers]] are refused
+    with the field named."""
     good = tmp_path / "program.toml"
     good.write_text(
         '[rules]\nearn_per_unit = "2"\npoint_value = "0.005"\nexpiry_days = 180\n'
-        '[[rules.tiers]]\nname = "gold"\nthreshold = "1000"\nearn_multiplier = "2"\n'
+        '[rules.category_multipliers]\ntea = "2"\n'
+        '[[rules.bonuses]]\nkind = "first_purchase"\ncode = "welcome"\npoints = 100\n'
+        '[[rules.bonuses]]\nkind = "review_written"\ncode = "review"\npoints = 20\n'
+        "[tiers]\nwindow_days = 180\ngrace_days = 14\n"
+        '[[tiers.tiers]]\nname = "gold"\nthreshold = "1000"\nearn_multiplier = "2"\n'
         "[assumptions]\nenrolment_share = 0.4\n"
     )
     program = load_program(good)
     assert program.rules.earn_per_unit == D(2)
-    assert program.rules.tiers[0].name == "gold"
+    assert program.rules.bonuses[0].code == "welcome"
+    assert program.tiers is not None
+    assert (program.tiers.code, program.tiers.window_days, program.tiers.grace_days) == (
+        "tiers",
+        180,
+        14,
+    )
+    assert program.tiers.tiers[0].name == "gold"
     assert program.assumptions.enrolment_share == 0.4
-    bad = tmp_path / "bad.toml"
-    bad.write_text('[rules]\nearn_per_unit = "1"\npoint_value = "0"\n')
-    with pytest.raises(RegularsError, match=r"bad.toml: rules.point_value"):
-        load_program(bad)
+    for name, text, field in [
+        ("bad.toml", '[rules]\nearn_per_unit = "1"\npoint_value = "0"\n', "rules.point_value"),
+        (
+            "old.toml",
+            '[rules]\nearn_per_unit = "1"\npoint_value = "0.01"\n'
+            '[[rules.tiers]]\nname = "gold"\nthreshold = "1"\n',
+            "rules.tiers: Extra inputs",
+        ),
+        (
+            "points.toml",
+            '[rules]\nearn_per_unit = "1"\npoint_value = "0.01"\n[tiers]\nbasis = "points"\n'
+            '[[tiers.tiers]]\nname = "gold"\nthreshold = "1"\n',
+            "tiers: Value error, basis 'points' is not simulated",
+        ),
+    ]:
+        bad = tmp_path / name
+        bad.write_text(text)
+        with pytest.raises(RegularsError, match=f"{name}: {field}"):
+            load_program(bad)
     with pytest.raises(RegularsError, match="cannot read"):
         load_program(tmp_path / "missing.toml")
+
+
+def test_action_bonuses_are_named_in_the_notes() -> None:
+    profile = ProfileBonus(code="profile", points=30)
+    rules = RULES.model_copy(update={"bonuses": [profile]})
+    orders = table_from_arrow(connect(), orders_arrow([("a", "2024-01-01", "5.00")]))
+    sim = simulate_program(orders, ProgramConfig(rules=rules, assumptions=ALL_IN))
+    assert sim.totals.points_issued == 5  # the action's 30 points are not in orders
+    assert any("Action bonuses (profile completed)" in note for note in sim.notes)
 
 
 def test_empty_window_is_a_clear_error() -> None:

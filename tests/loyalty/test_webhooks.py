@@ -1,5 +1,6 @@
-"""Loyalty events: recorded once, delivered signed, retried with backoff, never re-sent
-after success (httpx MockTransport; nothing leaves the process)."""
+"""Loyalty events: recorded once, delivered signed to the endpoints subscribed to their
+kind, retried with backoff, never re-sent after success (httpx MockTransport; nothing
+leaves the process); the nightly expiry's points_expired events."""
 
 from __future__ import annotations
 
@@ -9,15 +10,24 @@ import json
 from datetime import timedelta
 
 import httpx
+import pytest
 from loyalty_helpers import T0, add_order, make_program
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.models import LoyaltyDelivery, LoyaltyEvent
-from regulars.loyalty.service import emit_expiry_warnings, on_order_recorded
-from regulars.loyalty.webhooks import add_endpoint, deliver_due
+from regulars.errors import RegularsError
+from regulars.loyalty.accounts import ProgramSpec, create_program
+from regulars.loyalty.models import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
+from regulars.loyalty.service import (
+    emit_expiry_warnings,
+    emit_points_expired,
+    expire_due,
+    on_order_recorded,
+    redeem,
+)
+from regulars.loyalty.webhooks import add_endpoint, deliver_due, subscribed
 
-GOLD = {"tiers": [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]}
+GOLD = {"code": "vip", "tiers": [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]}
 
 
 class Receiver:
@@ -33,7 +43,9 @@ class Receiver:
 
 
 def _gold_customer(session: Session) -> str:
-    make_program(session, config=GOLD)
+    """A points program and a tier club: A1 (150.00) reaches gold, A2 keeps it."""
+    make_program(session)
+    create_program(session, ProgramSpec("vip", "VIP", "tiers", GOLD, starts_at=T0 - timedelta(1)))
     on_order_recorded(session, add_order(session, "A1", "ann", "150.00"))
     on_order_recorded(session, add_order(session, "A2", "ann", "10.00", at=T0 + timedelta(1)))
     session.commit()
@@ -94,3 +106,96 @@ def test_expiry_warnings_once_per_lot(session: Session) -> None:
     assert emit_expiry_warnings(session, T0 + timedelta(days=26), days=7) == 1
     session.commit()
     assert session.scalar(select(func.count()).select_from(LoyaltyEvent)) == 1
+
+
+def _expiring_ledger(session: Session) -> None:
+    """Lots live 30 days. ann: A1 earns 10 (T0), A2 5 (T0 + 1 day), she redeems 3 on
+    day 2 (from A1, expiring first): 12 left. bob: B1 earns 20 (T0). dan: D1 earns 8 on
+    day 10."""
+    program = make_program(session, config={"pending_days": 0, "expiry_days": 30})
+    on_order_recorded(session, add_order(session, "A1", "ann", "10.00"))
+    on_order_recorded(session, add_order(session, "A2", "ann", "5.00", at=T0 + timedelta(1)))
+    on_order_recorded(session, add_order(session, "B1", "bob", "20.00"))
+    on_order_recorded(session, add_order(session, "D1", "dan", "8.00", at=T0 + timedelta(10)))
+    redeem(session, program, "ann", 3, key="r", actor="pos", now=T0 + timedelta(2))
+    session.commit()
+
+
+def _expired_events(session: Session) -> list[LoyaltyEvent]:
+    query = select(LoyaltyEvent).where(LoyaltyEvent.kind == "points_expired")
+    return list(session.scalars(query.order_by(LoyaltyEvent.id)))
+
+
+def test_points_expired_once_per_account_and_run(store_engine: Engine, session: Session) -> None:
+    """On day 31 ann's A1 (7 left) and A2 (5) and bob's B1 (20) expire: 32 points, one
+    event each — ann 7 + 5 = 12 over two lots, bob 20 — and nothing for dan. A re-run
+    expires and sends nothing; on day 40 dan's 8 go, in an event of their own."""
+    add_endpoint(session, "http://127.0.0.1:9/expired", kinds=["points_expired"])
+    add_endpoint(session, "http://127.0.0.1:9/tiers", kinds=["tier_changed"])
+    session.commit()
+    _expiring_ledger(session)
+    day_31 = T0 + timedelta(days=31)
+    assert emit_points_expired(session, day_31) == 2  # what expire_due does first
+    session.rollback()
+    assert expire_due(store_engine, day_31) == 32
+    assert expire_due(store_engine, day_31) == 0
+    events = _expired_events(session)
+    by_customer = {e.payload["customer_id"]: e for e in events}
+    assert sorted(by_customer) == ["ann", "bob"]
+    ann = by_customer["ann"].payload
+    stamp = day_31.isoformat()
+    assert {k: v for k, v in ann.items() if k != "lots"} == {
+        "program": "points",
+        "customer_id": "ann",
+        "household_id": None,
+        "points": 12,
+        "balance": 0,
+        "expired_at": stamp,
+    }
+    assert sorted(lot["points"] for lot in ann["lots"]) == [5, 7]
+    assert by_customer["bob"].payload["lots"] == [{"lot_id": 3, "points": 20}]
+    assert by_customer["ann"].event_key == f"points_expired:{by_customer['ann'].account_id}:{stamp}"
+    assert expire_due(store_engine, T0 + timedelta(days=40)) == 8
+    *first_run, last = [e.payload["customer_id"] for e in _expired_events(session)]
+    assert (sorted(first_run), last) == (["ann", "bob"], "dan")
+
+    receiver = Receiver()
+    client = httpx.Client(transport=httpx.MockTransport(receiver))
+    assert deliver_due(store_engine, client, now=T0 + timedelta(days=41)).delivered == 3
+    assert {r.url.path for r in receiver.requests} == {"/expired"}  # tiers subscribes elsewhere
+    bodies = [json.loads(r.content) for r in receiver.requests]
+    assert sorted((b["kind"], b["data"]["points"]) for b in bodies) == [
+        ("points_expired", 8),
+        ("points_expired", 12),
+        ("points_expired", 20),
+    ]
+
+
+def test_no_points_expired_events_without_a_subscriber(
+    store_engine: Engine, session: Session
+) -> None:
+    """No endpoint, one for other kinds only, or an inactive one: the expiry writes no
+    event (at scale that is a million rows nobody would receive)."""
+    _, _secret = add_endpoint(session, "http://127.0.0.1:9/tiers", kinds=["tier_changed"])
+    off, _secret = add_endpoint(session, "http://127.0.0.1:9/off")
+    session.get_one(LoyaltyWebhookEndpoint, off).active = False
+    session.commit()
+    _expiring_ledger(session)
+    assert expire_due(store_engine, T0 + timedelta(days=31)) == 32
+    assert _expired_events(session) == []
+    assert subscribed(session, "tier_changed")
+    assert not subscribed(session, "points_expired")
+
+
+def test_subscriptions_name_known_kinds(session: Session) -> None:
+    with pytest.raises(RegularsError, match="lottery_won"):
+        add_endpoint(session, "http://127.0.0.1:9/x", kinds=["lottery_won"])
+    with pytest.raises(RegularsError, match="none given"):
+        add_endpoint(session, "http://127.0.0.1:9/x", kinds=[])
+    endpoint_id, _secret = add_endpoint(
+        session, "http://127.0.0.1:9/x", kinds=["points_expired", "tier_changed", "tier_changed"]
+    )
+    assert session.get_one(LoyaltyWebhookEndpoint, endpoint_id).kinds == [
+        "points_expired",
+        "tier_changed",
+    ]

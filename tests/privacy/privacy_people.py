@@ -133,9 +133,10 @@ def add_customer_with_everything(engine: Engine, who: dict[str, str], tag: str) 
 
 
 def add_loyalty(engine: Engine) -> None:
-    """Programs 'stars' (personal accounts) and 'family' (a shared household card with a
-    tier at 10.00). Anna is in household 'hh-7' and spends 10 of her stars; her order puts
-    the household account in tier 'gold': an event naming her on the household's account."""
+    """Programs 'stars' (personal accounts), 'family' (a shared household card) and the
+    tier club 'vip' (gold from 10.00). Anna is in household 'hh-7' and spends 10 of her
+    stars; her order puts her in tier 'gold': a tier state row of hers and a tier_changed
+    event naming her (on no account: scrubbed as a mention)."""
     with session_scope(engine) as session:
         session.execute(
             update(Customer)
@@ -147,13 +148,14 @@ def add_loyalty(engine: Engine) -> None:
         stars = create_program(
             session, ProgramSpec("stars", "Stars", "points", config, starts_at=start)
         )
-        tiers = {**config, "tiers": [{"name": "gold", "threshold": "10.00"}]}
         create_program(
             session,
             ProgramSpec(
-                "family", "Family", "points", tiers, starts_at=start, shared_household=True
+                "family", "Family", "points", config, starts_at=start, shared_household=True
             ),
         )
+        club = {"code": "vip", "tiers": [{"name": "gold", "threshold": "10.00"}]}
+        create_program(session, ProgramSpec("vip", "VIP", "tiers", club, starts_at=start))
         for order in session.scalars(select(Order).order_by(Order.id)):
             on_order_recorded(session, order)
         redeem(

@@ -76,7 +76,7 @@ def test_export_holds_every_customer_table_with_exact_values(
         "customer_aliases": 1,
         "idempotency_keys": 1,
         # Her own account in 'stars': earned 59 on A-1, spent 10 from that lot. Her
-        # household's account in 'family' is not hers.
+        # household's account in 'family' is not hers. Her tier state in the club 'vip'.
         "loyalty_accounts": 1,
         "loyalty_entries": 2,
         "loyalty_lots": 1,
@@ -84,7 +84,7 @@ def test_export_holds_every_customer_table_with_exact_values(
         "loyalty_events": 0,
         "loyalty_deliveries": 0,
         "loyalty_rewards": 0,
-        "loyalty_tier_states": 0,
+        "loyalty_tier_states": 1,
         "loyalty_badges": 0,
         "loyalty_partner_transactions": 0,
         "loyalty_donations": 0,

@@ -11,8 +11,9 @@ from sqlalchemy import Engine, func, select
 
 from regulars.config import Settings
 from regulars.store.models import AuditEntry
+from regulars.store.session import session_scope
 from regulars.worker import Daily, JobContext, Registry, Worker, load_handlers
-from regulars.worker.queue import claim
+from regulars.worker.queue import claim, mark_done, mark_failed
 
 from .conftest import T0, Clock, add_job, all_jobs, job
 
@@ -206,3 +207,41 @@ def test_refresh_hour_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("REGULARS_REFRESH_HOUR", "25")
     with pytest.raises(ValueError, match="23"):
         Settings()
+
+
+def _finish(engine: Engine, kind: str, at: Any) -> int:
+    """A job of ``kind`` due and done at ``at``."""
+    job_id = add_job(engine, kind, at)
+    [claimed] = claim(engine, "w", at, kinds=[kind])
+    with session_scope(engine) as session:
+        assert mark_done(session, claimed, "w", at)
+    return job_id
+
+
+def test_nightly_prune_deletes_done_jobs_past_the_retention_only(
+    store_engine: Engine, clock: Clock
+) -> None:
+    """T0 = 1 March 12:00 UTC. The prune runs at 2 March 05:00:01 UTC with a 30-day
+    retention, so the cut-off is 31 January 05:00:01: a job done on 29 January 12:00 is
+    deleted, one done on 31 January 12:00 is kept, and failed or pending jobs are kept
+    whatever their age."""
+    registry = load_handlers()
+    settings = Settings(job_retention_days=30)
+    old = _finish(store_engine, "webhooks.old", T0 - timedelta(days=31))
+    recent = _finish(store_engine, "webhooks.recent", T0 - timedelta(days=29))
+    failed = add_job(store_engine, "gone", T0 - timedelta(days=90), max_attempts=1)
+    [claimed] = claim(store_engine, "w", T0 - timedelta(days=90), kinds=["gone"])
+    mark_failed(store_engine, claimed, "w", T0 - timedelta(days=90), RuntimeError("boom"))
+    pending = add_job(store_engine, "later", T0 + timedelta(days=400))
+    clock.now = T0
+    worker = Worker(store_engine, registry, settings=settings, worker_id="w", clock=clock)
+    worker.schedule_recurring()
+    clock.now = T0.replace(hour=5, minute=0) + timedelta(days=1, seconds=1)
+    [outcome] = [o for o in worker.run_due() if o.job.kind == "jobs.prune"]
+    assert outcome.status == "done"
+    assert outcome.result is not None
+    assert outcome.result["deleted"] == 1
+    ids = {j.id for j in all_jobs(store_engine)}
+    assert old not in ids
+    assert {recent, failed, pending} <= ids
+    assert job(store_engine, failed).state == "failed"

@@ -1,16 +1,25 @@
 """Programs and accounts: which account a customer's points go to.
 
-A program's ``config`` is validated by the pydantic model of its ``type``: ``points``
-(:class:`~regulars.loyalty.rules.PointsRules`) and the program types of
-:mod:`regulars.loyalty.programs` that :mod:`regulars.loyalty.live` runs.
+A program's ``config`` is validated by the config model of its ``type`` in the one registry
+of program types, the discriminated union :data:`regulars.loyalty.programs.ProgramConfig`
+(:data:`~regulars.loyalty.programs.PROGRAM_MODELS` reads the model of each type off it): a
+``points`` program's is :class:`~regulars.loyalty.programs.bonus.PointsProgramConfig`, the
+others are the types :mod:`regulars.loyalty.live` runs.
 
 **Holder of an account.** In a program without a shared household card every customer has
 their own account. With ``shared_household`` a customer whose ``customers.household_id`` is
-set earns into and spends from the household's account (``household_id`` set,
-``customer_id`` null); its holders are the customers whose ``household_id`` is that value
-*now*. A customer who leaves the household uses their own account from then on; what they
-earned while a member stays with the household. A customer without a household always has
-their own account.
+set is a *member* of the household when they are among its first ``household.max_members``
+customers by ``created_at`` (ties by customer id; the first is the owner), exactly as
+:func:`regulars.loyalty.programs.household.resolve` decides: members earn into and spend
+from the household's account (``household_id`` set, ``customer_id`` null). The household's
+other customers, and customers without a household, have their own account. Membership is
+evaluated *now*: a customer who leaves the household uses their own account from then on;
+what they earned while a member stays with the household.
+
+**Control unit.** In a ``shared_household`` program the control-group draw
+(:func:`~regulars.loyalty.holdout.in_control_group`) is made for ``household:<household_id>``
+for every customer of a household, so a household is wholly in or out; otherwise for the
+customer id (:func:`control_unit`).
 """
 
 from __future__ import annotations
@@ -20,44 +29,22 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
 from regulars.loyalty.holdout import in_control_group
 from regulars.loyalty.models import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyProgram
-from regulars.loyalty.programs import (
-    BadgesConfig,
-    CharityConfig,
-    CoalitionConfig,
-    DiscountCardConfig,
-    DrawConfig,
-    GiftsConfig,
-    MembershipConfig,
-    ReferralConfig,
-    StampCardConfig,
-    TierClubConfig,
+from regulars.loyalty.programs import PROGRAM_MODELS, PROGRAM_TYPES, PointsProgramConfig
+from regulars.loyalty.programs.household import (
+    Household,
+    HouseholdMember,
+    HouseholdRules,
+    resolve,
 )
-from regulars.loyalty.rules import PointsRules
 from regulars.store.models import Customer
 from regulars.store.types import utcnow
-
-_CONFIG_MODELS: dict[str, type[BaseModel]] = {
-    "points": PointsRules,
-    # Run live by regulars.loyalty.live (listed here, not registered on import, so that
-    # creating one never depends on which modules happened to be loaded).
-    "discount_card": DiscountCardConfig,
-    "stamp_card": StampCardConfig,
-    "tiers": TierClubConfig,
-    "badges": BadgesConfig,
-    "gifts": GiftsConfig,
-    "coalition": CoalitionConfig,
-    "charity": CharityConfig,
-    "draw": DrawConfig,
-    "membership": MembershipConfig,
-    "referral": ReferralConfig,
-}
 
 
 class ProgramError(RegularsError):
@@ -69,18 +56,22 @@ class ControlGroupError(ProgramError):
 
 
 def program_types() -> list[str]:
-    return sorted(_CONFIG_MODELS)
+    return sorted(PROGRAM_TYPES)
 
 
 def validate_config(program_type: str, config: dict[str, Any]) -> BaseModel:
-    """The validated config; raises :class:`ProgramError` for an unknown type and
-    :class:`pydantic.ValidationError` for a bad config."""
-    model = _CONFIG_MODELS.get(program_type)
+    """``config`` validated by the model of ``program_type`` (a ``type`` key in it must
+    agree); raises :class:`ProgramError` for an unknown or disagreeing type and
+    :class:`pydantic.ValidationError` (locations relative to the config) for a bad config."""
+    model = PROGRAM_MODELS.get(program_type)
     if model is None:
         raise ProgramError(
             f"unknown program type '{program_type}'; known: {', '.join(program_types())}"
         )
-    return model.model_validate(config)
+    stated = config.get("type", program_type)
+    if stated != program_type:
+        raise ProgramError(f"config.type '{stated}' is not the program type '{program_type}'")
+    return model.model_validate({**config, "type": program_type})
 
 
 @dataclass(frozen=True)
@@ -105,6 +96,15 @@ def create_program(session: Session, spec: ProgramSpec) -> LoyaltyProgram:
             f"use {', '.join(SHORTFALL_POLICIES)}"
         )
     config = validate_config(spec.type, spec.config)
+    if (
+        isinstance(config, PointsProgramConfig)
+        and config.household != HouseholdRules()
+        and not spec.shared_household
+    ):
+        raise ProgramError(
+            "config.household only applies with shared_household: true; "
+            "set it or leave the household section out"
+        )
     if find_program(session, spec.code) is not None:
         raise ProgramError(f"a program with code '{spec.code}' exists")
     if spec.starts_at and spec.ends_at and spec.ends_at <= spec.starts_at:
@@ -135,11 +135,20 @@ def list_programs(session: Session) -> list[LoyaltyProgram]:
     return list(session.scalars(select(LoyaltyProgram).order_by(LoyaltyProgram.id)))
 
 
-def points_rules(program: LoyaltyProgram) -> PointsRules:
-    """The earning rules of a ``points`` program."""
+def points_config(program: LoyaltyProgram) -> PointsProgramConfig:
+    """The whole config of a ``points`` program (earning rules, bonuses, household)."""
     if program.type != "points":
         raise ProgramError(f"program '{program.code}' is a '{program.type}' program, not points")
-    return PointsRules.model_validate(program.config)
+    return PointsProgramConfig.model_validate({**program.config, "type": "points"})
+
+
+def household_rules(program_type: str, config: dict[str, Any]) -> HouseholdRules:
+    """Who shares a household account of a program with this stored type and config: a
+    points program's ``household`` section (a program of another type with
+    ``shared_household`` uses the defaults)."""
+    if program_type == "points":
+        return PointsProgramConfig.model_validate({**config, "type": "points"}).household
+    return HouseholdRules()
 
 
 def running_points_programs(session: Session, at: datetime) -> list[LoyaltyProgram]:
@@ -174,28 +183,44 @@ class Holder:
     household_id: str | None
 
 
-def holder_for(session: Session, program: LoyaltyProgram, customer_id: str) -> Holder:
-    """The holder of ``customer_id``'s account in ``program`` (see the module docstring)."""
-    if program.shared_household:
-        household = session.scalar(
-            select(Customer.household_id).where(Customer.customer_id == customer_id)
-        )
-        if household:
-            return Holder(None, household)
+_MEMBER_COLUMNS = (Customer.customer_id, Customer.household_id, Customer.created_at)
+
+
+def _household_customers(db: Session | Connection, household_id: str) -> list[HouseholdMember]:
+    rows = db.execute(select(*_MEMBER_COLUMNS).where(Customer.household_id == household_id))
+    return [HouseholdMember(c, h, joined) for c, h, joined in rows]
+
+
+def household_of(
+    db: Session | Connection, rules: HouseholdRules, customer_id: str
+) -> Household | None:
+    """``customer_id``'s household account under ``rules`` (:func:`~regulars.loyalty.
+    programs.household.resolve`); None when they have no household or are beyond its
+    ``max_members`` (a personal account). ``db`` may be a session or a connection."""
+    row = db.execute(select(*_MEMBER_COLUMNS).where(Customer.customer_id == customer_id)).first()
+    if row is None or not row.household_id:
+        return None
+    customer = HouseholdMember(row.customer_id, row.household_id, row.created_at)
+    household = resolve(rules, customer, _household_customers(db, row.household_id))
+    return household if household.household_id is not None else None
+
+
+def holder_of(
+    db: Session | Connection, shared: bool, rules: HouseholdRules, customer_id: str
+) -> Holder:
+    """The holder of ``customer_id``'s account in a program with ``shared_household`` =
+    ``shared`` and household ``rules`` (see the module docstring)."""
+    household = household_of(db, rules, customer_id) if shared else None
+    if household is not None:
+        return Holder(None, household.household_id)
     return Holder(customer_id, None)
 
 
-def holder_customers(session: Session, account: LoyaltyAccount) -> list[str]:
-    """The customers who earn into and spend from ``account``."""
-    if account.customer_id is not None:
-        return [account.customer_id]
-    return list(
-        session.scalars(
-            select(Customer.customer_id)
-            .where(Customer.household_id == account.household_id)
-            .order_by(Customer.customer_id)
-        )
-    )
+def holder_for(session: Session, program: LoyaltyProgram, customer_id: str) -> Holder:
+    """The holder of ``customer_id``'s account in ``program`` (see the module docstring)."""
+    if not program.shared_household:
+        return Holder(customer_id, None)
+    return holder_of(session, True, household_rules(program.type, program.config), customer_id)
 
 
 def _account_query(program_id: int, holder: Holder) -> Any:
@@ -217,13 +242,34 @@ def control_share(program: LoyaltyProgram) -> float:
     """The program's control share (0 for program types without one)."""
     if program.type != "points":
         return 0.0
-    return float(points_rules(program).control_share)
+    return float(points_config(program).control_share)
+
+
+def unit_of(shared_household: bool, customer_id: str, household_id: str | None) -> str:
+    """What the control-group draw is made for: ``household:<household_id>`` for a customer
+    of a household in a ``shared_household`` program, else the customer id."""
+    if shared_household and household_id:
+        return f"household:{household_id}"
+    return customer_id
+
+
+def control_unit(session: Session, program: LoyaltyProgram, customer_id: str) -> str:
+    """:func:`unit_of` the customer in ``program``."""
+    household = None
+    if program.shared_household:
+        household = session.scalar(
+            select(Customer.household_id).where(Customer.customer_id == customer_id)
+        )
+    return unit_of(program.shared_household, customer_id, household)
 
 
 def held_out(session: Session, program: LoyaltyProgram, customer_id: str) -> bool:
-    """Whether ``customer_id`` is in the program's control group and has no account."""
+    """Whether ``customer_id`` is in the program's control group (their
+    :func:`control_unit` is drawn) and has no account."""
     share = control_share(program)
-    if share == 0 or not in_control_group(customer_id, program.code, share):
+    if share == 0:
+        return False
+    if not in_control_group(control_unit(session, program, customer_id), program.code, share):
         return False
     return find_account(session, program, customer_id) is None
 

@@ -9,6 +9,13 @@ whether or not they have enrolled yet: an *intent-to-treat* comparison by assign
 customers who chose to come back are not compared with a control group that includes those
 who did not. The outcomes and intervals are :func:`~regulars.loyalty.holdout.measure_effect`'s
 (incremental repeat rate with Newcombe's interval, revenue per customer with Welch's).
+
+**Unit.** The comparison is made on what was drawn (:func:`~regulars.loyalty.accounts.
+control_unit`): in a ``shared_household`` program a household (``household:<id>``) for its
+customers — all of them in one group, the household in ``control`` when it is drawn and
+neither it nor any of its customers has an account — and the customer otherwise. Counts,
+repeat rate and revenue are then per unit (a household bought when one of its customers
+in the population did, its revenue is theirs summed).
 """
 
 from __future__ import annotations
@@ -17,15 +24,17 @@ from datetime import date
 
 import ibis
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from regulars.analytics.transactions import purchases
 from regulars.analytics.validation import require_period
 from regulars.config import Settings
 from regulars.errors import RegularsError
-from regulars.loyalty.accounts import ProgramError, control_share, find_program
+from regulars.loyalty.accounts import ProgramError, control_share, find_program, unit_of
 from regulars.loyalty.holdout import CONTROL, MEMBER, ProgramEffect, control_mask, measure_effect
-from regulars.loyalty.models import LoyaltyAccount
+from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
 from regulars.shop import Shop
+from regulars.store.models import Customer
 from regulars.store.session import session_scope
 
 
@@ -51,30 +60,53 @@ def program_effect(
             raise RegularsError(
                 f"program '{program_code}' has no control group (config control_share is 0)"
             )
-        enrolled = set(
-            session.scalars(
-                select(LoyaltyAccount.customer_id).where(
-                    LoyaltyAccount.program_id == program.id,
-                    LoyaltyAccount.customer_id.is_not(None),
-                )
-            )
-        )
+        units_of = _units(session, program)
+        enrolled = _enrolled_units(session, program, units_of)
     shop = Shop.from_store(engine, settings=settings)
     try:
         bought = purchases(shop.orders)
         before = bought.filter(bought.order_date < start).select("customer_id").distinct()
         customers = sorted(before.to_pyarrow().column("customer_id").to_pylist())
-        held = control_mask(customers, program_code, share).tolist() if customers else []
+        units = [units_of.get(c, c) for c in customers]
+        drawn = sorted(set(units))
+        held = control_mask(drawn, program_code, share).tolist() if drawn else []
+        group_of = {
+            u: CONTROL if out and u not in enrolled else MEMBER
+            for u, out in zip(drawn, held, strict=True)
+        }
         groups = ibis.memtable(
-            {
-                "customer_id": customers,
-                "group": [
-                    CONTROL if out and c not in enrolled else MEMBER
-                    for c, out in zip(customers, held, strict=True)
-                ],
-            },
-            schema={"customer_id": "string", "group": "string"},
+            {"customer_id": customers, "unit": units, "group": [group_of[u] for u in units]},
+            schema={"customer_id": "string", "unit": "string", "group": "string"},
         )
         return measure_effect(shop.orders, groups, start, end, confidence)
     finally:
         shop.con.disconnect()
+
+
+def _units(session: Session, program: LoyaltyProgram) -> dict[str, str]:
+    """``{customer_id: unit}`` for the customers whose unit is not their own id: those of
+    a household in a ``shared_household`` program (as :func:`control_unit` draws them)."""
+    if not program.shared_household:
+        return {}
+    rows = session.execute(
+        select(Customer.customer_id, Customer.household_id).where(
+            Customer.household_id.is_not(None)
+        )
+    )
+    units = {customer: unit_of(True, customer, household) for customer, household in rows}
+    return {customer: unit for customer, unit in units.items() if unit != customer}
+
+
+def _enrolled_units(
+    session: Session, program: LoyaltyProgram, units_of: dict[str, str]
+) -> set[str]:
+    """Units with an account in the program: a customer's own, or a household's."""
+    rows = session.execute(
+        select(LoyaltyAccount.customer_id, LoyaltyAccount.household_id).where(
+            LoyaltyAccount.program_id == program.id
+        )
+    )
+    return {
+        units_of.get(customer, customer) if customer is not None else unit_of(True, "", household)
+        for customer, household in rows
+    }

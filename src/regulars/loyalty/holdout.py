@@ -14,7 +14,9 @@ an independent draw, so one customer is not held out of every program. Raising t
 only adds customers to the control group, it never moves one out.
 
 **Effect.** Over a period ``[start, end)``, for the members (``treated``) and the control
-group, with ``n`` customers each:
+group, with ``n`` customers each (more exactly ``n`` assignment units: a unit drawn as one,
+such as a household of a shared card, counts once, having bought when any of its customers
+did and with their revenue summed; see :func:`group_outcomes`):
 
 * *repeat purchase rate* ``p = customers who bought at least once in the period / n`` —
   everyone assigned is already a customer, so any purchase in the period is a repeat one;
@@ -200,18 +202,28 @@ def compare_groups(
 
 def group_outcomes(orders: ir.Table, groups: ir.Table, start: date, end: date) -> ir.Table:
     """Per group (``group`` = ``member`` or ``control``): ``customers``, ``buyers``,
-    ``revenue_mean`` and ``revenue_variance`` over ``[start, end)``.
+    ``revenue_mean`` and ``revenue_variance`` over ``[start, end)``, counted per
+    assignment unit.
 
-    ``groups`` has one row per assigned customer: ``customer_id``, ``group``. Customers
-    without a purchase in the period count with revenue 0.
+    ``groups`` has one row per assigned customer: ``customer_id``, ``group`` and optionally
+    ``unit`` — what was drawn (e.g. a household; every customer of a unit is in its group).
+    Without ``unit`` each customer is their own unit. A unit bought when any of its
+    customers bought, and its revenue is theirs summed, so ``customers`` counts units and
+    the intervals treat units as the independent draws they are. Units without a
+    purchase in the period count with revenue 0.
     """
     require_period(start, end)
     bought = purchases(orders)
     bought = bought.filter(bought.order_date >= start, bought.order_date < end)
     per_customer = bought.group_by("customer_id").aggregate(revenue=bought.net_amount.sum())
+    if "unit" not in groups.columns:
+        groups = groups.mutate(unit=groups.customer_id)
     joined = groups.left_join(per_customer, groups.customer_id == per_customer.customer_id)
-    revenue = joined.revenue.coalesce(0).cast("float64")
-    rows = joined.mutate(revenue=revenue, bought=ibis.ifelse(joined.revenue.notnull(), 1, 0))
+    units = joined.group_by(["unit", "group"]).aggregate(
+        revenue=joined.revenue.sum(), buyers=joined.revenue.count()
+    )
+    revenue = units.revenue.coalesce(0).cast("float64")
+    rows = units.mutate(revenue=revenue, bought=ibis.ifelse(units.buyers > 0, 1, 0))
     return rows.group_by("group").aggregate(
         customers=rows.count(),
         buyers=rows.bought.sum(),

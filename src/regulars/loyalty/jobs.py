@@ -3,7 +3,8 @@
 
 * ``loyalty.expire``: every day at :data:`EXPIRE_HOUR`:00 in the shop's time zone, expire
   the due lots (:func:`~regulars.loyalty.service.expire_due`; set-based, a rerun finds
-  nothing left to expire).
+  nothing left to expire) and, while an endpoint subscribes, record a ``points_expired``
+  event per account that lost points.
 * ``loyalty.expiry_warnings``: every day at :data:`WARN_HOUR`:00 shop time, after the
   expiry, a ``points_expiring`` event for every lot expiring within :data:`WARN_DAYS`
   (:func:`~regulars.loyalty.service.emit_expiry_warnings`; once per lot, in the job's

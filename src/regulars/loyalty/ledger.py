@@ -303,15 +303,23 @@ def credit(
     entry = _add_entry(session, account_id, points, spec, lot_id=lot.id)
     if owed_overdraft > 0:
         _take(session, lot, min(points, owed_overdraft), entry.id)
-    balance = _move_balance(session, account, points)
-    if account.debt > 0 and lot.remaining > 0:
-        balance = _claw_back(session, account, lot, spec)
+    _move_balance(session, account, points)
+    _claw_back(session, account, [(lot, lot.remaining)], spec)
     session.flush()
-    return Posted(entry.id, account_id, spec.kind, points, spec.money, balance)
+    return Posted(entry.id, account_id, spec.kind, points, spec.money, account.balance)
 
 
-def _claw_back(session: Session, account: LoyaltyAccount, lot: LoyaltyLot, spec: EntrySpec) -> int:
-    recovered = min(account.debt, lot.remaining)
+def _claw_back(
+    session: Session,
+    account: LoyaltyAccount,
+    portions: list[tuple[LoyaltyLot, int]],
+    spec: EntrySpec,
+) -> int:
+    """Repay claw-back debt from ``portions`` — (lot, points it may give), in order — with
+    one ``claw_back`` entry (key ``<spec.key>:claw_back``); returns the points recovered."""
+    recovered = min(account.debt, sum(most for _lot, most in portions))
+    if recovered <= 0:
+        return 0
     claw = EntrySpec(
         kind="claw_back",
         key=f"{spec.key}:claw_back",
@@ -320,10 +328,16 @@ def _claw_back(session: Session, account: LoyaltyAccount, lot: LoyaltyLot, spec:
         reason="debt from an earlier return",
         order=spec.order,
     )
-    entry = _add_entry(session, account.id, -recovered, claw, lot_id=lot.id)
-    _take(session, lot, recovered, entry.id)
+    entry = _add_entry(session, account.id, -recovered, claw, lot_id=portions[0][0].id)
+    left = recovered
+    for lot, most in portions:
+        taken = min(most, left)
+        if taken > 0:
+            _take(session, lot, taken, entry.id)
+            left -= taken
     account.debt -= recovered
-    return _move_balance(session, account, -recovered)
+    _move_balance(session, account, -recovered)
+    return recovered
 
 
 def spend(
@@ -373,6 +387,151 @@ def debit(
 
 
 @dataclass(frozen=True)
+class Cancellation:
+    """What cancelling a redemption (what is left of it) did.
+
+    ``posted`` is the ``cancel_spend`` entry: the points given back, into the lots the
+    spend took them from. Of those, ``expired`` went back into lots already past their
+    expiry and expired at once (one ``expire`` entry per such lot); what came back into
+    live lots first paid any overdraft and then ``clawed_back`` repaid claw-back debt,
+    as every credit does. The balance rises by ``points − expired − clawed_back``.
+    """
+
+    posted: Posted
+    spend_entry_id: int
+    expired: int
+    clawed_back: int
+
+
+def cancel_spend(
+    session: Session,
+    account_id: int,
+    spend_entry_id: int,
+    points: int,
+    spec: EntrySpec,
+    *,
+    now: datetime,
+) -> Cancellation:
+    """Give back ``points`` (0 ≤ points ≤ what it spent) of spend entry ``spend_entry_id``
+    into the very lots it took them from, so they keep their expiry dates.
+
+    The spend's consumptions are given back in the order it made them (oldest-expiring
+    first), each up to what it took, as negative consumptions of the ``cancel_spend`` entry:
+    ``remaining = points − Σ consumptions − expired`` holds for every lot. A lot whose
+    ``expires_at`` ≤ ``now`` is not touched (it belongs to the nightly expiry): its points
+    come back and expire at once — an ``expire`` entry of the same size under
+    ``<spec.key>:expire:<lot id>`` — so a late cancellation never revives expired points.
+    The points that came back into live lots pay the overdraft first (the entry's own
+    consumptions shrink by it) and then the debt (:func:`_claw_back`).
+
+    Idempotent by ``spec.key``; the caller decides ``points`` under the account's lock.
+    """
+    if points < 0:
+        raise ValueError("a cancellation gives back points ≥ 0")
+    account = lock_account(session, account_id)
+    replay = _replay(session, account_id, spec.key, spec.request_hash)
+    if replay is not None:
+        return Cancellation(replay, spend_entry_id, *_cancellation_parts(session, replay, spec.key))
+    taken = _consumptions(session, spend_entry_id)
+    if points > sum(points for points, _lot in taken):
+        raise ValueError("a cancellation gives back at most what the spend took")
+    owed_overdraft = overdraft(session, account)
+    entry = _add_entry(session, account_id, points, spec)
+    expired, live = _give_back(session, account, taken, points, entry, now=now)
+    _move_balance(session, account, points - expired)
+    paid = _pay_overdraft(session, live, owed_overdraft, entry.id)
+    unpaid = [(lot, back - paid[lot.id]) for lot, back in live if back > paid[lot.id]]
+    clawed = _claw_back(session, account, unpaid, spec)
+    session.flush()
+    posted = Posted(entry.id, account_id, spec.kind, points, spec.money, account.balance)
+    return Cancellation(posted, spend_entry_id, expired, clawed)
+
+
+def _consumptions(session: Session, entry_id: int) -> list[tuple[int, LoyaltyLot]]:
+    """(points, lot) the entry took, in the order it took them."""
+    rows = session.execute(
+        select(LoyaltyLotConsumption.points, LoyaltyLot)
+        .join(LoyaltyLot, LoyaltyLot.id == LoyaltyLotConsumption.lot_id)
+        .where(LoyaltyLotConsumption.entry_id == entry_id)
+        .order_by(LoyaltyLotConsumption.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return [(points, lot) for points, lot in rows]
+
+
+def _give_back(
+    session: Session,
+    account: LoyaltyAccount,
+    taken_from: list[tuple[int, LoyaltyLot]],
+    points: int,
+    entry: LoyaltyEntry,
+    *,
+    now: datetime,
+) -> tuple[int, list[tuple[LoyaltyLot, int]]]:
+    """Put ``points`` back along the spend's consumptions ``taken_from``; returns the points
+    that expired at once and the live lots with what each got back."""
+    left, expired = points, 0
+    live: list[tuple[LoyaltyLot, int]] = []
+    for taken, lot in taken_from:
+        back = min(taken, left)
+        if back <= 0:
+            break
+        left -= back
+        if lot.expires_at is not None and lot.expires_at <= now:
+            _expire_at_once(session, account.id, lot, back, entry)
+            expired += back
+        else:
+            lot.remaining += back
+            live.append((lot, back))
+    return expired, live
+
+
+def _expire_at_once(
+    session: Session, account_id: int, lot: LoyaltyLot, points: int, entry: LoyaltyEntry
+) -> None:
+    session.add(LoyaltyLotConsumption(entry_id=entry.id, lot_id=lot.id, points=-points))
+    spec = EntrySpec(
+        kind="expire",
+        key=f"{entry.idempotency_key}:expire:{lot.id}",
+        actor=entry.actor,
+        occurred_at=entry.occurred_at,
+        reason="given back by a cancellation after the lot expired",
+    )
+    _add_entry(session, account_id, -points, spec, lot_id=lot.id)
+
+
+def _pay_overdraft(
+    session: Session, live: list[tuple[LoyaltyLot, int]], owed: int, entry_id: int
+) -> dict[int, int]:
+    """Record the live lots' give-back as negative consumptions, less what pays the
+    overdraft ``owed``; returns what each lot (by id) paid."""
+    paid: dict[int, int] = {}
+    left = owed
+    for lot, back in live:
+        pays = min(back, max(left, 0))
+        left -= pays
+        lot.remaining -= pays
+        paid[lot.id] = pays
+        if back - pays:
+            session.add(LoyaltyLotConsumption(entry_id=entry_id, lot_id=lot.id, points=pays - back))
+    session.flush()
+    return paid
+
+
+def _cancellation_parts(session: Session, posted: Posted, key: str) -> tuple[int, int]:
+    """``(expired, clawed_back)`` of a cancellation already written under ``key``."""
+    rows = session.execute(
+        select(LoyaltyEntry.kind, LoyaltyEntry.points).where(
+            LoyaltyEntry.account_id == posted.account_id,
+            LoyaltyEntry.idempotency_key.startswith(f"{key}:", autoescape=True),
+        )
+    ).all()
+    expired = -sum(points for kind, points in rows if kind == "expire")
+    clawed = -sum(points for kind, points in rows if kind == "claw_back")
+    return expired, clawed
+
+
+@dataclass(frozen=True)
 class Reversal:
     """What reversing ``points`` of an earning did.
 
@@ -395,7 +554,8 @@ class Reversal:
 
 
 def _spent_from_lot(session: Session, lot: LoyaltyLot) -> int:
-    """Points debits took from ``lot``, other than the reversals of its own earning."""
+    """Points debits took from ``lot``, other than the reversals of its own earning, less
+    what cancelled redemptions gave back to it (negative consumptions)."""
     own_reversal = (LoyaltyEntry.kind == "reverse_earn") & (LoyaltyEntry.lot_id == lot.id)
     spent = session.scalar(
         select(func.coalesce(func.sum(LoyaltyLotConsumption.points), 0))
@@ -462,7 +622,8 @@ def reverse_earning(
 # -- expiry -------------------------------------------------------------------------------
 
 
-def _due(now: datetime) -> list[ColumnElement[bool]]:
+def due_for_expiry(now: datetime) -> list[ColumnElement[bool]]:
+    """The lots :func:`expire_lots` expires at ``now``: past ``expires_at``, points left."""
     return [LoyaltyLot.expires_at <= now, LoyaltyLot.remaining > 0]
 
 
@@ -481,7 +642,7 @@ def expire_lots(session: Session, now: datetime) -> int:
     statements see the same lots. Running it again expires nothing more. Returns the
     number of points expired.
     """
-    due = _due(now)
+    due = due_for_expiry(now)
     expiring = int(
         session.scalar(select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(*due)) or 0
     )

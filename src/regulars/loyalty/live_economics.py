@@ -9,8 +9,9 @@ contract column        live ledger
 =====================  ==========================================================
 ``customer_id``        the account's customer, or its household (shared card)
 ``kind``               ``earn``, ``spend``, ``expire``, ``reverse_earn``, ``adjust`` as
-                       they are; ``recredit`` → ``reverse_spend`` (a return gives back
-                       what an order spent); ``claw_back`` → ``reverse_earn`` (points of a
+                       they are; ``recredit`` and ``cancel_spend`` → ``reverse_spend``
+                       (a return or a cancellation gives back what a redemption
+                       spent); ``claw_back`` → ``reverse_earn`` (points of a
                        later lot taken back for an earlier return); ``import`` →
                        ``adjust`` (history loaded with ``regulars loyalty import``)
 ``points``             ``points`` (signed; Σ = the accounts' balances)
@@ -39,7 +40,7 @@ from sqlalchemy import Engine, String, case, cast, func, literal, null, select
 from regulars.analytics.validation import require_period
 from regulars.config import Settings
 from regulars.engine import connect, table_from_arrow
-from regulars.loyalty.accounts import ProgramError, find_program, points_rules
+from regulars.loyalty.accounts import ProgramError, find_program, points_config
 from regulars.loyalty.economics import (
     Breakage,
     FlowRow,
@@ -52,7 +53,12 @@ from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot
 from regulars.store.session import session_scope
 from regulars.store.types import utcnow
 
-KIND_MAP = {"recredit": "reverse_spend", "claw_back": "reverse_earn", "import": "adjust"}
+KIND_MAP = {
+    "recredit": "reverse_spend",
+    "cancel_spend": "reverse_spend",
+    "claw_back": "reverse_earn",
+    "import": "adjust",
+}
 """Live entry kinds renamed to the contract's; the others keep their name."""
 
 _SCHEMA = pa.schema(
@@ -149,7 +155,7 @@ def program_economics(
         program = find_program(session, program_code)
         if program is None:
             raise ProgramError(f"no loyalty program '{program_code}'")
-        point_value = points_rules(program).point_value
+        point_value = points_config(program).point_value
         launched = local_day(program.starts_at, settings.timezone)
         program_id = program.id
     start = start or launched.replace(day=1)

@@ -22,8 +22,11 @@ the duplicate's household are the household's and stay where they are.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlalchemy import Connection, delete, func, literal, select, update
 
+from regulars.loyalty.accounts import Holder, holder_of, household_rules
 from regulars.loyalty.models import (
     LoyaltyAccount,
     LoyaltyEntry,
@@ -31,7 +34,6 @@ from regulars.loyalty.models import (
     LoyaltyLot,
     LoyaltyProgram,
 )
-from regulars.store.models import Customer
 
 KEY_LENGTH = 255
 
@@ -39,9 +41,6 @@ KEY_LENGTH = 255
 def merge_loyalty_accounts(conn: Connection, survivor_id: str, duplicate_id: str) -> int:
     """Merge every loyalty account of ``duplicate_id`` into ``survivor_id``'s (see the
     module docstring), in the caller's transaction; returns how many accounts were merged."""
-    household = conn.scalar(
-        select(Customer.household_id).where(Customer.customer_id == survivor_id)
-    )
     accounts = conn.execute(
         select(LoyaltyAccount.id, LoyaltyAccount.program_id, LoyaltyProgram.shared_household)
         .join(LoyaltyProgram, LoyaltyProgram.id == LoyaltyAccount.program_id)
@@ -49,11 +48,7 @@ def merge_loyalty_accounts(conn: Connection, survivor_id: str, duplicate_id: str
         .order_by(LoyaltyAccount.id)
     ).all()
     for account_id, program_id, shared in accounts:
-        holder = (
-            {"customer_id": None, "household_id": household}
-            if shared and household
-            else {"customer_id": survivor_id, "household_id": None}
-        )
+        holder = asdict(_survivor_holder(conn, program_id, shared, survivor_id))
         target = _target(conn, program_id, holder)
         if target is None:
             conn.execute(
@@ -62,6 +57,17 @@ def merge_loyalty_accounts(conn: Connection, survivor_id: str, duplicate_id: str
         else:
             _move_ledger(conn, account_id, target)
     return len(accounts)
+
+
+def _survivor_holder(conn: Connection, program_id: int, shared: bool, survivor_id: str) -> Holder:
+    """The survivor's holder in the program, as :func:`~regulars.loyalty.accounts.holder_for`
+    decides it (a household member of a shared card: the household)."""
+    if not shared:
+        return Holder(survivor_id, None)
+    program_type, config = conn.execute(
+        select(LoyaltyProgram.type, LoyaltyProgram.config).where(LoyaltyProgram.id == program_id)
+    ).one()
+    return holder_of(conn, True, household_rules(program_type, config), survivor_id)
 
 
 def _target(conn: Connection, program_id: int, holder: dict[str, str | None]) -> int | None:

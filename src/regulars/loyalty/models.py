@@ -1,4 +1,6 @@
-"""Tables of the loyalty engine (migration 0004).
+"""Tables of the loyalty engine (migration 0004; 0007: ``cancel_spend``, negative
+consumptions, endpoint subscriptions; 0009 dropped ``loyalty_accounts.tier``: an account's
+tier is the customer's tier in the ``tiers`` programs).
 
 * ``loyalty_programs``: one row per program; ``type`` names the kind of program and
   ``config`` holds its settings, validated by the pydantic model registered for the type
@@ -14,7 +16,9 @@
 * ``loyalty_lots``: what each earning (or re-credit) put in, with ``available_at`` (end of
   the pending period) and ``expires_at``; ``remaining`` is what is left of it.
 * ``loyalty_lot_consumptions``: which lots each debit (spend, reversal, claw-back) took
-  points from, and how many. An expiry names its lot in ``loyalty_entries.lot_id``.
+  points from, and how many; a cancelled redemption (``cancel_spend``, revision 0007)
+  puts points back into the lots its spend took them from, recorded as negative
+  consumptions. An expiry names its lot in ``loyalty_entries.lot_id``.
 * ``loyalty_events`` (the outbox), ``loyalty_webhook_endpoints`` and
   ``loyalty_deliveries``: events such as ``tier_changed`` and ``points_expiring``, and their
   signed delivery to each endpoint (:mod:`regulars.loyalty.webhooks`).
@@ -53,6 +57,7 @@ ENTRY_KINDS = (
     "adjust",
     "import",
     "claw_back",
+    "cancel_spend",
 )
 SHORTFALL_POLICIES = ("allow_negative", "claw_back_future", "deduct_from_refund")
 """What a return does with points it must reverse that were already spent."""
@@ -110,7 +115,6 @@ class LoyaltyAccount(Base):
     state: Mapped[str] = mapped_column(String(16), default="active")
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     debt: Mapped[int] = mapped_column(BigInteger, default=0)
-    tier: Mapped[str | None] = mapped_column(String(64))
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -171,10 +175,12 @@ class LoyaltyEntry(Base):
 
 
 class LoyaltyLotConsumption(Base):
-    """``points`` taken from lot ``lot_id`` by debit entry ``entry_id``."""
+    """``points`` taken from lot ``lot_id`` by entry ``entry_id``: positive for a debit,
+    negative for a ``cancel_spend`` entry putting points back, so for every lot
+    ``remaining = points − Σ consumptions − expired``."""
 
     __tablename__ = "loyalty_lot_consumptions"
-    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+    __table_args__ = (CheckConstraint("points <> 0", name="points_not_zero"),)
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
     entry_id: Mapped[int] = mapped_column(
@@ -191,7 +197,9 @@ DELIVERY_STATES = ("pending", "delivered", "failed")
 
 class LoyaltyWebhookEndpoint(Base):
     """Where loyalty events are POSTed. ``secret`` signs the payloads (HMAC-SHA256); it is
-    stored because signing needs it, and never logged or returned after creation."""
+    stored because signing needs it, and never logged or returned after creation.
+    ``kinds``: the event kinds it subscribes to (a JSON list, revision 0007); ``NULL``:
+    every kind."""
 
     __tablename__ = "loyalty_webhook_endpoints"
 
@@ -199,6 +207,7 @@ class LoyaltyWebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(2048))
     secret: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    kinds: Mapped[list[str] | None] = mapped_column(JSON_DOC)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -8,7 +8,9 @@ Points are integers. An order earns
 where ``line_net`` is the line's amount in currency units (Decimal), ``m(line)`` the SKU
 multiplier if one is set, else the category multiplier, else 1. Rounding down happens once
 per order, not per line, so splitting an order into lines never loses points. An order
-without lines earns on its net amount with ``m = 1``.
+without lines earns on its net amount with ``m = 1``. ``tier_multiplier`` comes from the
+customer's tier in a ``tiers`` program (:mod:`regulars.loyalty.programs.tiers`, the one
+tier model) and any paid membership; :class:`Tier` is its tier definition.
 
 Redeeming ``p`` points is worth ``p × point_value`` money and may cover at most
 ``max_redeem_share`` of the order's amount.
@@ -28,7 +30,8 @@ Rate = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)]
 
 
 class Tier(BaseModel):
-    """A VIP level reached by spend within the program's tier window."""
+    """A VIP level of a ``tiers`` program (:class:`~regulars.loyalty.programs.tiers.
+    TierClubConfig`), reached when the qualifying value in its window reaches ``threshold``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -57,8 +60,6 @@ class PointsRules(BaseModel):
     max_redeem_share: Annotated[Decimal, Field(ge=0, le=1, decimal_places=4)] = Decimal("0.5")
     sku_multipliers: dict[str, Rate] = Field(default_factory=dict)
     category_multipliers: dict[str, Rate] = Field(default_factory=dict)
-    tiers: list[Tier] = Field(default_factory=list)
-    tier_window_days: Annotated[int, Field(ge=1)] = 365
     control_share: Annotated[Decimal, Field(ge=0, lt=1, decimal_places=4)] = Field(
         Decimal(0),
         description="Share of customers held out as the control group: never enrolled, "
@@ -99,11 +100,6 @@ def points_earned(
     if total <= 0:
         return 0
     return int(total.to_integral_value(rounding=ROUND_FLOOR))
-
-
-def tier_for(rules: PointsRules, window_spend: Decimal) -> Tier | None:
-    """The highest tier whose threshold ``window_spend`` reaches, or None."""
-    return highest_tier(rules.tiers, window_spend)
 
 
 def highest_tier(tiers: Sequence[Tier], value: Decimal) -> Tier | None:

@@ -1,5 +1,7 @@
-"""Loyalty use cases on top of the ledger: earning on orders, reversing on returns,
-redeeming, manual adjustments, the checkout quote and account views.
+"""Loyalty use cases on top of the ledger: earning on orders (base points and bonus
+events), action bonuses (reviews, completed profiles), reversing on returns, redeeming
+(with a household card's spend policy) and cancelling redemptions, manual adjustments, the
+checkout quote, account views and the nightly expiry.
 
 Each function works in the caller's session (one transaction) and raises
 :class:`~regulars.loyalty.ledger.LedgerError` or
@@ -9,14 +11,17 @@ Each function works in the caller's session (one transaction) and raises
 points and spent ``S``; its returns so far total ``c`` (capped at ``A``). Then
 
     reversed(c)   = E − floor(E × (A − c) / A)      (what the order may no longer keep)
-    re-credited(c) = floor(S × c / A)
+    re-credited(c) = floor((S − C) × c / A)
 
-and each return reverses ``reversed(c_after) − reversed(c_before)`` and re-credits
+(``C``: what cancelled redemptions of the order gave back, :func:`cancel_points`),
+applied to every earn lot of the order on its own ``E`` (the base lot and each bonus lot,
+each reversal under its own key), and each return reverses
+``reversed(c_after) − reversed(c_before)`` and re-credits
 ``re-credited(c_after)`` less what was re-credited before (points may be spent on an
-order after a partial return of it). A full return takes back all ``E`` and gives back all ``S``;
-a partial one leaves the customer ``floor(E × kept share)``, never more, so buying and
-returning cannot create points. Points to reverse that were already spent (the lot no
-longer holds them) follow the program's ``shortfall_policy`` (see
+order after a partial return of it). A full return takes back all ``E`` and gives back all
+``S − C``; a partial one leaves the customer ``floor(E × kept share)``, never more, so
+buying and returning cannot create points. Points to reverse that were already spent (the
+lot no longer holds them) follow the program's ``shortfall_policy`` (see
 :class:`~regulars.loyalty.ledger.Reversal`). Re-credited points go into a new lot,
 available at once, expiring when the latest lot the spend took from expired, but at the
 earliest :data:`RECREDIT_MIN_DAYS` after the return (never, if a spent lot never expires).
@@ -27,49 +32,77 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import ColumnElement, Engine, Select, String, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import (
     enroll,
     find_account,
     held_out,
-    holder_customers,
-    points_rules,
+    household_of,
+    points_config,
     running_points_programs,
 )
 from regulars.loyalty.ledger import (
+    Cancellation,
     EntrySpec,
+    LedgerError,
     OrderRef,
     Posted,
     RedemptionCapError,
     Reversal,
     available_points,
+    cancel_spend,
     credit,
     debit,
+    due_for_expiry,
     expire_lots,
+    lock_account,
     overdraft,
     points_money,
     reverse_earning,
     spend,
 )
-from regulars.loyalty.live.dispatch import apply_programs_for_order, apply_programs_for_return
+from regulars.loyalty.live.dispatch import (
+    apply_programs_for_order,
+    apply_programs_for_return,
+    club_tiers,
+    earning_tier,
+    tiers_for_order,
+)
 from regulars.loyalty.models import (
+    ENTRY_KINDS,
     LoyaltyAccount,
     LoyaltyEntry,
+    LoyaltyEvent,
     LoyaltyLot,
     LoyaltyLotConsumption,
     LoyaltyProgram,
 )
-from regulars.loyalty.rules import Line, PointsRules, max_redeemable, points_earned, tier_for
-from regulars.loyalty.webhooks import emit
+from regulars.loyalty.programs import PointsProgramConfig
+from regulars.loyalty.programs.bonus import (
+    PurchaseEarn,
+    bounded_key,
+    earn_for_profile,
+    earn_for_review,
+    order_key,
+    purchase_earns,
+)
+from regulars.loyalty.programs.history import OrderLine as RuleLine
+from regulars.loyalty.programs.history import Purchase
+from regulars.loyalty.programs.household import may_spend
+from regulars.loyalty.programs.outcomes import Earn
+from regulars.loyalty.rules import max_redeemable
+from regulars.loyalty.webhooks import emit, emit_from_select, subscribed
 from regulars.store.audit import record
-from regulars.store.models import Order, OrderLine, OrderReturn
+from regulars.store.models import Customer, Order, OrderLine, OrderReturn
 from regulars.store.session import session_scope
 from regulars.store.types import utcnow
 
@@ -86,41 +119,56 @@ def fingerprint(payload: dict[str, Any]) -> str:
 # -- earning on orders --------------------------------------------------------------------
 
 
-def window_spend(session: Session, customers: list[str], at: datetime, days: int) -> Decimal:
-    """Net spend (amount − refunds, cancelled orders excluded) of ``customers`` in
-    ``(at − days, at]``: what tiers are measured on."""
-    if not customers:
-        return Decimal("0.00")
-    row = session.execute(
-        select(func.sum(Order.amount), func.sum(Order.refunded_amount)).where(
-            Order.customer_id.in_(customers),
-            Order.status != "cancelled",
-            Order.amount > 0,
-            Order.ordered_at > at - timedelta(days=days),
-            Order.ordered_at <= at,
-        )
-    ).one()
-    amount, refunded = row
-    return Decimal(amount or 0) - Decimal(refunded or 0)
-
-
-def _order_lines(session: Session, order: Order) -> list[Line]:
+def _purchase(session: Session, order: Order) -> Purchase:
+    """The order as the earning rules read it: its positive lines (none: earn on the
+    amount)."""
     rows = session.execute(
-        select(OrderLine.line_amount, OrderLine.sku, OrderLine.category).where(
+        select(OrderLine.quantity, OrderLine.line_amount, OrderLine.sku, OrderLine.category)
+        .where(
             OrderLine.shop_id == order.shop_id,
             OrderLine.order_id == order.order_id,
             OrderLine.line_amount > 0,
         )
+        .order_by(OrderLine.id)
     ).all()
-    return [Line(amount, sku, category) for amount, sku, category in rows]
+    # Earning reads amounts only; a negative quantity (a returned line) is not a count here.
+    lines = tuple(RuleLine(max(int(q), 0), a, sku, category) for q, a, sku, category in rows)
+    return Purchase(
+        order.order_id, order.customer_id, order.ordered_at, order.amount, lines, order.shop_id
+    )
 
 
-def _tier_multiplier(
-    session: Session, rules: PointsRules, account: LoyaltyAccount, at: datetime
-) -> tuple[str | None, Decimal]:
-    spent = window_spend(session, holder_customers(session, account), at, rules.tier_window_days)
-    tier = tier_for(rules, spent)
-    return (tier.name, tier.earn_multiplier) if tier else (None, Decimal(1))
+def _earlier_purchases(session: Session, customer_id: str, at: datetime) -> list[Purchase]:
+    """The customer's first two paid orders (not cancelled, amount > 0) up to ``at``, by
+    time then order id: enough for :func:`~regulars.loyalty.programs.bonus.
+    is_first_purchase` to tell whether an order at ``at`` is their first."""
+    rows = session.execute(
+        select(Order.order_id, Order.ordered_at, Order.amount)
+        .where(
+            Order.customer_id == customer_id,
+            Order.status != "cancelled",
+            Order.amount > 0,
+            Order.ordered_at <= at,
+        )
+        .order_by(Order.ordered_at, Order.order_id)
+        .limit(2)
+    ).all()
+    return [Purchase(order_id, customer_id, when, amount) for order_id, when, amount in rows]
+
+
+def _time_zone(session: Session, customer_id: str) -> str | None:
+    """The customer's ``time_zone`` (weekday bonuses fall back to the program's
+    ``default_time_zone`` without a known one)."""
+    return session.scalar(select(Customer.time_zone).where(Customer.customer_id == customer_id))
+
+
+def _tier_multiplier(session: Session, order: Order) -> Decimal:
+    """The earn multiplier of the ordering customer's tier in the running ``tiers``
+    programs at the order, this order included (upgrades are immediate): the stored tier
+    state evaluated on to the order (:func:`regulars.loyalty.live.dispatch.tiers_for_order`,
+    before this order earns), the largest multiplier if several clubs run; 1 without a tier."""
+    tier = earning_tier(tiers_for_order(session, order))
+    return Decimal(1) if tier is None else tier.earn_multiplier
 
 
 def _membership_multiplier(session: Session, customer_id: str, at: datetime) -> Decimal:
@@ -133,21 +181,96 @@ def _membership_multiplier(session: Session, customer_id: str, at: datetime) -> 
 
 
 def _order_key(order: Order) -> str:
-    return f"order:{order.shop_id}:{order.order_id}"
+    return order_key(order.shop_id, order.order_id)
+
+
+def _order_earns(
+    session: Session,
+    config: PointsProgramConfig,
+    purchase: Purchase,
+    multiplier: Decimal,
+) -> list[PurchaseEarn]:
+    history = (
+        _earlier_purchases(session, purchase.customer_id, purchase.at)
+        if config.has_first_purchase_bonus()
+        else []
+    )
+    time_zone = _time_zone(session, purchase.customer_id) if config.bonuses else None
+    return purchase_earns(config, purchase, history, time_zone, multiplier)
+
+
+def _credit_earn(
+    session: Session,
+    program: LoyaltyProgram,
+    config: PointsProgramConfig,
+    account: LoyaltyAccount,
+    customer_id: str,
+    part: PurchaseEarn | Earn,
+    occurred_at: datetime,
+    order: OrderRef | None = None,
+) -> Posted:
+    """Credit one earn lot; a bonus lot (not the base one) also records a
+    ``bonus_awarded`` event the first time."""
+    earn = part.earn if isinstance(part, PurchaseEarn) else part
+    is_bonus = not (isinstance(part, PurchaseEarn) and part.kind == "base")
+    spec = EntrySpec(
+        kind="earn",
+        key=earn.key,
+        actor=SYSTEM,
+        occurred_at=occurred_at,
+        reason=earn.reason if is_bonus else None,
+        money=points_money(earn.points, config.point_value),
+        order=order,
+    )
+    posted = credit(
+        session,
+        account.id,
+        earn.points,
+        spec,
+        available_at=earn.available_at,
+        expires_at=earn.expires_at,
+    )
+    if is_bonus and not posted.replay:
+        emit(
+            session,
+            "bonus_awarded",
+            bounded_key(f"bonus_awarded:{account.id}:{earn.key}"),
+            {
+                "program": program.code,
+                "customer_id": customer_id,
+                "points": earn.points,
+                "reason": earn.reason,
+                "order_id": order.order_id if order else None,
+                "available_at": earn.available_at.isoformat(),
+            },
+            account_id=account.id,
+        )
+    return posted
 
 
 def on_order_recorded(session: Session, order: Order) -> list[Posted]:
-    """Earn points for ``order`` in every running ``points`` program; idempotent by order.
+    """Earn points for ``order`` in every running ``points`` program; idempotent by key.
 
-    The customer is enrolled on their first order (an opted-out account earns nothing).
-    The tier is the one the holders' spend in the program's window reaches, this order
-    included (upgrades are immediate); the lot becomes spendable after ``pending_days``
-    and expires ``expiry_days`` after the order. Orders that are cancelled or not positive
-    (standalone return documents) earn nothing.
+    The customer is enrolled on their first order (an opted-out account, and the control
+    group, earn nothing). The order earns by the program's rules and bonuses
+    (:func:`~regulars.loyalty.programs.bonus.purchase_earns`): base points at the tier
+    (and membership) multiplier, the best non-stacking multiplier bonus (period bonuses
+    in the customer's time zone, else the program's ``default_time_zone``) and the
+    first-purchase points of a customer's first paid order, each its own lot, tied to the
+    order (so a return reverses it) and under its own key. The tier multiplier is the
+    ordering customer's tier in the running ``tiers`` programs, evaluated before earning so
+    that this order counts (upgrades are immediate; see :func:`_tier_multiplier`); a
+    household account earns at the tier of the member who ordered. Every lot becomes
+    spendable after ``pending_days`` and expires ``expiry_days`` after the order. Orders
+    that are cancelled or not positive (standalone return documents) earn nothing. The tier
+    clubs' state and their ``tier_changed`` events are written afterwards by
+    :func:`~regulars.loyalty.live.dispatch.apply_programs_for_order`.
     """
     if order.status == "cancelled" or order.amount <= 0:
         return []
-    lines = _order_lines(session, order)
+    purchase = _purchase(session, order)
+    ref = OrderRef(order.shop_id, order.order_id)
+    tier_multiplier = _tier_multiplier(session, order)
     posted = []
     for program in running_points_programs(session, order.ordered_at):
         if held_out(session, program, order.customer_id):
@@ -155,49 +278,101 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
         account = enroll(session, program, order.customer_id)
         if account.state != "active":
             continue
-        rules = points_rules(program)
-        tier, multiplier = _tier_multiplier(session, rules, account, order.ordered_at)
-        multiplier *= _membership_multiplier(session, order.customer_id, order.ordered_at)
-        if account.tier != tier:
-            emit(
-                session,
-                "tier_changed",
-                f"tier_changed:{account.id}:{_order_key(order)}",
-                {
-                    "program": program.code,
-                    "customer_id": order.customer_id,
-                    "from": account.tier,
-                    "to": tier,
-                    "order_id": order.order_id,
-                },
-                account_id=account.id,
+        config = points_config(program)
+        multiplier = tier_multiplier * _membership_multiplier(
+            session, order.customer_id, order.ordered_at
+        )
+        for part in _order_earns(session, config, purchase, multiplier):
+            posted.append(
+                _credit_earn(
+                    session,
+                    program,
+                    config,
+                    account,
+                    order.customer_id,
+                    part,
+                    order.ordered_at,
+                    ref,
+                )
             )
-            account.tier = tier
-        points = points_earned(rules, order.amount, lines, multiplier)
-        if points == 0:
-            continue
-        spec = EntrySpec(
-            kind="earn",
-            key=_order_key(order),
-            actor=SYSTEM,
-            occurred_at=order.ordered_at,
-            money=points_money(points, rules.point_value),
-            order=OrderRef(order.shop_id, order.order_id),
-        )
-        expires = (
-            None if rules.expiry_days is None else order.ordered_at + timedelta(rules.expiry_days)
-        )
-        posted.append(
-            credit(
-                session,
-                account.id,
-                points,
-                spec,
-                available_at=order.ordered_at + timedelta(days=rules.pending_days),
-                expires_at=expires,
-            )
-        )
     apply_programs_for_order(session, order)  # stamp cards, tiers, badges (loyalty.live)
+    return posted
+
+
+# -- action bonuses -----------------------------------------------------------------------
+
+REVIEW_EVENT = "review_written"
+"""The behavioural event kind that earns a program's ``review_written`` bonus."""
+
+
+def review_subject(sku: str | None, payload: Mapping[str, Any]) -> str | None:
+    """What a ``review_written`` event reviews: the event's ``sku``, else the payload's
+    ``sku`` or ``product_id`` (a product), else ``order:<payload order_id>`` (an order);
+    None when it names none of them."""
+    for product in (sku, payload.get("sku"), payload.get("product_id")):
+        if product not in (None, ""):
+            return str(product)
+    order_id = payload.get("order_id")
+    return f"order:{order_id}" if order_id not in (None, "") else None
+
+
+def _grant_action(
+    session: Session,
+    program: LoyaltyProgram,
+    config: PointsProgramConfig,
+    customer_id: str,
+    earns: list[Earn],
+    at: datetime,
+) -> list[Posted]:
+    """Credit action lots to the customer's account (enrolling them); nothing for the
+    control group or an opted-out account."""
+    if not earns or held_out(session, program, customer_id):
+        return []
+    account = enroll(session, program, customer_id)
+    if account.state != "active":
+        return []
+    return [
+        _credit_earn(session, program, config, account, customer_id, earn, at) for earn in earns
+    ]
+
+
+def on_review_recorded(
+    session: Session,
+    customer_id: str,
+    sku: str | None,
+    payload: Mapping[str, Any],
+    occurred_at: datetime,
+) -> list[Posted]:
+    """Grant the ``review_written`` bonuses of every points program running at
+    ``occurred_at`` for a review of :func:`review_subject` (once per customer and subject;
+    an event without a subject earns nothing)."""
+    subject = review_subject(sku, payload)
+    if subject is None:
+        return []
+    posted: list[Posted] = []
+    for program in running_points_programs(session, occurred_at):
+        config = points_config(program)
+        earns = earn_for_review(config, customer_id, subject, occurred_at)
+        posted += _grant_action(session, program, config, customer_id, earns, occurred_at)
+    return posted
+
+
+def on_profile_saved(
+    session: Session,
+    customer_id: str,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object],
+    now: datetime | None = None,
+) -> list[Posted]:
+    """Grant the ``profile_completed`` bonuses a save of the customer's profile completes
+    (complete ``after``, not ``before``; ``before`` None for a new customer) in every points
+    program running now; once per customer and bonus."""
+    now = now or utcnow()
+    posted: list[Posted] = []
+    for program in running_points_programs(session, now):
+        config = points_config(program)
+        earns = earn_for_profile(config, customer_id, before, after, now)
+        posted += _grant_action(session, program, config, customer_id, earns, now)
     return posted
 
 
@@ -206,7 +381,8 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
 
 @dataclass(frozen=True)
 class ReturnOutcome:
-    """What one return did in one account."""
+    """What one return did to one earn lot of an account (``reversal``), and to the
+    account's spent points (``recredit``, on the account's first outcome)."""
 
     program: str
     account_id: int
@@ -269,21 +445,25 @@ def on_return_recorded(
         return []
     before, after = _returned_before_and_after(session, ret)
     ref = OrderRef(ret.shop_id, ret.order_id, ret.return_id)
-    outcomes: dict[int, ReturnOutcome] = {}
+    # One outcome per earn lot of the order (base and bonus lots, each reversed on its
+    # own points), keyed (account, lot); an account's re-credit joins its first outcome.
+    outcomes: dict[tuple[int, int], ReturnOutcome] = {}
+    first_of_account: dict[int, tuple[int, int]] = {}
     for earn in _order_entries(session, order, "earn"):
         earlier = reversed_points(earn.points, order.amount, before)
         points = reversed_points(earn.points, order.amount, after) - earlier
-        outcomes[earn.account_id] = _reverse(session, earn, points, earlier, ref, now)
-    recredited = _points_by_account(_order_entries(session, order, "recredit"))
-    for account_id, (spent, expiry) in _spent_by_account(session, order).items():
-        # Against what was re-credited, not the share before this return: the order may
-        # have been paid with points after an earlier partial return.
-        points = recredited_points(spent, order.amount, after) - recredited.get(account_id, 0)
+        key = _reverse_key(ref, order, earn)
+        slot = (earn.account_id, earn.id)
+        outcomes[slot] = _reverse(session, earn, points, earlier, ref, key, now)
+        first_of_account.setdefault(earn.account_id, slot)
+    for account_id, (_spent, expiry) in _spent_by_account(session, order).items():
+        points = _recredit_due(session, account_id, order, after)
         if points <= 0:
             continue
         recredit = _recredit(session, account_id, points, ref, expiry, now)
-        previous = outcomes.get(account_id)
-        outcomes[account_id] = ReturnOutcome(
+        slot = first_of_account.get(account_id, (account_id, 0))
+        previous = outcomes.get(slot)
+        outcomes[slot] = ReturnOutcome(
             program=_program_of(session, account_id).code,
             account_id=account_id,
             reversal=previous.reversal if previous else None,
@@ -293,11 +473,13 @@ def on_return_recorded(
     return list(outcomes.values())
 
 
-def _points_by_account(entries: list[LoyaltyEntry]) -> dict[int, int]:
-    totals: dict[int, int] = {}
-    for entry in entries:
-        totals[entry.account_id] = totals.get(entry.account_id, 0) + entry.points
-    return totals
+def _reverse_key(ref: OrderRef, order: Order, earn: LoyaltyEntry) -> str:
+    """``return:<shop>:<return_id>:reverse`` for the order's base lot, the same followed by
+    ``:<earn key>`` for each bonus lot of the order."""
+    key = f"return:{ref.shop_id}:{ref.return_id}:reverse"
+    if earn.idempotency_key == _order_key(order):
+        return key
+    return bounded_key(f"{key}:{earn.idempotency_key}")
 
 
 def _program_of(session: Session, account_id: int) -> LoyaltyProgram:
@@ -314,11 +496,11 @@ def _reverse(
     points: int,
     earlier: int,
     ref: OrderRef,
+    key: str,
     now: datetime,
 ) -> ReturnOutcome:
     program = _program_of(session, earn.account_id)
-    rules = points_rules(program)
-    key = f"return:{ref.shop_id}:{ref.return_id}:reverse"
+    rules = points_config(program)
     assert earn.lot_id is not None  # every earning has its lot
     existing = session.scalars(
         select(LoyaltyEntry).where(
@@ -393,6 +575,64 @@ def _recredit(
 # -- redeeming and adjusting -------------------------------------------------------------
 
 
+class HouseholdSpendError(LedgerError):
+    """A household member may not spend this from the shared account (``owner_only``, or
+    more than ``member_points_per_order`` on one order)."""
+
+    kind = "household-spend-denied"
+
+
+def _spent_on_order(session: Session, account_id: int, order: OrderRef) -> int:
+    """Points the account's redemptions tied to ``order`` spent so far, net of cancelled
+    redemptions (their ``cancel_spend`` entries give the points back)."""
+    spent = session.scalar(
+        select(func.coalesce(func.sum(LoyaltyEntry.points), 0)).where(
+            LoyaltyEntry.account_id == account_id,
+            LoyaltyEntry.kind.in_(("spend", "cancel_spend")),
+            LoyaltyEntry.shop_id == order.shop_id,
+            LoyaltyEntry.order_id == order.order_id,
+        )
+    )
+    return -int(spent or 0)
+
+
+def _check_household_spend(
+    session: Session,
+    config: PointsProgramConfig,
+    account: LoyaltyAccount,
+    customer_id: str,
+    points: int,
+    order: OrderRef | None,
+) -> None:
+    """:func:`~regulars.loyalty.programs.household.may_spend` for a redemption from a
+    household account: the points counted are this redemption's plus what the account
+    already spent on the same order. The account is locked first, so concurrent
+    redemptions on one order are counted one after the other."""
+    rules = config.household
+    household = household_of(session, rules, customer_id)
+    if household is None or household.household_id != account.household_id:
+        return  # not a member (the holder changed in this transaction): enroll decided
+    lock_account(session, account.id)
+    counted = points
+    if order is not None and rules.member_points_per_order is not None:
+        counted += _spent_on_order(session, account.id, order)
+    decision = may_spend(rules, household, customer_id, counted)
+    if not decision.allowed:
+        raise HouseholdSpendError(
+            f"customer '{customer_id}' may not redeem {points} points from the household "
+            f"account of '{account.household_id}': {decision.reason}"
+        )
+
+
+def _recorded(session: Session, account_id: int, key: str) -> bool:
+    found = session.scalar(
+        select(LoyaltyEntry.id).where(
+            LoyaltyEntry.account_id == account_id, LoyaltyEntry.idempotency_key == key
+        )
+    )
+    return found is not None
+
+
 def redeem(
     session: Session,
     program: LoyaltyProgram,
@@ -407,26 +647,31 @@ def redeem(
 ) -> Posted:
     """Spend ``points`` atomically; with ``order_amount`` the program's per-order cap applies.
 
-    Idempotent by ``key`` (with the request's fingerprint): a retry returns the first
-    result, another request under the same key raises ``IdempotencyConflictError``.
+    From a household account the program's ``household`` spend policy applies
+    (:class:`HouseholdSpendError`). Idempotent by ``key`` (with the request's fingerprint):
+    a retry returns the first result, another request under the same key raises
+    ``IdempotencyConflictError``.
     """
     now = now or utcnow()
-    rules = points_rules(program)
+    config = points_config(program)
     request = fingerprint(
         {"points": points, "order": order and order.__dict__, "amount": order_amount}
     )
     account = enroll(session, program, customer_id)
+    entry_key = f"redeem:{key}"
+    if account.household_id is not None and not _recorded(session, account.id, entry_key):
+        _check_household_spend(session, config, account, customer_id, points, order)
     if order_amount is not None:
-        cap = max_redeemable(rules, order_amount, points)
+        cap = max_redeemable(config, order_amount, points)
         if points > cap:
             raise RedemptionCapError(points, cap)
     spec = EntrySpec(
         kind="spend",
-        key=f"redeem:{key}",
+        key=entry_key,
         actor=actor,
         occurred_at=now,
         request_hash=request,
-        money=points_money(points, rules.point_value),
+        money=points_money(points, config.point_value),
         order=order,
     )
     return spend(session, account.id, points, spec, now=now)
@@ -459,7 +704,7 @@ def adjust(
         request_hash=fingerprint({"points": points, "reason": reason}),
     )
     if points > 0:
-        expiry_days = points_rules(program).expiry_days if program.type == "points" else None
+        expiry_days = points_config(program).expiry_days if program.type == "points" else None
         expires = None if expiry_days is None else now + timedelta(days=expiry_days)
         posted = credit(session, account.id, points, spec, available_at=now, expires_at=expires)
     else:
@@ -480,6 +725,189 @@ def adjust(
             },
         )
     return posted
+
+
+# -- cancelling redemptions ---------------------------------------------------------------
+
+
+class RedemptionNotFoundError(LedgerError):
+    kind = "not-found"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no redemption with idempotency key '{key}' in this account")
+        self.key = key
+
+
+def cancel_redemption(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: str,
+    key: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Cancellation:
+    """Cancel the redemption :func:`redeem` made under ``key`` in the customer's account:
+    give its points back (:func:`cancel_points`); :class:`RedemptionNotFoundError` if the
+    account has no redemption under ``key``."""
+    account = find_account(session, program, customer_id)
+    if account is None:
+        raise RedemptionNotFoundError(key)
+    lock_account(session, account.id)  # the spend and its cancellation are read locked
+    spend_entry = session.scalars(
+        select(LoyaltyEntry).where(
+            LoyaltyEntry.account_id == account.id,
+            LoyaltyEntry.idempotency_key == f"redeem:{key}",
+            LoyaltyEntry.kind == "spend",
+        )
+    ).one_or_none()
+    if spend_entry is None:
+        raise RedemptionNotFoundError(key)
+    return cancel_points(session, program, spend_entry, actor=actor, reason=reason, now=now)
+
+
+def cancel_order_redemptions(
+    session: Session, shop_id: str, order_id: str, *, now: datetime | None = None
+) -> list[Cancellation]:
+    """Cancel every redemption tied to an order recorded as cancelled (the order hook)."""
+    spends = session.scalars(
+        select(LoyaltyEntry)
+        .where(
+            LoyaltyEntry.shop_id == shop_id,
+            LoyaltyEntry.order_id == order_id,
+            LoyaltyEntry.kind == "spend",
+        )
+        .order_by(LoyaltyEntry.id)
+    ).all()
+    reason = f"order {order_id} cancelled"
+    return [
+        cancel_points(
+            session, _program_of(session, e.account_id), e, actor=SYSTEM, reason=reason, now=now
+        )
+        for e in spends
+    ]
+
+
+def cancel_points(
+    session: Session,
+    program: LoyaltyProgram,
+    spend_entry: LoyaltyEntry,
+    *,
+    actor: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Cancellation:
+    """Give back what is left of redemption ``spend_entry``, once, audited once.
+
+    **What comes back.** A redemption of ``S_i`` points gives back
+    ``min(S_i, S − C − R)``, where — for a redemption tied to an order, in its account —
+    ``S`` is what the order's redemptions spent, ``C`` what cancellations gave back and
+    ``R`` what the order's returns re-credited (:func:`on_return_recorded` re-credits
+    ``floor((S − C) × returned / A) − R``). So cancellations and returns together never give
+    back more than was spent, in whichever order they come; a redemption without an order
+    gives back ``S_i``. The points go back into the lots the spend took them from
+    (:func:`~regulars.loyalty.ledger.cancel_spend`): expiry dates are kept, and points whose
+    lot has expired meanwhile come back and expire at once.
+
+    Idempotent: the key is ``cancel:<spend entry id>``, so a retry — or the order hook
+    after the API — answers the first cancellation and gives back nothing more. The
+    account row is locked before anything is read, so concurrent cancellations, spends
+    and returns of the account queue.
+    """
+    now = now or utcnow()
+    lock_account(session, spend_entry.account_id)
+    spent = -spend_entry.points
+    points = min(spent, _left_to_give_back(session, spend_entry))
+    spec = EntrySpec(
+        kind="cancel_spend",
+        key=f"cancel:{spend_entry.id}",
+        actor=actor,
+        occurred_at=now,
+        request_hash=fingerprint({"cancel": spend_entry.id}),
+        reason=reason,
+        money=_money_share(spend_entry.money, points, spent),
+        order=OrderRef(spend_entry.shop_id, spend_entry.order_id)
+        if spend_entry.shop_id is not None and spend_entry.order_id is not None
+        else None,
+    )
+    done = cancel_spend(session, spend_entry.account_id, spend_entry.id, points, spec, now=now)
+    if not done.posted.replay:
+        _audit_cancellation(session, program, spend_entry, done, actor, reason)
+    return done
+
+
+def _left_to_give_back(session: Session, spend_entry: LoyaltyEntry) -> int:
+    """``S − C − R`` of the spend's order in its account (module of :func:`cancel_points`);
+    the spend's own points when it has no order."""
+    if spend_entry.shop_id is None or spend_entry.order_id is None:
+        return -spend_entry.points
+    totals = _order_points(
+        session, spend_entry.account_id, spend_entry.shop_id, spend_entry.order_id
+    )
+    return max(0, -totals["spend"] - totals["cancel_spend"] - totals["recredit"])
+
+
+def _recredit_due(session: Session, account_id: int, order: Order, returned: Decimal) -> int:
+    """What a return bringing the order's returns to ``returned`` re-credits in the
+    account: ``floor((S − C) × returned / A) − R`` (see :func:`cancel_points`), read under
+    the account's lock, so a concurrent cancellation is either seen or waits."""
+    lock_account(session, account_id)
+    totals = _order_points(session, account_id, order.shop_id, order.order_id)
+    spent = -totals["spend"] - totals["cancel_spend"]
+    return recredited_points(spent, order.amount, returned) - totals["recredit"]
+
+
+def _order_points(session: Session, account_id: int, shop_id: str, order_id: str) -> dict[str, int]:
+    """Σ points per entry kind of one order in one account (0 for a kind it has none of)."""
+    rows = session.execute(
+        select(LoyaltyEntry.kind, func.sum(LoyaltyEntry.points))
+        .where(
+            LoyaltyEntry.account_id == account_id,
+            LoyaltyEntry.shop_id == shop_id,
+            LoyaltyEntry.order_id == order_id,
+        )
+        .group_by(LoyaltyEntry.kind)
+    ).all()
+    totals = {kind: int(points or 0) for kind, points in rows}
+    return {kind: totals.get(kind, 0) for kind in ENTRY_KINDS}
+
+
+def _money_share(money: Decimal | None, points: int, spent: int) -> Decimal | None:
+    """The part of a redemption's money that ``points`` of its ``spent`` points are worth
+    (cents, half-even); all of it when everything comes back."""
+    if money is None or spent == 0:
+        return money
+    if points == spent:
+        return money
+    return (money * points / spent).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+def _audit_cancellation(
+    session: Session,
+    program: LoyaltyProgram,
+    spend_entry: LoyaltyEntry,
+    done: Cancellation,
+    actor: str,
+    reason: str | None,
+) -> None:
+    record(
+        session,
+        actor=actor,
+        action="loyalty.redemption.cancel",
+        target_type="loyalty_account",
+        target_id=str(spend_entry.account_id),
+        details={
+            "program": program.code,
+            "redemption_entry_id": spend_entry.id,
+            "order_id": spend_entry.order_id,
+            "points": done.posted.points,
+            "expired": done.expired,
+            "clawed_back": done.clawed_back,
+            "reason": reason,
+            "entry_id": done.posted.entry_id,
+        },
+    )
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -507,6 +935,9 @@ class AccountView:
     debt: int
     overdraft: int
     tier: str | None
+    """The tier the account earns at now: the customer's tier in the running ``tiers``
+    programs (the largest earn multiplier; :func:`~regulars.loyalty.live.dispatch.
+    earning_tier`), None without one."""
     lots: list[LotView] = field(default_factory=list)
 
 
@@ -527,6 +958,7 @@ def account_view(
     ).all()
     live = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
     pending = sum(lot.remaining for lot in live if lot.available_at > now)
+    tier = earning_tier(club_tiers(session, customer_id, now))
     return AccountView(
         program=program.code,
         account_id=account.id,
@@ -536,7 +968,7 @@ def account_view(
         pending=pending,
         debt=account.debt,
         overdraft=overdraft(session, account),
-        tier=account.tier,
+        tier=tier.name if tier else None,
         lots=[
             LotView(lot.id, lot.points, lot.remaining, lot.available_at, lot.expires_at)
             for lot in live
@@ -550,8 +982,17 @@ def entries_query(account_id: int) -> Select[LoyaltyEntry]:
 
 
 @dataclass(frozen=True)
+class QuotePart:
+    """Where a quote's points come from: ``base``, or a bonus (``kind`` and ``code``)."""
+
+    kind: str
+    code: str | None
+    points: int
+
+
+@dataclass(frozen=True)
 class Quote:
-    """What a cart would earn and what may be redeemed on it."""
+    """What a cart would earn (in total and by source) and what may be redeemed on it."""
 
     program: str
     points_earned: int
@@ -559,6 +1000,30 @@ class Quote:
     max_redeemable_points: int
     max_redeemable_money: Decimal
     available: int
+    earned_from: list[QuotePart] = field(default_factory=list)
+
+
+def _quote_parts(parts: list[PurchaseEarn]) -> list[QuotePart]:
+    """The cart's lots summed by source, base first, then the bonuses in config order."""
+    totals: dict[tuple[str, str | None], int] = {}
+    for part in parts:
+        totals[(part.kind, part.code)] = totals.get((part.kind, part.code), 0) + part.earn.points
+    return [QuotePart(kind, code, points) for (kind, code), points in totals.items()]
+
+
+def _household_allowance(
+    session: Session, config: PointsProgramConfig, account: LoyaltyAccount, customer_id: str
+) -> int | None:
+    """Most points the customer may spend from a household account on one order (None:
+    no limit beyond the balance and the cap)."""
+    household = household_of(session, config.household, customer_id)
+    if household is None or household.household_id != account.household_id:
+        return None
+    if customer_id == household.owner:
+        return None
+    if config.household.spend_policy == "owner_only":
+        return 0
+    return config.household.member_points_per_order
 
 
 def quote(
@@ -566,27 +1031,44 @@ def quote(
     program: LoyaltyProgram,
     customer_id: str,
     amount: Decimal,
-    lines: list[Line],
+    lines: Sequence[RuleLine],
     now: datetime | None = None,
 ) -> Quote:
-    """A dry run at checkout: reads only, writes nothing (no account is created)."""
+    """A dry run at checkout: reads only, writes nothing (no account is created).
+
+    ``points_earned`` is what the cart would earn as an order now, base and bonuses
+    (``earned_from``, by source) at the tier and membership multipliers; 0 for the control
+    group and an opted-out account. The cart earns at the tier it reaches in the running
+    ``tiers`` programs (the cart counts: upgrades are immediate, as when the order is
+    recorded; :func:`~regulars.loyalty.live.dispatch.club_tiers`), the largest multiplier
+    if several. What may be redeemed respects the cap and, from a household account, the
+    spend policy (``member_points_per_order`` for this order).
+    """
     now = now or utcnow()
-    rules = points_rules(program)
+    config = points_config(program)
     account = find_account(session, program, customer_id)
-    customers = holder_customers(session, account) if account else [customer_id]
-    window = window_spend(session, customers, now, rules.tier_window_days) + amount
-    tier = tier_for(rules, window)
+    tier = earning_tier(club_tiers(session, customer_id, now, cart=amount))
     multiplier = tier.earn_multiplier if tier else Decimal(1)
-    earned = points_earned(rules, amount, lines, multiplier)
+    multiplier *= _membership_multiplier(session, customer_id, now)
+    earns = account is None or account.state == "active"
+    if not earns or held_out(session, program, customer_id):
+        parts: list[QuotePart] = []
+    else:
+        cart = Purchase("", customer_id, now, amount, tuple(lines))
+        parts = _quote_parts(_order_earns(session, config, cart, multiplier))
     available = available_points(session, account, now) if account else 0
-    redeemable = max_redeemable(rules, amount, available)
+    redeemable = max_redeemable(config, amount, available)
+    if account is not None and account.household_id is not None:
+        allowance = _household_allowance(session, config, account, customer_id)
+        redeemable = redeemable if allowance is None else min(redeemable, allowance)
     return Quote(
         program=program.code,
-        points_earned=earned,
+        points_earned=sum(p.points for p in parts),
         tier=tier.name if tier else None,
         max_redeemable_points=redeemable,
-        max_redeemable_money=points_money(redeemable, rules.point_value),
+        max_redeemable_money=points_money(redeemable, config.point_value),
         available=available,
+        earned_from=parts,
     )
 
 
@@ -603,9 +1085,109 @@ def loyalty_summary(session: Session, customer_id: str) -> list[AccountView]:
 def expire_due(engine: Engine, now: datetime | None = None) -> int:
     """The nightly job ``loyalty.expire``: expire every due lot in one transaction
     (:func:`~regulars.loyalty.ledger.expire_lots`, set-based); returns the points expired.
-    ``now`` must not be in the future: lots past it are frozen for every other operation."""
+    ``now`` must not be in the future: lots past it are frozen for every other operation.
+    While an endpoint subscribes to ``points_expired``, the same transaction first records
+    one such event per account that loses points (:func:`emit_points_expired`)."""
+    now = now or utcnow()
     with session_scope(engine) as session:
-        return expire_lots(session, now or utcnow())
+        if subscribed(session, "points_expired"):
+            emit_points_expired(session, now)
+        return expire_lots(session, now)
+
+
+def emit_points_expired(session: Session, now: datetime) -> int:
+    """One ``points_expired`` event per account holding lots that expire at ``now``, with
+    one ``INSERT … SELECT`` (whatever the number of accounts); returns how many.
+
+    Run in the expiry's transaction just before it (the due lots are frozen, so both see
+    the same lots). Payload: ``program``, ``customer_id`` / ``household_id`` (the holder),
+    ``points`` (Σ of the due lots' remaining), ``balance`` (after the expiry), ``lots``
+    (``[{"lot_id", "points"}]``) and ``expired_at`` (the run's ``now``, ISO 8601 UTC).
+    Key ``points_expired:<account id>:<expired_at>``: a re-run expires nothing more and so
+    records nothing; a later run only reports the lots that became due since.
+    """
+    stamp = now.astimezone(UTC).isoformat()
+    sql_json = _JSON[session.get_bind().dialect.name]
+    due = (
+        select(
+            LoyaltyLot.account_id,
+            func.sum(LoyaltyLot.remaining).label("points"),
+            sql_json.lots(LoyaltyLot.id, LoyaltyLot.remaining).label("lots"),
+        )
+        .where(*due_for_expiry(now))
+        .group_by(LoyaltyLot.account_id)
+        .subquery()
+    )
+    payload = sql_json.build(
+        program=LoyaltyProgram.code,
+        customer_id=LoyaltyAccount.customer_id,
+        household_id=LoyaltyAccount.household_id,
+        points=due.c.points,
+        balance=LoyaltyAccount.balance - due.c.points,
+        lots=sql_json.embed(due.c.lots),
+        expired_at=_text(stamp),
+    )
+    rows = (
+        select(
+            literal("points_expired:") + cast(due.c.account_id, String) + literal(f":{stamp}"),
+            literal("points_expired"),
+            due.c.account_id,
+            payload,
+            literal(utcnow(), LoyaltyEvent.created_at.type),
+        )
+        .join(LoyaltyAccount, LoyaltyAccount.id == due.c.account_id)
+        .join(LoyaltyProgram, LoyaltyProgram.id == LoyaltyAccount.program_id)
+    )
+    return emit_from_select(session, rows)
+
+
+@dataclass(frozen=True)
+class _JsonFunctions:
+    """Building JSON in SQL, per dialect: ``build(**fields)`` an object, ``lots(id,
+    points)`` the aggregate array of ``{"lot_id", "points"}``, ``embed`` an aggregate from
+    a subquery inside an object."""
+
+    build: Callable[..., ColumnElement[Any]]
+    lots: Callable[[Any, Any], ColumnElement[Any]]
+    embed: Callable[[Any], ColumnElement[Any]]
+
+
+def _text(value: str) -> ColumnElement[str]:
+    """A string parameter typed as text (PostgreSQL cannot type one inside
+    ``jsonb_build_object``)."""
+    return cast(literal(value), String)
+
+
+def _object(function: str) -> Callable[..., ColumnElement[Any]]:
+    def build(**fields: Any) -> ColumnElement[Any]:
+        pairs = [part for name, value in fields.items() for part in (_text(name), value)]
+        built: ColumnElement[Any] = getattr(func, function)(*pairs)
+        return built
+
+    return build
+
+
+_JSON = {
+    "postgresql": _JsonFunctions(
+        build=_object("jsonb_build_object"),
+        lots=lambda lot_id, points: func.jsonb_agg(
+            aggregate_order_by(
+                func.jsonb_build_object(_text("lot_id"), lot_id, _text("points"), points),
+                lot_id,
+            )
+        ),
+        embed=lambda column: column,
+    ),
+    # SQLite: json_group_array has no ORDER BY before 3.44; json() keeps the subquery's
+    # text a JSON array inside the object rather than a quoted string.
+    "sqlite": _JsonFunctions(
+        build=_object("json_object"),
+        lots=lambda lot_id, points: func.json_group_array(
+            func.json_object(_text("lot_id"), lot_id, _text("points"), points)
+        ),
+        embed=func.json,
+    ),
+}
 
 
 @dataclass(frozen=True)

@@ -19,19 +19,30 @@ the live ledger.
 * *expected breakage* of the points still outstanding at the end (for the cost of the
   liability); by default the breakage the simulation itself produced.
 
-**Rules applied, per purchase of a member** (the order's *tier window* = the member's
-earlier purchases on the ``tier_window_days`` days up to and including its day):
+**Rules applied, per purchase of a member** (the program file's ``[rules]`` is a whole
+``points`` program config, :class:`~regulars.loyalty.programs.bonus.PointsProgramConfig`,
+and its optional ``[tiers]`` a ``tiers`` program,
+:class:`~regulars.loyalty.programs.tiers.TierClubConfig`; definitions in
+:mod:`regulars.loyalty.simulate_rules`):
 
-1. tier = ``tier_for(rules, spend in the tier window)`` — upgrades count from the next
-   order, a tier is lost when the spend leaves the window (no grace period);
-2. points = ``points_earned(rules, net amount, tier_multiplier)`` — computed columnar as
-   ``floor(cents × a / b)`` with the exact fraction ``a / b = earn_per_unit × multiplier
-   / 100`` in integers, which equals the Decimal floor (a test checks it on a sample);
-   points are earned on the net amount (what a return took back is already deducted,
-   as the ledger's ``reverse_earn`` would); SKU/category multipliers are not simulated;
+1. tier = the member's tier in the ``[tiers]`` club at the order's instant, this order
+   included (upgrades are immediate), from the club's own ``tiers.evaluate`` — upgrade at
+   once, evaluation at each window's end, grace, downgrade — on the member's purchases
+   (value = net amount at the order); only members whose window spend reaches the lowest
+   threshold are evaluated. ``basis = "points"`` is refused (a points-based tier depends on
+   the points it multiplies);
+2. points = ``floor(B × earn_per_unit × tier multiplier × M)`` + the first-purchase fixed
+   points, exactly ``earn_for_purchase`` (``B``: Σ lines × SKU/category multiplier when the
+   shop has order lines, else the net amount; ``M``: the largest period or first-purchase
+   multiplier that applies, non-stacking), computed columnar with exact integer fractions;
+   points are earned on the net amount (what a return took back is already deducted, as
+   the ledger's ``reverse_earn`` would; with lines, every line is scaled by the kept
+   share);
 3. the lot becomes spendable ``pending_days`` after the order's day and expires
    ``expiry_days`` after it (at the start of that day);
-4. a tier's ``discount_pct`` of the net amount is a reward cost too.
+4. the ``discount_pct`` of the tier held *before* the order (the discount is granted at
+   checkout; an upgrade the order brings gives its discount from the next order) of the
+   net amount is a reward cost too.
 
 **FIFO without a per-order loop.** All lots of a member have the same life, so the
 oldest-expiring lot is the oldest lot, and FIFO spending and expiry consume one prefix
@@ -46,7 +57,10 @@ maximum over sorted arrays (numpy), once the spends are known; the spends themse
 need the available balance ``matured points − D(t)`` at each order, which is computed
 rank by rank (every member's 1st purchase at once, then every 2nd…): a loop of
 max-orders-per-member numpy steps, vectorised over members — not a loop over orders.
-A pure-Python lot-by-lot FIFO replay built on ``rules.py`` is the test oracle.
+Not simulated: action bonuses (not in an order history; the notes say so), household
+accounts, paid-membership multipliers. A pure-Python replay, order by order and lot by
+lot, built on ``earn_for_purchase``, ``tiers.evaluate`` and ``max_redeemable`` is the
+test oracle.
 """
 
 from __future__ import annotations
@@ -63,19 +77,38 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from regulars.analytics.transactions import purchases
 from regulars.engine import connect, table_from_arrow
 from regulars.errors import RegularsError
 from regulars.loyalty import economics
 from regulars.loyalty.holdout import assignment_units
+from regulars.loyalty.programs.bonus import (
+    FirstPurchaseBonus,
+    PointsProgramConfig,
+    ProfileBonus,
+    ReviewBonus,
+)
+from regulars.loyalty.programs.tiers import TierClubConfig
 from regulars.loyalty.rules import PointsRules
+from regulars.loyalty.simulate_rules import (
+    EarnBase,
+    Earned,
+    TierTimeline,
+    bonus_multipliers,
+    earn,
+    floor_times,
+    line_scale,
+    tier_mix,
+    tier_timeline,
+)
 
 Ints = npt.NDArray[np.int64]
 Side = Literal["left", "right"]
@@ -108,18 +141,43 @@ class Assumptions(BaseModel):
     program_code: str = Field("points", min_length=1, description="Salt of the member draw.")
 
 
+DEFAULT_TIERS_CODE = "tiers"
+
+
 class ProgramConfig(BaseModel):
-    """A proposed program: its rules and the behavioural assumptions."""
+    """A proposed program: the ``points`` program's whole config (the same JSON/TOML could
+    create the live program), an optional ``tiers`` club and the behavioural assumptions."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rules: PointsRules
+    rules: PointsProgramConfig
+    tiers: TierClubConfig | None = None
     assumptions: Assumptions = Field(default_factory=Assumptions)
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _code_by_default(cls, value: object) -> object:
+        """A simulated club needs no code of its own (default ``tiers``)."""
+        if isinstance(value, dict) and "code" not in value:
+            return {"code": DEFAULT_TIERS_CODE, **value}
+        return value
+
+    @field_validator("tiers")
+    @classmethod
+    def _spend_basis(cls, value: TierClubConfig | None) -> TierClubConfig | None:
+        if value is not None and value.basis != "spend":
+            raise ValueError(
+                "basis 'points' is not simulated (a points-based tier depends on the points "
+                "it multiplies); simulate basis = 'spend'"
+            )
+        return value
 
 
 def load_program(path: Path) -> ProgramConfig:
-    """A program from TOML: a ``[rules]`` table (PointsRules, ``[[rules.tiers]]``) and an
-    optional ``[assumptions]`` table. Errors name the file and the field."""
+    """A program from TOML: a ``[rules]`` table (a ``points`` program config:
+    PointsRules, ``[[rules.bonuses]]``, ``[rules.household]``), an optional ``[tiers]``
+    table (a ``tiers`` program: ``[[tiers.tiers]]``, ``window_days``, ``grace_days``) and
+    an optional ``[assumptions]`` table. Errors name the file and the field."""
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -146,7 +204,8 @@ class History:
     ordered_at: pa.Array
     cust: Ints  # member index of each order
     day: Ints
-    cents: Ints
+    cents: Ints  # net amount
+    at_us: Ints  # the order's UTC instant, µs since 1970 (its local time in the shop's zone)
     first: Ints  # index of each member's first order
     redeemer: npt.NDArray[np.bool_]  # per member
     customers_seen: int  # buyers in the window, members or not
@@ -154,6 +213,11 @@ class History:
     @property
     def n(self) -> int:
         return len(self.day)
+
+    @property
+    def weekday(self) -> Ints:
+        """Local ISO weekday of each order (1970-01-01 was a Thursday, 4)."""
+        return np.asarray((self.day + 3) % 7 + 1, dtype=np.int64)
 
     def search(self, target_day: Ints, side: Side) -> Ints:
         """Index in the sorted orders of ``(cust, target_day)`` for each order's member."""
@@ -202,8 +266,25 @@ def _member_draw(
     return units[:, 0] < assumptions.enrolment_share, units[:, 1] < assumptions.redeemer_share
 
 
-def load_history(orders: ir.Table, start: date, end: date, assumptions: Assumptions) -> History:
-    """The enrolled customers' purchases in ``[start, end)``, sorted, as arrays."""
+def utc_instants(local: pa.Array, timezone: str) -> Ints:
+    """µs since 1970 (UTC) of naive local times in ``timezone``; a time a DST change makes
+    ambiguous is its first occurrence, one it skips the first instant after the gap."""
+    naive = local.cast(pa.timestamp("us"))
+    if timezone != "UTC":
+        naive = pc.assume_timezone(naive, timezone, ambiguous="earliest", nonexistent="latest")
+    return np.asarray(naive.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def local_midnights_us(days: Ints, timezone: str) -> Ints:
+    """UTC µs at which each local day (days since 1970) starts in ``timezone``."""
+    return utc_instants(_midnights(days), timezone)
+
+
+def load_history(
+    orders: ir.Table, start: date, end: date, assumptions: Assumptions, timezone: str = "UTC"
+) -> History:
+    """The enrolled customers' purchases in ``[start, end)``, sorted, as arrays
+    (``ordered_at`` is local time in ``timezone``)."""
     table = _purchases_arrow(orders, start, end)
     ids = table.column("customer_id").combine_chunks()
     n = len(ids)
@@ -221,64 +302,139 @@ def load_history(orders: ir.Table, start: date, end: date, assumptions: Assumpti
     days = table.column("order_date").cast(pa.int32()).to_numpy(zero_copy_only=False)
     first = np.flatnonzero(np.r_[True, cust[1:] != cust[:-1]]) if len(cust) else cust
     take = pa.array(rows)
+    ordered_at = table.column("ordered_at").take(take).combine_chunks()
     return History(
         customer_ids=unique_ids.filter(pa.array(enrolled)),
         order_ids=table.column("order_id").take(take).combine_chunks(),
-        ordered_at=table.column("ordered_at").take(take).combine_chunks(),
+        ordered_at=ordered_at,
         cust=cust,
         day=days[rows].astype(np.int64),
         cents=table.column("cents").to_numpy(zero_copy_only=False)[rows].astype(np.int64),
+        at_us=utc_instants(ordered_at, timezone),
         first=first.astype(np.int64),
         redeemer=redeemer[enrolled],
         customers_seen=len(unique_ids),
     )
 
 
-# ---- rules, columnar -----------------------------------------------------------------
+# ---- rules, columnar (definitions: regulars.loyalty.simulate_rules) -----------------
 
 
-def floor_times(cents: Ints, fraction: Fraction) -> Ints:
-    """``floor(cents × a / b)`` exactly in int64 (``fraction = a / b ≥ 0``).
-
-    Written as ``(cents // b) × a + ((cents mod b) × a) // b`` so that no intermediate
-    exceeds ``b × a`` (checked) or the result itself.
-    """
-    a, b = fraction.numerator, fraction.denominator
-    if a * b >= 2**62:
-        raise RegularsError(f"rate {fraction} is too fine to compute exactly; round it")
-    quotient, remainder = np.divmod(cents, b)
-    return np.asarray(quotient * a + (remainder * a) // b, dtype=np.int64)
-
-
-def tier_index(rules: PointsRules, history: History) -> Ints:
-    """Per order: index into ``rules.tiers`` of its tier (−1: none), ``tier_for`` on the
-    spend of the member's earlier purchases in the tier window (see the module doc)."""
-    if not rules.tiers:
-        return np.full(history.n, -1, dtype=np.int64)
-    prefix = np.concatenate([[0], np.cumsum(history.cents)])
-    window_first = history.search(history.day - rules.tier_window_days + 1, "left")
-    spend = prefix[np.arange(history.n)] - prefix[window_first]
-    return _tier_of_spend(rules, spend)
+def first_purchases(orders: ir.Table, history: History) -> npt.NDArray[np.bool_]:
+    """Per order: the customer's first paid order (``bonus.is_first_purchase``: no order
+    with a positive amount that is not cancelled comes before it, by time then order id —
+    orders before the window and fully refunded ones count)."""
+    paid = orders.filter(orders.amount > 0)
+    if "status" in orders.columns:
+        paid = paid.filter(paid.status.isnull() | (paid.status != "cancelled"))
+    ranked = paid.mutate(
+        rank=ibis.row_number().over(
+            group_by=paid.customer_id, order_by=[paid.ordered_at, paid.order_id]
+        )
+    )
+    firsts = ranked.filter(ranked["rank"] == 0).select("order_id").to_pyarrow()
+    found = pc.is_in(history.order_ids, value_set=firsts.column("order_id").combine_chunks())
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _tier_of_spend(rules: PointsRules, spend_cents: Ints) -> Ints:
-    """Vectorised ``tier_for``: the highest threshold reached (cents compared exactly)."""
-    thresholds = np.array([int(t.threshold * 100) for t in rules.tiers], dtype=np.int64)
-    order = np.argsort(thresholds, kind="stable")
-    reached = np.searchsorted(thresholds[order], spend_cents, side="right") - 1
-    return np.where(reached >= 0, order[np.maximum(reached, 0)], -1).astype(np.int64)
+def earn_base(
+    rules: PointsRules, orders: ir.Table, order_lines: ir.Table | None, history: History
+) -> EarnBase:
+    """What each order earns on (:class:`~regulars.loyalty.simulate_rules.EarnBase`): its
+    lines with a positive amount, each × ``line_multiplier``, when it has some; else its
+    net amount. The multipliers are applied in the engine through two small join tables."""
+    if order_lines is None:
+        return EarnBase.of_net(history.cents)
+    scale = line_scale(rules)
+    lines = order_lines.filter(order_lines.line_amount > 0)
+    lines = lines.select(
+        "order_id", "sku", "category", cents=(lines.line_amount * 100).cast("int64")
+    )
+    lines = _with_multiplier(lines, "sku", rules.sku_multipliers, scale)
+    lines = _with_multiplier(lines, "category", rules.category_multipliers, scale)
+    factor = ibis.coalesce(lines.m_sku, lines.m_category, scale)
+    per_order = lines.group_by("order_id").aggregate(units=(lines.cents * factor).sum())
+    amounts = orders.select("order_id", amount_cents=(orders.amount * 100).cast("int64"))
+    table = per_order.join(amounts, "order_id").to_pyarrow()
+    position = pc.index_in(history.order_ids, value_set=table.column("order_id").combine_chunks())
+    has_lines = np.asarray(position.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    index = np.asarray(position.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    units = table.column("units").to_numpy(zero_copy_only=False).astype(np.int64)
+    amount = table.column("amount_cents").to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(units) == 0:
+        return EarnBase.of_net(history.cents)
+    return EarnBase.of_lines(
+        scale,
+        history.cents,
+        np.where(has_lines, units[index], 0),
+        has_lines,
+        np.where(has_lines, amount[index], history.cents),
+    )
 
 
-def earned_points(rules: PointsRules, cents: Ints, tiers: Ints) -> Ints:
-    """``points_earned(rules, cents / 100, tier multiplier)`` for every order, exactly."""
-    multipliers = [Decimal(1)] + [t.earn_multiplier for t in rules.tiers]
-    points = np.zeros(len(cents), dtype=np.int64)
-    positive = cents > 0
-    for index, multiplier in enumerate(multipliers, start=-1):
-        rate = Fraction(rules.earn_per_unit * multiplier) / 100
-        rows = positive & (tiers == index)
-        points[rows] = floor_times(cents[rows], rate)
-    return points
+def _with_multiplier(
+    lines: ir.Table, key: str, multipliers: dict[str, Decimal], scale: int
+) -> ir.Table:
+    """``lines`` with ``m_<key>`` = multiplier × ``scale`` (an integer), NULL where unset."""
+    column = f"m_{key}"
+    if not multipliers:
+        return lines.mutate(**{column: ibis.null("int64")})
+    keys = list(multipliers)
+    values = [int(Fraction(multipliers[k]) * scale) for k in keys]
+    mapping = ibis.memtable(
+        pa.table({key: pa.array(keys, pa.string()), column: pa.array(values, pa.int64())})
+    )
+    joined = lines.left_join(mapping, key)
+    return joined.drop(f"{key}_right") if f"{key}_right" in joined.columns else joined
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """Per order: the points in parts, the tier timeline and the tier discount."""
+
+    earned: Earned
+    tiers: TierTimeline
+    discount_micros: Ints
+
+
+def replay_rules(
+    program: ProgramConfig,
+    orders: ir.Table,
+    order_lines: ir.Table | None,
+    history: History,
+    end_us: int,
+) -> Replayed:
+    """Tiers, points and tier discounts of every member's purchases (module docstring)."""
+    rules, club = program.rules, program.tiers
+    timeline = (
+        TierTimeline.none(history.n)
+        if club is None
+        else tier_timeline(club, history, history.at_us, end_us)
+    )
+    needs_first = any(isinstance(b, FirstPurchaseBonus) for b in rules.bonuses)
+    first = first_purchases(orders, history) if needs_first else np.zeros(history.n, dtype=bool)
+    earned = earn(
+        rules,
+        earn_base(rules, orders, order_lines, history),
+        [t.earn_multiplier for t in club.tiers] if club else [],
+        timeline.earn,
+        bonus_multipliers(rules, history.at_us, history.weekday, first),
+        first,
+    )
+    return Replayed(earned, timeline, tier_discount_micros(club, history, timeline))
+
+
+def tier_discount_micros(
+    club: TierClubConfig | None, history: History, timeline: TierTimeline
+) -> Ints:
+    """Per order: the discount of the tier held before it, in millionths of money, exactly:
+    net cents × the discount in hundredths of a percent (10 % → 1,000)."""
+    if club is None:
+        return np.zeros(history.n, dtype=np.int64)
+    hundredths = np.array([0] + [int(t.discount_pct * 100) for t in club.tiers], dtype=np.int64)
+    return np.asarray(
+        np.maximum(history.cents, 0) * hundredths[timeline.discount + 1], dtype=np.int64
+    )
 
 
 def redeem_caps(rules: PointsRules, cents: Ints) -> Ints:
@@ -352,11 +508,10 @@ def expiries(rules: PointsRules, history: History, points: Ints, redeemed: Ints,
 
 
 def replay_lots(
-    rules: PointsRules, history: History, tiers: Ints, threshold_points: int, end: int
+    rules: PointsRules, history: History, points: Ints, threshold_points: int, end: int
 ) -> Lots:
-    """Earn, redeem and expire every member's lots (see the module docstring); ``tiers``
-    from :func:`tier_index`, ``end`` the first day after the window."""
-    points = earned_points(rules, history.cents, tiers)
+    """Redeem and expire every member's lots (see the module docstring); ``points`` per
+    order from :func:`replay_rules`, ``end`` the first day after the window."""
     redeemed = redemptions(rules, history, points, threshold_points)
     expired = expiries(rules, history, points, redeemed, end)
     expires_day = None if rules.expiry_days is None else history.day + rules.expiry_days
@@ -444,6 +599,16 @@ class MonthRow:
 
 
 @dataclass(frozen=True)
+class CostPart:
+    """One part of the program's cost: ``points`` it issued (None for money given as
+    discounts) and its ``cost``."""
+
+    name: str
+    points: int | None
+    cost: Decimal
+
+
+@dataclass(frozen=True)
 class Totals:
     points_issued: int
     points_redeemed: int
@@ -457,13 +622,17 @@ class Totals:
     program_cost: Decimal  # redeemed + discounts + fixed + expected outstanding
     breakage_rate: float | None  # of lots that ended in the window
     expected_breakage: float  # used for the outstanding points
+    points_base: int = 0  # issued at multiplier 1 (no tier, no bonus)
+    points_tier: int = 0  # issued by the tier multipliers
+    points_bonus: int = 0  # issued by bonuses (multipliers and first-purchase points)
 
 
 @dataclass(frozen=True)
 class Simulation:
     """What the proposed program would have cost on the shop's history."""
 
-    rules: PointsRules
+    rules: PointsProgramConfig
+    tiers: TierClubConfig | None
     assumptions: Assumptions
     start: date
     end: date
@@ -476,10 +645,40 @@ class Simulation:
     break_even: economics.BreakEven
     notes: list[str] = field(default_factory=list)
     entries: pa.Table | None = None
+    tier_candidates: int = 0  # members the tier state machine ran for
 
     def verdict(self) -> str:
         """The "is it worth it?" answer in one sentence."""
         return verdict(self)
+
+    @property
+    def cost_parts(self) -> list[CostPart]:
+        """The program cost by part (see :func:`cost_parts`)."""
+        return cost_parts(self.totals)
+
+
+def cost_parts(t: Totals) -> list[CostPart]:
+    """The cost of each part. Points are fungible (FIFO lots), so the cost of the points
+    — redeemed value + expected cost of the outstanding ones — is shared by the parts in
+    proportion to the points each issued (cents half-up; the bonus part takes the rounding
+    rest); tier discounts and fixed costs are their own parts."""
+    points_cost = t.redeemed_value + t.expected_outstanding_cost
+    issued = t.points_issued
+
+    def share(points: int) -> Decimal:
+        if issued == 0:
+            return Decimal("0.00")
+        return (points_cost * points / issued).quantize(economics.CENT, rounding=ROUND_HALF_UP)
+
+    base, tier = share(t.points_base), share(t.points_tier)
+    bonus = (points_cost - base - tier).quantize(economics.CENT, rounding=ROUND_HALF_UP)
+    return [
+        CostPart("base points", t.points_base, base),
+        CostPart("tier multiplier points", t.points_tier, tier),
+        CostPart("bonus points", t.points_bonus, bonus),
+        CostPart("tier discounts", None, t.tier_discounts),
+        CostPart("fixed costs", None, t.fixed_costs),
+    ]
 
 
 def _money(cents: int) -> Decimal:
@@ -502,31 +701,30 @@ def _day_number(day: date) -> int:
     return (day - EPOCH).days
 
 
-def tier_counts(rules: PointsRules, history: History, moment: int) -> dict[str, int]:
-    """Members per tier at the start of day ``moment``: members who joined before it, by
-    ``tier_for`` of their spend on the ``tier_window_days`` days before it."""
+def tier_counts(
+    club: TierClubConfig | None,
+    history: History,
+    timeline: TierTimeline,
+    moments: Ints,
+    timezone: str,
+) -> list[dict[str, int]]:
+    """Members per tier at the start of each day ``moments`` (days since 1970): members
+    who joined before it, by their tier at that instant (the last change effective
+    strictly before it); ``base`` = no tier."""
     members = np.arange(len(history.first), dtype=np.int64)
-    moments = np.full(len(members), moment, dtype=np.int64)
-    end = history.search_for(members, moments, "left")
-    joined = end > history.first
-    counts = {BASE_TIER: 0} | {t.name: 0 for t in rules.tiers}
-    if not rules.tiers:
-        counts[BASE_TIER] = int(joined.sum())
-        return counts
-    start = history.search_for(members, moments - rules.tier_window_days + 1, "left")
-    prefix = np.concatenate([[0], np.cumsum(history.cents)])
-    tiers = _tier_of_spend(rules, prefix[end] - prefix[start])[joined]
-    counts[BASE_TIER] = int((tiers < 0).sum())
-    for index, tier in enumerate(rules.tiers):
-        counts[tier.name] += int((tiers == index).sum())
+    held = (
+        tier_mix(club, timeline, local_midnights_us(moments, timezone))
+        if club
+        else np.zeros((len(moments), 0), dtype=np.int64)
+    )
+    names = [t.name for t in club.tiers] if club else []
+    counts = []
+    for row, moment in enumerate(moments.tolist()):
+        end = history.search_for(members, np.full(len(members), moment, dtype=np.int64), "left")
+        joined = int((end > history.first).sum())
+        tiered = {name: int(held[row, k]) for k, name in enumerate(names)}
+        counts.append({BASE_TIER: joined - sum(tiered.values())} | tiered)
     return counts
-
-
-def _tier_discount_micros(rules: PointsRules, history: History, tiers: Ints) -> Ints:
-    """Per order: the tier discount in millionths of money, exactly: net cents × the
-    discount in hundredths of a percent (10 % → 1,000)."""
-    hundredths = np.array([0] + [int(t.discount_pct * 100) for t in rules.tiers], dtype=np.int64)
-    return np.asarray(np.maximum(history.cents, 0) * hundredths[tiers + 1], dtype=np.int64)
 
 
 def _baseline(history: History) -> economics.Baseline:
@@ -542,21 +740,26 @@ def _baseline(history: History) -> economics.Baseline:
 
 
 def _months(
-    rules: PointsRules,
+    program: ProgramConfig,
     history: History,
-    tiers: Ints,
+    replayed: Replayed,
     flows: list[economics.FlowRow],
+    timezone: str,
 ) -> list[MonthRow]:
     first_month = flows[0].period_start
     n_months = len(flows)
     month = _month_index(history.day, first_month)
     revenue = _bincount_int(month, history.cents, n_months)
-    discounts = _bincount_int(month, _tier_discount_micros(rules, history, tiers), n_months)
+    discounts = _bincount_int(month, replayed.discount_micros, n_months)
+    ends = [
+        flows[i + 1].period_start if i + 1 < n_months else _next_month(first_month, i)
+        for i in range(n_months)
+    ]
+    moments = np.array([_day_number(e) for e in ends], dtype=np.int64)
+    counts = tier_counts(program.tiers, history, replayed.tiers, moments, timezone)
     rows = []
     for i, flow in enumerate(flows):
-        month_end = flows[i + 1].period_start if i + 1 < n_months else _next_month(first_month, i)
-        counts = tier_counts(rules, history, _day_number(month_end))
-        redeemed_value = flow.redeemed * rules.point_value
+        redeemed_value = flow.redeemed * program.rules.point_value
         discount = Decimal(int(discounts[i])) / 10**6
         rows.append(
             MonthRow(
@@ -570,8 +773,8 @@ def _months(
                 redeemed_value=redeemed_value,
                 tier_discounts=discount,
                 reward_cost=redeemed_value + discount,
-                members=sum(counts.values()),
-                tiers=counts,
+                members=sum(counts[i].values()),
+                tiers=counts[i],
             )
         )
     return rows
@@ -587,6 +790,7 @@ def _totals(
     assumptions: Assumptions,
     months: list[MonthRow],
     breakage: economics.Breakage,
+    earned: Earned,
 ) -> Totals:
     last = months[-1]
     redeemed = sum(m.points_redeemed for m in months)
@@ -618,6 +822,9 @@ def _totals(
         ),
         breakage_rate=breakage.rate,
         expected_breakage=expected,
+        points_base=int(earned.base.sum()),
+        points_tier=int(earned.tier.sum()),
+        points_bonus=int(earned.bonus.sum()),
     )
 
 
@@ -635,13 +842,16 @@ def simulate_program(
     orders: ir.Table,
     program: ProgramConfig,
     *,
+    order_lines: ir.Table | None = None,
+    timezone: str = "UTC",
     start: date | None = None,
     end: date | None = None,
     margin: Decimal | None = None,
     progress: Progress | None = None,
 ) -> Simulation:
-    """Replay ``orders`` (canonical, shop-local time) under ``program`` over
-    ``[start, end)`` (default: the whole purchase history); see the module docstring."""
+    """Replay ``orders`` (canonical, local time in ``timezone``) under ``program`` over
+    ``[start, end)`` (default: the whole purchase history); ``order_lines`` (canonical, in
+    the same engine) make SKU/category multipliers count. See the module docstring."""
     step = progress or (lambda _name: None)
     rules, assumptions = program.rules, program.assumptions
     if start is None or end is None:
@@ -650,24 +860,27 @@ def simulate_program(
     if not start < end:
         raise RegularsError(f"the window [{start}, {end}) is empty: start must be before end")
     step("reading purchases")
-    history = load_history(orders, start, end, assumptions)
+    history = load_history(orders, start, end, assumptions, timezone)
     if history.n == 0:
         raise RegularsError("no member made a purchase in the window: nothing to simulate")
-    step("earning, redeeming and expiring points")
-    tiers = tier_index(rules, history)
+    step("tiers, earning, redeeming and expiring points")
+    end_day = _day_number(end)
+    end_us = int(local_midnights_us(np.array([end_day], dtype=np.int64), timezone)[0])
+    replayed = replay_rules(program, orders, order_lines, history, end_us)
     lots = replay_lots(
-        rules, history, tiers, threshold_points(rules, assumptions), _day_number(end)
+        rules, history, replayed.earned.total, threshold_points(rules, assumptions), end_day
     )
     entries = ledger_entries(history, lots)
     step("monthly flows and liability")
     table = table_from_arrow(connect(), entries)
     flows = economics.points_flow(table, start, end, rules.point_value, "month")
-    months = _months(rules, history, tiers, flows)
+    months = _months(program, history, replayed, flows, timezone)
     breakage = economics.breakage(table, start, end)
-    totals = _totals(rules, assumptions, months, breakage)
+    totals = _totals(rules, assumptions, months, breakage, replayed.earned)
     baseline = _baseline(history)
     return Simulation(
         rules=rules,
+        tiers=program.tiers,
         assumptions=assumptions,
         start=start,
         end=end,
@@ -678,21 +891,35 @@ def simulate_program(
         months=months,
         totals=totals,
         break_even=economics.break_even(totals.program_cost, margin, baseline),
-        notes=_notes(rules, margin, breakage),
+        notes=_notes(rules, margin, breakage, has_lines=order_lines is not None),
         entries=entries,
+        tier_candidates=replayed.tiers.candidates,
     )
 
 
-def _notes(rules: PointsRules, margin: Decimal | None, breakage: economics.Breakage) -> list[str]:
+def _notes(
+    rules: PointsProgramConfig,
+    margin: Decimal | None,
+    breakage: economics.Breakage,
+    *,
+    has_lines: bool,
+) -> list[str]:
     notes = []
     if margin is None:
         notes.append(
             "No margin given: the break-even is the revenue that covers the cost, not profit; "
             "pass --margin (or set margin in regulars.toml) for the profit answer."
         )
-    if rules.sku_multipliers or rules.category_multipliers:
+    if (rules.sku_multipliers or rules.category_multipliers) and not has_lines:
         notes.append(
-            "SKU and category multipliers are not simulated: points are earned on order totals."
+            "The orders have no lines, so SKU and category multipliers are not applied: "
+            "points are earned on order totals."
+        )
+    actions = sorted({b.kind for b in rules.bonuses if isinstance(b, ReviewBonus | ProfileBonus)})
+    if actions:
+        notes.append(
+            f"Action bonuses ({', '.join(a.replace('_', ' ') for a in actions)}) are granted "
+            "on actions that are not in an order history: they are not simulated."
         )
     if rules.expiry_days is not None and breakage.lots == 0:
         notes.append(

@@ -2,11 +2,19 @@
 
 **Outbox.** :func:`emit` records an event in ``loyalty_events`` in the caller's transaction
 (so it exists exactly when the change that caused it does), under a key unique per event:
-recording it again is a no-op. Kinds: ``tier_changed`` (on an order), ``points_expiring``
-(:func:`regulars.loyalty.service.emit_expiry_warnings`, one per lot).
+recording it again is a no-op; :func:`emit_from_select` records many with one
+``INSERT … SELECT``. Kinds (:data:`EVENT_KINDS`): ``tier_changed`` (on an order),
+``points_expiring`` (:func:`regulars.loyalty.service.emit_expiry_warnings`, one per lot),
+``points_expired`` (the nightly expiry, one per account that lost points, written only
+while an endpoint subscribes to it: :func:`subscribed`), ``reward_granted`` (live
+programs).
+
+**Subscriptions.** An endpoint receives every kind, or — registered with ``kinds`` — only
+those.
 
 **Delivery.** :func:`deliver_due` gives every event to every active endpoint registered
-before it (``loyalty_deliveries``, unique per event and endpoint) and POSTs the due ones::
+before it that subscribes to its kind (``loyalty_deliveries``, unique per event and
+endpoint) and POSTs the due ones::
 
     body = {"id": event_key, "kind": …, "created_at": …, "data": payload}
     X-Regulars-Timestamp: <unix seconds>
@@ -28,12 +36,13 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, literal, select, true
+from sqlalchemy import Engine, Select, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,6 +65,10 @@ def _insert(session: Session) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+EVENT_KINDS = ("tier_changed", "points_expiring", "points_expired", "reward_granted")
+"""Every kind of loyalty event; what an endpoint may subscribe to."""
+
+
 def emit(
     session: Session,
     kind: str,
@@ -73,12 +86,53 @@ def emit(
     )
 
 
-def add_endpoint(session: Session, url: str, secret: str | None = None) -> tuple[int, str]:
-    """Register an endpoint; returns its id and the signing secret (generated if not given)."""
+def emit_from_select(session: Session, rows: Select[Any]) -> int:
+    """Record the events ``rows`` selects — columns ``event_key, kind, account_id,
+    payload, created_at`` — with one ``INSERT … SELECT`` (keys already recorded are
+    skipped); returns how many were recorded."""
+    columns = ["event_key", "kind", "account_id", "payload", "created_at"]
+    statement = (
+        _insert(session)(LoyaltyEvent)
+        .from_select(columns, rows)
+        .on_conflict_do_nothing()
+        .execution_options(preserve_rowcount=True)  # an INSERT's count is kept only if asked
+    )
+    return max(0, session.connection().execute(statement).rowcount)
+
+
+def subscribed(session: Session, kind: str) -> bool:
+    """Whether an active endpoint would receive an event of ``kind`` recorded now."""
+    endpoints = session.scalars(
+        select(LoyaltyWebhookEndpoint.kinds).where(LoyaltyWebhookEndpoint.active == true())
+    )
+    return any(kinds is None or kind in kinds for kinds in endpoints)
+
+
+def add_endpoint(
+    session: Session,
+    url: str,
+    secret: str | None = None,
+    kinds: Sequence[str] | None = None,
+) -> tuple[int, str]:
+    """Register an endpoint for every event kind, or only ``kinds``; returns its id and
+    the signing secret (generated if not given)."""
     if not url.startswith(("https://", "http://")):
         raise RegularsError(f"webhook url '{url}' must start with https:// or http://")
+    if kinds is not None:
+        unknown = sorted(set(kinds) - set(EVENT_KINDS))
+        if unknown or not kinds:
+            raise RegularsError(
+                f"webhook kinds: {', '.join(unknown) or 'none given'}; "
+                f"choose from {', '.join(EVENT_KINDS)}"
+            )
     secret = secret or secrets.token_urlsafe(32)
-    endpoint = LoyaltyWebhookEndpoint(url=url, secret=secret, active=True, created_at=utcnow())
+    endpoint = LoyaltyWebhookEndpoint(
+        url=url,
+        secret=secret,
+        active=True,
+        kinds=None if kinds is None else sorted(set(kinds)),
+        created_at=utcnow(),
+    )
     session.add(endpoint)
     session.flush()
     return endpoint.id, secret
@@ -91,22 +145,30 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def _fan_out(session: Session, now: datetime) -> None:
-    """A pending delivery for every (event, active endpoint registered before the event)."""
-    pairs = select(
-        LoyaltyEvent.id,
-        LoyaltyWebhookEndpoint.id,
-        literal("pending"),
-        literal(0),
-        literal(now, LoyaltyDelivery.next_attempt_at.type),
-    ).where(
-        LoyaltyWebhookEndpoint.active == true(),
-        LoyaltyEvent.created_at >= LoyaltyWebhookEndpoint.created_at,
-    )
-    session.execute(
-        _insert(session)(LoyaltyDelivery)
-        .from_select(["event_id", "endpoint_id", "state", "attempts", "next_attempt_at"], pairs)
-        .on_conflict_do_nothing()
-    )
+    """A pending delivery for every (event, active endpoint registered before the event
+    and subscribed to its kind): one ``INSERT … SELECT`` per endpoint (a shop has few)."""
+    endpoints = session.execute(
+        select(
+            LoyaltyWebhookEndpoint.id,
+            LoyaltyWebhookEndpoint.created_at,
+            LoyaltyWebhookEndpoint.kinds,
+        ).where(LoyaltyWebhookEndpoint.active == true())
+    ).all()
+    for endpoint_id, registered, kinds in endpoints:
+        pairs = select(
+            LoyaltyEvent.id,
+            literal(endpoint_id, LoyaltyDelivery.endpoint_id.type),
+            literal("pending"),
+            literal(0),
+            literal(now, LoyaltyDelivery.next_attempt_at.type),
+        ).where(LoyaltyEvent.created_at >= registered)
+        if kinds is not None:
+            pairs = pairs.where(LoyaltyEvent.kind.in_(kinds))
+        session.execute(
+            _insert(session)(LoyaltyDelivery)
+            .from_select(["event_id", "endpoint_id", "state", "attempts", "next_attempt_at"], pairs)
+            .on_conflict_do_nothing()
+        )
 
 
 @dataclass(frozen=True)

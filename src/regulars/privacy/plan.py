@@ -18,8 +18,9 @@ Three tables name customers in free text and JSON instead (:data:`MENTION_TABLES
 audit log, the job queue and the loyalty outbox. Export lists their rows that mention the
 customer; erasure replaces the mentions by the pseudonym. The loyalty outbox is also a
 customer table (``account_id`` leads to the customer's accounts, whose events are deleted);
-its rows of a shared household account stay, their payloads naming the member who earned
-(``tier_changed``), so they are scrubbed as mentions too. Every other table must be declared in
+its rows on no account (a tier club's ``tier_changed``, ``reward_granted``) or on a shared
+household account stay, their payloads naming the customer, so they are scrubbed as
+mentions too. Every other table must be declared in
 :data:`NOT_CUSTOMER_DATA`, with the reason; a test fails for a table that is in none of the
 three groups, so nobody adds personal data that erasure would miss.
 """

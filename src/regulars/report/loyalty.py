@@ -93,9 +93,28 @@ def tiers_chart(sim: Simulation) -> go.Figure:
     return charts._layout(fig, "Members per tier (month end)")
 
 
+def cost_chart(sim: Simulation) -> go.Figure:
+    """The program cost by part: base points, tier multiplier points, bonus points (each
+    its share of the points' cost), tier discounts and fixed costs."""
+    parts = sim.cost_parts
+    fig = go.Figure()
+    fig.add_bar(
+        x=[float(p.cost) for p in parts],
+        y=[p.name for p in parts],
+        orientation="h",
+        marker_color=charts.PALETTE["accent"],
+        name="Cost",
+    )
+    return charts._layout(fig, "Program cost by part")
+
+
 def _figures(sim: Simulation) -> dict[str, str]:
-    figs: dict[str, Any] = {"liability": liability_chart(sim), "points": points_chart(sim)}
-    if sim.rules.tiers:
+    figs: dict[str, Any] = {
+        "liability": liability_chart(sim),
+        "points": points_chart(sim),
+        "cost": cost_chart(sim),
+    }
+    if sim.tiers is not None:
         figs["tiers"] = tiers_chart(sim)
     return {
         name: fig.to_html(
@@ -126,6 +145,7 @@ def simulation_document(sim: Simulation) -> dict[str, Any]:
     """``simulation.json``: everything but the entries (Decimals as exact text)."""
     doc = {
         "rules": sim.rules.model_dump(mode="json"),
+        "tiers": None if sim.tiers is None else sim.tiers.model_dump(mode="json"),
         "assumptions": sim.assumptions.model_dump(mode="json"),
         "window": {"start": sim.start, "end": sim.end},
         "customers": sim.customers,
@@ -133,6 +153,8 @@ def simulation_document(sim: Simulation) -> dict[str, Any]:
         "redeemers": sim.redeemers,
         "baseline": asdict(sim.baseline),
         "totals": asdict(sim.totals),
+        "cost_parts": [asdict(p) for p in sim.cost_parts],
+        "tier_candidates": sim.tier_candidates,
         "break_even": asdict(sim.break_even),
         "verdict": sim.verdict(),
         "months": [asdict(m) for m in sim.months],

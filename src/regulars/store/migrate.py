@@ -48,8 +48,14 @@ def head_revision() -> str:
 
 
 @contextmanager
-def _connection(target: Target) -> Iterator[Connection]:
-    """A connection in a transaction that commits on success."""
+def _connection(target: Target, *, migrating: bool = False) -> Iterator[Connection]:
+    """A connection in a transaction that commits on success.
+
+    ``migrating`` on SQLite: foreign keys are off while the scripts run and checked with
+    ``PRAGMA foreign_key_check`` before the commit (SQLite's own procedure for changing a
+    table). Batch mode rebuilds a table by dropping it, and dropping a table that other
+    rows refer to would otherwise delete those rows (``ON DELETE CASCADE``).
+    """
     engine = target if isinstance(target, Engine) else make_engine(target)
     try:
         try:
@@ -59,11 +65,38 @@ def _connection(target: Target) -> Iterator[Connection]:
             raise RegularsError(
                 f"cannot connect to database {display_url(engine.url)}: {reason}"
             ) from None
-        with connection, connection.begin():
-            yield connection
+        keys_off = migrating and connection.dialect.name == "sqlite"
+        with connection:
+            if keys_off:
+                _sqlite_foreign_keys(connection, "OFF")
+            try:
+                with connection.begin():
+                    yield connection
+                    if keys_off:
+                        _check_foreign_keys(connection)
+            finally:
+                if keys_off:
+                    _sqlite_foreign_keys(connection, "ON")
     finally:
         if not isinstance(target, Engine):
             engine.dispose()
+
+
+def _sqlite_foreign_keys(connection: Connection, state: str) -> None:
+    """Switch SQLite's foreign keys; through the driver's cursor, outside any transaction
+    (inside one the pragma does nothing)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={state}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if dangling:
+        tables = sorted({row[0] for row in dangling})
+        raise RegularsError(f"the migration left dangling references in {', '.join(tables)}")
 
 
 def current_revision(target: Target) -> str | None:
@@ -74,13 +107,13 @@ def current_revision(target: Target) -> str | None:
 
 def upgrade(target: Target, revision: str = "head") -> str | None:
     """Migrate the database up to ``revision``; returns the revision now current."""
-    with _connection(target) as connection:
+    with _connection(target, migrating=True) as connection:
         command.upgrade(alembic_config(connection), revision)
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def downgrade(target: Target, revision: str = "base") -> str | None:
     """Migrate the database down to ``revision`` (``base``: drop every table)."""
-    with _connection(target) as connection:
+    with _connection(target, migrating=True) as connection:
         command.downgrade(alembic_config(connection), revision)
         return MigrationContext.configure(connection).get_current_revision()

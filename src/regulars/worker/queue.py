@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, case, literal, or_, select, update
+from sqlalchemy import Engine, Table, and_, case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
@@ -266,6 +266,21 @@ def mark_done(
         )
     )
     return bool(outcome.rowcount)
+
+
+def prune_done(session: Session, finished_before: datetime) -> int:
+    """Delete the ``done`` jobs that finished before ``finished_before``; how many.
+
+    Only ``done`` rows go: ``pending``/``running`` jobs are work, ``failed`` ones wait for
+    an operator. Deleting a done row frees its ``(kind, key, due_at)``; the schedules only
+    ever enqueue due times after *now*, so no recurring job runs again, but a one-off job
+    enqueued again under the same key and due time after its row was pruned would run
+    again: the retention is also how long such a key stays deduplicated.
+    """
+    result = session.connection().execute(
+        delete(JOBS).where(JOBS.c.state == "done", JOBS.c.finished_at < finished_before)
+    )
+    return int(result.rowcount)
 
 
 def describe_error(error: BaseException) -> str:

@@ -9,10 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from regulars.loyalty.programs.bonus import (
+    KEY_LENGTH,
     PointsProgramConfig,
-    earn_for_action,
+    bounded_key,
+    earn_for_profile,
     earn_for_purchase,
+    earn_for_review,
     is_first_purchase,
+    purchase_earns,
 )
 from regulars.loyalty.programs.history import OrderLine, Purchase
 from regulars.loyalty.rules import PointsRules
@@ -50,13 +54,14 @@ def at(*args: int) -> datetime:
 
 def test_plain_order_earns_base_points_pending_then_expiring() -> None:
     """A Wednesday order of 45.90 (not the first): floor(45.90 × 1) = 45 points,
-    spendable after 14 days, expiring 365 days after that."""
+    spendable after 14 days, expiring 365 days after the order (as the ledger and the
+    simulator have it)."""
     earlier = Purchase("o0", "c1", at(2026, 1, 2, 10), Decimal(10))
-    order = Purchase("o1", "c1", at(2026, 1, 7, 10), Decimal("45.90"))
+    order = Purchase("o1", "c1", at(2026, 1, 7, 10), Decimal("45.90"), shop_id="berlin")
     [earn] = earn_for_purchase(CONFIG, order, [earlier, order])
-    assert (earn.key, earn.points, earn.reason) == ("points:order:o1", 45, "purchase")
+    assert (earn.key, earn.points, earn.reason) == ("order:berlin:o1", 45, "purchase")
     assert earn.available_at == at(2026, 1, 21, 10)
-    assert earn.expires_at == at(2027, 1, 21, 10)
+    assert earn.expires_at == at(2027, 1, 7, 10)
 
 
 def test_first_purchase_gets_multiplier_part_and_fixed_points() -> None:
@@ -70,11 +75,13 @@ def test_first_purchase_gets_multiplier_part_and_fixed_points() -> None:
     order = Purchase("o1", "c1", at(2026, 1, 7, 10), Decimal("25.50"), lines)
     earns = earn_for_purchase(CONFIG, order, [order])
     assert [(e.key, e.points) for e in earns] == [
-        ("points:order:o1", 45),
-        ("points:bonus:welcome:c1", 23),
-        ("points:bonus:welcome:c1:points", 100),
+        ("order:default:o1", 45),
+        ("bonus:welcome:c1", 23),
+        ("bonus:welcome:c1:points", 100),
     ]
     assert sum(e.points for e in earns) == 168
+    sources = [(p.kind, p.code) for p in purchase_earns(CONFIG, order, [order])]
+    assert sources == [("base", None), ("first_purchase", "welcome"), ("first_purchase", "welcome")]
 
 
 def test_largest_multiplier_wins_and_does_not_stack() -> None:
@@ -83,9 +90,9 @@ def test_largest_multiplier_wins_and_does_not_stack() -> None:
     order = Purchase("o9", "c2", at(2026, 11, 27, 12), Decimal(100))
     earns = earn_for_purchase(CONFIG, order, [])
     assert [(e.key, e.points) for e in earns] == [
-        ("points:order:o9", 100),
-        ("points:bonus:black-friday:o9", 200),
-        ("points:bonus:welcome:c2:points", 100),
+        ("order:default:o9", 100),
+        ("order:default:o9:bonus:black-friday", 200),
+        ("bonus:welcome:c2:points", 100),
     ]
 
 
@@ -105,8 +112,8 @@ def test_weekday_bonus_uses_the_customers_local_day() -> None:
     assert len(earn_for_purchase(CONFIG, order, history, time_zone="UTC")) == 1
     tokyo = earn_for_purchase(CONFIG, order, history, time_zone="Asia/Tokyo")
     assert [(e.key, e.points) for e in tokyo] == [
-        ("points:order:o2", 10),
-        ("points:bonus:tuesdays:o2", 10),
+        ("order:default:o2", 10),
+        ("order:default:o2:bonus:tuesdays", 10),
     ]
 
 
@@ -127,19 +134,73 @@ def test_first_purchase_is_by_time_then_order_id() -> None:
     assert not is_first_purchase(b, [a, b])
 
 
-def test_action_bonuses_and_their_keys() -> None:
+def test_review_bonus_once_per_subject_spendable_at_once() -> None:
     moment = at(2026, 3, 1, 9)
-    [profile] = earn_for_action(CONFIG, "c1", "profile_completed", moment)
-    assert (profile.key, profile.points, profile.available_at) == (
-        "points:bonus:profile:c1",
-        50,
-        moment,
-    )
-    [review] = earn_for_action(CONFIG, "c1", "review_written", moment, subject="SKU-7")
-    assert review.key == "points:bonus:review:c1:SKU-7"
+    [review] = earn_for_review(CONFIG, "c1", "SKU-7", moment)
+    assert (review.key, review.points, review.available_at) == ("bonus:review:c1:SKU-7", 20, moment)
     assert review.expires_at == moment + timedelta(days=365)
     with pytest.raises(ValueError, match="subject"):
-        earn_for_action(CONFIG, "c1", "review_written", moment)
+        earn_for_review(CONFIG, "c1", "", moment)
+
+
+def test_profile_bonus_when_the_save_completes_the_default_fields() -> None:
+    """Default required fields: name, email, phone, birthday (blank strings do not count)."""
+    moment = at(2026, 3, 1, 9)
+    full = {"name": "Ann", "email": "a@x.de", "phone": "+49 1", "birthday": "1990-05-01"}
+    [profile] = earn_for_profile(CONFIG, "c1", None, full, moment)
+    assert (profile.key, profile.points, profile.available_at) == ("bonus:profile:c1", 50, moment)
+    assert earn_for_profile(CONFIG, "c1", {**full, "phone": " "}, full, moment) != []
+    assert earn_for_profile(CONFIG, "c1", full, {**full, "name": "Anna"}, moment) == []
+    assert earn_for_profile(CONFIG, "c1", None, {**full, "birthday": None}, moment) == []
+
+
+def test_profile_bonus_with_its_own_required_fields() -> None:
+    config = PointsProgramConfig.model_validate(
+        {
+            **RULES.model_dump(),
+            "bonuses": [
+                {
+                    "kind": "profile_completed",
+                    "code": "contact",
+                    "points": 5,
+                    "required_fields": ["email", "language"],
+                }
+            ],
+        }
+    )
+    moment = at(2026, 3, 1, 9)
+    assert earn_for_profile(config, "c1", None, {"email": "a@x.de"}, moment) == []
+    [earn] = earn_for_profile(config, "c1", None, {"email": "a@x.de", "language": "de"}, moment)
+    assert earn.points == 5
+    with pytest.raises(ValidationError, match="required_fields"):
+        PointsProgramConfig.model_validate(
+            {
+                **RULES.model_dump(),
+                "bonuses": [
+                    {"kind": "profile_completed", "code": "p", "points": 1, "required_fields": []}
+                ],
+            }
+        )
+
+
+def test_long_keys_are_bounded_and_stay_distinct() -> None:
+    long_subject = "S" * 400
+    [a] = earn_for_review(CONFIG, "c1", long_subject, at(2026, 3, 1))
+    [b] = earn_for_review(CONFIG, "c1", long_subject + "x", at(2026, 3, 1))
+    assert len(a.key) == len(b.key) == KEY_LENGTH
+    assert a.key != b.key
+    assert bounded_key("short") == "short"
+
+
+def test_weekday_bonus_falls_back_to_the_default_time_zone() -> None:
+    """Monday 5 Jan 2026 15:30 UTC is Tuesday 00:30 in Tokyo: with default_time_zone
+    Asia/Tokyo a customer without a (known) zone gets the Tuesday bonus."""
+    tokyo = CONFIG.model_copy(update={"default_time_zone": "Asia/Tokyo"})
+    history = [Purchase("z", "c4", at(2025, 12, 1), Decimal(1))]
+    order = Purchase("o2", "c4", at(2026, 1, 5, 15, 30), Decimal(10))
+    assert len(earn_for_purchase(tokyo, order, history)) == 2
+    assert len(earn_for_purchase(tokyo, order, history, time_zone="Not/AZone")) == 2
+    assert len(earn_for_purchase(tokyo, order, history, time_zone="UTC")) == 1
 
 
 def test_config_errors_name_the_field() -> None:
@@ -155,6 +216,12 @@ def test_config_errors_name_the_field() -> None:
         PointsProgramConfig.model_validate(
             {**RULES.model_dump(), "bonuses": [{"kind": "first_purchase", "code": "w"}]}
         )
+    with pytest.raises(ValidationError, match="expiry_days must be more than pending_days"):
+        PointsProgramConfig.model_validate(
+            {**RULES.model_dump(), "pending_days": 30, "expiry_days": 30}
+        )
+    with pytest.raises(ValidationError, match="time_zone"):
+        PointsProgramConfig.model_validate({**RULES.model_dump(), "default_time_zone": "Mars"})
     with pytest.raises(ValidationError, match="ends_at must be after"):
         PointsProgramConfig.model_validate(
             {

@@ -1,19 +1,22 @@
-"""``/v1/loyalty``: programs, accounts, history, adjustments, redemptions, checkout quote."""
+"""``/v1/loyalty``: programs, accounts, history, adjustments, redemptions and their
+cancellation, checkout quote."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
 from regulars.api.deps import SessionDep, require
-from regulars.api.openapi import DEFAULT_LIMIT, Cursor, Limit, problems
+from regulars.api.openapi import DEFAULT_LIMIT, Cursor, Limit, Text, problems
 from regulars.api.schemas import Page
 from regulars.api.schemas.loyalty import (
     AccountOut,
     AdjustIn,
     BadgeOut,
+    CancellationOut,
+    CancelRedemptionIn,
     EntryOut,
     PostedOut,
     ProgramIn,
@@ -157,7 +160,14 @@ def adjust(
     return posted
 
 
-@router.post("/accounts/{customer_id}/redeem", status_code=201, responses=_WRITE_RESPONSES)
+_HOUSEHOLD_403 = problems(
+    d403="the API key lacks the scope, or the household card's spend policy does not let "
+    "this member redeem it (owner_only, member_points_per_order)"
+)[403]
+_REDEEM_RESPONSES: dict[int | str, dict[str, Any]] = {**_WRITE_RESPONSES, 403: _HOUSEHOLD_403}
+
+
+@router.post("/accounts/{customer_id}/redeem", status_code=201, responses=_REDEEM_RESPONSES)
 def redeem(
     customer_id: CustomerId,
     body: RedeemIn,
@@ -166,10 +176,44 @@ def redeem(
     key: Writer,
     idempotency_key: IdempotencyKey,
 ) -> PostedOut:
-    """Spend points, atomically; 409 when the available balance does not cover them."""
+    """Spend points, atomically; 409 when the available balance does not cover them, 403
+    when a household member may not spend them from the shared account."""
     posted, created = services.redeem(session, customer_id, body, key, idempotency_key)
     response.status_code = 201 if created else 200
     return posted
+
+
+@router.post(
+    "/accounts/{customer_id}/redemptions/{key:path}/cancel",
+    status_code=201,
+    responses={
+        200: {"description": "a retry: the redemption was already cancelled"},
+        **problems(404, body=True, d404="unknown customer, program or redemption"),
+    },
+)
+def cancel_redemption(
+    customer_id: CustomerId,
+    key: Annotated[
+        Text,
+        Path(
+            min_length=1,
+            max_length=200,
+            description="The Idempotency-Key this API key sent with the redemption "
+            "(a '/' in it may stay as it is).",
+        ),
+    ],
+    response: Response,
+    session: SessionDep,
+    api_key: Writer,
+    body: Annotated[CancelRedemptionIn | None, Body()] = None,
+) -> CancellationOut:
+    """Give back what a redemption spent (payment declined, order cancelled), into the lots
+    it took them from; idempotent, audited."""
+    out, created = services.cancel_redemption(
+        session, customer_id, key, body or CancelRedemptionIn(), api_key
+    )
+    response.status_code = 201 if created else 200
+    return out
 
 
 @router.post(

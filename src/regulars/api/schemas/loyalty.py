@@ -22,7 +22,9 @@ class ProgramIn(In):
     name: Annotated[str, Field(min_length=1, max_length=255)]
     type: Annotated[str, Field(min_length=1, max_length=32)] = "points"
     config: dict[str, Any] = Field(
-        description="Settings of the program type; for 'points' the PointsRules fields."
+        description="Settings of the program type; for 'points' a PointsProgramConfig: the "
+        "earning rules, `bonuses`, `default_time_zone` and the `household` section "
+        "(docs/loyalty-programs.md)."
     )
     currency: Annotated[str | None, Field(min_length=3, max_length=3)] = None
     starts_at: UTCTime | None = None
@@ -113,6 +115,27 @@ class PostedOut(BaseModel):
     balance: int
 
 
+class CancelRedemptionIn(In):
+    program: Code | None = None
+    reason: Annotated[str | None, Field(min_length=1, max_length=255)] = Field(
+        None, description="Why, for the ledger and the audit log (e.g. 'payment declined')."
+    )
+
+
+class CancellationOut(BaseModel):
+    entry_id: int = Field(description="The cancel_spend entry.")
+    redemption_entry_id: int = Field(description="The spend entry it cancels.")
+    kind: str
+    points: int = Field(
+        description="Given back into the lots the redemption took them from; less what "
+        "returns of its order already re-credited."
+    )
+    expired: int = Field(description="Of those, came back into expired lots and expired at once.")
+    clawed_back: int = Field(description="Of those, repaid claw-back debt.")
+    money: Money | None
+    balance: int
+
+
 class QuoteLineIn(In):
     sku: Annotated[str | None, Field(max_length=255)] = None
     category: Annotated[str | None, Field(max_length=255)] = None
@@ -127,9 +150,22 @@ class QuoteIn(In):
     lines: list[QuoteLineIn] = Field(default_factory=list)
 
 
+class QuotePartOut(BaseModel):
+    """Points of the cart from one source."""
+
+    kind: str = Field(description="base, or the bonus kind: period or first_purchase.")
+    code: str | None = Field(description="The bonus code; null for the base points.")
+    points: int
+
+
 class QuoteOut(BaseModel):
     program: str
-    points_earned: int
+    points_earned: int = Field(
+        description="What the cart would earn as an order now: base points and bonuses."
+    )
+    earned_from: list[QuotePartOut] = Field(
+        default_factory=list, description="points_earned by source, base first."
+    )
     tier: str | None
     available: int
     max_redeemable_points: int

@@ -28,8 +28,9 @@ from regulars.api.schemas import (
     OrderIn,
 )
 from regulars.api.schemas.bulk import ItemStatus
+from regulars.api.services import hooks
 from regulars.api.services.common import TABLES, insert_ignoring_conflicts, resolve_aliases
-from regulars.api.services.customers import profile_changes, upsert_consents
+from regulars.api.services.customers import profile_changes, profile_of, upsert_consents
 from regulars.api.services.events import write_events
 from regulars.api.services.orders import order_content, write_orders
 from regulars.store.models import Consent, Customer
@@ -192,11 +193,13 @@ def bulk_customers(session: Session, items: Sequence[Any]) -> BulkResult:
         ).scalars()
         created = set(inserted)
     updates: list[dict[str, Any]] = []
+    saved: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = []
     for index, body in firsts.items():
         customer = existing.get(body.customer_id)
         if customer is None:
             if body.customer_id in created:
                 outcomes[index] = _Outcome("created", body.customer_id, [])
+                saved.append((body.customer_id, None, profile_of(body)))
             else:
                 error = _error(
                     "customer_id", "created concurrently by another request; retry", "conflict"
@@ -211,6 +214,9 @@ def bulk_customers(session: Session, items: Sequence[Any]) -> BulkResult:
         if changes:
             current = {f: getattr(customer, f) for f in (*PROFILE_FIELDS, "attributes")}
             updates.append({"b_customer_id": customer.customer_id, **current, **changes})
+            before = profile_of(customer)
+            after = {f: changes.get(f, before[f]) for f in PROFILE_FIELDS}
+            saved.append((customer.customer_id, before, after))
         changed = bool(changes) or _consents_differ(
             stored_consents.get(customer.customer_id, {}), body
         )
@@ -231,6 +237,8 @@ def bulk_customers(session: Session, items: Sequence[Any]) -> BulkResult:
     ]
     upsert_consents(conn, consents)
     session.expire_all()
+    for customer_id, old_profile, new_profile in saved:
+        hooks.profile_saved(session, customer_id, old_profile, new_profile)  # a profile bonus
     return _result(outcomes)
 
 

@@ -1,4 +1,10 @@
-"""Customers: create, update, search, merge duplicates."""
+"""Customers: create, update, search, merge duplicates.
+
+Creating a customer and changing a profile run the profile hooks
+(:func:`regulars.api.services.hooks.profile_saved`): a save that completes a profile earns
+the running points programs' ``profile_completed`` bonuses. A merge, which fills the
+survivor's empty fields from the duplicate, does not (both profiles were saved before).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from regulars.api.schemas import (
     MergeIn,
     Page,
 )
+from regulars.api.services import hooks
 from regulars.api.services.common import (
     TABLES,
     conflict,
@@ -62,7 +69,13 @@ def create_customer(session: Session, body: CustomerIn) -> CustomerOut:
         session.flush()
     except IntegrityError:  # created concurrently between the check and the insert
         raise _exists(body.customer_id) from None
+    hooks.profile_saved(session, body.customer_id, None, profile_of(customer))
     return customer_360(session, body.customer_id)
+
+
+def profile_of(customer: Customer | CustomerIn) -> dict[str, Any]:
+    """The plain profile fields of a stored customer or a body, for the profile hooks."""
+    return {field: getattr(customer, field) for field in PROFILE_FIELDS}
 
 
 def upsert_consents(conn: Connection, consents: Sequence[tuple[str, ConsentIn]]) -> None:
@@ -107,6 +120,7 @@ def patch_customer(session: Session, customer_id: str, body: CustomerPatch) -> C
     """Change the fields ``body`` sends; upsert its consents; 404 for an unknown customer."""
     customer = find_customer(session, customer_id)
     changes = profile_changes(customer, body)
+    before = profile_of(customer)
     conn = session.connection()
     if changes or body.consents:
         conn.execute(
@@ -116,6 +130,9 @@ def patch_customer(session: Session, customer_id: str, body: CustomerPatch) -> C
         )
     upsert_consents(conn, [(customer.customer_id, c) for c in body.consents])
     session.expire_all()
+    if changes:
+        after = {**before, **{k: v for k, v in changes.items() if k in PROFILE_FIELDS}}
+        hooks.profile_saved(session, customer.customer_id, before, after)
     return customer_360(session, customer.customer_id)
 
 

@@ -2,7 +2,9 @@
 
 Events have no id of their own from the client, so an event is identified by its content:
 the same customer, kind, SKU, instant and payload again is a replay of the stored event,
-not a second event. Retrying a POST is therefore safe.
+not a second event. Retrying a POST is therefore safe. Every event created (not a replay)
+runs the event hooks (:mod:`regulars.api.services.hooks`): a ``review_written`` event earns
+the running points programs' review bonuses.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.api.schemas import EventIn, EventOut, Page
+from regulars.api.services import hooks
 from regulars.api.services.common import (
     TABLES,
     create_bare_customers,
@@ -93,7 +96,11 @@ def write_events(session: Session, bodies: Sequence[EventIn]) -> list[EventWrite
             outcomes.append((found, False))
     session.add_all(event for _, event in pending)
     session.flush()  # one INSERT … RETURNING id for all of them
-    return [EventWrite(_event_out(event), created) for event, created in outcomes]
+    writes = [EventWrite(_event_out(event), created) for event, created in outcomes]
+    for write in writes:
+        if write.created:
+            hooks.event_recorded(session, write.event)  # e.g. a review earns its bonus
+    return writes
 
 
 def customer_events(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 
 import pydantic
 from sqlalchemy import Engine, select
@@ -17,6 +17,8 @@ from regulars.api.schemas.loyalty import (
     AccountOut,
     AdjustIn,
     BadgeOut,
+    CancellationOut,
+    CancelRedemptionIn,
     EntryOut,
     LotOut,
     PostedOut,
@@ -48,7 +50,7 @@ from regulars.loyalty.live import rewards as live_rewards
 from regulars.loyalty.live.models import LoyaltyReward
 from regulars.loyalty.live_economics import LiveEconomics
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
-from regulars.loyalty.rules import Line
+from regulars.loyalty.programs.history import OrderLine
 from regulars.store.audit import record
 from regulars.store.models import ApiKey, Customer
 from regulars.store.types import utcnow
@@ -58,13 +60,16 @@ from regulars.store.types import utcnow
 def _as_problems() -> Iterator[None]:
     """Domain errors as problem details: a balance that does not cover a redemption and a
     reused idempotency key are 409 Conflict (the request is fine, the account's state is
-    not); invalid values are 422."""
+    not); a household member the spend policy does not allow to redeem it is 403; invalid
+    values are 422."""
     try:
         yield
     except InsufficientPointsError as exc:
         raise ApiProblemError(
             409, str(exc), kind=exc.kind, requested=exc.requested, available=exc.available
         ) from None
+    except service.HouseholdSpendError as exc:
+        raise ApiProblemError(403, str(exc), kind=exc.kind) from None
     except RedemptionCapError as exc:
         raise ApiProblemError(
             409, str(exc), kind=exc.kind, requested=exc.requested, cap=exc.cap
@@ -252,6 +257,45 @@ def redeem(
     )
 
 
+def cancel_redemption(
+    session: Session, customer_id: str, key: str, body: CancelRedemptionIn, api_key: ApiKey
+) -> tuple[CancellationOut, bool]:
+    """Cancel the redemption this API key made with Idempotency-Key ``key``; returns the
+    cancellation and whether this call wrote it. 404 for an unknown customer, program or
+    redemption."""
+    _customer(session, customer_id)
+    program = _program(session, body.program)
+    with _as_problems():
+        try:
+            done = service.cancel_redemption(
+                session,
+                program,
+                customer_id,
+                f"{api_key.prefix}:{key}",
+                actor=actor(api_key),
+                reason=body.reason,
+            )
+        except service.RedemptionNotFoundError:  # named as the client knows it
+            raise ApiProblemError(
+                404,
+                f"no redemption by this API key with Idempotency-Key '{key}' in the account "
+                f"of '{customer_id}' in program '{program.code}'",
+                kind="not-found",
+            ) from None
+    posted = done.posted
+    out = CancellationOut(
+        entry_id=posted.entry_id,
+        redemption_entry_id=done.spend_entry_id,
+        kind=posted.kind,
+        points=posted.points,
+        expired=done.expired,
+        clawed_back=done.clawed_back,
+        money=posted.money,
+        balance=posted.balance,
+    )
+    return out, not posted.replay
+
+
 def set_state(
     session: Session, customer_id: str, program_code: str | None, opted_out: bool
 ) -> AccountOut:
@@ -263,27 +307,24 @@ def set_state(
 
 def quote(session: Session, body: QuoteIn) -> QuoteOut:
     program = _program(session, body.program)
+    lines = live_quote.cart_lines(
+        [(line.line_amount, line.sku, line.category, line.quantity) for line in body.lines]
+    )
+    now = utcnow()
     with _as_problems():
-        result = service.quote(
-            session,
-            program,
-            body.customer_id,
-            body.amount,
-            [Line(line.line_amount, line.sku, line.category) for line in body.lines],
-        )
+        result = service.quote(session, program, body.customer_id, body.amount, lines, now)
     out = QuoteOut.model_validate(result, from_attributes=True)
-    return out.model_copy(update={"programs": program_quotes(session, body)})
+    return out.model_copy(update={"programs": program_quotes(session, body, lines, now)})
 
 
 # -- live program types: quote parts, rewards, badges, tiers (regulars.loyalty.live) ------
 
 
-def program_quotes(session: Session, body: QuoteIn) -> list[ProgramQuoteOut]:
+def program_quotes(
+    session: Session, body: QuoteIn, lines: list[OrderLine], now: datetime
+) -> list[ProgramQuoteOut]:
     """The discount card, tier club and stamp card parts of a quote (reads only)."""
-    lines = live_quote.cart_lines(
-        [(line.line_amount, line.sku, line.category, line.quantity) for line in body.lines]
-    )
-    parts = live_quote.quote_programs(session, body.customer_id, body.amount, lines, utcnow())
+    parts = live_quote.quote_programs(session, body.customer_id, body.amount, lines, now)
     return [ProgramQuoteOut.model_validate(p, from_attributes=True) for p in parts]
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty import ledger
-from regulars.loyalty.accounts import enroll, points_rules
+from regulars.loyalty.accounts import enroll, points_config
 from regulars.loyalty.live.common import lock_program, program_config
 from regulars.loyalty.live.models import Donation
 from regulars.loyalty.models import LoyaltyProgram
@@ -98,7 +98,7 @@ def donate(
 ) -> DonationResult:
     """Take ``points`` from the customer's account in ``paid_from`` for ``cause``."""
     config = charity_config(program)
-    rules = points_rules(paid_from)
+    rules = points_config(paid_from)
     now = now or utcnow()
     request_hash = fingerprint(
         {"customer": customer_id, "cause": cause, "points": points, "from": paid_from.code}

@@ -19,7 +19,9 @@ Per type:
   returns and the card's redeemed vouchers (from ``loyalty_rewards``), plus its volume and
   coupon gifts;
 * ``tiers``: :func:`~regulars.loyalty.programs.tiers.evaluate` from the stored state up
-  to the event; the new state is stored;
+  to the event; the new state is stored. The same evaluation, without writing, gives the
+  tier an order earns at in the ``points`` programs (:func:`club_tiers`,
+  :func:`earning_tier`): ``tiers`` is the one tier model;
 * ``badges``: :func:`~regulars.loyalty.programs.badges.awards`;
 * ``discount_card`` has no state: its percentage is computed at checkout (:mod:`.quote`);
 * ``gifts`` are granted by the daily worker job (:mod:`.gifts`).
@@ -28,6 +30,7 @@ Per type:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -51,6 +54,7 @@ from regulars.loyalty.programs import (
 )
 from regulars.loyalty.programs.history import Purchase, Return
 from regulars.loyalty.programs.outcomes import Outcome
+from regulars.loyalty.rules import Tier
 from regulars.store.models import Customer, Order, OrderReturn
 
 LIVE_TYPES = ("stamp_card", "tiers", "badges", "discount_card", "gifts")
@@ -179,6 +183,81 @@ def stored_tier_state(row: LoyaltyTierState | None, customer_id: str = "") -> ti
     if row is None:
         return tiers.TierState(customer_id, EPOCH)
     return tiers.TierState(row.customer_id, row.as_of, row.tier, row.window_start, row.grace_until)
+
+
+def tier_at(
+    session: Session,
+    program: LoyaltyProgram,
+    config: TierClubConfig,
+    customer_id: str,
+    history: History,
+    at: datetime,
+    cart: Decimal | None = None,
+) -> str | None:
+    """The customer's tier in ``program`` at ``at``: the stored state evaluated on to ``at``
+    with :func:`~regulars.loyalty.programs.tiers.evaluate`, writing nothing.
+
+    ``cart`` is a spend at ``at`` that is not recorded yet (a checkout quote): in a
+    spend-based club it is one more qualifying event, so the result is the tier the cart
+    reaches (upgrades are immediate). A points-based club does not count it: its points are
+    earned when the order is recorded.
+    """
+    row = session.scalars(
+        select(LoyaltyTierState).where(
+            LoyaltyTierState.program_id == program.id,
+            LoyaltyTierState.customer_id == customer_id,
+        )
+    ).one_or_none()
+    last = stored_tier_state(row, customer_id)
+    events = qualifying_events(session, config, customer_id, history)
+    until = max(at, last.as_of)
+    if cart is not None and cart > 0 and config.basis == "spend":
+        events = [*events, tiers.QualifyingEvent(until, cart)]
+    return tiers.evaluate(config, events, last, until).state.tier
+
+
+@dataclass(frozen=True)
+class ClubTier:
+    """The customer's tier in one running ``tiers`` program (None: no tier)."""
+
+    program: str
+    tier: Tier | None
+
+
+def club_tiers(
+    session: Session, customer_id: str, at: datetime, cart: Decimal | None = None
+) -> list[ClubTier]:
+    """The customer's tier at ``at`` in every ``tiers`` program running then, oldest first
+    (:func:`tier_at`; ``cart`` as there). Reads only."""
+    programs = running_programs(session, ("tiers",), at)
+    if not programs:
+        return []  # no history read: a shop without a tier club pays nothing for this
+    history = customer_history(session, customer_id)
+    found = []
+    for program in programs:
+        config = program_config(program)
+        assert isinstance(config, TierClubConfig)  # running_programs of type "tiers"
+        name = tier_at(session, program, config, customer_id, history, at, cart)
+        found.append(ClubTier(program.code, config.tier(name)))
+    return found
+
+
+def earning_tier(clubs: Sequence[ClubTier]) -> Tier | None:
+    """The tier a ``points`` program earns at: of the customer's tiers in the running tier
+    clubs, the one with the largest ``earn_multiplier`` (equal ones: the oldest club's);
+    None when the customer holds no tier in any club (multiplier 1)."""
+    held = [club.tier for club in clubs if club.tier is not None]
+    return max(held, key=lambda tier: tier.earn_multiplier) if held else None
+
+
+def tiers_for_order(session: Session, order: Order) -> list[ClubTier]:
+    """:func:`club_tiers` at a recorded order, this order included (upgrades are
+    immediate), under the customer's lock: concurrent orders of one customer then see each
+    other's spend, as :func:`evaluate_customer` does."""
+    if not running_programs(session, ("tiers",), order.ordered_at):
+        return []
+    _lock_customer(session, order.customer_id)
+    return club_tiers(session, order.customer_id, order.ordered_at)
 
 
 def _run_tiers(

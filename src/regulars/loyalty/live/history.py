@@ -90,6 +90,7 @@ def customer_history(session: Session, customer_id: str) -> History:
             at=o.ordered_at,
             amount=o.amount,
             lines=tuple(lines.get((o.shop_id, o.order_id), [])),
+            shop_id=o.shop_id,
         )
         for o in orders
         if o.amount > 0

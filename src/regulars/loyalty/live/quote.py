@@ -6,9 +6,13 @@ For a cart of ``amount`` with ``lines`` placed by ``customer_id`` now:
   reaches (:func:`~regulars.loyalty.programs.discount_card.next_order_discount`) and
   ``amount × pct / 100`` (half-up to the cent);
 * **tiers**: the customer's tier now (the stored state evaluated on to now, without
-  writing), and its discount the same way (a cart that
-  crosses a threshold upgrades from this order on, so the quote shows the tier the cart
-  *reaches* as ``tier_after``; its discount applies from the next order);
+  writing: :func:`~regulars.loyalty.live.dispatch.tier_at`) and its discount; and as
+  ``tier_after`` the tier the cart *reaches*, the same evaluation with the cart as one more
+  spend at now (upgrades are immediate: the order earns its points at that tier, see
+  :func:`regulars.loyalty.service.quote`; the upgraded tier's discount applies from the
+  next order, the discount being granted before the order exists). A points-based club's
+  ``tier_after`` does not count the cart's own points (they are earned when the order is
+  recorded);
 * **stamp card**: the units the cart adds, the card's stamps now, whether the cart
   completes a card (a free item is granted on the order) and the open vouchers the customer
   may use on it.
@@ -27,13 +31,12 @@ from sqlalchemy.orm import Session
 from regulars.loyalty.live.dispatch import (
     LIVE_TYPES,
     program_config,
-    qualifying_events,
     running_programs,
     stamp_outcomes,
-    stored_tier_state,
+    tier_at,
 )
 from regulars.loyalty.live.history import History, customer_history
-from regulars.loyalty.live.models import LoyaltyReward, LoyaltyTierState
+from regulars.loyalty.live.models import LoyaltyReward
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.programs import (
     DiscountCardConfig,
@@ -41,10 +44,8 @@ from regulars.loyalty.programs import (
     TierClubConfig,
     discount_card,
     stamp_card,
-    tiers,
 )
 from regulars.loyalty.programs.history import OrderLine
-from regulars.loyalty.rules import highest_tier
 
 
 @dataclass(frozen=True)
@@ -94,21 +95,11 @@ def _tiers(
     amount: Decimal,
     now: datetime,
 ) -> ProgramQuote:
-    row = session.scalars(
-        select(LoyaltyTierState).where(
-            LoyaltyTierState.program_id == program.id,
-            LoyaltyTierState.customer_id == customer_id,
-        )
-    ).one_or_none()
-    last = stored_tier_state(row, customer_id)
-    events = qualifying_events(session, config, customer_id, history)
-    # The tier now: the stored state moved on to now (a window may have ended since).
-    current = tiers.evaluate(config, events, last, max(now, last.as_of)).state.tier
+    # The tier now (the stored state moved on to now: a window may have ended since) and
+    # the tier with the cart as one more event: the same evaluation as an order's.
+    current = tier_at(session, program, config, customer_id, history, now)
+    after = tier_at(session, program, config, customer_id, history, now, cart=amount)
     tier = config.tier(current)
-    with_cart = [*events, tiers.QualifyingEvent(now, amount)] if config.basis == "spend" else events
-    reached = highest_tier(config.tiers, tiers.window_value(config, with_cart, now))
-    upgrade = config.rank(reached.name if reached else None) > config.rank(current)
-    after = reached if upgrade else tier
     pct = tier.discount_pct if tier else Decimal(0)
     return ProgramQuote(
         program.code,
@@ -116,7 +107,7 @@ def _tiers(
         discount_pct=pct,
         discount_amount=discount_card.discount_amount(amount, pct),
         tier=current,
-        tier_after=after.name if after else None,
+        tier_after=after,
         perks=list(tier.perks) if tier else [],
     )
 

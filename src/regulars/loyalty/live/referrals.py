@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty import ledger
-from regulars.loyalty.accounts import enroll, points_rules
+from regulars.loyalty.accounts import enroll, points_config
 from regulars.loyalty.live.common import lock_program, points_program, program_config
 from regulars.loyalty.live.models import Referral
 from regulars.loyalty.models import LoyaltyProgram
@@ -178,7 +178,7 @@ def _credit(session: Session, paid_into: LoyaltyProgram, customer_id: str, earn:
         actor="system",
         occurred_at=earn.available_at,
         reason=earn.reason,
-        money=ledger.points_money(earn.points, points_rules(paid_into).point_value),
+        money=ledger.points_money(earn.points, points_config(paid_into).point_value),
     )
     ledger.credit(
         session,

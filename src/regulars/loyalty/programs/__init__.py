@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, get_args
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from regulars.loyalty.programs.badges import BadgesConfig
 from regulars.loyalty.programs.bonus import PointsProgramConfig
@@ -51,9 +51,12 @@ _ADAPTER: TypeAdapter[ProgramConfig] = TypeAdapter(
     ProgramConfig, config=ConfigDict(title="ProgramConfig")
 )
 
-PROGRAM_TYPES: tuple[str, ...] = tuple(
-    model.model_fields["type"].default for model in get_args(get_args(ProgramConfig)[0])
-)
+PROGRAM_MODELS: dict[str, type[BaseModel]] = {
+    model.model_fields["type"].default: model for model in get_args(get_args(ProgramConfig)[0])
+}
+"""The config model of each ``type``, read off :data:`ProgramConfig` (the one registry)."""
+
+PROGRAM_TYPES: tuple[str, ...] = tuple(PROGRAM_MODELS)
 """The ``type`` values, in the union's order."""
 
 
@@ -70,6 +73,7 @@ def dump_program_config(config: ProgramConfig) -> dict[str, Any]:
 
 
 __all__ = [
+    "PROGRAM_MODELS",
     "PROGRAM_TYPES",
     "BadgesConfig",
     "CharityConfig",

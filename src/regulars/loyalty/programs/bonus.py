@@ -10,29 +10,37 @@ so the order's total is exactly what earning at ``M`` would give (one floor). Fi
 bonuses add their points on top. Action bonuses (review written, profile completed) are
 granted on the action, not on an order.
 
-Keys (each bonus granted once where it should be):
+Keys (each bonus granted once where it should be; unique per account in the ledger):
 
-* base earn ``points:order:<order_id>``;
-* period bonus ``points:bonus:<code>:<order_id>`` (once per order, every order in the period);
-* first purchase ``points:bonus:<code>:<customer_id>`` for its multiplier part and
-  ``points:bonus:<code>:<customer_id>:points`` for its fixed points (once per customer);
-* profile completed ``points:bonus:<code>:<customer_id>`` (once per customer);
-* review written ``points:bonus:<code>:<customer_id>:<subject>`` (once per reviewed subject,
+* base earn ``order:<shop_id>:<order_id>`` (the ledger's order key);
+* period bonus ``order:<shop_id>:<order_id>:bonus:<code>`` (once per order, every order in
+  the period);
+* first purchase ``bonus:<code>:<customer_id>`` for its multiplier part and
+  ``bonus:<code>:<customer_id>:points`` for its fixed points (once per customer);
+* profile completed ``bonus:<code>:<customer_id>`` (once per customer);
+* review written ``bonus:<code>:<customer_id>:<subject>`` (once per reviewed subject,
   e.g. product: rewriting a review of the same product earns nothing more).
 
-Order points become spendable ``pending_days`` after the order (the returns window); action
-points at once (there is nothing to return). A lot expires ``expiry_days`` after it became
-spendable, or never.
+A bonus key longer than :data:`KEY_LENGTH` keeps its first characters and ends in the
+SHA-256 of the whole key (:func:`bounded_key`), so any customer id or subject fits.
+
+Order points (base and bonus) become spendable ``pending_days`` after the order (the
+returns window); action points at once (there is nothing to return). A lot expires
+``expiry_days`` after the order or the action (as the ledger and the simulator have it),
+or never.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from regulars.loyalty.programs.common import Code, Multiplier, Points
 from regulars.loyalty.programs.history import Purchase
@@ -42,6 +50,8 @@ from regulars.loyalty.programs.timeutil import days, require_utc, zone
 from regulars.loyalty.rules import PointsRules, points_earned
 
 ONE = Decimal(1)
+KEY_LENGTH = 255
+"""Longest idempotency key the ledger stores."""
 
 
 class PeriodBonus(BaseModel):
@@ -65,13 +75,13 @@ class PeriodBonus(BaseModel):
             raise ValueError(f"bonus {self.code}: ends_at must be after starts_at")
         return self
 
-    def applies(self, at: datetime, time_zone: str | None) -> bool:
-        """Whether an order at ``at`` (customer in ``time_zone``) falls in the bonus."""
+    def applies(self, at: datetime, tz: ZoneInfo) -> bool:
+        """Whether an order at ``at`` (customer in ``tz``) falls in the bonus."""
         if self.starts_at is not None and at < self.starts_at:
             return False
         if self.ends_at is not None and at >= self.ends_at:
             return False
-        return not self.weekdays or at.astimezone(zone(time_zone)).isoweekday() in self.weekdays
+        return not self.weekdays or at.astimezone(tz).isoweekday() in self.weekdays
 
 
 class FirstPurchaseBonus(BaseModel):
@@ -91,27 +101,73 @@ class FirstPurchaseBonus(BaseModel):
         return self
 
 
-class ActionBonus(BaseModel):
-    """Fixed points for an action outside an order."""
+class ReviewBonus(BaseModel):
+    """Fixed points for the first review of each subject (product or order)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["review_written", "profile_completed"]
+    kind: Literal["review_written"] = "review_written"
     code: Code
     points: Points
 
 
-Bonus = Annotated[PeriodBonus | FirstPurchaseBonus | ActionBonus, Field(discriminator="kind")]
+ProfileField = Literal[
+    "name", "email", "phone", "birthday", "time_zone", "language", "acquisition_channel"
+]
+"""Customer profile columns a profile bonus may require."""
+DEFAULT_PROFILE_FIELDS: tuple[ProfileField, ...] = ("name", "email", "phone", "birthday")
+
+
+class ProfileBonus(BaseModel):
+    """Fixed points, once, when the customer's profile becomes complete: every field of
+    ``required_fields`` set (not null, not blank)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["profile_completed"] = "profile_completed"
+    code: Code
+    points: Points
+    required_fields: Annotated[list[ProfileField], Field(min_length=1)] = Field(
+        default_factory=lambda: list(DEFAULT_PROFILE_FIELDS),
+        description="Profile fields that must all be set for the profile to be complete.",
+    )
+
+    def complete(self, profile: Mapping[str, object] | None) -> bool:
+        """Whether every required field of ``profile`` is set (a string must not be blank)."""
+        if profile is None:
+            return False
+        return all(_is_set(profile.get(field)) for field in self.required_fields)
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None
+
+
+Bonus = Annotated[
+    PeriodBonus | FirstPurchaseBonus | ReviewBonus | ProfileBonus, Field(discriminator="kind")
+]
 
 
 class PointsProgramConfig(PointsRules):
     """The whole config of a ``points`` program, stored flat: the earning rules of
-    :class:`~regulars.loyalty.rules.PointsRules`, its bonus events, and who shares and
-    spends a household account (used when the program has ``shared_household``)."""
+    :class:`~regulars.loyalty.rules.PointsRules`, its bonus events, the time zone a period
+    bonus falls back to for a customer without a (known) one, and who shares and spends a
+    household account (used when the program has ``shared_household``)."""
 
     type: Literal["points"] = "points"
     bonuses: list[Bonus] = Field(default_factory=list)
+    default_time_zone: str = Field(
+        "UTC", description="IANA zone for weekday bonuses of customers without a known one."
+    )
     household: HouseholdRules = Field(default_factory=HouseholdRules)
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
 
     @model_validator(mode="after")
     def _codes_unique(self) -> PointsProgramConfig:
@@ -121,9 +177,48 @@ class PointsProgramConfig(PointsRules):
             raise ValueError(f"bonuses: duplicate code(s) {', '.join(duplicates)}")
         return self
 
+    @model_validator(mode="after")
+    def _spendable_before_expiry(self) -> PointsProgramConfig:
+        if self.expiry_days is not None and self.expiry_days <= self.pending_days:
+            raise ValueError(
+                "expiry_days must be more than pending_days: the points would expire "
+                "before they can be spent"
+            )
+        return self
 
-def _lot(rules: PointsRules, key: str, points: int, reason: str, available_at: datetime) -> Earn:
-    expires = None if rules.expiry_days is None else available_at + days(rules.expiry_days)
+    def customer_zone(self, time_zone: str | None) -> ZoneInfo:
+        """The customer's IANA zone; without one, or with a name that is not a known zone,
+        :attr:`default_time_zone`."""
+        try:
+            return zone(time_zone, self.default_time_zone)
+        except ValueError:
+            return zone(self.default_time_zone)
+
+    def profile_bonuses(self) -> list[ProfileBonus]:
+        return [b for b in self.bonuses if isinstance(b, ProfileBonus)]
+
+    def has_first_purchase_bonus(self) -> bool:
+        return any(isinstance(b, FirstPurchaseBonus) for b in self.bonuses)
+
+
+def order_key(shop_id: str, order_id: str) -> str:
+    """The key of an order's base earn lot (and the stem of its period bonus keys)."""
+    return f"order:{shop_id}:{order_id}"
+
+
+def bounded_key(key: str) -> str:
+    """``key`` itself when it fits :data:`KEY_LENGTH`, else its first characters, ``~`` and
+    the hex SHA-256 of the whole key (still unique, still stable)."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: KEY_LENGTH - len(digest) - 1]}~{digest}"
+
+
+def _lot(
+    rules: PointsRules, key: str, points: int, reason: str, at: datetime, available_at: datetime
+) -> Earn:
+    expires = None if rules.expiry_days is None else at + days(rules.expiry_days)
     return Earn(
         key=key, points=points, reason=reason, available_at=available_at, expires_at=expires
     )
@@ -144,21 +239,70 @@ def is_first_purchase(purchase: Purchase, history: Sequence[Purchase]) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class PurchaseEarn:
+    """One lot an order earns and where it comes from: ``base`` (no code) or a bonus."""
+
+    kind: Literal["base", "period", "first_purchase"]
+    code: str | None
+    earn: Earn
+
+
 def _best_multiplier(
-    config: PointsProgramConfig, purchase: Purchase, first: bool, time_zone: str | None
-) -> tuple[Decimal, str, str] | None:
-    """(multiplier, code, key) of the largest multiplier bonus for the order, if any > 1."""
-    candidates: list[tuple[Decimal, str, str]] = []
+    config: PointsProgramConfig, purchase: Purchase, first: bool, tz: ZoneInfo
+) -> tuple[Decimal, PeriodBonus | FirstPurchaseBonus, str] | None:
+    """(multiplier, bonus, key) of the largest multiplier bonus for the order, if any > 1."""
+    candidates: list[tuple[Decimal, PeriodBonus | FirstPurchaseBonus, str]] = []
+    stem = order_key(purchase.shop_id, purchase.order_id)
     for bonus in config.bonuses:
-        if isinstance(bonus, PeriodBonus) and bonus.applies(purchase.at, time_zone):
-            key = f"points:bonus:{bonus.code}:{purchase.order_id}"
-            candidates.append((bonus.multiplier, bonus.code, key))
+        if isinstance(bonus, PeriodBonus) and bonus.applies(purchase.at, tz):
+            candidates.append((bonus.multiplier, bonus, f"{stem}:bonus:{bonus.code}"))
         elif isinstance(bonus, FirstPurchaseBonus) and first and bonus.multiplier is not None:
-            key = f"points:bonus:{bonus.code}:{purchase.customer_id}"
-            candidates.append((bonus.multiplier, bonus.code, key))
+            key = f"bonus:{bonus.code}:{purchase.customer_id}"
+            candidates.append((bonus.multiplier, bonus, key))
     candidates = [c for c in candidates if c[0] > ONE]
     # Largest multiplier wins; equal multipliers: the smallest code, so the choice is stable.
-    return min(candidates, key=lambda c: (-c[0], c[1])) if candidates else None
+    return min(candidates, key=lambda c: (-c[0], c[1].code)) if candidates else None
+
+
+def purchase_earns(
+    config: PointsProgramConfig,
+    purchase: Purchase,
+    history: Sequence[Purchase] = (),
+    time_zone: str | None = None,
+    tier_multiplier: Decimal = ONE,
+) -> list[PurchaseEarn]:
+    """Earn lots for one order with their source: base points, the best multiplier bonus,
+    first-purchase points (see the module docstring).
+
+    ``history`` is the customer's other purchases (used to tell a first purchase);
+    ``time_zone`` the customer's IANA zone (:meth:`PointsProgramConfig.customer_zone`);
+    ``tier_multiplier`` comes from a tier or membership program.
+    """
+    rules = config
+    at = purchase.at
+    available_at = at + days(rules.pending_days)
+    base = _order_points(rules, purchase, tier_multiplier)
+    earns: list[PurchaseEarn] = []
+    if base > 0:
+        key = order_key(purchase.shop_id, purchase.order_id)
+        lot = _lot(rules, key, base, "purchase", at, available_at)
+        earns.append(PurchaseEarn("base", None, lot))
+    first = purchase.amount > 0 and is_first_purchase(purchase, history)
+    best = _best_multiplier(config, purchase, first, config.customer_zone(time_zone))
+    if best is not None:
+        multiplier, bonus, key = best
+        extra = _order_points(rules, purchase, tier_multiplier * multiplier) - base
+        if extra > 0:
+            reason = f"bonus {bonus.code} x{multiplier}"
+            lot = _lot(rules, bounded_key(key), extra, reason, at, available_at)
+            earns.append(PurchaseEarn(bonus.kind, bonus.code, lot))
+    for fixed in config.bonuses:
+        if isinstance(fixed, FirstPurchaseBonus) and first and fixed.points is not None:
+            key = bounded_key(f"bonus:{fixed.code}:{purchase.customer_id}:points")
+            lot = _lot(rules, key, fixed.points, f"bonus {fixed.code}", at, available_at)
+            earns.append(PurchaseEarn(fixed.kind, fixed.code, lot))
+    return earns
 
 
 def earn_for_purchase(
@@ -168,48 +312,51 @@ def earn_for_purchase(
     time_zone: str | None = None,
     tier_multiplier: Decimal = ONE,
 ) -> list[Earn]:
-    """Earn lots for one order: base points, the best multiplier bonus, first-purchase points.
-
-    ``history`` is the customer's other purchases (used to tell a first purchase);
-    ``tier_multiplier`` comes from a tier or membership program.
-    """
-    rules = config
-    available_at = purchase.at + days(rules.pending_days)
-    base = _order_points(rules, purchase, tier_multiplier)
-    earns: list[Earn] = []
-    if base > 0:
-        key = f"points:order:{purchase.order_id}"
-        earns.append(_lot(rules, key, base, "purchase", available_at))
-    first = purchase.amount > 0 and is_first_purchase(purchase, history)
-    best = _best_multiplier(config, purchase, first, time_zone)
-    if best is not None:
-        multiplier, code, key = best
-        extra = _order_points(rules, purchase, tier_multiplier * multiplier) - base
-        if extra > 0:
-            earns.append(_lot(rules, key, extra, f"bonus {code} x{multiplier}", available_at))
-    for bonus in config.bonuses:
-        if isinstance(bonus, FirstPurchaseBonus) and first and bonus.points is not None:
-            key = f"points:bonus:{bonus.code}:{purchase.customer_id}:points"
-            earns.append(_lot(rules, key, bonus.points, f"bonus {bonus.code}", available_at))
-    return earns
+    """The lots of :func:`purchase_earns`, without their sources."""
+    return [p.earn for p in purchase_earns(config, purchase, history, time_zone, tier_multiplier)]
 
 
-def earn_for_action(
+def earn_for_review(
+    config: PointsProgramConfig, customer_id: str, subject: str, at: datetime
+) -> list[Earn]:
+    """Lots for a review of ``subject`` (a product or an order), spendable at once; the key
+    makes a second review of the same subject earn nothing."""
+    require_utc(at, "at")
+    if not subject:
+        raise ValueError("subject: a review bonus needs the reviewed product or order id")
+    return [
+        _lot(
+            config,
+            bounded_key(f"bonus:{bonus.code}:{customer_id}:{subject}"),
+            bonus.points,
+            f"bonus {bonus.code}",
+            at,
+            at,
+        )
+        for bonus in config.bonuses
+        if isinstance(bonus, ReviewBonus)
+    ]
+
+
+def earn_for_profile(
     config: PointsProgramConfig,
     customer_id: str,
-    action: Literal["review_written", "profile_completed"],
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object],
     at: datetime,
-    subject: str | None = None,
 ) -> list[Earn]:
-    """Earn lots for an action; a review needs the reviewed ``subject`` (product or order id)."""
+    """Lots for the profile bonuses a save makes complete: complete ``after`` and not
+    ``before`` (``None``: a new customer); spendable at once, once per customer."""
     require_utc(at, "at")
-    if action == "review_written" and not subject:
-        raise ValueError("subject: a review bonus needs the reviewed product or order id")
-    earns = []
-    for bonus in config.bonuses:
-        if isinstance(bonus, ActionBonus) and bonus.kind == action:
-            key = f"points:bonus:{bonus.code}:{customer_id}"
-            if action == "review_written":
-                key += f":{subject}"
-            earns.append(_lot(config, key, bonus.points, f"bonus {bonus.code}", at))
-    return earns
+    return [
+        _lot(
+            config,
+            bounded_key(f"bonus:{bonus.code}:{customer_id}"),
+            bonus.points,
+            f"bonus {bonus.code}",
+            at,
+            at,
+        )
+        for bonus in config.profile_bonuses()
+        if bonus.complete(after) and not bonus.complete(before)
+    ]

@@ -36,13 +36,15 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class Purchase:
-    """A paid order of one customer."""
+    """A paid order of one customer (``shop_id``: the store's shop, ``"default"`` unless
+    the shop runs several)."""
 
     order_id: str
     customer_id: str
     at: datetime
     amount: Decimal
     lines: tuple[OrderLine, ...] = field(default_factory=tuple)
+    shop_id: str = "default"
 
     def __post_init__(self) -> None:
         require_utc(self.at, f"Purchase {self.order_id}.at")

@@ -11,7 +11,10 @@ who may spend from it:
   other than the owner (None: no limit);
 * ``owner_only``: only the owner; the others earn but cannot redeem.
 
-The ledger keeps the shared account; this module only resolves and decides.
+The ledger keeps the shared account; this module only resolves and decides. Live,
+:func:`regulars.loyalty.accounts.holder_for` resolves every account with :func:`resolve`, and
+:func:`regulars.loyalty.service.redeem` asks :func:`may_spend` with the redemption's points
+plus what the account already spent on the same order.
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ class HouseholdMember:
 
 @dataclass(frozen=True)
 class Household:
-    """The account a customer earns into, its owner and its members in join order."""
+    """The account a customer earns into, its owner and its members in join order;
+    ``household_id`` is set when it is the household's shared account."""
 
     account_key: str
     owner: str
     members: tuple[str, ...]
+    household_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,16 @@ class SpendDecision:
 
     allowed: bool
     reason: str
+
+
+def members_of(
+    config: HouseholdRules, household_id: str, customers: Iterable[HouseholdMember]
+) -> tuple[str, ...]:
+    """The customers who share ``household_id``'s account: the first ``max_members`` of
+    its customers by ``(joined_at, customer_id)``; the first is the owner."""
+    same = [c for c in customers if c.household_id == household_id]
+    ordered = sorted(same, key=lambda c: (c.joined_at, c.customer_id))
+    return tuple(c.customer_id for c in ordered[: config.max_members])
 
 
 def resolve(
@@ -71,13 +86,12 @@ def resolve(
     )
     if customer.household_id is None:
         return personal
-    same = {c.customer_id: c for c in customers if c.household_id == customer.household_id}
-    same[customer.customer_id] = customer
-    ordered = sorted(same.values(), key=lambda c: (c.joined_at, c.customer_id))
-    members = tuple(c.customer_id for c in ordered[: config.max_members])
+    others = [c for c in customers if c.customer_id != customer.customer_id]
+    members = members_of(config, customer.household_id, [*others, customer])
     if customer.customer_id not in members:
         return personal
-    return Household(f"household:{customer.household_id}", members[0], members)
+    household_id = customer.household_id
+    return Household(f"household:{household_id}", members[0], members, household_id)
 
 
 def may_spend(
