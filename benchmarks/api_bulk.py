@@ -10,22 +10,15 @@ SQLite file, or a new schema of ``--url``), and prints orders per second for bot
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from scratch import scratch_store
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.api.schemas import MAX_BULK_ITEMS
-from regulars.store.migrate import upgrade
-from regulars.store.session import make_engine
 
 
 def _orders(n: int) -> list[dict[str, Any]]:
@@ -44,32 +37,8 @@ def _orders(n: int) -> list[dict[str, Any]]:
     ]
 
 
-@contextmanager
-def _store(url: str | None) -> Iterator[Engine]:
-    if url is None:
-        with tempfile.TemporaryDirectory() as folder:
-            engine = make_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
-            upgrade(engine)
-            yield engine
-            engine.dispose()
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def _run(url: str | None, orders: list[dict[str, Any]], bulk: bool) -> float:
-    with _store(url) as engine, TestClient(create_app(engine)) as client:
+    with scratch_store(url) as engine, TestClient(create_app(engine)) as client:
         _row, key = create_api_key(engine, "bench", ["orders:write"])
         headers = {"Authorization": f"Bearer {key}"}
         start = time.perf_counter()

@@ -205,26 +205,16 @@ def _own_cpu_seconds() -> float:
 @contextmanager
 def fresh_schema(postgres_url: str) -> Iterator[str]:
     """The URL of a migrated schema of its own, dropped at the end."""
-    from sqlalchemy import text
+    from scratch import scratch_schema
 
     from regulars.store.migrate import upgrade
     from regulars.store.session import make_engine
 
-    schema = f"bench_load_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in postgres_url else "?"
-    url = f"{postgres_url}{separator}options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    try:
+    with scratch_schema(postgres_url, "bench_load") as url:
+        engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _free_port() -> int:

@@ -29,9 +29,7 @@ import platform
 import resource
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -61,31 +59,10 @@ def ensure_data(n: int) -> Path:
 @contextmanager
 def fresh_database(database: str, postgres_url: str) -> Iterator[Any]:
     """An engine on an empty, migrated database: a new PostgreSQL schema or SQLite file."""
-    from sqlalchemy import text
+    from scratch import scratch_store
 
-    from regulars.store.migrate import upgrade
-    from regulars.store.session import make_engine
-
-    if database == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            engine = make_engine(f"sqlite:///{folder}/store.db")
-            upgrade(engine)
-            yield engine
-            engine.dispose()
-        return
-    schema = f"bench_import_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade(engine)
+    with scratch_store(None if database == "sqlite" else postgres_url, "bench_import") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def read_import(folder: Path, lines: bool) -> Any:

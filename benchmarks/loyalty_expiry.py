@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import argparse
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
+from scratch import scratch_store
 from sqlalchemy import Engine, text
 
 from regulars.loyalty.service import expire_due
 from regulars.loyalty.webhooks import add_endpoint
 from regulars.store.migrate import upgrade
-from regulars.store.session import make_engine, session_scope
+from regulars.store.session import session_scope
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -70,12 +70,7 @@ def main() -> None:
         "--subscriber", action="store_true", help="register a webhook endpoint (every kind)"
     )
     args = parser.parse_args()
-    schema = f"bench_expiry_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(args.url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(args.url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    with scratch_store(args.url, "bench_expiry", migrate=False) as engine:
         began = time.perf_counter()
         build(engine, args.accounts)
         if args.subscriber:
@@ -103,11 +98,6 @@ def main() -> None:
             f"second run {again} points in {second:.2f} s; accounts with a wrong balance: "
             f"{wrong}; points_expired events: {events:,}"
         )
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -22,18 +22,17 @@ import sys
 import threading
 import time
 import types
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import httpx
+from scratch import scratch_store
 from sqlalchemy import Engine, text
 
 from regulars.loyalty.webhooks import add_endpoint, deliver_due
-from regulars.store.migrate import upgrade
-from regulars.store.session import make_engine, session_scope
+from regulars.store.session import session_scope
 
 EVENTS = (
     "INSERT INTO loyalty_events (event_key, kind, payload, created_at) "
@@ -94,36 +93,29 @@ def main() -> None:
     old = _old_module(args.old_ref)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    schema = f"bench_hooks_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(args.url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(args.url, connect_args={"options": f"-csearch_path={schema}"})
     try:
-        upgrade(engine)
-        with session_scope(engine) as session:
-            add_endpoint(session, f"http://127.0.0.1:{server.server_port}/hook")
-        with engine.begin() as conn:
-            conn.execute(text(EVENTS), {"n": args.events, "t": datetime.now(UTC)})  # after it
-            conn.execute(text("ANALYZE"))
-        with httpx.Client() as client:
-            _old_runs(old, engine, client, args.old_runs)
-            began = time.perf_counter()
-            report = deliver_due(engine, client, budget_s=3600)
-            _rate(
-                "after (one run until none is due)", report.delivered, time.perf_counter() - began
-            )
-            _old_runs(old, engine, client, args.old_runs)  # nothing left: the fan-out's cost
-        seen = _Receiver.seen
-        print(f"received {len(seen)} distinct events, {sum(seen.values())} POSTs")
-        assert len(seen) == args.events
-        assert set(seen.values()) == {1}
+        with scratch_store(args.url, "bench_hooks") as engine:
+            with session_scope(engine) as session:
+                add_endpoint(session, f"http://127.0.0.1:{server.server_port}/hook")
+            with engine.begin() as conn:
+                conn.execute(text(EVENTS), {"n": args.events, "t": datetime.now(UTC)})  # after it
+                conn.execute(text("ANALYZE"))
+            with httpx.Client() as client:
+                _old_runs(old, engine, client, args.old_runs)
+                began = time.perf_counter()
+                report = deliver_due(engine, client, budget_s=3600)
+                _rate(
+                    "after (one run until none is due)",
+                    report.delivered,
+                    time.perf_counter() - began,
+                )
+                _old_runs(old, engine, client, args.old_runs)  # nothing left: the fan-out's cost
+            seen = _Receiver.seen
+            print(f"received {len(seen)} distinct events, {sum(seen.values())} POSTs")
+            assert len(seen) == args.events
+            assert set(seen.values()) == {1}
     finally:
         server.shutdown()
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -44,13 +43,13 @@ from typing import Any
 
 import anyio.to_thread
 import httpx
-from sqlalchemy import Engine, event, text
+from scratch import scratch_store
+from sqlalchemy import Engine, event
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.store.migrate import upgrade
 from regulars.store.models import Customer
-from regulars.store.session import make_engine, session_scope
+from regulars.store.session import session_scope
 
 PROGRAM = {
     "code": "bench",
@@ -146,31 +145,6 @@ def one_thread() -> Iterator[None]:
         anyio.to_thread.run_sync = original  # type: ignore[assignment]
 
 
-@contextmanager
-def fresh_store(url: str | None) -> Iterator[Engine]:
-    """A migrated store of its own: a fresh PostgreSQL schema, or a temporary SQLite file."""
-    if url is None or url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory() as folder:
-            engine = make_engine(f"sqlite:///{folder}/profile.db")
-            upgrade(engine)
-            yield engine
-            engine.dispose()
-        return
-    schema = f"bench_prof_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def requests_of(endpoint: str, count: int) -> Iterator[tuple[str, dict[str, Any], dict[str, str]]]:
     """``(path, body, extra headers)`` of ``count`` requests to ``endpoint``."""
     for i in range(count):
@@ -237,7 +211,7 @@ def report(endpoint: str, latencies: list[float], seen: Statements) -> dict[str,
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    with fresh_store(args.url) as engine:
+    with scratch_store(args.url, "bench_prof") as engine:
         _row, key = create_api_key(engine, "profile", ["admin"])
         with session_scope(engine) as session:
             session.add_all(Customer(customer_id=f"prof-{i}", attributes={}) for i in range(50))
