@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, MetaData, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from regulars.api.services.common import (
     resolve_customer_id,
 )
 from regulars.api.services.customer360 import customer_360
+from regulars.loyalty.live import merging as live_merging
 from regulars.loyalty.merging import merge_loyalty_accounts
 from regulars.store import audit
 from regulars.store.models import Consent, Customer, CustomerScore
@@ -256,12 +257,56 @@ MERGE_RULES: dict[str, MergeRule] = {
     "consents": _merge_consents,
     "scores_dropped": _drop_scores,
     "loyalty_accounts": merge_loyalty_accounts,
+    "loyalty_rewards": live_merging.merge_rewards,
+    "loyalty_badges": live_merging.merge_badges,
+    "loyalty_tier_states": live_merging.merge_tier_states,
+    "loyalty_memberships": live_merging.merge_memberships,
+    "loyalty_referrals": live_merging.merge_referrals,
+    "loyalty_donations": live_merging.move_donations,
+    "loyalty_partner_transactions": live_merging.move_partner_transactions,
+    "loyalty_draw_winners": live_merging.merge_draw_winners,
 }
 """What a merge does to each kind of data referring to the duplicate, in this order. A
-part that adds a table with a ``customer_id`` adds its rule here; any row left behind is
-deleted with the duplicate (``ON DELETE CASCADE``). The loyalty accounts (and through them
-their entries, lots, consumptions and events) merge by
-:func:`~regulars.loyalty.merging.merge_loyalty_accounts`."""
+part that adds a table with a ``customer_id`` adds its rule here and names the table in
+:data:`MERGED_TABLES` (a test fails for a customer-keyed table without a rule); any row
+left behind is deleted with the duplicate (``ON DELETE CASCADE``). The loyalty accounts
+(and through them their entries, lots, consumptions and events) merge by
+:func:`~regulars.loyalty.merging.merge_loyalty_accounts`, the live programs' tables by
+:mod:`regulars.loyalty.live.merging` (tier states last: they are evaluated again over the
+merged orders and points)."""
+
+MERGED_TABLES: dict[str, tuple[str, ...]] = {
+    "orders": ("orders",),
+    "returns": ("order_returns",),
+    "events": ("events",),
+    "aliases": ("customer_aliases",),
+    "consents": ("consents",),
+    "scores_dropped": ("customer_scores",),
+    "loyalty_accounts": ("loyalty_accounts",),
+    "loyalty_rewards": ("loyalty_rewards",),
+    "loyalty_badges": ("loyalty_badges",),
+    "loyalty_tier_states": ("loyalty_tier_states",),
+    "loyalty_memberships": ("loyalty_memberships",),
+    "loyalty_referrals": ("loyalty_referrals",),
+    "loyalty_donations": ("loyalty_donations",),
+    "loyalty_partner_transactions": ("loyalty_partner_transactions",),
+    "loyalty_draw_winners": ("loyalty_draw_winners",),
+}
+"""The tables with a foreign key to ``customers`` each rule of :data:`MERGE_RULES` handles."""
+
+
+def tables_without_merge_rule(metadata: MetaData) -> list[str]:
+    """The tables of ``metadata`` with a foreign key to ``customers`` that no rule of
+    :data:`MERGE_RULES` handles (:data:`MERGED_TABLES`), sorted: their rows would be deleted
+    with a merged duplicate."""
+    handled = {table for tables in MERGED_TABLES.values() for table in tables}
+    keyed = {
+        table.name
+        for table in metadata.tables.values()
+        for key in table.foreign_keys
+        if key.column.table.name == "customers" and table.name != "customers"
+    }
+    return sorted(keyed - handled)
 
 
 def _filled_profile(survivor: Customer, duplicate: Customer) -> dict[str, Any]:

@@ -408,3 +408,26 @@ def apply_programs_for_review(
     awarded once per customer). The other live types do not read reviews."""
     cause = Cause(f"review:{event_id}", occurred_at)
     return evaluate_customer(session, customer_id, cause, types=("badges",))
+
+
+def reevaluate_club(
+    session: Session, program_id: int, customer_id: str, cause_key: str, at: datetime
+) -> int:
+    """Evaluate ``customer_id``'s state in tier club ``program_id`` again from the start over
+    the whole history up to ``at`` (at least the stored ``as_of``) and store it, as a late
+    order does (:func:`_run_tiers` through :func:`evaluation_start`, then
+    :func:`~.apply.apply_tier_history` with cause ``cause_key`` at ``at``): what a customer
+    merge runs for the survivor (:func:`regulars.loyalty.live.merging.merge_tier_states`).
+    Returns 1 when evaluated, 0 for a program that is not an active ``tiers`` club."""
+    program = session.get(LoyaltyProgram, program_id)
+    if program is None or program.type != "tiers" or not program.active:
+        return 0
+    config = program_config(program)
+    assert isinstance(config, TierClubConfig)  # a "tiers" program
+    row = tier_state_row(session, program, customer_id, at)
+    # Not after as_of, so evaluation_start starts from no state: the whole history again.
+    row.as_of = max(row.as_of, at)
+    session.flush()
+    history = customer_history(session, customer_id)
+    _run_tiers(session, program, config, customer_id, history, Cause(cause_key, row.as_of))
+    return 1
