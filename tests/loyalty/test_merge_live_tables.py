@@ -101,6 +101,35 @@ def test_rewards_move_with_state_and_key(session: Session) -> None:
     ]
 
 
+def test_stamp_vouchers_are_renumbered_so_merged_stamps_never_pay_twice(
+    session: Session,
+) -> None:
+    """Card of 2 coffees. ann 1 coffee; bob 3 coffees → voucher bob:1 and 1 stamp left.
+    After the merge bob's voucher is ann:1 and ann holds 4 stamps' worth of history; her
+    next order (a tea, no stamp) replays 4 stamps → vouchers ann:1 (bob's, kept) and ann:2
+    (new): 2 in all. Without renumbering ann:1 would be issued again beside bob:1 (3)."""
+    stamps = {"code": "coffee", "skus": ["coffee"], "stamps_required": 2}
+    create_program(session, ProgramSpec("coffee", "Coffee", "stamp_card", stamps, starts_at=T0))
+    session.commit()
+    coffee = [("coffee", "drinks", "3.00")]
+    on_order_recorded(session, add_order(session, "A1", "ann", "3.00", at=T0, lines=coffee))
+    for i in range(3):
+        order = add_order(session, f"B{i}", "bob", "3.00", at=T0 + i * DAY, lines=coffee)
+        on_order_recorded(session, order)
+    session.commit()
+    _merge(session)
+    tea = [("tea", "drinks", "4.00")]
+    on_order_recorded(session, add_order(session, "A2", "ann", "4.00", at=T0 + 9 * DAY, lines=tea))
+    session.commit()
+    keys = session.scalars(
+        select(LoyaltyReward.reward_key)
+        .where(LoyaltyReward.customer_id == "ann")
+        .order_by(LoyaltyReward.reward_key)
+    ).all()
+    assert keys == ["stamp:coffee:ann:1", "stamp:coffee:ann:2"]
+    assert session.scalar(select(func.count()).select_from(LoyaltyReward)) == 2
+
+
 def test_badges_unite_keeping_the_earliest_award(session: Session) -> None:
     """ann: early (day 5); bob: early (day 2), late (day 9). Merged: early at day 2 once,
     late at day 9."""

@@ -4,10 +4,16 @@ One rule per customer-keyed live table, run by the customer merge
 (:data:`regulars.api.services.customers.MERGE_RULES`) after the orders, returns and
 loyalty accounts moved, in the merge's transaction. Nothing a customer was given is lost:
 
-* ``loyalty_rewards`` (:func:`merge_rewards`): moved with their state, dates and reward
-  key, so an issued voucher stays redeemable exactly once and a used one stays used. Reward
-  keys are unique per program (and name the customer they were issued to), so a moved key
-  never clashes; the survivor's own later vouchers get the survivor's keys.
+* ``loyalty_rewards`` (:func:`merge_rewards`): moved with their state and dates, so an
+  issued voucher stays redeemable exactly once and a used one stays used. Rewards the
+  programs *count* (``stamp:``, ``volume:`` and ``coupons:<code>:<customer>:<n>``: the
+  n-th voucher of a card, the n-th gift of a volume or coupon count) are renumbered into
+  the survivor's count: the duplicate's n-th becomes the survivor's (m + n)-th, m being the
+  survivor's highest number. The replay of the merged history then finds the vouchers the
+  merged stamps already earned under the keys it computes and issues only what the
+  combined count adds (ann 1 stamp, bob 3 with one voucher, card of 2: bob's voucher
+  becomes ``ann:1``, the merged 4 stamps ask for ``ann:1`` and ``ann:2``, so one new
+  voucher, 2 in all, not 3). Other reward keys are kept as they are (unique per program).
 * ``loyalty_badges`` (:func:`merge_badges`): the union per program; a badge both hold stays
   once, with the earlier ``awarded_at``.
 * ``loyalty_tier_states`` (:func:`merge_tier_states`): the duplicate's states are dropped and
@@ -32,6 +38,7 @@ loyalty accounts moved, in the merge's transaction. Nothing a customer was given
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, delete, exists, select, update
@@ -52,10 +59,56 @@ from regulars.loyalty.live.models import (
 SELF_REFERRAL_REASON = "self-referral: merged"
 
 
+_COUNTED_REWARD = re.compile(r"^(stamp|volume|coupons):([A-Za-z0-9_.-]+):(.*):([0-9]+)$")
+"""``<kind>:<code>:<customer>:<n>``: the keys of the rewards a program counts (stamp
+cards' vouchers, volume and coupon gifts; codes never contain ``:``)."""
+
+
 def merge_rewards(conn: Connection, survivor_id: str, duplicate_id: str) -> int:
-    """Re-key the duplicate's rewards to the survivor with state, dates and reward key kept
-    (keys are unique per program, not per customer, so a moved key never clashes)."""
+    """Move the duplicate's rewards to the survivor with state and dates kept, counted ones
+    renumbered into the survivor's count (see the module docstring)."""
+    _renumber_counted_rewards(conn, survivor_id, duplicate_id)
     return _rekey(conn, LoyaltyReward, survivor_id, duplicate_id)
+
+
+def _counted(key: str, customer_id: str) -> tuple[str, str, int] | None:
+    """(kind, code, n) of a counted reward key of ``customer_id``, else None."""
+    found = _COUNTED_REWARD.match(key)
+    if found is None or found.group(3) != customer_id:
+        return None
+    return found.group(1), found.group(2), int(found.group(4))
+
+
+def _renumber_counted_rewards(conn: Connection, survivor_id: str, duplicate_id: str) -> None:
+    """Give the duplicate's counted rewards the survivor's next numbers, per program, kind
+    and code, in the duplicate's order (a customer holds few rewards: a loop is fine)."""
+    reward = LoyaltyReward
+    highest: dict[tuple[int, str, str], int] = {}
+    for program_id, key in conn.execute(
+        select(reward.program_id, reward.reward_key).where(reward.customer_id == survivor_id)
+    ):
+        counted = _counted(key, survivor_id)
+        if counted is not None:
+            kind, code, number = counted
+            slot = (program_id, kind, code)
+            highest[slot] = max(highest.get(slot, 0), number)
+    duplicates = []
+    for reward_id, program_id, key in conn.execute(
+        select(reward.id, reward.program_id, reward.reward_key).where(
+            reward.customer_id == duplicate_id
+        )
+    ):
+        counted = _counted(key, duplicate_id)
+        if counted is not None:
+            duplicates.append((program_id, counted, reward_id))
+    for program_id, (kind, code, _number), reward_id in sorted(duplicates):
+        slot = (program_id, kind, code)
+        highest[slot] = highest.get(slot, 0) + 1
+        conn.execute(
+            update(reward)
+            .where(reward.id == reward_id)
+            .values(reward_key=f"{kind}:{code}:{survivor_id}:{highest[slot]}")
+        )
 
 
 def merge_badges(conn: Connection, survivor_id: str, duplicate_id: str) -> int:
