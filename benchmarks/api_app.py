@@ -1,25 +1,16 @@
-"""App factories for ``benchmarks/api_ingest.py`` (``uvicorn --factory``, several workers).
+"""The floor of ``benchmarks/api_load.py``: ``uvicorn --factory benchmarks.api_app:bare``.
 
-* ``store``: the real API (:func:`regulars.api.create_app`) on ``$REGULARS_BENCH_URL``.
-* ``bare``: a FastAPI app whose ``POST /v1/orders`` parses the same body (``OrderIn``)
-  and returns a constant: the cost of the framework, the server and validation alone.
+``bare`` is a FastAPI app whose ``POST /v1/orders`` parses the same body as the real one
+(``OrderIn``) and returns a constant: the cost of the framework, the server and validation
+alone, with no database. The real API is served by ``regulars serve``
+(:func:`regulars.api.app.create_app`).
 """
 
 from __future__ import annotations
 
-import os
-
 from fastapi import FastAPI
 
-from regulars.api import create_app
 from regulars.api.schemas import OrderIn
-from regulars.store.session import make_engine
-
-
-def store() -> FastAPI:
-    # One connection per worker thread of FastAPI's pool at 16 concurrent requests.
-    engine = make_engine(os.environ["REGULARS_BENCH_URL"], pool_size=20, max_overflow=10)
-    return create_app(engine)
 
 
 def bare() -> FastAPI:

@@ -660,6 +660,18 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     url: DatabaseUrlOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes. About one per CPU core the server may use, after the "
+            "database's share; each keeps its own pool of connections (docs/api.md).",
+        ),
+    ] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (a line per request on standard error).")
+    ] = True,
     demo: Annotated[
         bool,
         typer.Option(
@@ -679,9 +691,11 @@ def serve(
     demo_seed: Annotated[int | None, typer.Option(help="Demo shop seed [default: 7].")] = None,
 ) -> None:
     """Serve the HTTP API (/v1; OpenAPI at /docs) on the store."""
+    import os
+
     import uvicorn
 
-    from regulars.api import create_app
+    from regulars.api.app import APP_FACTORY
     from regulars.privacy import server_secret
     from regulars.store.session import display_url
 
@@ -691,11 +705,23 @@ def serve(
         url = _prepare_demo(demo_db, demo_seed, demo_transactions)
     with _store(url) as engine:
         server_secret(engine.url, _settings())  # fail now, not at the first erasure request
-        err_console.print(
-            f"serving {display_url(engine.url)} at http://{host}:{port}/v1 (docs at /docs)",
-            highlight=False,
-        )
-        uvicorn.run(create_app(engine), host=host, port=port)
+        store_url = engine.url
+    # Every worker process builds its app with create_app(), from the settings: the store
+    # chosen here reaches them through the environment they inherit.
+    os.environ["REGULARS_DATABASE_URL"] = store_url.render_as_string(hide_password=False)
+    processes = f" with {workers} worker processes" if workers > 1 else ""
+    err_console.print(
+        f"serving {display_url(store_url)} at http://{host}:{port}/v1 (docs at /docs){processes}",
+        highlight=False,
+    )
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+    )
 
 
 def _prepare_demo(path: Path | None, seed: int | None, transactions: int | None) -> str:

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         "sqlite:///regulars.db",
         description="The operational store: sqlite:///path.db or postgresql://user@host/db.",
     )
+    database_pool_size: int = Field(
+        16,
+        ge=1,
+        description="Connections each API worker process keeps to the store: the requests "
+        "it serves at once (more wait for a free connection). Workers × this must stay "
+        "below PostgreSQL's max_connections.",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Server secret for keyed hashes (pseudonyms of erased customers); "

@@ -8,11 +8,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.pool import QueuePool
 
+from regulars.api import create_app
+from regulars.api.deps import transaction_slots
 from regulars.store.models import IdempotencyKey, Order, OrderLine
+from regulars.store.session import make_engine
 
 Auth = Callable[..., dict[str, str]]
 
@@ -108,3 +113,62 @@ def test_sixteen_concurrent_duplicates_make_one_order(
     assert _count(store_engine, Order) == 1
     assert _count(store_engine, OrderLine) == 2
     assert _count(store_engine, IdempotencyKey) == (1 if idempotency_key else 0)
+
+
+def _lock_timeout(engine: Engine, milliseconds: int) -> None:
+    """New PostgreSQL connections of ``engine`` give up a lock wait after ``milliseconds``."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {milliseconds}")
+        dbapi_connection.commit()
+
+    engine.dispose()
+    event.listen(engine, "connect", on_connect)
+
+
+def test_requests_waiting_on_a_lock_never_starve_its_holder(
+    store_engine: Engine, auth: Auth
+) -> None:
+    """Eight concurrent orders of one new customer, with two threads for sync work. The
+    requests waiting for the customer row's lock must not occupy the threads that the
+    request holding it needs to build its response and commit: the transaction slots
+    (``api.deps``) let only one transaction run per thread, less one. Here PostgreSQL gives
+    up a lock wait after 10 s (SQLite after its 5 s busy timeout), so a starved holder
+    shows up as failed requests instead of a hang."""
+    if store_engine.dialect.name == "postgresql":
+        _lock_timeout(store_engine, 10_000)
+    headers = auth("orders:write")
+    barrier = threading.Barrier(8)
+    with TestClient(create_app(store_engine)) as client:
+        assert client.portal is not None
+        client.portal.call(_limit_threads, 2)
+
+        def post(i: int) -> int:
+            body = {**ORDER, "order_id": f"L-{i}", "customer_id": "brand-new"}
+            barrier.wait()
+            return client.post("/v1/orders", json=body, headers=headers).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(post, range(8)))
+    assert statuses == [201] * 8
+    assert _count(store_engine, Order) == 8
+
+
+def _limit_threads(tokens: int) -> None:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = tokens
+
+
+def test_transaction_slots_leave_a_thread_and_a_connection_to_spare(
+    store_engine: Engine,
+) -> None:
+    """``max(1, min(pool size, threads) − 1)``: a pool of 16 connections and FastAPI's 40
+    threads → min(16, 40) − 1 = 15; 16 connections and 2 threads → min(16, 2) − 1 = 1;
+    one connection → max(1, 0) = 1."""
+    pool = make_engine("sqlite://", poolclass=QueuePool, pool_size=16)
+    assert transaction_slots(pool, 40) == 15
+    assert transaction_slots(pool, 2) == 1
+    single = make_engine("sqlite://", poolclass=QueuePool, pool_size=1)
+    assert transaction_slots(single, 40) == 1
+    pool.dispose()
+    single.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select as selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from regulars.api import create_app
 from regulars.cli import app
 from regulars.errors import RegularsError
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
@@ -91,10 +93,12 @@ def test_serve_demo_prints_a_working_admin_key_last(
 
     monkeypatch.delenv("REGULARS_SECRET_KEY", raising=False)
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda application, **kw: seen.update(app=application))
+    # What a worker process does: build the app with the factory, from the environment.
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **kw: seen.update(app=create_app()))
     path = tmp_path / "demo.db"
     args = ["serve", "--demo", "--demo-db", str(path), "--demo-transactions", str(SMALL)]
-    result = CliRunner().invoke(app, args)
+    env: dict[str, str | None] = {"REGULARS_DATABASE_URL": None}  # restored afterwards
+    result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 0, result.output
     key = result.stdout.strip().splitlines()[-1]
     assert key.startswith("rg_")
@@ -103,7 +107,7 @@ def test_serve_demo_prints_a_working_admin_key_last(
         response = client.get("/v1/customers/C000001", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200, response.text
 
-    second = CliRunner().invoke(app, args)
+    second = CliRunner().invoke(app, args, env=env)
     assert "reused" in second.stderr
     assert second.stdout.strip() != key
     url = f"sqlite:///{path}"
@@ -136,12 +140,8 @@ def _read_line(process: subprocess.Popen[str], deadline: float) -> str:
     raise AssertionError("the server printed no key in time")
 
 
-@pytest.mark.slow
-def test_real_server_answers_with_the_printed_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("REGULARS_SECRET_KEY", raising=False)
-    port = _free_port()
+def _serve_demo(db: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+    """``regulars serve --demo`` in a real process; the key comes on its stdout."""
     command = [
         sys.executable,
         "-c",
@@ -149,40 +149,128 @@ def test_real_server_answers_with_the_printed_key(
         "serve",
         "--demo",
         "--demo-db",
-        str(tmp_path / "demo.db"),
+        str(db),
         "--demo-transactions",
         str(SMALL),
         "--port",
         str(port),
+        *extra,
     ]
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def _get_customer(port: int, key: str, deadline: float) -> httpx.Response:
+    """``GET /v1/customers/C000001``, retried until the server listens."""
+    while time.monotonic() < deadline:
+        try:
+            return httpx.get(
+                f"http://127.0.0.1:{port}/v1/customers/C000001",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=5,
+            )
+        except httpx.TransportError:
+            time.sleep(0.1)  # not listening yet
+    raise AssertionError("the server did not start listening in time")
+
+
+def _stop(process: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_real_server_answers_with_the_printed_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REGULARS_SECRET_KEY", raising=False)
+    port = _free_port()
+    process = _serve_demo(tmp_path / "demo.db", port)
     try:
         deadline = time.monotonic() + 60
         key = _read_line(process, deadline)
         assert key.startswith("rg_"), key
-        headers = {"Authorization": f"Bearer {key}"}
-        response = None
-        while time.monotonic() < deadline:
-            try:
-                response = httpx.get(
-                    f"http://127.0.0.1:{port}/v1/customers/C000001", headers=headers, timeout=2
-                )
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)  # not listening yet
-        assert response is not None, "the server did not start listening in time"
+        response = _get_customer(port, key, deadline)
         assert response.status_code == 200, response.text
         assert response.json()["customer_id"] == "C000001"
     finally:
-        process.terminate()
+        _stop(process)
+
+
+def _workers(parent: int) -> list[int]:
+    """The uvicorn worker processes of ``parent`` (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return [
+        int(pid)
+        for pid in children
+        if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()
+    ]
+
+
+def _sockets(pid: int) -> int:
+    """How many sockets process ``pid`` holds open."""
+    fds = Path(f"/proc/{pid}/fd")
+    count = 0
+    for fd in fds.iterdir():
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            count += os.readlink(fd).startswith("socket:")
+        except OSError:
+            continue  # closed meanwhile
+    return count
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("stop_with", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_two_workers_answer_and_stop_together(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    stop_with: signal.Signals,
+) -> None:
+    """``serve --demo --workers 2``: two worker processes, each answers requests with the
+    printed key (each keeps connections it accepted: both hold some after enough clients
+    connect), and Ctrl-C (SIGINT) or SIGTERM to the server stops them all."""
+    monkeypatch.delenv("REGULARS_SECRET_KEY", raising=False)
+    db = tmp_path_factory.getbasetemp() / "two-workers" / "demo.db"  # built once, reused
+    db.parent.mkdir(exist_ok=True)
+    port = _free_port()
+    process = _serve_demo(db, port, "--workers", "2")
+    clients: list[httpx.Client] = []
+    try:
+        deadline = time.monotonic() + 90
+        key = _read_line(process, deadline)
+        assert _get_customer(port, key, deadline).status_code == 200
+        workers = _workers(process.pid)
+        assert len(workers) == 2, workers
+        idle = {pid: _sockets(pid) for pid in workers}
+        # Keep-alive clients: each connection stays with the worker that accepted it.
+        while len(clients) < 200 and not all(_sockets(p) > idle[p] for p in workers):
+            client = httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+            )
+            clients.append(client)
+            response = client.get("/v1/customers/C000001")
+            assert response.status_code == 200, response.text
+        assert all(_sockets(p) > idle[p] for p in workers), "one worker answered everything"
+        for client in clients:
+            client.close()
+        process.send_signal(stop_with)
+        assert process.wait(timeout=30) is not None
+        stopped_by = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < stopped_by, "a worker outlived the server"
+            time.sleep(0.1)
+    finally:
+        for client in clients:
+            client.close()
+        _stop(process)

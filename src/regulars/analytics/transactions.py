@@ -25,27 +25,14 @@ period that are not cancelled. Cancelled and fully refunded orders contribute 0.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import ibis
 import ibis.expr.types as ir
 
 from regulars.analytics.expr import MONEY, ZERO_MONEY
+from regulars.purchase import NOT_COUNTED_STATUSES
 
-NOT_COUNTED_STATUSES = ("cancelled", "refunded")
 _COLUMNS = ("customer_id", "order_id", "ordered_at", "order_date", "net_amount")
-
-
-def counts_as_purchase(
-    amount: Decimal, refunded_amount: Decimal | None, status: str | None
-) -> bool:
-    """The purchase rule of the module docstring for one order held in Python (the
-    operational store's Customer 360); :func:`_classified` is the same rule in the engine,
-    and a test checks that both agree."""
-    net = amount - (refunded_amount or 0)
-    if (status or "completed") in NOT_COUNTED_STATUSES:
-        return False
-    return net > 0 or (amount == 0 and net == 0)
 
 
 def _status(orders: ir.Table) -> ir.StringValue:

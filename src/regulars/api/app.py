@@ -1,6 +1,14 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: ``create_app(engine)``, or ``create_app()`` on the store
+of the settings, which is how ``regulars serve`` builds the app in every worker process::
+
+    uvicorn.run(APP_FACTORY, factory=True, workers=2)   # APP_FACTORY = this module:create_app
+"""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
@@ -19,7 +27,8 @@ from regulars.api.routers import (
     privacy,
     products,
 )
-from regulars.store.session import session_factory
+from regulars.config import Settings
+from regulars.store.session import make_engine, session_factory
 
 MAX_BODY_SIZE = 1024 * 1024
 """Largest request body accepted, in bytes (413 beyond)."""
@@ -27,13 +36,40 @@ MAX_BULK_BODY_SIZE = 16 * 1024 * 1024
 """Largest body of a ``/v1/bulk/…`` request (1,000 orders with their lines fit)."""
 
 
+APP_FACTORY = "regulars.api.app:create_app"
+"""The import string of :func:`create_app`, for ``uvicorn.run(APP_FACTORY, factory=True)``."""
+
+
+def settings_engine() -> Engine:
+    """An engine on the store of the settings, its pool sized for a server process.
+
+    No overflow: more concurrent requests than ``database_pool_size`` wait for a free
+    connection (bounded database concurrency) instead of opening and closing connections
+    under load.
+    """
+    settings = Settings()
+    return make_engine(settings.database_url, pool_size=settings.database_pool_size, max_overflow=0)
+
+
+@asynccontextmanager
+async def _dispose_engine_at_shutdown(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.engine.dispose()
+
+
 def create_app(
-    engine: Engine,
+    engine: Engine | None = None,
     *,
     max_body_size: int = MAX_BODY_SIZE,
     max_bulk_body_size: int = MAX_BULK_BODY_SIZE,
 ) -> FastAPI:
     """An app serving the store behind ``engine`` under ``/v1``.
+
+    Without ``engine`` the app opens the store of the settings (``REGULARS_DATABASE_URL``,
+    ``regulars.toml``: :class:`~regulars.config.Settings`) with a pool of
+    ``database_pool_size`` connections, and closes it when the server shuts down. That is
+    how every worker process of ``regulars serve`` builds its app: the settings travel to
+    the workers in the environment.
 
     CORS is off (no CORS middleware: browsers on other origins cannot call it). Bodies over
     ``max_body_size`` bytes (``max_bulk_body_size`` under ``/v1/bulk/``) are refused with a
@@ -41,14 +77,16 @@ def create_app(
     soon as it grows past the limit.
     """
     app = FastAPI(
+        lifespan=None if engine is not None else _dispose_engine_at_shutdown,
         title="regulars API",
         version=__version__,
         description="Customers, orders, returns, products, events and Customer 360. "
         "Authenticate with "
         "'Authorization: Bearer KEY'; errors are RFC 9457 problem details.",
     )
-    app.state.engine = engine
-    app.state.sessions = session_factory(engine)
+    app.state.engine = engine if engine is not None else settings_engine()
+    app.state.sessions = session_factory(app.state.engine)
+    app.state.slots = WeakKeyDictionary()  # transaction slots per event loop (api.deps)
     install_problem_handlers(app)
     install_openapi(app)
     app.add_middleware(

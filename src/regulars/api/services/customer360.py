@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from regulars.analytics.transactions import counts_as_purchase
 from regulars.api.schemas import (
     ConsentOut,
     CustomerOut,
@@ -31,6 +30,7 @@ from regulars.api.services.common import find_customer
 from regulars.api.services.events import recent_events
 from regulars.api.services.orders import customer_returns, orders_out
 from regulars.loyalty.service import loyalty_summary
+from regulars.purchase import counts_as_purchase
 from regulars.store.models import Consent, Customer, CustomerAlias, CustomerScore, Order
 from regulars.store.types import utcnow
 
