@@ -51,6 +51,7 @@ import ibis.expr.types as ir
 
 from regulars.analytics.periods import PeriodUnit, calendar_periods, truncate
 from regulars.analytics.validation import AnalysisArgumentError, require_period
+from regulars.loyalty.economics_results import Breakage, FlowRow
 
 ENTRY_KINDS = ("earn", "spend", "expire", "reverse_earn", "reverse_spend", "adjust")
 ENTRY_COLUMNS = ("customer_id", "kind", "points", "created_at", "lot_id", "expires_at")
@@ -78,21 +79,6 @@ def outstanding_points(entries: ir.Table, at: date) -> int:
 def liability(entries: ir.Table, at: date, point_value: Decimal) -> Decimal:
     """Outstanding points at ``at`` × ``point_value``, exact."""
     return outstanding_points(entries, at) * point_value
-
-
-@dataclass(frozen=True)
-class FlowRow:
-    """One period of points movements; every count in points, positive."""
-
-    period_start: date
-    issued: int  # earn
-    redeemed: int  # −spend
-    expired: int  # −expire
-    reversed: int  # −reverse_earn
-    recredited: int  # reverse_spend
-    adjusted: int  # Σ adjust (signed)
-    outstanding_end: int  # balance of all accounts at the period's end
-    liability_end: Decimal  # outstanding_end × point_value
 
 
 def points_flow(
@@ -145,18 +131,6 @@ def points_flow(
             )
         )
     return result
-
-
-@dataclass(frozen=True)
-class Breakage:
-    """Breakage of the lots that ended in a period (see the module docstring)."""
-
-    lots: int
-    earned: int
-    expired: int
-    redeemed: int
-    reversed: int
-    rate: float | None  # expired / (expired + redeemed); None when both are 0
 
 
 def breakage(entries: ir.Table, start: date, end: date) -> Breakage:

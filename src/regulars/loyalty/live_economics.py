@@ -31,27 +31,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import Engine, String, case, cast, func, literal, null, select
 
 from regulars.analytics.validation import require_period
 from regulars.config import Settings
-from regulars.engine import connect, table_from_arrow
 from regulars.loyalty.accounts import ProgramError, find_program, points_config
-from regulars.loyalty.economics import (
-    Breakage,
-    FlowRow,
-    breakage,
-    outstanding_points,
-    points_flow,
-    reward_cost,
-)
+from regulars.loyalty.economics_results import Breakage, FlowRow
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot
 from regulars.store.session import session_scope
 from regulars.store.types import utcnow
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 KIND_MAP = {
     "recredit": "reverse_spend",
@@ -61,16 +54,21 @@ KIND_MAP = {
 }
 """Live entry kinds renamed to the contract's; the others keep their name."""
 
-_SCHEMA = pa.schema(
-    [
-        ("customer_id", pa.string()),
-        ("kind", pa.string()),
-        ("points", pa.int64()),
-        ("created_at", pa.timestamp("us", tz="UTC")),
-        ("lot_id", pa.string()),
-        ("expires_at", pa.timestamp("us", tz="UTC")),
-    ]
-)
+
+def _schema() -> pa.Schema:
+    """The entries contract's Arrow schema (built on use: see :func:`program_economics`)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("kind", pa.string()),
+            ("points", pa.int64()),
+            ("created_at", pa.timestamp("us", tz="UTC")),
+            ("lot_id", pa.string()),
+            ("expires_at", pa.timestamp("us", tz="UTC")),
+        ]
+    )
 
 
 def _entries_query(program_id: int) -> Any:
@@ -96,6 +94,9 @@ def _entries_query(program_id: int) -> Any:
 
 
 def _local(table: pa.Table, column: str, timezone: str) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     idx = table.schema.get_field_index(column)
     utc = table.column(idx)
     return table.set_column(
@@ -105,14 +106,15 @@ def _local(table: pa.Table, column: str, timezone: str) -> pa.Table:
 
 def live_entries(engine: Engine, program_id: int, timezone: str) -> pa.Table:
     """The program's ledger in the entries contract (module docstring), as Arrow."""
+    import pyarrow as pa
+
+    schema = _schema()
     with engine.connect() as conn:
         rows = conn.execute(_entries_query(program_id)).all()
-    columns: list[tuple[Any, ...]] = (
-        list(zip(*rows, strict=True)) if rows else [() for _ in _SCHEMA]
-    )
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     table = pa.Table.from_arrays(
-        [pa.array(list(values), type=f.type) for values, f in zip(columns, _SCHEMA, strict=True)],
-        schema=_SCHEMA,
+        [pa.array(list(values), type=f.type) for values, f in zip(columns, schema, strict=True)],
+        schema=schema,
     )
     for column in ("created_at", "expires_at"):
         table = _local(table, column, timezone)
@@ -148,7 +150,11 @@ def program_economics(
     """Liability, monthly points flow, breakage and reward cost of ``program_code`` on the
     live ledger. ``start`` defaults to the first day of the program's first month, ``end``
     to tomorrow (shop time), so the outstanding points are today's."""
-    from regulars.scoring import local_day  # here: it loads the models (the API imports us)
+    # Here, not at the top: the API imports this module, and PyArrow, Ibis and the engine
+    # cost ~0.8–1.7 s at every server and worker start; only this report needs them.
+    from regulars.engine import connect, table_from_arrow
+    from regulars.loyalty.economics import breakage, outstanding_points, points_flow, reward_cost
+    from regulars.scoring import local_day  # it loads the models
 
     settings = settings or Settings()
     with session_scope(engine) as session:

@@ -89,6 +89,7 @@ from regulars.analytics.transactions import purchases
 from regulars.engine import connect, table_from_arrow
 from regulars.errors import RegularsError
 from regulars.loyalty import economics
+from regulars.loyalty.economics_results import Breakage, FlowRow
 from regulars.loyalty.holdout import assignment_units
 from regulars.loyalty.programs.bonus import (
     FirstPurchaseBonus,
@@ -743,7 +744,7 @@ def _months(
     program: ProgramConfig,
     history: History,
     replayed: Replayed,
-    flows: list[economics.FlowRow],
+    flows: list[FlowRow],
     timezone: str,
 ) -> list[MonthRow]:
     first_month = flows[0].period_start
@@ -789,7 +790,7 @@ def _totals(
     rules: PointsRules,
     assumptions: Assumptions,
     months: list[MonthRow],
-    breakage: economics.Breakage,
+    breakage: Breakage,
     earned: Earned,
 ) -> Totals:
     last = months[-1]
@@ -900,7 +901,7 @@ def simulate_program(
 def _notes(
     rules: PointsProgramConfig,
     margin: Decimal | None,
-    breakage: economics.Breakage,
+    breakage: Breakage,
     *,
     has_lines: bool,
 ) -> list[str]:

@@ -37,9 +37,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.api.schemas import EventOut, OrderOut, ReturnOut
+from regulars.loyalty.accounts import loaded_programs, runs_at
 from regulars.loyalty.live.dispatch import apply_programs_for_review
 from regulars.loyalty.live.history import REVIEW_EVENT
-from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.service import (
     cancel_order_redemptions,
     on_order_recorded,
@@ -88,33 +88,10 @@ def profile_saved(
         hook(session, customer_id, before, after)
 
 
-def _program_spans(session: Session) -> list[tuple[datetime, datetime | None]]:
-    """``(starts_at, ends_at)`` of the active programs of every type, read once per
-    transaction: a bulk write of orders when no program runs then costs one query, not one
-    per order."""
-    transaction = session.get_transaction()
-    cached = session.info.get(_SPANS)
-    if cached is not None and cached[0] is transaction:
-        return list(cached[1])
-    spans = [
-        (starts, ends)
-        for starts, ends in session.execute(
-            select(LoyaltyProgram.starts_at, LoyaltyProgram.ends_at).where(
-                LoyaltyProgram.active.is_(True)
-            )
-        )
-    ]
-    session.info[_SPANS] = (transaction, spans)
-    return spans
-
-
-_SPANS = "regulars.loyalty.program_spans"
-
-
 def earn_loyalty_points(session: Session, order: OrderOut) -> None:
     """Earn in every running points program and apply the other running programs (stamp
     cards, tier clubs, badges…; idempotent by order: a replay earns nothing). No query
-    beyond the cached program spans when no program of any type runs at the order."""
+    beyond the transaction's programs when no program of any type runs at the order."""
     if not _a_program_runs(session, order.ordered_at):
         return
     stored = session.scalars(
@@ -134,8 +111,10 @@ def reverse_loyalty_points(session: Session, ret: ReturnOut) -> None:
 
 
 def _a_program_runs(session: Session, at: datetime) -> bool:
-    spans = _program_spans(session)
-    return any(starts <= at and (ends is None or at < ends) for starts, ends in spans)
+    """Whether a program of any type runs at ``at``: the transaction's programs are read
+    once (:func:`~regulars.loyalty.accounts.loaded_programs`), so a bulk write of orders
+    when no program runs costs one query, not one per order."""
+    return any(runs_at(program, at) for program in loaded_programs(session))
 
 
 def earn_review_bonus(session: Session, event: EventOut) -> None:

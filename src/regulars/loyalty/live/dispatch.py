@@ -39,9 +39,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regulars.loyalty.accounts import loaded_programs, running_programs, runs_at
 from regulars.loyalty.live.apply import (
     Applied,
     Cause,
@@ -79,45 +80,32 @@ def program_config(program: LoyaltyProgram) -> ProgramConfig:
     return parse_program_config({**program.config, "type": program.type})
 
 
-def running_programs(session: Session, types: Sequence[str], at: datetime) -> list[LoyaltyProgram]:
-    """Active programs of ``types`` running at ``at``, oldest first."""
-    query = (
-        select(LoyaltyProgram)
-        .where(
-            LoyaltyProgram.type.in_(types),
-            LoyaltyProgram.active.is_(True),
-            LoyaltyProgram.starts_at <= at,
-        )
-        .order_by(LoyaltyProgram.id)
-    )
-    return [p for p in session.scalars(query) if p.ends_at is None or at < p.ends_at]
-
-
 def _programs_to_evaluate(
     session: Session, customer_id: str, at: datetime, types: Sequence[str]
 ) -> list[LoyaltyProgram]:
     """:func:`running_programs` of ``types`` at ``at``, and the active tier clubs that had
     not started then but whose state for the customer was evaluated to ``at`` or later (a
     club counts the history from before its start, so an order recorded late that is dated
-    before the start still changes it). One query."""
-    evaluated_past = exists().where(
-        LoyaltyTierState.program_id == LoyaltyProgram.id,
-        LoyaltyTierState.customer_id == customer_id,
-        LoyaltyTierState.as_of >= at,
-    )
-    query = (
-        select(LoyaltyProgram)
-        .where(
-            LoyaltyProgram.type.in_(types),
-            LoyaltyProgram.active.is_(True),
-            or_(
-                LoyaltyProgram.starts_at <= at,
-                and_(LoyaltyProgram.type == "tiers", evaluated_past),
-            ),
+    before the start still changes it). The tier states are read only when such a club
+    exists."""
+    programs = [p for p in loaded_programs(session) if p.type in types]
+    late = [p.id for p in programs if p.type == "tiers" and p.active and at < p.starts_at]
+    evaluated_past: set[int] = set()
+    if late:  # no query when no tier club starts after ``at``
+        evaluated_past = set(
+            session.scalars(
+                select(LoyaltyTierState.program_id).where(
+                    LoyaltyTierState.program_id.in_(late),
+                    LoyaltyTierState.customer_id == customer_id,
+                    LoyaltyTierState.as_of >= at,
+                )
+            )
         )
-        .order_by(LoyaltyProgram.id)
-    )
-    return [p for p in session.scalars(query) if p.ends_at is None or at < p.ends_at]
+    return [
+        p
+        for p in programs
+        if runs_at(p, at) or (p.id in evaluated_past and (p.ends_at is None or at < p.ends_at))
+    ]
 
 
 def _lock_customer(session: Session, customer_id: str) -> None:

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.config import Settings
+from regulars.loyalty.accounts import running_programs
 from regulars.loyalty.live.apply import apply_outcomes
-from regulars.loyalty.live.dispatch import program_config, running_programs
+from regulars.loyalty.live.dispatch import program_config
 from regulars.loyalty.programs import GiftsConfig
 from regulars.loyalty.programs.gifts import GiftCustomer, due_gifts
 from regulars.store.models import Customer

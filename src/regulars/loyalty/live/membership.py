@@ -23,6 +23,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regulars.loyalty.accounts import loaded_programs
 from regulars.loyalty.live.common import lock_program, program_config
 from regulars.loyalty.live.models import Membership, MembershipPayment
 from regulars.loyalty.models import LoyaltyProgram
@@ -236,7 +237,10 @@ def renew_all(session: Session, now: datetime | None = None) -> int:
 
 def earn_multiplier(session: Session, customer_id: str, at: datetime) -> Decimal:
     """The largest ``earn_multiplier`` of the plans ``customer_id`` is an active member of
-    at ``at`` (1 without an active membership)."""
+    at ``at`` (1 without an active membership). No query when the shop has no membership
+    program (the transaction's :func:`~regulars.loyalty.accounts.loaded_programs`)."""
+    if not any(program.type == "membership" for program in loaded_programs(session)):
+        return Decimal(1)
     rows = session.execute(
         select(Membership, LoyaltyProgram)
         .join(LoyaltyProgram, LoyaltyProgram.id == Membership.program_id)

@@ -28,10 +28,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from regulars.loyalty.accounts import running_programs
 from regulars.loyalty.live.dispatch import (
     LIVE_TYPES,
     program_config,
-    running_programs,
     stamp_outcomes,
     tier_at,
 )
