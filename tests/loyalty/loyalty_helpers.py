@@ -3,13 +3,18 @@ way the store holds them; the ledger invariants every test checks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from regulars.api import create_app
+from regulars.api.keys import create_api_key
 from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.models import (
     LoyaltyAccount,
@@ -21,6 +26,18 @@ from regulars.loyalty.models import (
 from regulars.store.models import Customer, Order, OrderLine, OrderReturn
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+
+@contextmanager
+def api_client(engine: Engine, scopes: list[str], program: dict[str, Any]) -> Iterator[TestClient]:
+    """An API client with a key of ``scopes`` and ``program`` created through the API."""
+    with TestClient(create_app(engine)) as client:
+        _row, key = create_api_key(engine, "shop", scopes)
+        client.headers["Authorization"] = f"Bearer {key}"
+        created = client.post("/v1/loyalty/programs", json=program)
+        assert created.status_code == 201, created.text
+        yield client
+
 
 POINTS_CONFIG: dict[str, Any] = {
     "earn_per_unit": "1",

@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from loyalty_helpers import api_client
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.api import create_app
-from regulars.api.keys import create_api_key
 from regulars.data.importers import read_orders
 from regulars.loyalty.live.models import LoyaltyBadge
 from regulars.loyalty.models import LoyaltyEvent
@@ -51,11 +50,7 @@ SCOPES = ["loyalty:read", "loyalty:write", "events:write", "customers:write", "o
 
 @pytest.fixture
 def client(store_engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(store_engine)) as test_client:
-        _row, key = create_api_key(store_engine, "shop", SCOPES)
-        test_client.headers["Authorization"] = f"Bearer {key}"
-        created = test_client.post("/v1/loyalty/programs", json=BADGES)
-        assert created.status_code == 201, created.text
+    with api_client(store_engine, SCOPES, BADGES) as test_client:
         yield test_client
 
 

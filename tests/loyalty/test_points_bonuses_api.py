@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from loyalty_helpers import api_client
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.api import create_app
-from regulars.api.keys import create_api_key
 from regulars.data.importers import read_orders
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry
 from regulars.store.ingest import ingest
@@ -50,11 +49,7 @@ FULL = {"name": "Ann", "email": "ann@example.com", "birthday": "1990-05-01"}
 
 @pytest.fixture
 def client(store_engine: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(store_engine)) as test_client:
-        _row, key = create_api_key(store_engine, "shop", SCOPES)
-        test_client.headers["Authorization"] = f"Bearer {key}"
-        created = test_client.post("/v1/loyalty/programs", json=PROGRAM)
-        assert created.status_code == 201, created.text
+    with api_client(store_engine, SCOPES, PROGRAM) as test_client:
         yield test_client
 
 
