@@ -788,7 +788,7 @@ def loyalty_simulate(
         ),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Program TOML: [rules], [tiers] and [assumptions].")
+        Path | None, typer.Option(help=r"Program TOML: \[rules], \[tiers], \[assumptions].")
     ] = None,
     lines: Annotated[
         Path | None,
