@@ -329,8 +329,8 @@ class Scenario:
         if self.url is None:
             return
         from regulars.api.keys import create_api_key
-        from regulars.store.models import Customer
         from regulars.store.session import make_engine, session_scope
+        from regulars.store.tables import Customer
 
         engine = make_engine(self.url)
         _row, key = create_api_key(engine, "bench", ["admin"])

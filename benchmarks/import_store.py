@@ -162,7 +162,7 @@ def task_copy(engine: Any, folder: Path, lines: bool, _batch: int) -> dict[str, 
 
 
 def task_pandas(engine: Any, folder: Path, lines: bool, batch: int) -> dict[str, Any]:
-    from regulars.store.models import Base
+    from regulars.store.tables import Base
 
     tables = _rows_to_write(folder, lines)
     started = time.perf_counter()

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from regulars.clock import utcnow
+from regulars.demo_store import prepare_demo_store
 from regulars.privacy import erase_customer, export_customer, server_secret
-from regulars.store.demo import prepare_demo_store
-from regulars.store.models import AuditEntry, Order
 from regulars.store.session import make_engine, session_scope
-from regulars.store.types import utcnow
+from regulars.store.tables import AuditEntry, Order
 
 
 def main() -> None:

@@ -48,8 +48,8 @@ from sqlalchemy import Engine, event
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.store.models import Customer
 from regulars.store.session import session_scope
+from regulars.store.tables import Customer
 
 PROGRAM = {
     "code": "bench",

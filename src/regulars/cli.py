@@ -728,8 +728,8 @@ def _prepare_demo(path: Path | None, seed: int | None, transactions: int | None)
     """Build or reuse the demo store; print a fresh admin key alone on standard output."""
     import time
 
+    from regulars import demo_store as demo
     from regulars.api.keys import create_api_key
-    from regulars.store import demo
     from regulars.store.session import make_engine
 
     started = time.perf_counter()
@@ -1118,7 +1118,7 @@ def jobs(
     """List jobs with their state, attempts, due time, next run and last error."""
     if ctx.invoked_subcommand is not None:
         return
-    from regulars.store.models import JOB_STATES
+    from regulars.store.tables import JOB_STATES
     from regulars.worker import list_jobs
 
     if state is not None and state not in JOB_STATES:
@@ -1155,9 +1155,9 @@ def jobs_retry(
     url: DatabaseUrlOpt = None,
 ) -> None:
     """Put a failed job back to pending, due now, with fresh attempts."""
+    from regulars.clock import utcnow
     from regulars.store.audit import record
     from regulars.store.session import session_scope
-    from regulars.store.types import utcnow
     from regulars.worker import retry
 
     with _store(url) as engine, session_scope(engine) as session:
@@ -1414,10 +1414,10 @@ def loyalty_deliver(
     """Queue expiry warnings (with --warn-days) and POST every due webhook delivery."""
     import httpx
 
+    from regulars.clock import utcnow
     from regulars.loyalty.service import emit_expiry_warnings
     from regulars.loyalty.webhooks import deliver_due
     from regulars.store.session import session_scope
-    from regulars.store.types import utcnow
 
     with _store(url) as engine:
         if warn_days is not None:

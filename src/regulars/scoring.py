@@ -3,10 +3,9 @@
 ``refresh_scores(engine, settings=...)`` is the nightly ``scores.refresh`` job and
 ``regulars scores refresh``:
 
-1. **Read** the store's orders (:func:`read_orders`) in batches straight into Arrow, in
-   the canonical schema (:mod:`regulars.data.schema`). Money is read as integer cents
-   (SQLite keeps it so; PostgreSQL's exact ``numeric`` is multiplied by 100 in SQL) and
-   becomes ``decimal128(18, 2)`` without passing through a float.
+1. **Read** the store's orders
+   (:func:`regulars.store.arrow.read_store_orders`) in batches straight into Arrow, in
+   the canonical schema, money exact.
 2. **Compute**, as of the start of the shop's local day (orders before it count): the
    RFM ``segment``, ``kind`` and ``stage`` of every customer
    (:func:`regulars.analytics.customers.customer_table`, the same table the report
@@ -29,124 +28,35 @@ analytics-only scores are written all the same.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import BigInteger, Engine, String, Table, cast, delete, select, type_coerce
+from sqlalchemy import Engine, Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from threadpoolctl import threadpool_limits
 
 from regulars.analytics.customers import customer_table
+from regulars.clock import local_day, utcnow
 from regulars.config import Settings
-from regulars.data.schema import arrow_schema
 from regulars.errors import ModelFitError, RegularsError
 from regulars.models.churn import churn_risk
 from regulars.models.service import score_customers
 from regulars.shop import Shop
-from regulars.store.models import CustomerScore, Order
-from regulars.store.types import utcnow
-from regulars.worker.schedule import zone
+from regulars.store.tables import CustomerScore
 
-ORDERS: Table = Order.__table__  # type: ignore[assignment]
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 
-READ_BATCH = 100_000
 WRITE_BATCH = 10_000
 CHURN_HORIZON_DAYS = 90
 SCORE_FIELDS = ("segment", "kind", "stage", "p_alive", "clv_12m", "churn_risk")
 
 Progress = Callable[[str], None]
-
-
-# -- reading ------------------------------------------------------------------------------
-
-
-def _order_columns(dialect: str) -> list[Any]:
-    """The canonical order columns, money as integer cents, ``ordered_at`` as the driver
-    gives it fastest (ISO text on SQLite, aware datetimes on PostgreSQL)."""
-    o = ORDERS.c
-    if dialect == "sqlite":
-
-        def cents(column: Any) -> Any:
-            return type_coerce(column, BigInteger)  # stored as cents: skip the Decimal step
-
-        ordered_at: Any = type_coerce(o.ordered_at, String)
-    else:
-
-        def cents(column: Any) -> Any:
-            return cast(column * 100, BigInteger)  # numeric(18, 2) × 100 is exact
-
-        ordered_at = o.ordered_at
-    return [
-        o.order_id,
-        o.customer_id,
-        ordered_at.label("ordered_at"),
-        cents(o.amount).label("amount"),
-        cents(o.refunded_amount).label("refunded_amount"),
-        o.status,
-        o.currency,
-        o.channel,
-    ]
-
-
-def cents_to_money(cents: pa.Array) -> pa.Array:
-    """Integer cents → ``decimal128(18, 2)``, exactly (``12345`` → ``123.45``)."""
-    scaled = pc.multiply(
-        cents.cast(pa.decimal128(19, 0)), pa.scalar(Decimal("0.01"), pa.decimal128(2, 2))
-    )
-    return scaled.cast(pa.decimal128(18, 2))
-
-
-def _timestamps(values: list[Any], dialect: str) -> pa.Array:
-    utc = pa.timestamp("us", tz="UTC")
-    if dialect == "sqlite":  # "YYYY-MM-DD HH:MM:SS.ffffff", UTC (store.types.UTCDateTime)
-        return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(utc)
-    return pa.array(values, utc)
-
-
-def _record_batch(rows: Sequence[Any], dialect: str, schema: pa.Schema) -> pa.RecordBatch:
-    order_id, customer_id, ordered_at, amount, refunded, status, currency, channel = (
-        list(column) for column in zip(*rows, strict=True)
-    )
-    arrays = [
-        pa.array(order_id, pa.string()),
-        pa.array(customer_id, pa.string()),
-        _timestamps(ordered_at, dialect),
-        cents_to_money(pa.array(amount, pa.int64())),
-        cents_to_money(pa.array(refunded, pa.int64())),
-        pa.array(status, pa.string()),
-        pa.array(currency, pa.string()),
-        pa.array(channel, pa.string()),
-    ]
-    return pa.record_batch(arrays, schema=schema)
-
-
-def read_orders(
-    engine: Engine, *, shop_id: str | None = None, batch_size: int = READ_BATCH
-) -> pa.Table:
-    """The store's orders as a canonical Arrow orders table (``ordered_at`` in UTC).
-
-    All shops unless ``shop_id`` is given. Rows stream from the database ``batch_size``
-    at a time (a server-side cursor on PostgreSQL), so memory holds Arrow, not Python rows.
-    """
-    dialect = engine.dialect.name
-    schema = arrow_schema("orders")
-    query = select(*_order_columns(dialect)).order_by(ORDERS.c.id)
-    if shop_id is not None:
-        query = query.where(ORDERS.c.shop_id == shop_id)
-    batches: list[pa.RecordBatch] = []
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(query)
-        for part in result.partitions():
-            batches.append(_record_batch(part, dialect, schema))
-    return pa.Table.from_batches(batches, schema=schema)
 
 
 # -- computing ----------------------------------------------------------------------------
@@ -315,11 +225,6 @@ class RefreshResult:
         for problem in self.problems:
             text += f"\nNot computed: {problem} (written as NULL)."
         return text
-
-
-def local_day(moment: datetime, timezone: str) -> date:
-    """The shop's calendar day at ``moment``."""
-    return moment.astimezone(zone(timezone)).date()
 
 
 def refresh_scores(

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from regulars.analytics.cohorts import cohort_matrix
 from regulars.analytics.customers import customer_table
@@ -30,24 +28,13 @@ from regulars.analytics.kpis import PeriodKPIs, kpi_series, period_kpis
 from regulars.analytics.lifecycle import lifecycle
 from regulars.analytics.rfm import rfm_scores
 from regulars.analytics.stages import loyalty_stages
+from regulars.clock import to_local_time
 from regulars.config import Period, Settings
 from regulars.data.importers import ColumnMapping, ImportResult, read_orders
 from regulars.engine import connect, table_from_arrow
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-
-
-def to_local_time(orders: pa.Table, timezone: str) -> pa.Table:
-    """Replace UTC ``ordered_at`` by the shop's local wall-clock time (naive).
-
-    Periods, weekdays and "same day" are the shop's, not UTC's: an order at 23:30 in
-    Berlin belongs to that Berlin day.
-    """
-    idx = orders.schema.get_field_index("ordered_at")
-    utc = orders.column(idx)
-    local = pc.local_timestamp(utc.cast(pa.timestamp("us", tz=timezone)))
-    return orders.set_column(idx, "ordered_at", local)
 
 
 @dataclass
@@ -92,15 +79,15 @@ class Shop:
         con: Any = None,
     ) -> Shop:
         """Load the operational store's orders (a database URL or an engine) into the
-        engine: all shops, or the one ``shop_id`` names (see :func:`regulars.scoring.read_orders`).
-        """
-        from regulars.scoring import read_orders
+        engine: all shops, or the one ``shop_id`` names
+        (:func:`regulars.store.arrow.read_store_orders`)."""
+        from regulars.store.arrow import read_store_orders
         from regulars.store.session import make_engine
 
         settings = settings or Settings()
         engine = make_engine(store) if isinstance(store, str) else store
         try:
-            orders = read_orders(engine, shop_id=shop_id)
+            orders = read_store_orders(engine, shop_id=shop_id)
         finally:
             if isinstance(store, str):
                 engine.dispose()

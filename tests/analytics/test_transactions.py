@@ -8,7 +8,7 @@ from decimal import Decimal
 import pyarrow as pa
 
 from regulars.analytics import net_revenue, purchases, return_documents
-from regulars.purchase import counts_as_purchase
+from regulars.data.purchase import counts_as_purchase
 
 ROWS = [
     ("a", "2024-01-05", "100.00"),  # o1 completed: counts, net 100

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, update
 
 from regulars.api.keys import create_api_key
 from regulars.errors import RegularsError
-from regulars.store.models import ApiKey
+from regulars.store.tables import ApiKey
 
 Auth = Callable[..., dict[str, str]]
 

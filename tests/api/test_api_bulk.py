@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, select
 
 from regulars.api import create_app
-from regulars.store.models import Consent, Customer, Event, Order, OrderLine
+from regulars.store.tables import Consent, Customer, Event, Order, OrderLine
 
 Auth = Callable[..., dict[str, str]]
 

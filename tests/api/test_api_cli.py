@@ -16,8 +16,8 @@ from regulars.api.app import APP_FACTORY
 from regulars.cli import app
 from regulars.errors import RegularsError
 from regulars.store.migrate import upgrade
-from regulars.store.models import ApiKey
 from regulars.store.session import make_engine
+from regulars.store.tables import ApiKey
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from regulars.store.models import CustomerScore
 from regulars.store.session import session_scope
+from regulars.store.tables import CustomerScore
 
 Auth = Callable[..., dict[str, str]]
 

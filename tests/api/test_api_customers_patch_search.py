@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from regulars.store.models import CustomerScore
 from regulars.store.session import session_scope
+from regulars.store.tables import CustomerScore
 
 Auth = Callable[..., dict[str, str]]
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
 from regulars.api.services.customers import MERGE_RULES
-from regulars.store.models import AuditEntry, Consent, Customer, CustomerAlias, CustomerScore, Event
 from regulars.store.session import session_scope
+from regulars.store.tables import AuditEntry, Consent, Customer, CustomerAlias, CustomerScore, Event
 
 Auth = Callable[..., dict[str, str]]
 

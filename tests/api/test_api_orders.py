@@ -16,8 +16,8 @@ from sqlalchemy.pool import QueuePool
 
 from regulars.api import create_app
 from regulars.api.deps import transaction_slots
-from regulars.store.models import IdempotencyKey, Order, OrderLine
 from regulars.store.session import make_engine
+from regulars.store.tables import IdempotencyKey, Order, OrderLine
 
 Auth = Callable[..., dict[str, str]]
 

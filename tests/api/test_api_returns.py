@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from regulars.api.schemas import OrderOut, ReturnOut
 from regulars.api.services import hooks
-from regulars.store.models import OrderReturn
+from regulars.store.tables import OrderReturn
 
 Auth = Callable[..., dict[str, str]]
 

@@ -23,7 +23,7 @@ from regulars.loyalty.models import (
     LoyaltyLotConsumption,
     LoyaltyProgram,
 )
-from regulars.store.models import Customer, Order, OrderLine, OrderReturn
+from regulars.store.tables import Customer, Order, OrderLine, OrderReturn
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 

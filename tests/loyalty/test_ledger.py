@@ -32,7 +32,7 @@ from regulars.loyalty.service import (
     redeem,
     reversed_points,
 )
-from regulars.store.models import AuditEntry
+from regulars.store.tables import AuditEntry
 
 LATER = T0 + timedelta(days=20)  # after the 14-day pending period
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -157,7 +157,7 @@ def test_spend_takes_oldest_expiring_available_lots_first(session: Session) -> N
 
 
 def _order(session: Session, order_id: str):  # type: ignore[no-untyped-def]
-    from regulars.store.models import Order
+    from regulars.store.tables import Order
 
     return session.scalars(select(Order).where(Order.order_id == order_id)).one()
 
@@ -239,7 +239,7 @@ def test_two_partial_returns_add_up_to_the_full_reversal(session: Session) -> No
 
 
 def _return(session: Session, return_id: str):  # type: ignore[no-untyped-def]
-    from regulars.store.models import OrderReturn
+    from regulars.store.tables import OrderReturn
 
     return session.scalars(select(OrderReturn).where(OrderReturn.return_id == return_id)).one()
 

@@ -49,7 +49,7 @@ from regulars.loyalty.service import (
     on_return_recorded,
     redeem,
 )
-from regulars.store.models import Order
+from regulars.store.tables import Order
 
 Op = tuple[str, int, int]
 ops = st.lists(

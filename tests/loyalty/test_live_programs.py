@@ -25,7 +25,7 @@ from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTie
 from regulars.loyalty.live.quote import quote_programs
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent
 from regulars.loyalty.service import on_order_recorded, on_return_recorded
-from regulars.store.models import Base, Customer, Order, OrderReturn
+from regulars.store.tables import Base, Customer, Order, OrderReturn
 from regulars.worker.registry import registry
 
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)

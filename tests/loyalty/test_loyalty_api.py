@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.loyalty.service import on_order_recorded
-from regulars.store.models import AuditEntry, Base
+from regulars.store.tables import AuditEntry, Base
 
 PROGRAM: dict[str, Any] = {
     "code": "stars",

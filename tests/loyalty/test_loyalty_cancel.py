@@ -31,7 +31,7 @@ from regulars.loyalty.service import (
     on_return_recorded,
     redeem,
 )
-from regulars.store.models import AuditEntry, Order
+from regulars.store.tables import AuditEntry, Order
 
 LATER = T0 + timedelta(days=20)
 

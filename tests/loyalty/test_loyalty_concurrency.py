@@ -19,8 +19,8 @@ from regulars.loyalty.service import (
     on_return_recorded,
     redeem,
 )
-from regulars.store.models import Order
 from regulars.store.session import session_scope
+from regulars.store.tables import Order
 
 NOW = T0 + timedelta(days=30)
 

@@ -19,15 +19,15 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from regulars.cli import app
+from regulars.clock import utcnow
 from regulars.config import Settings
 from regulars.loyalty.jobs import EXPIRE, EXPIRY_WARNINGS, WEBHOOKS
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyDelivery
 from regulars.loyalty.service import on_order_recorded
 from regulars.loyalty.webhooks import add_endpoint
 from regulars.store.migrate import upgrade
-from regulars.store.models import Job
 from regulars.store.session import make_engine, session_scope
-from regulars.store.types import utcnow
+from regulars.store.tables import Job
 from regulars.worker import Registry, Worker, load_handlers
 from regulars.worker.queue import enqueue
 

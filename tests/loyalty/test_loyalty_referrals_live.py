@@ -17,7 +17,7 @@ from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.loyalty.live import referrals
 from regulars.loyalty.service import on_order_recorded, on_return_recorded
-from regulars.store.models import Customer
+from regulars.store.tables import Customer
 
 FRIENDS: dict[str, Any] = {
     "code": "friends",

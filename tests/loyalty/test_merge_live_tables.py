@@ -35,7 +35,7 @@ from regulars.loyalty.live.models import (
 )
 from regulars.loyalty.models import LoyaltyEvent
 from regulars.loyalty.service import on_order_recorded
-from regulars.store.models import Base
+from regulars.store.tables import Base
 
 DAY = timedelta(days=1)
 

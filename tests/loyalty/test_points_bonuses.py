@@ -35,7 +35,7 @@ from regulars.loyalty.service import (
     on_review_recorded,
     quote,
 )
-from regulars.store.models import Order
+from regulars.store.tables import Order
 
 MONDAY = datetime(2026, 1, 5, 15, 30, tzinfo=UTC)  # Tuesday 00:30 in Tokyo
 WEDNESDAY = datetime(2026, 1, 7, 10, tzinfo=UTC)

@@ -28,7 +28,7 @@ from regulars.loyalty.models import LoyaltyEvent
 from regulars.loyalty.programs import TierClubConfig, tiers
 from regulars.loyalty.programs.tiers import QualifyingEvent, TierState
 from regulars.loyalty.service import on_order_recorded, on_return_recorded
-from regulars.store.models import Order
+from regulars.store.tables import Order
 
 DAY = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=T0.tzinfo)

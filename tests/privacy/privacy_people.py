@@ -11,7 +11,8 @@ from regulars.api.keys import create_api_key
 from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.service import on_order_recorded, redeem
 from regulars.store.audit import record
-from regulars.store.models import (
+from regulars.store.session import session_scope
+from regulars.store.tables import (
     Consent,
     Customer,
     CustomerAlias,
@@ -23,7 +24,6 @@ from regulars.store.models import (
     OrderLine,
     OrderReturn,
 )
-from regulars.store.session import session_scope
 
 TEST_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
 

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
 from regulars.store.audit import record
-from regulars.store.models import AuditEntry
 from regulars.store.session import session_scope
+from regulars.store.tables import AuditEntry
 
 Auth = Callable[..., dict[str, str]]
 

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from regulars.privacy import pseudonym
-from regulars.store.models import AuditEntry
 from regulars.store.session import session_scope
+from regulars.store.tables import AuditEntry
 
 Auth = Callable[..., dict[str, str]]
 

@@ -16,8 +16,8 @@ from regulars.cli import app
 from regulars.errors import RegularsError
 from regulars.privacy import pseudonym, server_secret
 from regulars.store.migrate import upgrade
-from regulars.store.models import AuditEntry, Customer
 from regulars.store.session import make_engine, session_scope
+from regulars.store.tables import AuditEntry, Customer
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select
 
 from regulars.api.keys import create_api_key, revoke_api_key
 from regulars.privacy import Erasure, UnknownCustomerError, erase_customer
-from regulars.store.models import AuditEntry
 from regulars.store.session import session_scope
+from regulars.store.tables import AuditEntry
 
 THREADS = 4
 T = TypeVar("T")

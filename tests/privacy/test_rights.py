@@ -16,8 +16,8 @@ from regulars.privacy import (
     export_customer,
     pseudonym,
 )
-from regulars.store.models import AuditEntry, Base
 from regulars.store.session import session_scope
+from regulars.store.tables import AuditEntry, Base
 
 
 def _needles(who: dict[str, str], *more: str) -> list[str]:

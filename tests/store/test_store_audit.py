@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from regulars.store.audit import record
-from regulars.store.models import AuditEntry
 from regulars.store.session import session_scope
+from regulars.store.tables import AuditEntry
 
 
 def test_entry_commits_with_the_change(store_engine: Engine) -> None:

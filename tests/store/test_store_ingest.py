@@ -14,7 +14,7 @@ from regulars.cli import app
 from regulars.data.importers import read_orders
 from regulars.errors import RegularsError
 from regulars.store.ingest import default_batch_size, ingest
-from regulars.store.models import Customer, Order, OrderLine, Product
+from regulars.store.tables import Customer, Order, OrderLine, Product
 
 FILES = Path(__file__).parent.parent / "importers" / "files"
 CANONICAL = "customer_id,order_id,ordered_at,amount,refunded_amount,status,currency\n"

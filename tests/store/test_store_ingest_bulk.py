@@ -19,7 +19,7 @@ from regulars.data.importers.result import ImportResult
 from regulars.data.schema import arrow_schema
 from regulars.errors import RegularsError
 from regulars.store.ingest import IngestCounts, ingest
-from regulars.store.models import Customer, Order, OrderLine
+from regulars.store.tables import Customer, Order, OrderLine
 
 DAY = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from regulars.store.migrate import (
     head_revision,
     upgrade,
 )
-from regulars.store.models import Base
+from regulars.store.tables import Base
 
 MODEL_TABLES = set(Base.metadata.tables)
 

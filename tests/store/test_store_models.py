@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from regulars.store.models import (
+from regulars.store.session import session_scope
+from regulars.store.tables import (
     Base,
     Consent,
     Customer,
@@ -22,7 +23,6 @@ from regulars.store.models import (
     ProductPrice,
     ProductStock,
 )
-from regulars.store.session import session_scope
 
 T0 = datetime(2024, 3, 31, 0, 30, tzinfo=UTC)
 

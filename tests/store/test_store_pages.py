@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, select
 
-from regulars.store.models import AuditEntry
 from regulars.store.pages import InvalidCursorError, encode_cursor, keyset_page
 from regulars.store.session import session_scope
+from regulars.store.tables import AuditEntry
 
 
 def _read_all(engine: Engine, *, newest_first: bool, limit: int) -> list[int]:

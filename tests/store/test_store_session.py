@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from regulars.errors import RegularsError
-from regulars.store.models import Customer
 from regulars.store.session import make_engine, normalize_url, session_scope
+from regulars.store.tables import Customer
 
 
 @pytest.mark.parametrize(

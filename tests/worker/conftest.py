@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from regulars.store.models import Job
 from regulars.store.session import session_scope
+from regulars.store.tables import Job
 from regulars.worker.queue import JobInfo, enqueue
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

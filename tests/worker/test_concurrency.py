@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, select
 
-from regulars.store.models import AuditEntry
 from regulars.store.session import session_scope
+from regulars.store.tables import AuditEntry
 from regulars.worker import JobContext, Registry, Worker
 from regulars.worker.queue import enqueue
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from regulars.errors import RegularsError
-from regulars.store.models import Job
 from regulars.store.session import session_scope
+from regulars.store.tables import Job
 from regulars.worker.queue import (
     BACKOFF_CAP,
     backoff,

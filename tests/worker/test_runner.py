@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from regulars.config import Settings
-from regulars.store.models import AuditEntry
 from regulars.store.session import session_scope
+from regulars.store.tables import AuditEntry
 from regulars.worker import Daily, JobContext, Registry, Worker, load_handlers
 from regulars.worker.queue import claim, mark_done, mark_failed
 

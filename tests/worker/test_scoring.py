@@ -17,11 +17,12 @@ from regulars.data.demo import generate_demo
 from regulars.data.importers import read_orders as read_export
 from regulars.models.churn import churn_risk
 from regulars.models.service import score_customers
-from regulars.scoring import cents_to_money, read_orders, refresh_scores
+from regulars.scoring import refresh_scores
 from regulars.shop import Shop
+from regulars.store.arrow import cents_to_money, read_store_orders
 from regulars.store.ingest import ingest
-from regulars.store.models import Customer, CustomerScore, Order
 from regulars.store.session import session_scope
+from regulars.store.tables import Customer, CustomerScore, Order
 from regulars.worker import Registry, Worker, load_handlers
 
 from .conftest import Clock
@@ -139,7 +140,7 @@ def test_read_orders_is_exact_and_canonical(store_engine: Engine) -> None:
                 channel="pos",
             )
         )
-    table = read_orders(store_engine, batch_size=1)  # one row a batch: batches join up
+    table = read_store_orders(store_engine, batch_size=1)  # one row a batch: batches join up
     assert table.schema.field("amount").type == pa.decimal128(18, 2)
     assert table.column("amount").to_pylist() == [Decimal("1234567.89"), Decimal("-0.01")]
     assert table.column("ordered_at").to_pylist() == [
@@ -147,7 +148,7 @@ def test_read_orders_is_exact_and_canonical(store_engine: Engine) -> None:
         datetime(2025, 1, 3, 8, 30, 15, 123456, tzinfo=UTC),
     ]
     assert table.column("channel").to_pylist() == [None, "pos"]
-    assert read_orders(store_engine, shop_id="elsewhere").num_rows == 0
+    assert read_store_orders(store_engine, shop_id="elsewhere").num_rows == 0
 
 
 def test_cents_become_money_exactly() -> None:

@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 
 from regulars import cli
 from regulars.cli import app
+from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.store.migrate import upgrade
-from regulars.store.models import AuditEntry, CustomerScore, Job
 from regulars.store.session import make_engine, session_scope
-from regulars.store.types import utcnow
+from regulars.store.tables import AuditEntry, CustomerScore, Job
 from regulars.worker.queue import claim, enqueue, mark_failed
 
 from .test_scoring import ORDERS, _store

@@ -30,7 +30,7 @@ import ibis
 import ibis.expr.types as ir
 
 from regulars.analytics.expr import MONEY, ZERO_MONEY
-from regulars.purchase import NOT_COUNTED_STATUSES
+from regulars.data.purchase import NOT_COUNTED_STATUSES
 
 _COLUMNS = ("customer_id", "order_id", "ordered_at", "order_date", "net_amount")
 

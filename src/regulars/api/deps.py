@@ -34,7 +34,7 @@ from starlette.datastructures import State
 
 from regulars.api.keys import has_scope, verify_api_key
 from regulars.api.problems import ApiProblemError
-from regulars.store.models import ApiKey
+from regulars.store.tables import ApiKey
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: Authorization: Bearer rg_…")
 

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.store.audit import record
-from regulars.store.models import ApiKey
 from regulars.store.session import session_scope
-from regulars.store.types import utcnow
+from regulars.store.tables import ApiKey
 
 SCOPES = (
     "customers:read",

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
+from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.holdout import in_control_group
 from regulars.loyalty.models import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyProgram
@@ -44,8 +45,7 @@ from regulars.loyalty.programs.household import (
     HouseholdRules,
     resolve,
 )
-from regulars.store.models import Customer
-from regulars.store.types import utcnow
+from regulars.store.tables import Customer
 
 
 class ProgramError(RegularsError):

@@ -34,8 +34,8 @@ from regulars.loyalty.accounts import ProgramError, control_share, find_program,
 from regulars.loyalty.holdout import CONTROL, MEMBER, ProgramEffect, control_mask, measure_effect
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
 from regulars.shop import Shop
-from regulars.store.models import Customer
 from regulars.store.session import session_scope
+from regulars.store.tables import Customer
 
 
 def program_effect(

@@ -27,13 +27,13 @@ from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.errors import InputFileError, RegularsError
 from regulars.loyalty.accounts import ControlGroupError, enroll, find_program
 from regulars.loyalty.ledger import EntrySpec, InsufficientPointsError, credit, debit
 from regulars.loyalty.models import LoyaltyProgram
-from regulars.store.models import Customer
 from regulars.store.session import session_scope
-from regulars.store.types import utcnow
+from regulars.store.tables import Customer
 
 COLUMNS = ("customer_id", "points", "occurred_at", "expires_at", "kind")
 CREDIT_KINDS = ("import", "earn", "adjust")

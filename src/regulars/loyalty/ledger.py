@@ -34,6 +34,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from sqlalchemy import ColumnElement, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.models import (
     LoyaltyAccount,
@@ -41,7 +42,6 @@ from regulars.loyalty.models import (
     LoyaltyLot,
     LoyaltyLotConsumption,
 )
-from regulars.store.types import utcnow
 
 _CENT = Decimal("0.01")
 

@@ -36,12 +36,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, String, case, cast, func, literal, null, select
 
 from regulars.analytics.validation import require_period
+from regulars.clock import utcnow
 from regulars.config import Settings
 from regulars.loyalty.accounts import ProgramError, find_program, points_config
 from regulars.loyalty.economics_results import Breakage, FlowRow
 from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot
 from regulars.store.session import session_scope
-from regulars.store.types import utcnow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -152,9 +152,9 @@ def program_economics(
     to tomorrow (shop time), so the outstanding points are today's."""
     # Here, not at the top: the API imports this module, and PyArrow, Ibis and the engine
     # cost ~0.8–1.7 s at every server and worker start; only this report needs them.
+    from regulars.clock import local_day
     from regulars.engine import connect, table_from_arrow
     from regulars.loyalty.economics import breakage, outstanding_points, points_flow, reward_cost
-    from regulars.scoring import local_day  # it loads the models
 
     settings = settings or Settings()
     with session_scope(engine) as session:

@@ -42,7 +42,7 @@ from regulars.loyalty.models import (
     LoyaltyLot,
     LoyaltyProgram,
 )
-from regulars.store.models import CustomerAlias
+from regulars.store.tables import CustomerAlias
 
 KEY_LENGTH = 255
 

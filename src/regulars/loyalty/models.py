@@ -45,8 +45,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from regulars.store.models import Base
-from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime, utcnow
+from regulars.clock import utcnow
+from regulars.store.tables import Base
+from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime
 
 ENTRY_KINDS = (
     "earn",

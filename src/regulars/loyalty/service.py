@@ -43,6 +43,7 @@ from sqlalchemy import ColumnElement, Engine, Select, String, cast, func, litera
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.loyalty.accounts import (
     enroll,
     find_account,
@@ -105,9 +106,8 @@ from regulars.loyalty.programs.outcomes import Earn
 from regulars.loyalty.rules import max_redeemable
 from regulars.loyalty.webhooks import emit, emit_from_select, subscribed
 from regulars.store.audit import record
-from regulars.store.models import Customer, Order, OrderLine, OrderReturn
 from regulars.store.session import session_scope
-from regulars.store.types import utcnow
+from regulars.store.tables import Customer, Order, OrderLine, OrderReturn
 
 RECREDIT_MIN_DAYS = 30
 SYSTEM = "system"

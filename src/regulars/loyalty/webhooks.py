@@ -57,6 +57,7 @@ from sqlalchemy import Engine, Select, bindparam, func, literal, select, text, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.models import (
     LoyaltyDelivery,
@@ -64,7 +65,6 @@ from regulars.loyalty.models import (
     LoyaltyWebhookEndpoint,
 )
 from regulars.store.session import session_scope
-from regulars.store.types import utcnow
 
 RETRY_BASE_S = 30
 RETRY_MAX_S = 3600

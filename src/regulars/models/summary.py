@@ -29,7 +29,7 @@ Times are in ``unit``: days, weeks (7 days) or months (365.25/12 = 30.4375 days)
 customers with a counted purchase before ``calibration_end`` appear.
 
 ``ordered_at`` must be the shop's local wall-clock time (naive timestamp or date); the
-canonical UTC timestamps are converted by :func:`regulars.shop.to_local_time` upstream.
+canonical UTC timestamps are converted by :func:`regulars.clock.to_local_time` upstream.
 """
 
 from __future__ import annotations

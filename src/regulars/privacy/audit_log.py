@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
-from regulars.store.models import AuditEntry
 from regulars.store.pages import keyset_page
+from regulars.store.tables import AuditEntry
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50

@@ -33,7 +33,7 @@ from graphlib import TopologicalSorter
 
 from sqlalchemy import ColumnElement, MetaData, Table, or_, select, tuple_
 
-from regulars.store.models import Base
+from regulars.store.tables import Base
 
 CUSTOMERS = "customers"
 CUSTOMER_KEY = "customer_id"

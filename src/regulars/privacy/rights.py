@@ -23,12 +23,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.privacy.mentions import Identifiers, mentioning_rows, scrub_mentions
 from regulars.privacy.plan import CUSTOMERS, MENTION_TABLES, CustomerPlan, customer_plan
 from regulars.privacy.secret import pseudonym
 from regulars.store.audit import record
-from regulars.store.types import utcnow
 
 EXPORT_FORMAT = "regulars.customer-export/1"
 

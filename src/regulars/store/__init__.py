@@ -3,7 +3,7 @@
 See ``docs/store.md``. Quick start::
 
     from regulars.store import make_engine, session_scope, upgrade
-    from regulars.store.models import Customer
+    from regulars.store.tables import Customer
 
     engine = make_engine("sqlite:///regulars.db")
     upgrade(engine)

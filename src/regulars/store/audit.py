@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from regulars.store.models import AuditEntry
+from regulars.store.tables import AuditEntry
 
 
 def record(

@@ -55,13 +55,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ColumnElement, Executable
 
+from regulars.clock import utcnow
 from regulars.data.importers import ImportResult
 from regulars.errors import RegularsError
 from regulars.store.migrate import current_revision, head_revision
-from regulars.store.models import DEFAULT_SHOP, Customer, Order, OrderLine, Product
 from regulars.store.session import display_url
 from regulars.store.staging import analyze, exact_values, stage
-from regulars.store.types import utcnow
+from regulars.store.tables import DEFAULT_SHOP, Customer, Order, OrderLine, Product
 
 DEFAULT_BATCH_SIZE = 10_000
 POSTGRES_BATCH_SIZE = 100_000

@@ -7,7 +7,7 @@ The scripts live in ``regulars/store/migrations`` inside the package, so an inst
     upgrade("sqlite:///regulars.db")        # returns the revision now current
 
 Migrations are written by hand (one file per change, ``versions/NNNN_name.py``); a test
-checks that ``head`` yields exactly the tables of :mod:`regulars.store.models`.
+checks that ``head`` yields exactly the tables of :mod:`regulars.store.tables`.
 """
 
 from __future__ import annotations

@@ -64,11 +64,6 @@ JSON_DOC: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 BIG_ID: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def utcnow() -> datetime:
-    """Now, timezone-aware, in UTC."""
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """``TIMESTAMP WITH TIME ZONE`` that is always UTC on the Python side.
 

@@ -40,7 +40,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
-from regulars.store.models import Job
+from regulars.store.tables import Job
 
 JOBS: Table = Job.__table__  # type: ignore[assignment]
 

@@ -32,9 +32,9 @@ from typing import Any, Literal
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.config import Settings
 from regulars.store.session import session_factory
-from regulars.store.types import utcnow
 from regulars.worker.queue import (
     JobInfo,
     claim,

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from regulars.clock import zone
 from regulars.errors import RegularsError
 
 
@@ -29,16 +29,6 @@ class Recurrence(Protocol):
     def next_after(self, moment: datetime) -> datetime:
         """The first occurrence strictly after ``moment`` (aware), as an aware UTC datetime."""
         ...
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; a clear error for an unknown one."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise RegularsError(
-            f"unknown time zone '{name}'; use an IANA name like Europe/Berlin"
-        ) from None
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from regulars.api.schemas.admin import (
 from regulars.errors import RegularsError
 from regulars.privacy import AuditFilter, audit_page
 from regulars.privacy.audit_log import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from regulars.store.models import ApiKey
 from regulars.store.pages import InvalidCursorError
+from regulars.store.tables import ApiKey
 
 router = APIRouter(tags=["administration"])
 

@@ -19,7 +19,7 @@ from regulars.api.schemas import (
     Page,
 )
 from regulars.api.services import customer360, customers, events
-from regulars.store.models import ApiKey
+from regulars.store.tables import ApiKey
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 

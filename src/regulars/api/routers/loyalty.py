@@ -31,7 +31,7 @@ from regulars.api.schemas.loyalty import (
 from regulars.api.services import loyalty as services
 from regulars.loyalty.holdout import ProgramEffect
 from regulars.loyalty.live_economics import LiveEconomics
-from regulars.store.models import ApiKey
+from regulars.store.tables import ApiKey
 
 # 401/403 for every route (a missing or under-scoped key), 400/413 for a bad or huge body.
 router = APIRouter(prefix="/loyalty", tags=["loyalty"], responses=problems(body=True))

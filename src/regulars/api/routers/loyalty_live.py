@@ -28,7 +28,7 @@ from regulars.api.schemas.loyalty_live import (
     SubscribeIn,
 )
 from regulars.api.services import loyalty_live as services
-from regulars.store.models import ApiKey
+from regulars.store.tables import ApiKey
 
 router = APIRouter(prefix="/loyalty/programs/{program}", tags=["loyalty"])
 

@@ -11,7 +11,7 @@ from regulars.api.deps import SessionDep, require
 from regulars.api.openapi import DEFAULT_LIMIT, Cursor, IdPath, Limit, Text, problems
 from regulars.api.schemas import OrderIn, OrderOut, Page, ReturnIn, ReturnOut
 from regulars.api.services import orders as service
-from regulars.store.models import DEFAULT_SHOP, ApiKey
+from regulars.store.tables import DEFAULT_SHOP, ApiKey
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 returns_router = APIRouter(prefix="/returns", tags=["orders"])

@@ -17,7 +17,7 @@ from regulars.api.problems import ApiProblemError
 from regulars.api.schemas.admin import CustomerExport
 from regulars.privacy import UnknownCustomerError, erase_customer, export_customer
 from regulars.privacy.secret import server_secret
-from regulars.store.models import ApiKey
+from regulars.store.tables import ApiKey
 
 router = APIRouter(prefix="/customers", tags=["privacy"])
 

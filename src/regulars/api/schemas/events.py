@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 
 from regulars.api.schemas.common import In, Key, UTCTime, storable
-from regulars.store.models import EVENT_KINDS
+from regulars.store.tables import EVENT_KINDS
 
 
 class EventIn(In):

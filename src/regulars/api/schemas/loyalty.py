@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from regulars.api.schemas import In, Key, Money, UTCTime
-from regulars.store.models import DEFAULT_SHOP
+from regulars.store.tables import DEFAULT_SHOP
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Policy = Literal["allow_negative", "claw_back_future", "deduct_from_refund"]

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from regulars.api.schemas.common import In, Key, Money, Quantity, ShopId, UTCTime
-from regulars.store.models import DEFAULT_SHOP
+from regulars.store.tables import DEFAULT_SHOP
 
 OrderStatus = Literal["completed", "refunded", "partially_refunded", "cancelled"]
 NonNegativeMoney = Annotated[Money, Field(ge=0)]

@@ -33,8 +33,8 @@ from regulars.api.services.common import TABLES, insert_ignoring_conflicts, reso
 from regulars.api.services.customers import profile_changes, profile_of, upsert_consents
 from regulars.api.services.events import write_events
 from regulars.api.services.orders import order_content, write_orders
-from regulars.store.models import Consent, Customer
-from regulars.store.types import utcnow
+from regulars.clock import utcnow
+from regulars.store.tables import Consent, Customer
 
 Body = TypeVar("Body", bound=BaseModel)
 

@@ -14,9 +14,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas import Page
-from regulars.store.models import Base, Customer, CustomerAlias
+from regulars.clock import utcnow
 from regulars.store.pages import InvalidCursorError, keyset_page
-from regulars.store.types import utcnow
+from regulars.store.tables import Base, Customer, CustomerAlias
 
 TABLES = Base.metadata.tables
 

@@ -29,10 +29,10 @@ from regulars.api.schemas import (
 from regulars.api.services.common import find_customer
 from regulars.api.services.events import recent_events
 from regulars.api.services.orders import customer_returns, orders_out
+from regulars.clock import utcnow
+from regulars.data.purchase import counts_as_purchase
 from regulars.loyalty.service import loyalty_summary
-from regulars.purchase import counts_as_purchase
-from regulars.store.models import Consent, Customer, CustomerAlias, CustomerScore, Order
-from regulars.store.types import utcnow
+from regulars.store.tables import Consent, Customer, CustomerAlias, CustomerScore, Order
 
 RECENT_ORDERS = 10
 RECENT_RETURNS = 10

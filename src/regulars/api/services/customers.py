@@ -43,11 +43,11 @@ from regulars.api.services.common import (
     resolve_customer_id,
 )
 from regulars.api.services.customer360 import customer_360
+from regulars.clock import utcnow
 from regulars.loyalty.live import merging as live_merging
 from regulars.loyalty.merging import merge_loyalty_accounts
 from regulars.store import audit
-from regulars.store.models import Consent, Customer, CustomerScore
-from regulars.store.types import utcnow
+from regulars.store.tables import Consent, Customer, CustomerScore
 
 CUSTOMERS = TABLES["customers"]
 CONSENTS = TABLES["consents"]

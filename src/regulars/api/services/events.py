@@ -25,7 +25,7 @@ from regulars.api.services.common import (
     paginate,
     resolve_aliases,
 )
-from regulars.store.models import Customer, Event
+from regulars.store.tables import Customer, Event
 
 EVENTS = TABLES["events"]
 

@@ -47,7 +47,7 @@ from regulars.loyalty.service import (
     on_return_recorded,
     on_review_recorded,
 )
-from regulars.store.models import Order, OrderReturn
+from regulars.store.tables import Order, OrderReturn
 
 OrderHook = Callable[[Session, OrderOut], None]
 ReturnHook = Callable[[Session, ReturnOut], None]

@@ -33,6 +33,7 @@ from regulars.api.schemas.loyalty import (
     TierOut,
 )
 from regulars.api.services.common import paginate
+from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty import accounts, live_economics, service
 from regulars.loyalty.holdout import ProgramEffect
@@ -52,8 +53,7 @@ from regulars.loyalty.live_economics import LiveEconomics
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
 from regulars.loyalty.programs.history import OrderLine
 from regulars.store.audit import record
-from regulars.store.models import ApiKey, Customer
-from regulars.store.types import utcnow
+from regulars.store.tables import ApiKey, Customer
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from regulars.api.services.loyalty import _as_problems, _customer, _program, act
 from regulars.loyalty.live import charity, draws, membership, partners, referrals
 from regulars.loyalty.live.common import points_program
 from regulars.store.audit import record
-from regulars.store.models import ApiKey
+from regulars.store.tables import ApiKey
 
 
 def _partner_out(result: partners.PartnerResult) -> tuple[PartnerTransactionOut, bool]:

@@ -40,8 +40,9 @@ from regulars.api.services.common import (
     resolve_aliases,
     resolve_customer_id,
 )
-from regulars.store.models import Order, OrderLine, OrderReturn
-from regulars.store.types import MONEY, utcnow
+from regulars.clock import utcnow
+from regulars.store.tables import Order, OrderLine, OrderReturn
+from regulars.store.types import MONEY
 
 ORDER_FIELDS = (
     "customer_id",

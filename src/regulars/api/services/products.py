@@ -23,8 +23,8 @@ from regulars.api.services.common import (
     not_found,
     paginate,
 )
-from regulars.store.models import Product, ProductPrice, ProductStock
-from regulars.store.types import utcnow
+from regulars.clock import utcnow
+from regulars.store.tables import Product, ProductPrice, ProductStock
 
 PRODUCTS = TABLES["products"]
 PRICES = TABLES["product_price_history"]

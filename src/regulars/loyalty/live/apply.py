@@ -32,6 +32,7 @@ from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.loyalty.accounts import enroll, running_points_programs
 from regulars.loyalty.ledger import EntrySpec, credit, debit
 from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
@@ -51,7 +52,6 @@ from regulars.loyalty.programs.outcomes import (
 )
 from regulars.loyalty.programs.tiers import change_key
 from regulars.loyalty.webhooks import emit
-from regulars.store.types import utcnow
 
 SYSTEM = "system"
 

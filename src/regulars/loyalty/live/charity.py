@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.loyalty import ledger
 from regulars.loyalty.accounts import enroll, points_config
 from regulars.loyalty.live.common import lock_program, program_config
@@ -27,7 +28,6 @@ from regulars.loyalty.live.models import Donation
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.programs import CharityConfig, charity
 from regulars.loyalty.service import fingerprint
-from regulars.store.types import utcnow
 
 
 @dataclass(frozen=True)

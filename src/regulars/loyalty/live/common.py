@@ -8,9 +8,9 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.loyalty.accounts import ProgramError, running_points_programs
 from regulars.loyalty.models import LoyaltyProgram
-from regulars.store.types import utcnow
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 

@@ -68,7 +68,7 @@ from regulars.loyalty.programs.bonus import order_key
 from regulars.loyalty.programs.history import Purchase, Return
 from regulars.loyalty.programs.outcomes import Outcome
 from regulars.loyalty.rules import Tier
-from regulars.store.models import Customer, Order, OrderReturn
+from regulars.store.tables import Customer, Order, OrderReturn
 
 LIVE_TYPES = ("stamp_card", "tiers", "badges", "discount_card", "gifts")
 """Program types this package runs (``points`` is the ledger's own)."""

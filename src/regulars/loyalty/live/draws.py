@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.live.common import lock_program, program_config
 from regulars.loyalty.live.models import Draw, DrawWinner
@@ -28,8 +29,7 @@ from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
 from regulars.loyalty.programs import DrawConfig, draws
 from regulars.loyalty.programs.history import Purchase
 from regulars.store.audit import record
-from regulars.store.models import Order
-from regulars.store.types import utcnow
+from regulars.store.tables import Order
 
 
 class DrawNotDueError(RegularsError):

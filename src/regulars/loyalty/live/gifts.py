@@ -24,7 +24,7 @@ from regulars.loyalty.live.apply import apply_outcomes
 from regulars.loyalty.live.dispatch import program_config
 from regulars.loyalty.programs import GiftsConfig
 from regulars.loyalty.programs.gifts import GiftCustomer, due_gifts
-from regulars.store.models import Customer
+from regulars.store.tables import Customer
 from regulars.worker.registry import JobContext, registry
 from regulars.worker.schedule import Daily
 

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 
 from regulars.loyalty.programs.badges import Review
 from regulars.loyalty.programs.history import OrderLine, Purchase, Return
-from regulars.store.models import Event, Order, OrderReturn
-from regulars.store.models import OrderLine as StoreLine
+from regulars.store.tables import Event, Order, OrderReturn
+from regulars.store.tables import OrderLine as StoreLine
 
 REVIEW_EVENT = "review_written"
 """The behavioural event kind of a review: it earns a points program's ``review_written``

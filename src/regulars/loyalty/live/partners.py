@@ -23,6 +23,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.loyalty import ledger
 from regulars.loyalty.accounts import enroll
 from regulars.loyalty.live.common import program_config
@@ -30,7 +31,6 @@ from regulars.loyalty.live.models import PartnerTransaction
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.programs import CoalitionConfig, coalition
 from regulars.loyalty.service import fingerprint
-from regulars.store.types import utcnow
 
 
 @dataclass(frozen=True)

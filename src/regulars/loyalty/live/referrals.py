@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.loyalty import ledger
 from regulars.loyalty.accounts import enroll, points_config
 from regulars.loyalty.live.common import lock_program, points_program, program_config
@@ -32,8 +33,7 @@ from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.programs import ReferralConfig, referral
 from regulars.loyalty.programs.history import Purchase, Return
 from regulars.loyalty.programs.outcomes import Earn
-from regulars.store.models import Customer, Order, OrderReturn
-from regulars.store.types import utcnow
+from regulars.store.tables import Customer, Order, OrderReturn
 
 
 class SelfReferralError(ValueError):

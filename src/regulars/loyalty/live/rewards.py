@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.live.apply import rowcount
 from regulars.loyalty.live.dispatch import program_config
 from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.models import LoyaltyProgram
 from regulars.loyalty.programs import TierClubConfig
-from regulars.store.types import utcnow
 
 
 class RewardNotFoundError(RegularsError):

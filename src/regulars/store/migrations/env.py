@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from regulars.store.models import Base
+from regulars.store.tables import Base
 
 config = context.config
 

@@ -116,10 +116,11 @@ def _score_and_add_program(engine: Engine) -> None:
 
     from sqlalchemy import func, select
 
+    from regulars.clock import local_day
     from regulars.loyalty.accounts import ProgramSpec, create_program
-    from regulars.scoring import local_day, refresh_scores
-    from regulars.store.models import Order
+    from regulars.scoring import refresh_scores
     from regulars.store.session import session_scope
+    from regulars.store.tables import Order
 
     with session_scope(engine) as session:
         last = session.scalar(select(func.max(Order.ordered_at)))

@@ -37,7 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime, utcnow
+from regulars.clock import utcnow
+from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
