@@ -26,7 +26,7 @@ AS_OF = "2026-11-01"
 CHILD = """
 import json, resource, sys, time
 from datetime import date
-from regulars.scoring import refresh_scores
+from regulars.scoring.refresh import refresh_scores
 from regulars.store.session import make_engine
 engine = make_engine(sys.argv[1])
 result = refresh_scores(engine, as_of=date.fromisoformat(sys.argv[2]))

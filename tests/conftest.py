@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, text
 
+import regulars.wiring  # noqa: F401  (every domain's tables in the store's metadata)
 from regulars.engine import connect, table_from_arrow
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine

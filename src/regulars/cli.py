@@ -565,10 +565,15 @@ def customer_export(
     """Everything the store holds about a customer, as JSON. Recorded in the audit log."""
     from regulars.privacy import export_customer, server_secret
     from regulars.store.session import session_scope
+    from regulars.wiring import customer_plan
 
     with _store(url) as engine, session_scope(engine) as session:
         document = export_customer(
-            session, customer_id, actor="cli", secret=server_secret(engine.url, _settings())
+            session,
+            customer_id,
+            actor="cli",
+            secret=server_secret(engine.url, _settings()),
+            plan=customer_plan(),
         )
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if out is None:
@@ -589,6 +594,7 @@ def customer_erase(
     """Erase a customer from every table for good; the audit log keeps only a pseudonym."""
     from regulars.privacy import erase_customer, server_secret
     from regulars.store.session import session_scope
+    from regulars.wiring import customer_plan
 
     if not yes:
         typer.confirm(
@@ -598,7 +604,11 @@ def customer_erase(
         )
     with _store(url) as engine, session_scope(engine) as session:
         erasure = erase_customer(
-            session, customer_id, actor="cli", secret=server_secret(engine.url, _settings())
+            session,
+            customer_id,
+            actor="cli",
+            secret=server_secret(engine.url, _settings()),
+            plan=customer_plan(),
         )
     deleted = ", ".join(f"{t} {n}" for t, n in erasure.deleted.items() if n)
     console.print(
@@ -1021,7 +1031,7 @@ def scores_refresh(
 ) -> None:
     """Recompute every customer's scores from the store's orders and write them back
     (what the worker's nightly scores.refresh job does)."""
-    from regulars.scoring import refresh_scores
+    from regulars.scoring.refresh import refresh_scores
     from regulars.store.ingest import require_head
     from regulars.store.session import make_engine
 
@@ -1060,7 +1070,8 @@ def worker(
     """
     from regulars.store.ingest import require_head
     from regulars.store.session import display_url, make_engine
-    from regulars.worker import Worker, load_handlers
+    from regulars.wiring import job_registry
+    from regulars.worker import Worker
     from regulars.worker.runner import default_worker_id, stop_on_signals
 
     settings = _settings()
@@ -1069,7 +1080,7 @@ def worker(
     try:
         require_head(engine)
         runner = Worker(
-            engine, load_handlers(), settings=settings, worker_id=worker_id or default_worker_id()
+            engine, job_registry(), settings=settings, worker_id=worker_id or default_worker_id()
         )
         err_console.print(
             f"worker {runner.worker_id} on {display_url(database)}: "

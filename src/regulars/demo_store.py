@@ -4,7 +4,7 @@
 files: orders, their lines and the customer profiles), migrates a new SQLite database and
 loads the shop with :func:`regulars.store.ingest.ingest` — which has no side effects: no
 points, no messages. Then it scores every customer once
-(:func:`regulars.scoring.refresh_scores` as of the day after the demo's last order, so the
+(:func:`regulars.scoring.refresh.refresh_scores` as of the day after the demo's last order, so the
 models fit on the whole history and the Customer 360 shows scores) and creates the points
 program :data:`DEMO_PROGRAM` (running from the build on: orders posted to the API earn; the
 imported history earned nothing). A marker file ``<path>.demo.json`` records what was
@@ -118,7 +118,7 @@ def _score_and_add_program(engine: Engine) -> None:
 
     from regulars.clock import local_day
     from regulars.loyalty.accounts import ProgramSpec, create_program
-    from regulars.scoring import refresh_scores
+    from regulars.scoring.refresh import refresh_scores
     from regulars.store.session import session_scope
     from regulars.store.tables import Order
 

@@ -26,7 +26,7 @@ from regulars.loyalty.live.quote import quote_programs
 from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent
 from regulars.loyalty.service import on_order_recorded, on_return_recorded
 from regulars.store.tables import Base, Customer, Order, OrderReturn
-from regulars.worker.registry import registry
+from regulars.wiring import job_registry
 
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
 LAUNCH = "2020-01-01T00:00:00Z"
@@ -364,6 +364,7 @@ def test_daily_gifts_job_grants_birthday_and_holiday_gifts_once(
     assert (cake["kind"], cake["gift"], cake["reward_key"]) == ("gift", "cake", "birthday:yui:2026")
     assert _rewards(client, "ed") == []
     assert client.get("/v1/loyalty/accounts/ed?program=cashback").json()["balance"] == 50
+    registry = job_registry()
     assert registry.get(LOYALTY_GIFTS) is not None
 
 

@@ -28,7 +28,8 @@ from regulars.loyalty.webhooks import add_endpoint
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine, session_scope
 from regulars.store.tables import Job
-from regulars.worker import Registry, Worker, load_handlers
+from regulars.wiring import job_registry
+from regulars.worker import Registry, Worker
 from regulars.worker.queue import enqueue
 
 BERLIN = Settings(timezone="Europe/Berlin")
@@ -70,7 +71,7 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 def _loyalty_registry() -> Registry:
     """The product's loyalty registrations, without the scores refresh."""
-    product = load_handlers()
+    product = job_registry()
     registry = Registry()
     for kind in (EXPIRE, EXPIRY_WARNINGS, WEBHOOKS):
         found = product.get(kind)

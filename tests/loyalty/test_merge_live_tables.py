@@ -14,12 +14,7 @@ from sqlalchemy import Column, ForeignKey, MetaData, String, Table, func, select
 from sqlalchemy.orm import Session
 
 from regulars.api.schemas import MergeIn
-from regulars.api.services.customers import (
-    MERGE_RULES,
-    MERGED_TABLES,
-    merge_customers,
-    tables_without_merge_rule,
-)
+from regulars.api.services.customers import merge_customers
 from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.live.merging import SELF_REFERRAL_REASON
 from regulars.loyalty.live.models import (
@@ -36,6 +31,7 @@ from regulars.loyalty.live.models import (
 from regulars.loyalty.models import LoyaltyEvent
 from regulars.loyalty.service import on_order_recorded
 from regulars.store.tables import Base
+from regulars.wiring import MERGE_RULES, MERGED_TABLES, tables_without_merge_rule
 
 DAY = timedelta(days=1)
 

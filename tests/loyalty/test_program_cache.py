@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
-from regulars.api.services.hooks import _a_program_runs
 from regulars.loyalty.accounts import (
     ProgramSpec,
     create_program,
     running_points_programs,
     running_programs,
 )
+from regulars.loyalty.contribution import a_program_runs as _a_program_runs
 from regulars.loyalty.live.common import lock_program
 from regulars.loyalty.live.membership import earn_multiplier
 from regulars.loyalty.models import LoyaltyProgram

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, ForeignKeyConstraint, Integer, MetaData, String, Table
 from sqlalchemy.dialects import sqlite
 
-from regulars.privacy import NOT_CUSTOMER_DATA, customer_plan
-from regulars.privacy.plan import MENTION_TABLES, unclassified_tables
+from regulars.privacy.plan import unclassified_tables
+from regulars.wiring import MENTION_TABLES, NOT_CUSTOMER_DATA, customer_plan
 
 
 def test_every_table_of_the_store_is_classified() -> None:

@@ -13,6 +13,7 @@ from regulars.api.keys import create_api_key, revoke_api_key
 from regulars.privacy import Erasure, UnknownCustomerError, erase_customer
 from regulars.store.session import session_scope
 from regulars.store.tables import AuditEntry
+from regulars.wiring import customer_plan
 
 THREADS = 4
 T = TypeVar("T")
@@ -44,7 +45,9 @@ def test_one_of_concurrent_erasures_erases_the_others_find_nobody(
 ) -> None:
     def erase() -> Erasure:
         with session_scope(store_engine) as session:
-            return erase_customer(session, anna["customer_id"], actor="cli", secret=secret)
+            return erase_customer(
+                session, anna["customer_id"], actor="cli", secret=secret, plan=customer_plan()
+            )
 
     results = _at_once(erase)
     done = [r for r in results if isinstance(r, Erasure)]

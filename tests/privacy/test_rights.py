@@ -11,13 +11,13 @@ from sqlalchemy import Engine, Text, cast, func, or_, select
 from regulars.privacy import (
     EXPORT_FORMAT,
     UnknownCustomerError,
-    customer_plan,
     erase_customer,
     export_customer,
     pseudonym,
 )
 from regulars.store.session import session_scope
 from regulars.store.tables import AuditEntry, Base
+from regulars.wiring import customer_plan
 
 
 def _needles(who: dict[str, str], *more: str) -> list[str]:
@@ -59,7 +59,9 @@ def test_export_holds_every_customer_table_with_exact_values(
     store_engine: Engine, anna: dict[str, str], secret: bytes
 ) -> None:
     with session_scope(store_engine) as session:
-        document = export_customer(session, anna["customer_id"], actor="cli", secret=secret)
+        document = export_customer(
+            session, anna["customer_id"], actor="cli", secret=secret, plan=customer_plan()
+        )
     assert document["format"] == EXPORT_FORMAT
     assert document["exported_at"].endswith("Z")
     tables = document["tables"]
@@ -118,7 +120,9 @@ def test_export_is_audited_under_the_pseudonym(
     store_engine: Engine, anna: dict[str, str], secret: bytes
 ) -> None:
     with session_scope(store_engine) as session:
-        export_customer(session, anna["customer_id"], actor="apikey:x1", secret=secret)
+        export_customer(
+            session, anna["customer_id"], actor="apikey:x1", secret=secret, plan=customer_plan()
+        )
     with session_scope(store_engine) as session:
         entry = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "customer.export")
@@ -137,7 +141,9 @@ def test_erasure_leaves_nothing_but_one_pseudonymous_audit_entry(
     assert set(_sql_hits(store_engine, needles)) >= {"customers", "orders", "audit_log", "jobs"}
 
     with session_scope(store_engine) as session:
-        erasure = erase_customer(session, anna["customer_id"], actor="cli", secret=secret)
+        erasure = erase_customer(
+            session, anna["customer_id"], actor="cli", secret=secret, plan=customer_plan()
+        )
 
     assert _sql_hits(store_engine, needles) == {}
     assert _python_hits(store_engine, needles) == []
@@ -165,10 +171,14 @@ def test_erasure_leaves_the_other_customer_alone(
 ) -> None:
     before = _python_hits(store_engine, _needles(BOB))
     with session_scope(store_engine) as session:
-        erase_customer(session, anna["customer_id"], actor="cli", secret=secret)
+        erase_customer(
+            session, anna["customer_id"], actor="cli", secret=secret, plan=customer_plan()
+        )
     assert _python_hits(store_engine, _needles(BOB)) == before
     with session_scope(store_engine) as session:
-        document = export_customer(session, BOB["customer_id"], actor="cli", secret=secret)
+        document = export_customer(
+            session, BOB["customer_id"], actor="cli", secret=secret, plan=customer_plan()
+        )
     assert len(document["tables"]["order_lines"]) == 2
     assert len(document["tables"]["idempotency_keys"]) == 1
 
@@ -178,6 +188,6 @@ def test_unknown_customer_is_refused_and_changes_nothing(
 ) -> None:
     for action in (export_customer, erase_customer):
         with pytest.raises(UnknownCustomerError), session_scope(store_engine) as session:
-            action(session, "nobody", actor="cli", secret=secret)
+            action(session, "nobody", actor="cli", secret=secret, plan=customer_plan())
     with session_scope(store_engine) as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == 3  # the fixture's

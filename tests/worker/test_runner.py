@@ -12,7 +12,8 @@ from sqlalchemy import Engine, func, select
 from regulars.config import Settings
 from regulars.store.session import session_scope
 from regulars.store.tables import AuditEntry
-from regulars.worker import Daily, JobContext, Registry, Worker, load_handlers
+from regulars.wiring import job_registry
+from regulars.worker import Daily, JobContext, Registry, Worker
 from regulars.worker.queue import claim, mark_done, mark_failed
 
 from .conftest import T0, Clock, add_job, all_jobs, job
@@ -193,7 +194,7 @@ def test_registry_rules() -> None:
 
 
 def test_the_product_registry_has_the_nightly_refresh() -> None:
-    registration = load_handlers().get("scores.refresh")
+    registration = job_registry().get("scores.refresh")
     assert registration is not None
     assert registration.schedule is not None
     settings = Settings(timezone="Europe/Berlin", refresh_hour=4)
@@ -225,7 +226,7 @@ def test_nightly_prune_deletes_done_jobs_past_the_retention_only(
     retention, so the cut-off is 31 January 05:00:01: a job done on 29 January 12:00 is
     deleted, one done on 31 January 12:00 is kept, and failed or pending jobs are kept
     whatever their age."""
-    registry = load_handlers()
+    registry = job_registry()
     settings = Settings(job_retention_days=30)
     old = _finish(store_engine, "webhooks.old", T0 - timedelta(days=31))
     recent = _finish(store_engine, "webhooks.recent", T0 - timedelta(days=29))

@@ -17,13 +17,14 @@ from regulars.data.demo import generate_demo
 from regulars.data.importers import read_orders as read_export
 from regulars.models.churn import churn_risk
 from regulars.models.service import score_customers
-from regulars.scoring import refresh_scores
+from regulars.scoring.refresh import refresh_scores
 from regulars.shop import Shop
 from regulars.store.arrow import cents_to_money, read_store_orders
 from regulars.store.ingest import ingest
 from regulars.store.session import session_scope
 from regulars.store.tables import Customer, CustomerScore, Order
-from regulars.worker import Registry, Worker, load_handlers
+from regulars.wiring import job_registry
+from regulars.worker import Registry, Worker
 
 from .conftest import Clock
 
@@ -227,7 +228,7 @@ def test_a_rerun_replaces_and_removes_stale_scores(store_engine: Engine) -> None
 
 def test_the_worker_runs_the_refresh_job(store_engine: Engine) -> None:
     _store(store_engine, ORDERS)
-    registry = load_handlers()
+    registry = job_registry()
     clock = Clock(NOW)
     worker = Worker(store_engine, registry, settings=BERLIN, worker_id="w", clock=clock)
     assert isinstance(registry, Registry)

@@ -14,26 +14,30 @@ customer's rows as nested ``IN (SELECT …)`` subqueries along the references. A
 with a foreign key chain to ``customers`` is therefore exported and erased with no code
 change.
 
-Three tables name customers in free text and JSON instead (:data:`MENTION_TABLES`): the
-audit log, the job queue and the loyalty outbox. Export lists their rows that mention the
-customer; erasure replaces the mentions by the pseudonym. The loyalty outbox is also a
-customer table (``account_id`` leads to the customer's accounts, whose events are deleted);
-its rows on no account (a tier club's ``tier_changed``, ``reward_granted``) or on a shared
-household account stay, their payloads naming the customer, so they are scrubbed as
-mentions too. Every other table must be declared in
-:data:`NOT_CUSTOMER_DATA`, with the reason; a test fails for a table that is in none of the
-three groups, so nobody adds personal data that erasure would miss.
+Some tables name customers in free text and JSON instead (*mention tables*): the store's
+audit log and job queue (:data:`STORE_TABLES`), and whatever the domains declare in their
+:class:`~regulars.domain.ErasurePlan` (the loyalty outbox). Export lists their rows that
+mention the customer; erasure replaces the mentions by the pseudonym. A mention table may
+also be a customer table (the loyalty outbox: ``account_id`` leads to the customer's
+accounts, whose events are deleted, while its rows on no account or on a shared household
+account stay, their payloads naming the customer, so they are scrubbed as mentions too).
+Every other table must be declared free of customer data, with the reason; a test fails
+for a table that is in none of the three groups, so nobody adds personal data that erasure
+would miss.
+
+The plan needs every domain's tables and declarations: :func:`regulars.wiring.customer_plan`
+builds it for the installed domains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 
 from sqlalchemy import ColumnElement, MetaData, Table, or_, select, tuple_
 
-from regulars.store.tables import Base
+from regulars.domain import ErasurePlan
 
 CUSTOMERS = "customers"
 CUSTOMER_KEY = "customer_id"
@@ -58,19 +62,17 @@ LOOSE_REFERENCES = (
 )
 """References without a foreign key that the metadata cannot show."""
 
-MENTION_TABLES = ("audit_log", "jobs", "loyalty_events")
-"""Tables whose text and JSON columns may name a customer (scrubbed on erasure)."""
-
-NOT_CUSTOMER_DATA = {
-    "products": "the catalogue",
-    "product_price_history": "list prices of the catalogue",
-    "product_stock_history": "stock levels of the catalogue",
-    "api_keys": "credentials of the shop's API clients",
-    "loyalty_draws": "a draw's seed and rule; its winners are in loyalty_draw_winners",
-    "loyalty_programs": "the shop's loyalty programs and their rules",
-    "loyalty_webhook_endpoints": "the shop's webhook receivers (URL and signing secret)",
-}
-"""Tables that hold no customer's data, each with the reason."""
+STORE_TABLES = ErasurePlan(
+    mention_tables=("audit_log", "jobs"),
+    not_customer_data={
+        "products": "the catalogue",
+        "product_price_history": "list prices of the catalogue",
+        "product_stock_history": "stock levels of the catalogue",
+        "api_keys": "credentials of the shop's API clients",
+    },
+)
+"""The store's own tables that name customers in text and JSON (scrubbed on erasure), and
+those that hold no customer's data, each with the reason."""
 
 
 @dataclass
@@ -78,6 +80,10 @@ class CustomerPlan:
     """The customer tables of a metadata and how to find one customer's rows in them."""
 
     metadata: MetaData
+    mention_tables: tuple[str, ...] = ()
+    """Tables whose text and JSON columns may name a customer (scrubbed on erasure)."""
+    not_customer_data: dict[str, str] = field(default_factory=dict)
+    """Tables that hold no customer's data, each with the reason."""
     references: dict[str, list[Reference]] = field(default_factory=dict)
     """For each customer table, its references into other customer tables."""
 
@@ -111,12 +117,18 @@ class CustomerPlan:
         return or_(*parts)
 
 
-def customer_plan(metadata: MetaData | None = None) -> CustomerPlan:
-    """Find the customer tables of ``metadata`` (default: the store's models)."""
-    metadata = metadata or Base.metadata
+def customer_plan(metadata: MetaData, declarations: Sequence[ErasurePlan]) -> CustomerPlan:
+    """Find the customer tables of ``metadata``; ``declarations`` are the domains' erasure
+    plans, added to the store's own (:data:`STORE_TABLES`)."""
     candidates = [r for t in metadata.tables.values() for r in _references(t)]
     candidates += [r for r in LOOSE_REFERENCES if _exists(metadata, r)]
-    plan = CustomerPlan(metadata, {CUSTOMERS: []})
+    declared = (STORE_TABLES, *declarations)
+    plan = CustomerPlan(
+        metadata,
+        mention_tables=tuple(t for d in declared for t in d.mention_tables),
+        not_customer_data={t: why for d in declared for t, why in d.not_customer_data.items()},
+        references={CUSTOMERS: []},
+    )
     grew = True
     while grew:  # until no reference leads into a customer table any more
         grew = False
@@ -161,5 +173,5 @@ def unclassified_tables(plan: CustomerPlan) -> list[str]:
     declared free of customer data: a new table that names customers without a foreign key
     would otherwise escape export and erasure unnoticed.
     """
-    known = set(plan.references) | set(MENTION_TABLES) | set(NOT_CUSTOMER_DATA)
+    known = set(plan.references) | set(plan.mention_tables) | set(plan.not_customer_data)
     return sorted(set(plan.metadata.tables) - known)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.privacy.mentions import Identifiers, mentioning_rows, scrub_mentions
-from regulars.privacy.plan import CUSTOMERS, MENTION_TABLES, CustomerPlan, customer_plan
+from regulars.privacy.plan import CUSTOMERS, CustomerPlan
 from regulars.privacy.secret import pseudonym
 from regulars.store.audit import record
 
@@ -56,14 +56,13 @@ def export_customer(
     *,
     actor: str,
     secret: bytes,
-    plan: CustomerPlan | None = None,
+    plan: CustomerPlan,
 ) -> dict[str, Any]:
     """Everything the store holds about ``customer_id`` (article 15), recorded in the audit log.
 
     ``{"format", "customer_id", "exported_at", "tables": {table: [row…]}, "mentions":
     {table: [row…]}}``; every customer table is present, empty or not.
     """
-    plan = plan or customer_plan()
     identifiers = _identifiers(session, plan, customer_id)
     tables = {
         name: [_jsonable_row(row) for row in _rows(session, plan, name, customer_id)]
@@ -71,7 +70,7 @@ def export_customer(
     }
     mentions = {
         name: [_jsonable_row(row) for row in mentioning_rows(session, table, identifiers)]
-        for name in MENTION_TABLES
+        for name in plan.mention_tables
         if (table := plan.metadata.tables.get(name)) is not None
     }
     record(
@@ -97,10 +96,9 @@ def erase_customer(
     *,
     actor: str,
     secret: bytes,
-    plan: CustomerPlan | None = None,
+    plan: CustomerPlan,
 ) -> Erasure:
     """Remove ``customer_id`` from the store for good (article 17); see the module docstring."""
-    plan = plan or customer_plan()
     identifiers = _identifiers(session, plan, customer_id)
     name = pseudonym(secret, customer_id)
     deleted = {}
@@ -116,7 +114,7 @@ def erase_customer(
         raise UnknownCustomerError(customer_id)
     scrubbed = {
         table_name: scrub_mentions(session, mentioning, identifiers, name)
-        for table_name in MENTION_TABLES
+        for table_name in plan.mention_tables
         if (mentioning := plan.metadata.tables.get(table_name)) is not None
     }
     record(

@@ -52,7 +52,7 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ColumnElement, Executable
 
 from regulars.clock import utcnow
@@ -62,6 +62,7 @@ from regulars.store.migrate import current_revision, head_revision
 from regulars.store.session import display_url
 from regulars.store.staging import analyze, exact_values, stage
 from regulars.store.tables import DEFAULT_SHOP, Customer, Order, OrderLine, Product
+from regulars.store.upsert import dialect_insert
 
 DEFAULT_BATCH_SIZE = 10_000
 POSTGRES_BATCH_SIZE = 100_000
@@ -306,15 +307,6 @@ def _lines_for(lines: pa.Table | None, orders: pa.Table) -> pa.Table | None:
 # -- writing row by row (SQLite) ----------------------------------------------------------
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    """The dialect's ``INSERT`` (which supports ``ON CONFLICT``)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    raise RegularsError(f"cannot import into a {conn.dialect.name} database")  # pragma: no cover
-
-
 def _insert_new_rows(conn: Connection, table: Table, key: str, batch: pa.Table) -> int:
     """Insert the rows whose ``key`` is not in ``table`` yet; returns how many were new."""
     rows = batch.to_pylist()
@@ -325,7 +317,7 @@ def _insert_new_rows(conn: Connection, table: Table, key: str, batch: pa.Table) 
         {**row, "created_at": now, "updated_at": now} for row in rows if row[key] not in existing
     ]
     if new:
-        conn.execute(_insert(conn, table).on_conflict_do_nothing(index_elements=[key]), new)
+        conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(index_elements=[key]), new)
     return len(new)
 
 
@@ -387,7 +379,7 @@ def _write_orders_rows(
         else:
             counts.orders_unchanged += 1
     if upserts:
-        statement = _insert(conn, ORDERS)
+        statement = dialect_insert(conn, ORDERS)
         statement = statement.on_conflict_do_update(
             index_elements=["shop_id", "order_id"],
             set_={
@@ -438,7 +430,7 @@ def _replace_lines(
         for oid in order_ids
         for line in lines[oid]
     ]
-    conn.execute(_insert(conn, ORDER_LINES), rows)
+    conn.execute(dialect_insert(conn, ORDER_LINES), rows)
     counts.lines_inserted += len(rows)
 
 

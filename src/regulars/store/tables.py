@@ -364,9 +364,3 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-
-
-# The loyalty engine's tables live with their domain; importing them here makes them part
-# of Base.metadata wherever the store's models are loaded (migrations, comparisons, tests).
-import regulars.loyalty.live.models  # noqa: E402
-import regulars.loyalty.models  # noqa: E402, F401

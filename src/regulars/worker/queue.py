@@ -35,12 +35,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, case, delete, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
 from regulars.store.tables import Job
+from regulars.store.upsert import dialect_insert
 
 JOBS: Table = Job.__table__  # type: ignore[assignment]
 
@@ -98,15 +98,6 @@ class JobInfo:
         return out
 
 
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(JOBS)
-    if dialect == "sqlite":
-        return sqlite.insert(JOBS)
-    raise RegularsError(f"the job queue does not run on {dialect}")  # pragma: no cover
-
-
 def enqueue(
     session: Session,
     kind: str,
@@ -124,7 +115,7 @@ def enqueue(
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     statement = (
-        _insert(session)
+        dialect_insert(session, JOBS)
         .values(
             kind=kind,
             key=key,

@@ -1,20 +1,24 @@
 """Which function runs a job of each kind: the handler registry.
 
-Other parts of the product add their background work here. A handler takes the
-:class:`JobContext` and returns ``None`` or a small JSON object (kept with the done job)::
+A domain declares its background work as :class:`Registration` values in its
+contribution (:class:`regulars.domain.Contribution`); the composition root
+(:func:`regulars.wiring.job_registry`) puts every one into the :class:`Registry` that
+``regulars worker`` runs. A handler takes the :class:`JobContext` and returns ``None`` or
+a small JSON object (kept with the done job)::
 
-    from regulars.worker import JobContext, registry
+    from regulars.worker.registry import JobContext, Registration
     from regulars.worker.schedule import Daily
 
-    @registry.handler(
-        "loyalty.expire",
-        schedule=lambda settings: Daily(hour=2, timezone=settings.timezone),
-    )
     def expire_points(ctx: JobContext) -> dict[str, int]:
         expired = ...  # write through ctx.session: it commits together with "done"
         return {"lots_expired": expired}
 
-and list the module in :data:`HANDLER_MODULES`, so that ``regulars worker`` imports it.
+    EXPIRE = Registration(
+        "loyalty.expire",
+        expire_points,
+        schedule=lambda settings: Daily(hour=2, timezone=settings.timezone),
+    )
+
 One-off jobs are queued with :func:`regulars.worker.queue.enqueue` (for example a
 campaign send due at a given time, keyed by the campaign id).
 
@@ -34,7 +38,6 @@ Rules for handlers:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,14 +49,6 @@ from sqlalchemy.orm import Session
 from regulars.config import Settings
 from regulars.worker.queue import DEFAULT_MAX_ATTEMPTS, JobInfo
 from regulars.worker.schedule import Recurrence
-
-HANDLER_MODULES: tuple[str, ...] = (
-    "regulars.worker.builtin",
-    "regulars.loyalty.jobs",
-    "regulars.loyalty.live.gifts",
-    "regulars.loyalty.live.jobs",
-)
-"""Modules that register the product's handlers; ``regulars worker`` imports each."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +83,8 @@ class Registration:
 
 
 class Registry:
-    """Handlers by job kind. The product's own is :data:`registry`; tests make their own."""
+    """Handlers by job kind. The product's is :func:`regulars.wiring.job_registry`; tests
+    make their own."""
 
     def __init__(self) -> None:
         self._registrations: dict[str, Registration] = {}
@@ -103,14 +99,19 @@ class Registry:
     ) -> None:
         """Run ``handler`` for jobs of ``kind``. A kind has one handler: registering a
         second one for the same kind is an error (two modules would fight over it)."""
+        self.add(Registration(kind, handler, schedule, max_attempts))
+
+    def add(self, registration: Registration) -> None:
+        """:meth:`register` for a declared :class:`Registration`."""
+        kind = registration.kind
         if not kind or len(kind) > 64:
             raise ValueError("a job kind is 1 to 64 characters, e.g. 'loyalty.expire'")
-        if max_attempts < 1:
+        if registration.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         existing = self._registrations.get(kind)
-        if existing is not None and existing.handler is not handler:
+        if existing is not None and existing.handler is not registration.handler:
             raise ValueError(f"job kind {kind!r} already has a handler")
-        self._registrations[kind] = Registration(kind, handler, schedule, max_attempts)
+        self._registrations[kind] = registration
 
     def handler(
         self,
@@ -138,11 +139,4 @@ class Registry:
 
 
 registry = Registry()
-"""The product's handlers (filled by the modules in :data:`HANDLER_MODULES`)."""
-
-
-def load_handlers() -> Registry:
-    """Import every module of :data:`HANDLER_MODULES` and return :data:`registry`."""
-    for name in HANDLER_MODULES:
-        importlib.import_module(name)
-    return registry
+"""Filled by the loyalty job modules' decorators until they declare Registrations."""

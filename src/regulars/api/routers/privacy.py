@@ -18,6 +18,7 @@ from regulars.api.schemas.admin import CustomerExport
 from regulars.privacy import UnknownCustomerError, erase_customer, export_customer
 from regulars.privacy.secret import server_secret
 from regulars.store.tables import ApiKey
+from regulars.wiring import customer_plan
 
 router = APIRouter(prefix="/customers", tags=["privacy"])
 
@@ -48,7 +49,9 @@ def export(
 ) -> CustomerExport:
     """Everything the store holds about the customer, from every table (GDPR art. 15)."""
     try:
-        document = export_customer(session, customer_id, actor=actor_of(key), secret=server_key)
+        document = export_customer(
+            session, customer_id, actor=actor_of(key), secret=server_key, plan=customer_plan()
+        )
     except UnknownCustomerError as exc:
         raise _not_found(exc) from None
     return CustomerExport.model_validate(document)
@@ -60,7 +63,9 @@ def erase(
 ) -> Response:
     """Erase the customer from every table for good (GDPR art. 17); 204 when done."""
     try:
-        erase_customer(session, customer_id, actor=actor_of(key), secret=server_key)
+        erase_customer(
+            session, customer_id, actor=actor_of(key), secret=server_key, plan=customer_plan()
+        )
     except UnknownCustomerError as exc:
         raise _not_found(exc) from None
     return Response(status_code=204)

@@ -13,7 +13,6 @@ from regulars.api.schemas.common import (
     storable,
 )
 from regulars.api.schemas.customers import (
-    PROFILE_FIELDS,
     ConsentIn,
     ConsentOut,
     CustomerIn,
@@ -48,7 +47,6 @@ from regulars.api.schemas.products import (
 
 __all__ = [
     "MAX_BULK_ITEMS",
-    "PROFILE_FIELDS",
     "BulkCounts",
     "BulkResult",
     "ConsentIn",

@@ -41,8 +41,7 @@ class _ProfileFields(In):
     household_id: Annotated[str | None, Field(max_length=255)] = None
 
 
-PROFILE_FIELDS = tuple(_ProfileFields.model_fields)
-"""The plain profile columns (everything but the id, ``attributes`` and consents)."""
+# Its fields are the customers domain's PROFILE_FIELDS (a test checks that they agree).
 
 
 class CustomerIn(_ProfileFields):

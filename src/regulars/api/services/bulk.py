@@ -16,7 +16,6 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from regulars.api.schemas import (
-    PROFILE_FIELDS,
     BulkCounts,
     BulkResult,
     ConsentIn,
@@ -29,12 +28,15 @@ from regulars.api.schemas import (
 )
 from regulars.api.schemas.bulk import ItemStatus
 from regulars.api.services import hooks
-from regulars.api.services.common import TABLES, insert_ignoring_conflicts, resolve_aliases
-from regulars.api.services.customers import profile_changes, profile_of, upsert_consents
+from regulars.api.services.common import TABLES
+from regulars.api.services.customers import profile_changes, upsert_consents
 from regulars.api.services.events import write_events
 from regulars.api.services.orders import order_content, write_orders
 from regulars.clock import utcnow
+from regulars.customers.aliases import resolve_aliases
+from regulars.customers.profile import PROFILE_FIELDS, profile_of
 from regulars.store.tables import Consent, Customer
+from regulars.store.upsert import insert_ignoring_conflicts
 
 Body = TypeVar("Body", bound=BaseModel)
 

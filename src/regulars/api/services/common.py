@@ -8,33 +8,22 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Insert, Select, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Select, func
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas import Page
 from regulars.clock import utcnow
+from regulars.customers.aliases import lookup_customer
 from regulars.store.pages import InvalidCursorError, keyset_page
-from regulars.store.tables import Base, Customer, CustomerAlias
+from regulars.store.tables import Customer
+from regulars.store.upsert import insert_ignoring_conflicts
+from regulars.wiring import METADATA
 
-TABLES = Base.metadata.tables
+TABLES = METADATA.tables
 
 Row = TypeVar("Row")
 Item = TypeVar("Item")
-
-
-def dialect_insert(conn: Connection | Session, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """The dialect's ``INSERT``, which has ``ON CONFLICT``."""
-    bind = conn.connection() if isinstance(conn, Session) else conn
-    if bind.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def insert_ignoring_conflicts(conn: Connection | Session, table: Table) -> Insert:
-    """``INSERT … ON CONFLICT DO NOTHING``: rows whose unique key exists are skipped."""
-    return dialect_insert(conn, table).on_conflict_do_nothing()
 
 
 def request_hash(kind: str, body: BaseModel) -> str:
@@ -98,30 +87,9 @@ def paginate(
 # -- customers and their aliases ----------------------------------------------------------
 
 
-def resolve_aliases(session: Session, customer_ids: Iterable[str]) -> dict[str, str]:
-    """``{id: survivor}`` for every id merged into another customer (one query)."""
-    wanted = set(customer_ids)
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(CustomerAlias.alias_id, CustomerAlias.customer_id).where(
-            CustomerAlias.alias_id.in_(wanted)
-        )
-    ).all()
-    return {alias: survivor for alias, survivor in rows}  # noqa: C416 (rows are Row objects)
-
-
-def resolve_customer_id(session: Session, customer_id: str) -> str:
-    """The customer ``customer_id`` stands for: itself, or the survivor it was merged into."""
-    return resolve_aliases(session, [customer_id]).get(customer_id, customer_id)
-
-
 def find_customer(session: Session, customer_id: str) -> Customer:
     """The customer (following a merge alias); 404 when unknown."""
-    resolved = resolve_customer_id(session, customer_id)
-    customer = session.scalars(
-        select(Customer).where(Customer.customer_id == resolved)
-    ).one_or_none()
+    customer = lookup_customer(session, customer_id)
     if customer is None:
         raise not_found(f"customer '{customer_id}'")
     return customer

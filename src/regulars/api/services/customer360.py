@@ -1,16 +1,16 @@
 """Customer 360: the profile plus one section per kind of knowledge about the customer.
 
-Each section is a provider ``(session, customer) -> value`` registered in :data:`SECTIONS`
-under the name of its member in :class:`~regulars.api.schemas.CustomerOut`. A later part
-(loyalty balance, messages, surveys, support cases) adds one provider here and one
-optional member (``… | None = None``) to ``CustomerOut``; nothing else changes.
+Each section is a provider ``(session, customer) -> value`` in :data:`SECTIONS` under the
+name of its member in :class:`~regulars.api.schemas.CustomerOut`: the store's own here
+(purchases, consents, orders, returns, events, aliases), and every installed domain's
+(:data:`regulars.wiring.SECTIONS`: scores, loyalty). A later domain (messages, surveys,
+support cases) contributes its provider and adds one optional member
+(``… | None = None``) to ``CustomerOut``; nothing else changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,26 +20,23 @@ from regulars.api.schemas import (
     CustomerOut,
     CustomerSummary,
     EventOut,
-    LoyaltyBalance,
     OrderOut,
     PurchaseStats,
     ReturnOut,
-    Scores,
 )
 from regulars.api.services.common import find_customer
 from regulars.api.services.events import recent_events
 from regulars.api.services.orders import customer_returns, orders_out
 from regulars.clock import utcnow
 from regulars.data.purchase import counts_as_purchase
-from regulars.loyalty.service import loyalty_summary
-from regulars.store.tables import Consent, Customer, CustomerAlias, CustomerScore, Order
+from regulars.domain import Section
+from regulars.store.tables import Consent, Customer, CustomerAlias, Order
+from regulars.wiring import SECTIONS as DOMAIN_SECTIONS
 
 RECENT_ORDERS = 10
 RECENT_RETURNS = 10
 RECENT_EVENTS = 20
 _SECONDS_PER_DAY = 86_400
-
-SectionProvider = Callable[[Session, Customer], Any]
 
 
 def purchase_stats(session: Session, customer: Customer) -> PurchaseStats:
@@ -88,14 +85,6 @@ def consents(session: Session, customer: Customer) -> list[ConsentOut]:
     return [ConsentOut.model_validate(c, from_attributes=True) for c in rows]
 
 
-def scores(session: Session, customer: Customer) -> Scores | None:
-    """What the analytics last wrote back (``customer_scores``), or ``None``."""
-    row = session.scalars(
-        select(CustomerScore).where(CustomerScore.customer_id == customer.customer_id)
-    ).one_or_none()
-    return None if row is None else Scores.model_validate(row, from_attributes=True)
-
-
 def recent_orders(session: Session, customer: Customer) -> list[OrderOut]:
     rows = session.scalars(
         select(Order)
@@ -125,31 +114,14 @@ def aliases(session: Session, customer: Customer) -> list[str]:
     )
 
 
-def loyalty(session: Session, customer: Customer) -> list[LoyaltyBalance]:
-    """Balance, available and pending points and tier in every program the customer is
-    enrolled in (a shared household card: the household's account)."""
-    return [
-        LoyaltyBalance(
-            program=view.program,
-            state=view.state,
-            balance=view.balance,
-            available=view.available,
-            pending=view.pending,
-            tier=view.tier,
-        )
-        for view in loyalty_summary(session, customer.customer_id)
-    ]
-
-
-SECTIONS: dict[str, SectionProvider] = {
+SECTIONS: dict[str, Section] = {
     "aliases": aliases,
     "purchases": purchase_stats,
     "consents": consents,
-    "scores": scores,
     "recent_orders": recent_orders,
     "returns": returns,
     "recent_events": events,
-    "loyalty": loyalty,
+    **DOMAIN_SECTIONS,
 }
 """Member name of :class:`CustomerOut` → the provider that computes it."""
 

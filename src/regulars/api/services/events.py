@@ -18,13 +18,8 @@ from sqlalchemy.orm import Session
 
 from regulars.api.schemas import EventIn, EventOut, Page
 from regulars.api.services import hooks
-from regulars.api.services.common import (
-    TABLES,
-    create_bare_customers,
-    find_customer,
-    paginate,
-    resolve_aliases,
-)
+from regulars.api.services.common import TABLES, create_bare_customers, find_customer, paginate
+from regulars.customers.aliases import resolve_aliases
 from regulars.store.tables import Customer, Event
 
 EVENTS = TABLES["events"]
@@ -96,11 +91,10 @@ def write_events(session: Session, bodies: Sequence[EventIn]) -> list[EventWrite
             outcomes.append((found, False))
     session.add_all(event for _, event in pending)
     session.flush()  # one INSERT … RETURNING id for all of them
-    writes = [EventWrite(_event_out(event), created) for event, created in outcomes]
-    for write in writes:
-        if write.created:
-            hooks.event_recorded(session, write.event)  # e.g. a review earns its bonus
-    return writes
+    for event, created in outcomes:
+        if created:
+            hooks.event_recorded(session, event)  # e.g. a review earns its bonus
+    return [EventWrite(_event_out(event), created) for event, created in outcomes]
 
 
 def customer_events(

@@ -32,17 +32,16 @@ from regulars.api.services.common import (
     TABLES,
     conflict,
     create_bare_customers,
-    insert_ignoring_conflicts,
     invalid,
     not_found,
     paginate,
     request_hash,
-    resolve_aliases,
-    resolve_customer_id,
 )
 from regulars.clock import utcnow
+from regulars.customers.aliases import resolve_aliases, resolve_customer_id
 from regulars.store.tables import Order, OrderLine, OrderReturn
 from regulars.store.types import MONEY
+from regulars.store.upsert import insert_ignoring_conflicts
 
 ORDER_FIELDS = (
     "customer_id",
@@ -287,11 +286,10 @@ def write_orders(session: Session, bodies: Sequence[OrderIn]) -> list[OrderWrite
         }
         for b in bodies
     ]
-    inserted = conn.execute(
-        insert_ignoring_conflicts(conn, ORDERS).returning(ORDERS.c.shop_id, ORDERS.c.order_id),
-        rows,
-    ).all()
-    created = {(shop, order) for shop, order in inserted}
+    # The ORM form of the insert returns the created orders as stored rows, ready for the
+    # hooks, without reading them back.
+    inserted = session.scalars(insert_ignoring_conflicts(conn, Order).returning(Order), rows)
+    created = {(order.shop_id, order.order_id): order for order in inserted}
     lines = [
         {"shop_id": b.shop_id, "order_id": b.order_id, **line.model_dump()}
         for b in bodies
@@ -326,7 +324,7 @@ def write_orders(session: Session, bodies: Sequence[OrderIn]) -> list[OrderWrite
         same = is_new or _same_order(stored[key], body, returned=key in returned)
         writes.append(OrderWrite(stored[key], created=is_new, conflicting=not same))
         if is_new:
-            hooks.order_recorded(session, stored[key])
+            hooks.order_recorded(session, created[key])
     return writes
 
 
@@ -373,12 +371,16 @@ def _return_out(row: OrderReturn) -> ReturnOut:
     )
 
 
-def load_return(session: Session, shop_id: str, return_id: str) -> ReturnOut | None:
-    row = session.scalars(
+def _return_row(session: Session, shop_id: str, return_id: str) -> OrderReturn | None:
+    return session.scalars(
         select(OrderReturn).where(
             OrderReturn.shop_id == shop_id, OrderReturn.return_id == return_id
         )
     ).one_or_none()
+
+
+def load_return(session: Session, shop_id: str, return_id: str) -> ReturnOut | None:
+    row = _return_row(session, shop_id, return_id)
     return None if row is None else _return_out(row)
 
 
@@ -471,14 +473,15 @@ def record_return(
     created = inserted is not None
     if created:
         _refund(conn, body)
-    stored = load_return(session, body.shop_id, body.return_id)
-    assert stored is not None
+    row = _return_row(session, body.shop_id, body.return_id)
+    assert row is not None
+    stored = _return_out(row)
     if not created and _return_content(stored) != _return_content(body):
         raise conflict(
             f"return '{body.return_id}' of shop '{body.shop_id}' exists with different content"
         )
     if created:
-        hooks.return_recorded(session, stored)
+        hooks.return_recorded(session, row)
     if idempotency_key is not None:
         key = (body.shop_id, body.return_id)
         _remember(conn, api_key_id, idempotency_key, fingerprint, key)

@@ -14,17 +14,10 @@ from regulars.api.schemas import (
     StockIn,
     StockOut,
 )
-from regulars.api.services.common import (
-    TABLES,
-    conflict,
-    dialect_insert,
-    icontains,
-    insert_ignoring_conflicts,
-    not_found,
-    paginate,
-)
+from regulars.api.services.common import TABLES, conflict, icontains, not_found, paginate
 from regulars.clock import utcnow
 from regulars.store.tables import Product, ProductPrice, ProductStock
+from regulars.store.upsert import dialect_insert, insert_ignoring_conflicts
 
 PRODUCTS = TABLES["products"]
 PRICES = TABLES["product_price_history"]

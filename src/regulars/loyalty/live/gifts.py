@@ -54,13 +54,13 @@ def grant_due_gifts(session: Session, now: datetime) -> dict[str, int]:
     return granted
 
 
-def _daily(settings: Settings) -> Daily:
+def gifts_schedule(_settings: Settings) -> Daily:
     """01:00 UTC, not the shop's wall clock: runs exactly 24 h apart (a 25 h gap on a DST
     day could step over a customer's whole local day)."""
     return Daily(hour=1, timezone="UTC")
 
 
-@registry.handler(LOYALTY_GIFTS, schedule=_daily, max_attempts=3)
+@registry.handler(LOYALTY_GIFTS, schedule=gifts_schedule, max_attempts=3)
 def gifts_job(ctx: JobContext) -> dict[str, int]:
     """Birthday and holiday gifts due today, in one transaction with the job."""
     return grant_due_gifts(ctx.session, ctx.now)

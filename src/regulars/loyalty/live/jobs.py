@@ -12,12 +12,12 @@ MEMBERSHIPS_RENEW = "loyalty.memberships"
 REFERRALS_EVALUATE = "loyalty.referrals"
 
 
-def _early_morning(settings: Settings) -> Daily:
+def early_morning(settings: Settings) -> Daily:
     """Every day at 01:00 in the shop's time zone."""
     return Daily(hour=1, timezone=settings.timezone)
 
 
-@registry.handler(MEMBERSHIPS_RENEW, schedule=_early_morning)
+@registry.handler(MEMBERSHIPS_RENEW, schedule=early_morning)
 def renew_memberships(ctx: JobContext) -> dict[str, int]:
     """Charge every membership period that has started and end the memberships cancelled at
     period end (:func:`regulars.loyalty.live.membership.renew_all`); idempotent: each period
@@ -25,7 +25,7 @@ def renew_memberships(ctx: JobContext) -> dict[str, int]:
     return {"memberships_running": renew_all(ctx.session, ctx.now)}
 
 
-@registry.handler(REFERRALS_EVALUATE, schedule=_early_morning)
+@registry.handler(REFERRALS_EVALUATE, schedule=early_morning)
 def evaluate_referrals(ctx: JobContext) -> dict[str, int]:
     """Reward the referrals whose first order is past its return window
     (:func:`regulars.loyalty.live.referrals.evaluate_all`); idempotent by the reward keys."""

@@ -1,7 +1,10 @@
 """Alembic environment of the store.
 
 Run through :mod:`regulars.store.migrate`, which passes an open connection (inside a
-transaction) in ``config.attributes["connection"]``; there is no ``alembic.ini``.
+transaction) in ``config.attributes["connection"]``; there is no ``alembic.ini``. The
+revisions create every domain's tables, so the environment compares them with the
+composition root's metadata (:data:`regulars.wiring.METADATA`); this script directory is
+loaded by Alembic from its path, not imported as a module of the store package.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from regulars.store.tables import Base
+from regulars.wiring import METADATA
 
 config = context.config
 
@@ -17,7 +20,7 @@ config = context.config
 def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=Base.metadata,
+        target_metadata=METADATA,  # every domain's tables
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,

@@ -38,17 +38,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine, Table, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from threadpoolctl import threadpool_limits
 
 from regulars.analytics.customers import customer_table
 from regulars.clock import local_day, utcnow
 from regulars.config import Settings
-from regulars.errors import ModelFitError, RegularsError
+from regulars.errors import ModelFitError
 from regulars.models.churn import churn_risk
 from regulars.models.service import score_customers
 from regulars.shop import Shop
 from regulars.store.tables import CustomerScore
+from regulars.store.upsert import dialect_insert
 
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 
@@ -144,14 +144,8 @@ def compute_scores(orders: ibis.Table, *, as_of: date, activity_window_days: int
 # -- writing ------------------------------------------------------------------------------
 
 
-def _upsert(dialect: str) -> Any:
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(SCORES)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(SCORES)
-    else:  # pragma: no cover - make_engine accepts only the two
-        raise RegularsError(f"cannot write scores to a {dialect} database")
+def _upsert(engine: Engine) -> Any:
+    statement = dialect_insert(engine, SCORES)
     fields = (*SCORE_FIELDS, "computed_at")
     return statement.on_conflict_do_update(
         index_elements=["customer_id"], set_={name: statement.excluded[name] for name in fields}
@@ -183,7 +177,7 @@ def write_scores(
     Re-running with the same scores changes nothing but ``computed_at``.
     """
     step = progress or (lambda _description: None)
-    statement = _upsert(engine.dialect.name)
+    statement = _upsert(engine)
     written = 0
     for rows in _rows(scores, batch_size, computed_at):
         with engine.begin() as conn:

@@ -1,0 +1,169 @@
+"""What the loyalty engine adds to the others, in one place.
+
+* **Hooks**, in the transaction that records the row (``POST /v1/orders``, ``/v1/returns``,
+  ``/v1/events``, ``/v1/customers``, the ``/v1/bulk/…`` endpoints; ``regulars import``
+  writes history without hooks and earns nothing): an order earns in every running points
+  program and moves the other running programs (stamp cards, tier clubs, badges…); an order
+  recorded as cancelled gives back what its redemptions spent; a return reverses what the
+  order earned; a ``review_written`` event earns the review bonuses and counts towards
+  badges; a save that completes a profile earns the profile bonuses.
+* **Merge rules** for the loyalty accounts (with their ledgers) and every program table.
+* The **Customer 360** ``loyalty`` section: the customer's account in every program.
+* **Jobs**: expiry, expiry warnings, webhook delivery, gifts, memberships, referrals.
+* The **erasure plan**: the outbox names customers in its payloads; programs, draws and
+  webhook endpoints hold nobody's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from regulars.domain import Contribution, ErasurePlan, MergeRule, Profile
+from regulars.loyalty import jobs
+from regulars.loyalty.accounts import loaded_programs, runs_at
+from regulars.loyalty.live import gifts
+from regulars.loyalty.live import jobs as live_jobs
+from regulars.loyalty.live import merging as live_merging
+from regulars.loyalty.live.dispatch import apply_programs_for_review
+from regulars.loyalty.live.history import REVIEW_EVENT
+from regulars.loyalty.merging import merge_loyalty_accounts
+from regulars.loyalty.service import (
+    cancel_order_redemptions,
+    loyalty_summary,
+    on_order_recorded,
+    on_profile_saved,
+    on_return_recorded,
+    on_review_recorded,
+)
+from regulars.store.tables import Customer, Event, Order, OrderReturn
+from regulars.worker.registry import Registration
+
+
+def a_program_runs(session: Session, at: datetime) -> bool:
+    """Whether a program of any type runs at ``at``: the transaction's programs are read
+    once (:func:`~regulars.loyalty.accounts.loaded_programs`), so a bulk write of orders
+    when no program runs costs one query, not one per order."""
+    return any(runs_at(program, at) for program in loaded_programs(session))
+
+
+def earn_on_order(session: Session, order: Order) -> None:
+    """Earn in every running points program and apply the other running programs
+    (idempotent by order: a replay earns nothing); no query beyond the transaction's
+    programs when no program of any type runs at the order."""
+    if a_program_runs(session, order.ordered_at):
+        on_order_recorded(session, order)
+
+
+def give_back_redemptions(session: Session, order: Order) -> None:
+    """An order recorded as cancelled (payment declined, say) gives back what the
+    redemptions sent with its ``order_id`` spent (idempotent per redemption); any other
+    order costs no query."""
+    if order.status == "cancelled":
+        cancel_order_redemptions(session, order.shop_id, order.order_id)
+
+
+def reverse_on_return(session: Session, ret: OrderReturn) -> None:
+    """Reverse what the returned order earned, re-credit what it spent (idempotent by
+    return)."""
+    on_return_recorded(session, ret)
+
+
+def earn_review_bonus(session: Session, event: Event) -> None:
+    """A ``review_written`` event earns the running points programs' review bonuses (once
+    per customer and reviewed subject)."""
+    if event.kind == REVIEW_EVENT and a_program_runs(session, event.occurred_at):
+        on_review_recorded(session, event.customer_id, event.sku, event.payload, event.occurred_at)
+
+
+def award_review_badges(session: Session, event: Event) -> None:
+    """A ``review_written`` event counts in the running badges programs' ``reviews`` metric
+    (distinct reviewed subjects): a badge it completes is awarded, once per customer."""
+    if event.kind == REVIEW_EVENT:
+        apply_programs_for_review(session, event.customer_id, event.id, event.occurred_at)
+
+
+def earn_profile_bonus(
+    session: Session, customer_id: str, before: Profile | None, after: Profile
+) -> None:
+    """A save that completes a profile earns the running points programs' profile bonuses."""
+    on_profile_saved(session, customer_id, before, after)
+
+
+LOYALTY_360 = ("program", "state", "balance", "available", "pending", "tier")
+
+
+def loyalty_section(session: Session, customer: Customer) -> list[dict[str, Any]]:
+    """Balance, available and pending points and tier in every program the customer is
+    enrolled in (a shared household card: the household's account)."""
+    return [
+        {name: value for name, value in asdict(view).items() if name in LOYALTY_360}
+        for view in loyalty_summary(session, customer.customer_id)
+    ]
+
+
+MERGE_RULES = (
+    MergeRule("loyalty_accounts", ("loyalty_accounts",), merge_loyalty_accounts),
+    MergeRule("loyalty_rewards", ("loyalty_rewards",), live_merging.merge_rewards),
+    MergeRule("loyalty_badges", ("loyalty_badges",), live_merging.merge_badges),
+    MergeRule("loyalty_tier_states", ("loyalty_tier_states",), live_merging.merge_tier_states),
+    MergeRule("loyalty_memberships", ("loyalty_memberships",), live_merging.merge_memberships),
+    MergeRule("loyalty_referrals", ("loyalty_referrals",), live_merging.merge_referrals),
+    MergeRule("loyalty_donations", ("loyalty_donations",), live_merging.move_donations),
+    MergeRule(
+        "loyalty_partner_transactions",
+        ("loyalty_partner_transactions",),
+        live_merging.move_partner_transactions,
+    ),
+    MergeRule("loyalty_draw_winners", ("loyalty_draw_winners",), live_merging.merge_draw_winners),
+)
+"""The accounts first (and through them their entries, lots, consumptions and events),
+then every program table; tier states are evaluated again over the merged history."""
+
+JOBS = (
+    Registration(jobs.EXPIRE, jobs.expire_job, schedule=jobs.expire_schedule, max_attempts=3),
+    Registration(
+        jobs.EXPIRY_WARNINGS,
+        jobs.expiry_warnings_job,
+        schedule=jobs.warning_schedule,
+        max_attempts=3,
+    ),
+    Registration(jobs.WEBHOOKS, jobs.webhooks_job, schedule=jobs.delivery_schedule, max_attempts=3),
+    Registration(
+        gifts.LOYALTY_GIFTS, gifts.gifts_job, schedule=gifts.gifts_schedule, max_attempts=3
+    ),
+    Registration(
+        live_jobs.MEMBERSHIPS_RENEW,
+        live_jobs.renew_memberships,
+        schedule=live_jobs.early_morning,
+    ),
+    Registration(
+        live_jobs.REFERRALS_EVALUATE,
+        live_jobs.evaluate_referrals,
+        schedule=live_jobs.early_morning,
+    ),
+)
+
+ERASURE = ErasurePlan(
+    mention_tables=("loyalty_events",),
+    not_customer_data={
+        "loyalty_draws": "a draw's seed and rule; its winners are in loyalty_draw_winners",
+        "loyalty_programs": "the shop's loyalty programs and their rules",
+        "loyalty_webhook_endpoints": "the shop's webhook receivers (URL and signing secret)",
+    },
+)
+
+CONTRIBUTION = Contribution(
+    "loyalty",
+    order_hooks=(earn_on_order, give_back_redemptions),
+    return_hooks=(reverse_on_return,),
+    event_hooks=(earn_review_bonus, award_review_badges),
+    profile_hooks=(earn_profile_bonus,),
+    merge_rules=MERGE_RULES,
+    sections={"loyalty": loyalty_section},
+    jobs=JOBS,
+    erasure=ERASURE,
+)
