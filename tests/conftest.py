@@ -1,18 +1,24 @@
-"""Shared fixtures. ``backend`` runs an analytics test on DuckDB and, when
-REGULARS_TEST_POSTGRES_URL is set, on PostgreSQL too (CI sets it). ``empty_engine`` and
-``store_engine`` run a store/API test on a SQLite file and, with the same variable, on
-PostgreSQL in a schema of its own (created for the test and dropped after it, so tests can
-run in parallel and rerun)."""
+"""Shared fixtures. ``backend`` runs an analytics test on DuckDB and, when PostgreSQL
+answers, on PostgreSQL too. ``empty_engine`` and ``store_engine`` run a store/API test on a
+SQLite file and, with PostgreSQL, on PostgreSQL in a schema of its own (created for the
+test and dropped after it, so tests can run in parallel and rerun).
+
+PostgreSQL is ``REGULARS_TEST_POSTGRES_URL`` when set (empty: none), else the local
+default :data:`DEFAULT_POSTGRES_URL` when a server answers there; without one, the
+PostgreSQL tests are skipped and the run ends with one line saying how many and how to
+enable them."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import ibis
+import psycopg
 import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, text
@@ -22,11 +28,28 @@ from regulars.engine import connect, table_from_arrow
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine
 
-POSTGRES_URL = os.environ.get("REGULARS_TEST_POSTGRES_URL")
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+POSTGRES_SKIP = "no PostgreSQL for the tests"
+
+
+def _postgres_url() -> str | None:
+    """``REGULARS_TEST_POSTGRES_URL`` when set, else the default when a server answers."""
+    if "REGULARS_TEST_POSTGRES_URL" in os.environ:
+        return os.environ["REGULARS_TEST_POSTGRES_URL"] or None
+    try:
+        psycopg.connect(DEFAULT_POSTGRES_URL, connect_timeout=2).close()
+    except psycopg.OperationalError:
+        return None
+    # Every test module and subprocess reads the variable: one answer for the whole run.
+    os.environ["REGULARS_TEST_POSTGRES_URL"] = DEFAULT_POSTGRES_URL
+    return DEFAULT_POSTGRES_URL
+
+
+POSTGRES_URL = _postgres_url()
 
 _ON_POSTGRES = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not POSTGRES_URL, reason="REGULARS_TEST_POSTGRES_URL not set"),
+    pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP),
 ]
 _BACKENDS = ["duckdb", pytest.param("postgres", marks=_ON_POSTGRES)]
 
@@ -90,3 +113,23 @@ def store_engine(empty_engine: Engine) -> Engine:
     """An engine on a database migrated to head."""
     upgrade(empty_engine)
     return empty_engine
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per reason tests were skipped for (``-ra`` would list every location); for
+    the PostgreSQL tests, how to run them."""
+    reasons = Counter(_skip_reason(report) for report in terminalreporter.stats.get("skipped", []))
+    how_to_run_them = (
+        f"no PostgreSQL answers at {DEFAULT_POSTGRES_URL}; start one there or set "
+        "REGULARS_TEST_POSTGRES_URL=postgresql://USER@HOST:PORT/DB to run them"
+    )
+    for reason, count in sorted(reasons.items()):
+        shown = how_to_run_them if reason == POSTGRES_SKIP else reason
+        terminalreporter.write_line(f"{count} skipped: {shown}")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # (path, line, "Skipped: reason")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)

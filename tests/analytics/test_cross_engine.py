@@ -25,7 +25,7 @@ from regulars.engine import connect, table_from_arrow
 POSTGRES_URL = os.environ.get("REGULARS_TEST_POSTGRES_URL")
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not POSTGRES_URL, reason="REGULARS_TEST_POSTGRES_URL not set"),
+    pytest.mark.skipif(not POSTGRES_URL, reason="no PostgreSQL for the tests"),
 ]
 AS_OF = date(2025, 1, 1)
 

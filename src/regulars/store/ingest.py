@@ -14,7 +14,7 @@ Rules:
   the store owns them (edits through the API, merges).
 * **products** (key ``sku``): the distinct SKUs of the order lines; existing ones untouched.
 * **orders** (key ``(shop_id, order_id)``): new ones inserted; an existing order whose
-  :data:`UPDATABLE_ORDER_FIELDS` differ from the import is updated (a later refund, a
+  :data:`ORDER_FACTS` differ from the import is updated (a later refund, a
   cancellation…); ``customer_id`` and ``created_at`` are never changed by an import.
 * **order lines** have no natural key of their own: the lines of an order are replaced as a
   whole when the import's lines for that order differ from the stored ones. An order with no
@@ -57,6 +57,7 @@ from sqlalchemy.sql import ColumnElement, Executable
 
 from regulars.clock import utcnow
 from regulars.data.importers import ImportResult
+from regulars.data.schema import LINE_FIELDS, ORDER_FACTS
 from regulars.errors import RegularsError
 from regulars.store.migrate import current_revision, head_revision
 from regulars.store.session import display_url
@@ -75,17 +76,6 @@ def default_batch_size(engine: Engine) -> int:
     return POSTGRES_BATCH_SIZE if engine.dialect.name == "postgresql" else DEFAULT_BATCH_SIZE
 
 
-UPDATABLE_ORDER_FIELDS = (
-    "ordered_at",
-    "amount",
-    "refunded_amount",
-    "status",
-    "currency",
-    "channel",
-)
-"""Order fields a re-import may change: the shop's facts about the order."""
-
-_LINE_FIELDS = ("sku", "product_name", "category", "quantity", "unit_price", "line_amount")
 _CUSTOMER_FIELDS = ("name", "email", "phone", "birthday", "acquisition_channel")
 
 CUSTOMERS: Table = Customer.__table__  # type: ignore[assignment]
@@ -270,7 +260,7 @@ def _sorted_lines(lines: pa.Table | None, orders: pa.Table) -> pa.Table | None:
     lines = exact_values(lines)
     lines = lines.append_column("line_no", pa.array(range(lines.num_rows), pa.int64()))
     lines = lines.filter(pc.is_in(lines.column("order_id"), orders.column("order_id")))
-    return lines.select(["order_id", *_LINE_FIELDS, "line_no"]).sort_by(
+    return lines.select(["order_id", *LINE_FIELDS, "line_no"]).sort_by(
         [("order_id", "ascending"), ("line_no", "ascending")]
     )
 
@@ -322,7 +312,7 @@ def _insert_new_rows(conn: Connection, table: Table, key: str, batch: pa.Table) 
 
 
 def _line_key(row: Mapping[Any, Any]) -> tuple[Any, ...]:
-    return tuple(row.get(name) for name in _LINE_FIELDS)
+    return tuple(row.get(name) for name in LINE_FIELDS)
 
 
 def _write_orders_rows(
@@ -337,7 +327,7 @@ def _write_orders_rows(
     for line in batch_lines.to_pylist() if batch_lines is not None else ():
         lines.setdefault(line["order_id"], []).append(line)
     ids = [row["order_id"] for row in orders]
-    columns = [ORDERS.c.order_id, *(ORDERS.c[name] for name in UPDATABLE_ORDER_FIELDS)]
+    columns = [ORDERS.c.order_id, *(ORDERS.c[name] for name in ORDER_FACTS)]
     stored = {
         r.order_id: dict(r._mapping)
         for r in conn.execute(
@@ -350,12 +340,10 @@ def _write_orders_rows(
     replace: list[str] = []
     for row in orders:
         oid = row["order_id"]
-        values = {name: row[name] for name in UPDATABLE_ORDER_FIELDS}
+        values = {name: row[name] for name in ORDER_FACTS}
         incoming = lines.get(oid)
         before = stored.get(oid)
-        order_changed = before is None or any(
-            _differs(before[n], values[n]) for n in UPDATABLE_ORDER_FIELDS
-        )
+        order_changed = before is None or any(_differs(before[n], values[n]) for n in ORDER_FACTS)
         lines_changed = bool(incoming) and stored_lines.get(oid, Counter()) != Counter(
             _line_key(line) for line in incoming or ()
         )
@@ -383,7 +371,7 @@ def _write_orders_rows(
         statement = statement.on_conflict_do_update(
             index_elements=["shop_id", "order_id"],
             set_={
-                **{name: statement.excluded[name] for name in UPDATABLE_ORDER_FIELDS},
+                **{name: statement.excluded[name] for name in ORDER_FACTS},
                 "updated_at": statement.excluded.updated_at,
             },
         )
@@ -401,7 +389,7 @@ def _stored_lines(
     found: dict[str, Counter[tuple[Any, ...]]] = {}
     if not order_ids:
         return found
-    query = select(ORDER_LINES.c.order_id, *(ORDER_LINES.c[n] for n in _LINE_FIELDS)).where(
+    query = select(ORDER_LINES.c.order_id, *(ORDER_LINES.c[n] for n in LINE_FIELDS)).where(
         and_(ORDER_LINES.c.shop_id == shop_id, ORDER_LINES.c.order_id.in_(order_ids))
     )
     for r in conn.execute(query):
@@ -426,7 +414,7 @@ def _replace_lines(
         )
         counts.lines_deleted += gone.rowcount
     rows = [
-        {"shop_id": shop_id, "order_id": oid, **{n: line.get(n) for n in _LINE_FIELDS}}
+        {"shop_id": shop_id, "order_id": oid, **{n: line.get(n) for n in LINE_FIELDS}}
         for oid in order_ids
         for line in lines[oid]
     ]
@@ -532,7 +520,7 @@ def _order_ids(conn: Connection, name: str) -> Table:
 
 def _insert_new_orders(conn: Connection, shop_id: str, staged: Table) -> Table:
     """Insert the staged orders that are not in the store; a staged table of their ids."""
-    names = ["order_id", "customer_id", *UPDATABLE_ORDER_FIELDS]
+    names = ["order_id", "customer_id", *ORDER_FACTS]
     added = (
         postgresql.insert(ORDERS)
         # include_defaults (the default): created_at, updated_at
@@ -561,7 +549,7 @@ def _update_changed_orders(
 
     The orders just inserted equal their staged rows, so they are never among them.
     """
-    differs = or_(*(ORDERS.c[n].is_distinct_from(staged.c[n]) for n in UPDATABLE_ORDER_FIELDS))
+    differs = or_(*(ORDERS.c[n].is_distinct_from(staged.c[n]) for n in ORDER_FACTS))
     statement = (
         update(ORDERS)
         .where(
@@ -570,7 +558,7 @@ def _update_changed_orders(
             ORDERS.c.order_id == staged.c.order_id,
             differs,
         )
-        .values({**{n: staged.c[n] for n in UPDATABLE_ORDER_FIELDS}, "updated_at": utcnow()})
+        .values({**{n: staged.c[n] for n in ORDER_FACTS}, "updated_at": utcnow()})
         .returning(ORDERS.c.order_id)
     )
     return list(conn.scalars(statement))
@@ -582,10 +570,10 @@ def _lines_that_differ(
     """A staged table of the existing orders whose staged lines differ (as multisets) from
     the stored ones: an order id left by ``staged EXCEPT ALL stored`` or the reverse."""
     existing = staged_lines.c.order_id.not_in(select(new.c.order_id))
-    incoming = select(staged_lines.c.order_id, *(staged_lines.c[n] for n in _LINE_FIELDS)).where(
+    incoming = select(staged_lines.c.order_id, *(staged_lines.c[n] for n in LINE_FIELDS)).where(
         existing
     )
-    stored = select(ORDER_LINES.c.order_id, *(ORDER_LINES.c[n] for n in _LINE_FIELDS)).where(
+    stored = select(ORDER_LINES.c.order_id, *(ORDER_LINES.c[n] for n in LINE_FIELDS)).where(
         ORDER_LINES.c.shop_id == shop_id,
         _among(ORDER_LINES.c.order_id, ids),
         ORDER_LINES.c.order_id.in_(select(staged_lines.c.order_id).where(existing)),
@@ -627,7 +615,7 @@ def _insert_staged_lines(
     conn: Connection, shop_id: str, staged_lines: Table, orders: Table, counts: IngestCounts
 ) -> None:
     """Insert the staged lines of ``orders``, in file order (the ids follow it)."""
-    names = ["order_id", *_LINE_FIELDS]
+    names = ["order_id", *LINE_FIELDS]
     rows = (
         select(literal(shop_id, String()), *(staged_lines.c[n] for n in names))
         .where(staged_lines.c.order_id.in_(select(orders.c.order_id)))

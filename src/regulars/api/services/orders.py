@@ -39,20 +39,13 @@ from regulars.api.services.common import (
 )
 from regulars.clock import utcnow
 from regulars.customers.aliases import resolve_aliases, resolve_customer_id
+from regulars.data.schema import LINE_FIELDS, ORDER_FACTS
 from regulars.store.tables import Order, OrderLine, OrderReturn
 from regulars.store.types import MONEY
 from regulars.store.upsert import insert_ignoring_conflicts
 
-ORDER_FIELDS = (
-    "customer_id",
-    "ordered_at",
-    "amount",
-    "refunded_amount",
-    "status",
-    "currency",
-    "channel",
-)
-LINE_FIELDS = ("sku", "product_name", "category", "quantity", "unit_price", "line_amount")
+ORDER_FIELDS = ("customer_id", *ORDER_FACTS)
+"""An order body's fields besides its key ``(shop_id, order_id)``."""
 ORDERS = TABLES["orders"]
 ORDER_LINES = TABLES["order_lines"]
 RETURNS = TABLES["order_returns"]

@@ -14,20 +14,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from regulars.data.schema import CUSTOMER_FIELDS, LINE_FIELDS, ORDER_FIELDS
 from regulars.errors import InputFileError, RegularsError
 
-ORDER_FIELDS = (
-    "order_id",
-    "customer_id",
-    "ordered_at",
-    "amount",
-    "refunded_amount",
-    "status",
-    "currency",
-    "channel",
-)
-CUSTOMER_FIELDS = ("email", "phone", "name", "birthday", "acquisition_channel", "created_at")
-LINE_FIELDS = ("sku", "product_name", "category", "quantity", "unit_price", "line_amount")
 #: Not a canonical column: a per-line discount that is subtracted from quantity × price.
 EXTRA_FIELDS = ("line_discount",)
 FIELDS = ORDER_FIELDS + CUSTOMER_FIELDS + LINE_FIELDS + EXTRA_FIELDS

@@ -23,9 +23,9 @@ from regulars.data.importers.identity import (
     normalize_email,
     normalize_phone,
 )
-from regulars.data.importers.mapping import LINE_FIELDS, MAP_SYNTAX_HINT
+from regulars.data.importers.mapping import MAP_SYNTAX_HINT
 from regulars.data.importers.readers import RawFile
-from regulars.data.schema import MONEY, UTC_TIMESTAMP
+from regulars.data.schema import LINE_FIELDS, MONEY, UTC_TIMESTAMP
 from regulars.errors import InputFileError
 
 STAGE_SCHEMA = pa.schema(
