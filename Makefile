@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Quiet pip's notes about this machine's local mirror folders; errors still show.
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip -q
 
-.PHONY: demo test lint typecheck check bench lock clean
+.PHONY: demo test lint typecheck check bench lock vendor clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ lock: $(STAMP)
 	$(PIP) install uv==0.13.9 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		--no-header --annotation-style line -o requirements.lock
+
+# Re-copy the browser assets served from the package (Swagger UI…) from their pinned npm
+# packages (vendor/package-lock.json); the copies are committed, so only to upgrade them.
+vendor: $(STAMP)
+	cd vendor && npm ci --ignore-scripts --no-audit --no-fund
+	$(BIN)/python vendor/copy_assets.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

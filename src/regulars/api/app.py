@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 from regulars import __version__
-from regulars.api.openapi import install_openapi
+from regulars.api.openapi import install_docs, install_openapi
 from regulars.api.problems import BodySizeLimit, install_problem_handlers
 from regulars.api.routers import (
     audit,
@@ -78,6 +78,8 @@ def create_app(
     """
     app = FastAPI(
         lifespan=None if engine is not None else _dispose_engine_at_shutdown,
+        docs_url=None,  # install_docs serves /docs from the package, not a CDN
+        redoc_url=None,
         title="regulars API",
         version=__version__,
         description="Customers, orders, returns, products, events and Customer 360. "
@@ -89,6 +91,7 @@ def create_app(
     app.state.slots = WeakKeyDictionary()  # transaction slots per event loop (api.deps)
     install_problem_handlers(app)
     install_openapi(app)
+    install_docs(app)
     app.add_middleware(
         BodySizeLimit,
         max_body_size=max_body_size,

@@ -1,13 +1,18 @@
 """OpenAPI helpers: problem responses declared per route, query parameters shared by the
-list endpoints, and the ``Problem`` schema registered once under ``components``."""
+list endpoints, the ``Problem`` schema registered once under ``components``, and the
+``/docs`` page served from the package's own copy of Swagger UI (offline, no CDN)."""
 
 from __future__ import annotations
 
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Query
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from pydantic import AfterValidator
+from starlette.responses import HTMLResponse
 
 from regulars.api.problems import PROBLEM_JSON
 from regulars.api.schemas import Problem, storable
@@ -69,3 +74,35 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+SWAGGER_UI = FilePath(__file__).parent / "static" / "swagger-ui"
+"""Swagger UI from its npm package (``vendor/``, ``make vendor``), with its licence."""
+SWAGGER_UI_URL = "/static/swagger-ui"
+DOCS_URL = "/docs"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve ``/docs`` with the package's Swagger UI, so the page works offline; the app
+    is built with ``docs_url=None`` (FastAPI's own page loads Swagger UI from a CDN) and
+    without ``/redoc`` (ReDoc is not shipped)."""
+    app.mount(SWAGGER_UI_URL, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
+
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} – docs",
+            swagger_js_url=f"{SWAGGER_UI_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI_URL}/favicon-32x32.png",
+            oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+            # No badge that sends the schema to validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    app.add_api_route(DOCS_URL, docs, include_in_schema=False)
+    app.add_api_route(OAUTH2_REDIRECT_URL, oauth2_redirect, include_in_schema=False)
