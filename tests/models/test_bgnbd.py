@@ -11,8 +11,8 @@ from scipy.integrate import quad
 from scipy.special import betaln
 
 from regulars.models import BetaGeoModel
-from regulars.models.base import numerical_gradient
 from regulars.models.bgnbd import alive_expectation, beta_geometric_log_likelihood
+from regulars.models.estimation import numerical_gradient
 
 
 @cache

@@ -22,7 +22,7 @@ from regulars.models import (
     ModifiedBetaGeoModel,
     ParetoNBDModel,
 )
-from regulars.models.base import FitResult
+from regulars.models.estimation import FitResult
 
 
 def _ages(rng: np.random.Generator, n: int) -> np.ndarray:

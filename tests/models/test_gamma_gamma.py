@@ -85,7 +85,7 @@ def test_unfittable_data(x: list[float], z: list[float], message: str) -> None:
 
 
 def test_analytic_gradient_matches_finite_differences() -> None:
-    from regulars.models.base import numerical_gradient
+    from regulars.models.estimation import numerical_gradient
     from regulars.models.gamma_gamma import _log_density, _log_density_and_grad
 
     rng = np.random.default_rng(2)

@@ -19,7 +19,8 @@ from regulars.models import (
     NotFittedError,
     ParetoNBDModel,
 )
-from regulars.models.base import TransactionModel, dedupe, prepare_customer_data, unique_rows
+from regulars.models.base import TransactionModel
+from regulars.models.inputs import dedupe, prepare_customer_data, unique_rows
 
 MODELS: list[type[TransactionModel]] = [BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel]
 

@@ -12,7 +12,7 @@ from scipy.integrate import quad
 from scipy.special import hyp2f1
 
 from regulars.models import ParetoNBDModel
-from regulars.models.base import numerical_gradient
+from regulars.models.estimation import numerical_gradient
 from regulars.models.pareto_nbd import log_death_integral
 
 

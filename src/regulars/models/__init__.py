@@ -5,15 +5,10 @@ the analytics engine (:func:`btyd_summary`). The maths and the CDNOW validation 
 ``docs/models.md``.
 """
 
-from regulars.models.base import (
-    FitResult,
-    ModelConvergenceWarning,
-    NotFittedError,
-    SpendCorrelationWarning,
-    TransactionModel,
-)
+from regulars.models.base import NotFittedError, SpendCorrelationWarning, TransactionModel
 from regulars.models.bgnbd import BetaGeoModel
 from regulars.models.clv import customer_lifetime_value, discounted_expected_purchases
+from regulars.models.estimation import FitResult, ModelConvergenceWarning
 from regulars.models.gamma_gamma import GammaGammaModel
 from regulars.models.mbgnbd import ModifiedBetaGeoModel
 from regulars.models.pareto_nbd import ParetoNBDModel

@@ -51,10 +51,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import betainc, betaln, digamma, expit, gammaln, hyp2f1, xlogy
 
-from regulars.models.base import (
+from regulars.models.base import TransactionModel
+from regulars.models.inputs import (
     CustomerData,
     FloatArray,
-    TransactionModel,
     broadcast_float,
     check_counts,
     check_horizon,

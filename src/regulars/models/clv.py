@@ -26,16 +26,9 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from regulars.models.base import (
-    DAYS_PER_UNIT,
-    FloatArray,
-    TimeUnit,
-    TransactionModel,
-    as_float_array,
-    days_per_unit,
-    unique_rows,
-)
+from regulars.models.base import DAYS_PER_UNIT, TimeUnit, TransactionModel, days_per_unit
 from regulars.models.gamma_gamma import GammaGammaModel
+from regulars.models.inputs import FloatArray, as_float_array, unique_rows
 
 __all__ = ["customer_lifetime_value", "discounted_expected_purchases", "months_to_units"]
 

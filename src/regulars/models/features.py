@@ -55,8 +55,8 @@ import pyarrow as pa
 from regulars.analytics.expr import ratio
 from regulars.analytics.transactions import purchases
 from regulars.errors import ModelFitError
-from regulars.models.base import unique_rows
 from regulars.models.bgnbd import BetaGeoModel
+from regulars.models.inputs import unique_rows
 
 #: Columns added by :func:`add_bgnbd_features` when BG/NBD can be fitted.
 BGNBD_COLUMNS: tuple[str, ...] = ("p_alive", "expected_purchases")

@@ -40,16 +40,15 @@ import numpy.typing as npt
 from scipy.special import digamma, gammaln
 
 from regulars.errors import ModelFitError
-from regulars.models.base import (
+from regulars.models.base import ParametricModel, SpendCorrelationWarning
+from regulars.models.estimation import fit_maximum_likelihood
+from regulars.models.inputs import (
     FloatArray,
-    ParametricModel,
-    SpendCorrelationWarning,
     as_float_array,
     broadcast_float,
     check_finite_nonnegative,
     check_weights,
     dedupe,
-    fit_maximum_likelihood,
 )
 
 __all__ = ["GammaGammaModel", "weighted_correlation"]

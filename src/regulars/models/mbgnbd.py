@@ -42,8 +42,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import betainc, betaln
 
-from regulars.models.base import FloatArray, broadcast_float, check_counts, check_horizon
 from regulars.models.bgnbd import BetaGeoModel, log_nbd_pmf
+from regulars.models.inputs import FloatArray, broadcast_float, check_counts, check_horizon
 
 __all__ = ["ModifiedBetaGeoModel"]
 

@@ -72,15 +72,15 @@ import numpy.typing as npt
 from scipy.special import digamma, expit, gammaln
 
 from regulars.models._numerics import log_integral, log_integral_nodes, tail_cut
-from regulars.models.base import (
+from regulars.models.base import TransactionModel
+from regulars.models.bgnbd import log_nbd_pmf
+from regulars.models.inputs import (
     CustomerData,
     FloatArray,
-    TransactionModel,
     broadcast_float,
     check_counts,
     check_horizon,
 )
-from regulars.models.bgnbd import log_nbd_pmf
 
 __all__ = ["ParetoNBDModel", "death_integral", "log_death_integral"]
 

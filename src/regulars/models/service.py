@@ -17,17 +17,12 @@ import numpy as np
 import pyarrow as pa
 
 from regulars.errors import ModelFitError
-from regulars.models.base import (
-    FitResult,
-    ModelConvergenceWarning,
-    TimeUnit,
-    TransactionModel,
-    days_per_unit,
-    unique_rows,
-)
+from regulars.models.base import TimeUnit, TransactionModel, days_per_unit
 from regulars.models.bgnbd import BetaGeoModel
 from regulars.models.clv import customer_lifetime_value
+from regulars.models.estimation import FitResult, ModelConvergenceWarning
 from regulars.models.gamma_gamma import GammaGammaModel
+from regulars.models.inputs import unique_rows
 from regulars.models.mbgnbd import ModifiedBetaGeoModel
 from regulars.models.pareto_nbd import ParetoNBDModel
 from regulars.models.summary import btyd_summary

@@ -22,7 +22,8 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pyarrow as pa
 
-from regulars.models.base import FloatArray, TransactionModel, days_per_unit, unique_rows
+from regulars.models.base import TransactionModel, days_per_unit
+from regulars.models.inputs import FloatArray, unique_rows
 from regulars.models.summary import purchase_days
 
 __all__ = [
