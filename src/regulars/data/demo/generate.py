@@ -17,7 +17,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from enum import IntEnum
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -29,15 +28,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from regulars.data.demo import defects
-from regulars.data.demo.baskets import STATUSES, Baskets, OrderBatch, Tastes, fill_orders
-from regulars.data.demo.behaviour import (
-    Customers,
-    Purchases,
-    at_the_till,
-    registration_times,
-    signup_channels,
-    simulate_customers,
-)
+from regulars.data.demo.baskets import STATUSES, Baskets, OrderBatch, fill_orders
 from regulars.data.demo.catalog import Catalog, build_catalog
 from regulars.data.demo.clock import ShopClock, build_clock
 from regulars.data.demo.money import (
@@ -49,6 +40,16 @@ from regulars.data.demo.money import (
 )
 from regulars.data.demo.params import DEFAULT_PARAMS, POS, DemoParams
 from regulars.data.demo.people import draw_identities
+from regulars.data.demo.timeline import (
+    Population,
+    Stage,
+    Timeline,
+    build_population,
+    build_timeline,
+    return_documents,
+    simulate_buyers,
+    stream,
+)
 from regulars.data.schema import UTC_TIMESTAMP, arrow_schema
 from regulars.errors import RegularsError
 
@@ -56,9 +57,6 @@ Progress = Callable[[int, int], None]
 
 ROW_GROUP_ROWS = 1_000_000  # every Parquet row group but the last of a file
 CHUNK_ROWS = 250_000  # orders (≈ a million lines) or customers simulated at a time
-_CUSTOMER_BATCH = 200_000
-_ORDERS_PER_CUSTOMER_GUESS = 3.0
-_RETURN_WINDOW_DAYS = 28
 _ORDER_ID_DIGITS = 8
 _MIN_TRANSACTIONS = 10
 _MAX_YEARS = 60  # times are held as int32 seconds since start
@@ -71,24 +69,6 @@ _DICTIONARY_COLUMNS: dict[str, list[str]] = {
     "order_lines": ["sku", "product_name", "category"],
     "customers": ["name", "acquisition_channel"],
 }
-
-
-class Stage(IntEnum):
-    """Independent random streams, one per stage of the simulation."""
-
-    CATALOG = 1
-    CUSTOMERS = 2
-    TILL = 3
-    RETURNS = 4
-    SIGNUPS = 5
-    REGISTRATION = 6
-    BASKETS = 7
-    IDENTITIES = 8
-    DEFECTS = 9
-
-
-def _stream(seed: int, stage: Stage, index: int = 0) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, int(stage), index]))
 
 
 @dataclass(frozen=True)
@@ -109,202 +89,6 @@ class DemoShop:
     n_defects: int
     start: date
     end: date
-
-
-@dataclass(frozen=True)
-class Population:
-    """Every customer record, sorted by creation time (customer number = index + 1)."""
-
-    created_s: NDArray[np.int64]  # seconds since start
-    channel: NDArray[np.int8]
-    tastes: Tastes
-
-    def __len__(self) -> int:
-        return len(self.created_s)
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """Every order, sorted by time; ``owner`` is the customer index in the population.
-
-    Compact on purpose (10 bytes an order): it is the only per-order state held in full.
-    """
-
-    owner: NDArray[np.int32]
-    rel_s: NDArray[np.int32]  # seconds since start (int32 spans 68 years)
-    is_return: NDArray[np.bool_]
-    at_till: NDArray[np.bool_]
-
-    def __len__(self) -> int:
-        return len(self.owner)
-
-    def slice(self, lo: int, hi: int) -> Timeline:
-        return Timeline(
-            self.owner[lo:hi], self.rel_s[lo:hi], self.is_return[lo:hi], self.at_till[lo:hi]
-        )
-
-
-@dataclass(frozen=True)
-class PurchaseLog:
-    """All purchases in simulation order; ``owner`` indexes the buyers."""
-
-    owner: NDArray[np.int32]
-    rel_s: NDArray[np.int32]
-    at_till: NDArray[np.bool_]
-
-    @classmethod
-    def empty(cls, n: int) -> PurchaseLog:
-        return cls(np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.bool_))
-
-    def __len__(self) -> int:
-        return len(self.owner)
-
-
-# --- phase 1: the timeline -------------------------------------------------------------
-
-
-def _trim_to_target(
-    customers: Customers, purchases: Purchases, needed: int
-) -> tuple[Customers, Purchases]:
-    """Keep the first customers until their purchases reach ``needed`` exactly; the last
-    kept customer loses purchases beyond the target (they simply stop buying earlier)."""
-    counts = np.bincount(purchases.owner, minlength=len(customers))
-    cumulative = np.cumsum(counts)
-    if cumulative[-1] < needed:
-        return customers, purchases
-    last = int(np.searchsorted(cumulative, needed))
-    allowed = needed - (int(cumulative[last - 1]) if last > 0 else 0)
-    keep = (purchases.owner < last) | ((purchases.owner == last) & (purchases.rank < allowed))
-    return customers.take(np.arange(last + 1)), purchases.filter(keep)
-
-
-def _concat_customers(parts: list[Customers]) -> Customers:
-    return Customers(
-        arrival_s=np.concatenate([p.arrival_s for p in parts]),
-        channel=np.concatenate([p.channel for p in parts]),
-        regular=np.concatenate([p.regular for p in parts]),
-        mean_spend=np.concatenate([p.mean_spend for p in parts]),
-        favourite=np.concatenate([p.favourite for p in parts]),
-        staple_u=np.concatenate([p.staple_u for p in parts]),
-    )
-
-
-def simulate_buyers(
-    n_purchases: int,
-    clock: ShopClock,
-    params: DemoParams,
-    catalog: Catalog,
-    seed: int,
-    report: Callable[[int], None],
-) -> tuple[Customers, PurchaseLog]:
-    """Draw i.i.d. buyers in batches until their purchases add up to ``n_purchases``.
-
-    Stopping on the purchase count (rather than fixing the number of customers) hits the
-    requested size exactly at every scale; customers stay i.i.d., so the model holds.
-    """
-    batch = int(min(max(n_purchases / _ORDERS_PER_CUSTOMER_GUESS * 1.1, 64), _CUSTOMER_BATCH))
-    customer_parts: list[Customers] = []
-    log = PurchaseLog.empty(n_purchases)
-    done, n_customers, index = 0, 0, 0
-    while done < n_purchases:
-        rng = _stream(seed, Stage.CUSTOMERS, index)
-        customers, purchases = simulate_customers(
-            rng, batch, clock, params, catalog.category_weights
-        )
-        customers, purchases = _trim_to_target(customers, purchases, n_purchases - done)
-        till = at_the_till(_stream(seed, Stage.TILL, index), customers, purchases, clock, params)
-        rows = slice(done, done + len(purchases))
-        log.owner[rows] = purchases.owner + n_customers
-        log.rel_s[rows] = purchases.rel_s
-        log.at_till[rows] = till
-        customer_parts.append(customers)
-        done += len(purchases)
-        n_customers += len(customers)
-        index += 1
-        report(done)
-    return _concat_customers(customer_parts), log
-
-
-def _return_documents(
-    rng: np.random.Generator, log: PurchaseLog, clock: ShopClock, n_wanted: int
-) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
-    """(owner, time) of till returns: a store purchase brought back 1–28 days later, at
-    the same time of day, on a day the store is open and inside the window."""
-    candidates = np.flatnonzero(log.at_till)
-    if n_wanted <= 0 or len(candidates) == 0:
-        return np.empty(0, np.int32), np.empty(0, np.int32)
-    parents = rng.choice(candidates, size=min(len(candidates), 3 * n_wanted), replace=False)
-    days = rng.integers(1, _RETURN_WINDOW_DAYS + 1, len(parents))
-    rel_s = log.rel_s[parents].astype(np.int64) + days * 86_400
-    inside = rel_s < clock.span_s
-    usable = inside & clock.is_store_open(np.where(inside, rel_s, 0))
-    chosen = np.flatnonzero(usable)[:n_wanted]
-    return log.owner[parents[chosen]], rel_s[chosen].astype(np.int32)
-
-
-def _staples(catalog: Catalog, customers: Customers) -> NDArray[np.int16]:
-    favourite = customers.favourite.astype(np.int64)
-    staple = catalog.by_popularity(favourite, customers.staple_u.astype(np.float64))
-    return staple.astype(np.int16)  # 200 products
-
-
-def _scatter(values: NDArray[np.generic], index: NDArray[np.int64], size: int) -> NDArray[Any]:
-    """An array of ``size`` zeros with ``values`` placed at ``index``."""
-    out = np.zeros(size, dtype=values.dtype)
-    out[index] = values
-    return out
-
-
-def build_population(
-    customers: Customers, clock: ShopClock, catalog: Catalog, params: DemoParams, seed: int
-) -> tuple[Population, NDArray[np.int64]]:
-    """Buyers plus registered customers who never order, numbered by creation time.
-
-    Returns the population and each buyer's index in it.
-    """
-    n_buyers = len(customers)
-    n_signups = round(params.signup_share * n_buyers)
-    rng = _stream(seed, Stage.SIGNUPS)
-    signup_created = clock.draw_arrivals(rng, n_signups).astype(np.int64)
-    signup_channel = signup_channels(rng, n_signups, params)
-    buyer_created = registration_times(_stream(seed, Stage.REGISTRATION), customers, params)
-    created = np.concatenate((buyer_created, signup_created))
-    by_creation = np.argsort(created, kind="stable")
-    index_of = np.empty_like(by_creation)
-    index_of[by_creation] = np.arange(len(by_creation))
-    buyer_index = index_of[:n_buyers]
-    size = len(created)
-    tastes = Tastes(
-        mean_spend=_scatter(customers.mean_spend, buyer_index, size),
-        favourite=_scatter(customers.favourite, buyer_index, size),
-        staple=_scatter(_staples(catalog, customers), buyer_index, size),
-        regular=_scatter(customers.regular, buyer_index, size),
-    )
-    channel = np.concatenate((customers.channel, signup_channel))[by_creation]
-    return Population(created[by_creation], channel, tastes), buyer_index
-
-
-def stable_argsort_nonnegative(keys: NDArray[np.int32]) -> NDArray[np.int64]:
-    """Stable argsort of non-negative 32-bit keys: two stable passes on 16-bit halves,
-    low half first (LSD radix sort; numpy radix-sorts 16-bit keys, twice as fast here)."""
-    by_low = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
-    high = (keys[by_low] >> 16).astype(np.uint16)
-    return by_low[np.argsort(high, kind="stable")]
-
-
-def build_timeline(
-    log: PurchaseLog,
-    returns: tuple[NDArray[np.int32], NDArray[np.int32]],
-    buyer_index: NDArray[np.int64],
-) -> Timeline:
-    """Purchases and return documents merged and sorted by time (ties keep their order)."""
-    return_owner, return_s = returns
-    rel_s = np.concatenate((log.rel_s, return_s))
-    by_time = stable_argsort_nonnegative(rel_s)
-    owner = buyer_index[np.concatenate((log.owner, return_owner))[by_time]].astype(np.int32)
-    is_return = np.concatenate((np.zeros(len(log), bool), np.ones(len(return_s), bool)))
-    till = np.concatenate((log.at_till, np.ones(len(return_s), bool)))
-    return Timeline(owner, rel_s[by_time], is_return[by_time], till[by_time])
 
 
 # --- phase 2: the files ----------------------------------------------------------------
@@ -433,7 +217,7 @@ def write_orders(
 ) -> int:
     """Fill and write orders and order lines chunk by chunk; returns the defect rows added."""
     as_text = fmt == "csv"
-    plan = defects.plan_defects(_stream(ctx.seed, Stage.DEFECTS), len(timeline))
+    plan = defects.plan_defects(stream(ctx.seed, Stage.DEFECTS), len(timeline))
     if not as_text:
         plan = plan.within(0, 0)
     next_fresh = int(np.count_nonzero(~timeline.is_return)) + 1
@@ -452,7 +236,7 @@ def write_orders(
                 is_return=chunk.is_return,
                 at_till=chunk.at_till,
             )
-            rng = _stream(ctx.seed, Stage.BASKETS, index)
+            rng = stream(ctx.seed, Stage.BASKETS, index)
             baskets = fill_orders(rng, batch, ctx.population.tastes, ctx.catalog, ctx.params)
             order_ids = _order_ids(chunk.is_return, purchases_before, returns_before)
             lines = _lines_table(order_ids, baskets, ctx.catalog)
@@ -547,7 +331,7 @@ def write_customers(ctx: _Context, path: Path) -> None:
             channel = population.channel[lo:hi]
             created_s = clock.start_s + population.created_s[lo:hi]
             who = draw_identities(
-                _stream(ctx.seed, Stage.IDENTITIES, index),
+                stream(ctx.seed, Stage.IDENTITIES, index),
                 number,
                 np.isin(channel, pos_index),
                 created_s,
@@ -617,12 +401,12 @@ def generate_demo(
             progress(min(done, total), total)
 
     clock = build_clock(start, end, params)
-    catalog = build_catalog(_stream(seed, Stage.CATALOG))
+    catalog = build_catalog(stream(seed, Stage.CATALOG))
     n_returns = round(params.return_document_share * n_transactions)
     customers, log = simulate_buyers(
         n_transactions - n_returns, clock, params, catalog, seed, report
     )
-    returns = _return_documents(_stream(seed, Stage.RETURNS), log, clock, n_returns)
+    returns = return_documents(stream(seed, Stage.RETURNS), log, clock, n_returns)
     population, buyer_index = build_population(customers, clock, catalog, params, seed)
     timeline = build_timeline(log, returns, buyer_index)
     del customers, log, returns, buyer_index  # only the timeline is needed from here on
