@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import ibis
 
 from regulars.analytics.cohorts import cohort_matrix
-from regulars.analytics.customers import customer_table
+from regulars.analytics.customer_table import customer_table
 from regulars.analytics.goal import RetentionGoal, retention_goal, suggest_target
 from regulars.analytics.kinds import customer_kinds
 from regulars.analytics.kpis import PeriodKPIs, kpi_series, period_kpis

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from regulars.analytics.cohorts import cohort_matrix
-    from regulars.analytics.customers import customer_table
+    from regulars.analytics.customer_table import customer_table
     from regulars.analytics.goal import RetentionGoal, retention_goal, suggest_target
     from regulars.analytics.kinds import KindConfig, customer_kinds
     from regulars.analytics.kpis import (
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 _SOURCES = {
     "cohort_matrix": "regulars.analytics.cohorts",
-    "customer_table": "regulars.analytics.customers",
+    "customer_table": "regulars.analytics.customer_table",
     "RetentionGoal": "regulars.analytics.goal",
     "retention_goal": "regulars.analytics.goal",
     "suggest_target": "regulars.analytics.goal",

@@ -8,7 +8,7 @@
    the canonical schema, money exact.
 2. **Compute**, as of the start of the shop's local day (orders before it count): the
    RFM ``segment``, ``kind`` and ``stage`` of every customer
-   (:func:`regulars.analytics.customers.customer_table`, the same table the report
+   (:func:`regulars.analytics.customer_table.customer_table`, the same table the report
    shows), ``p_alive`` and ``clv_12m`` (BG/NBD + Gamma-Gamma,
    :func:`regulars.models.service.score_customers`) and ``churn_risk`` — stored as the
    probability 0–1 of no purchase in the next 90 days
@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Engine, Table, delete
 from threadpoolctl import threadpool_limits
 
-from regulars.analytics.customers import customer_table
+from regulars.analytics.customer_table import customer_table
 from regulars.clock import local_day, utcnow
 from regulars.config import Settings
 from regulars.errors import ModelFitError
