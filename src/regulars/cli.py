@@ -682,13 +682,13 @@ def serve(
     ] = False,
     demo_db: Annotated[
         Path | None,
-        typer.Option(help="The demo store's SQLite file [default: out/demo/regulars-demo.db]."),
+        typer.Option(help=r"The demo store's SQLite file \[default: out/demo/regulars-demo.db]."),
     ] = None,
     demo_transactions: Annotated[
         int | None,
-        typer.Option(min=1_000, max=1_000_000, help="Size of the demo shop [default: 10000]."),
+        typer.Option(min=1_000, max=1_000_000, help=r"Size of the demo shop \[default: 10000]."),
     ] = None,
-    demo_seed: Annotated[int | None, typer.Option(help="Demo shop seed [default: 7].")] = None,
+    demo_seed: Annotated[int | None, typer.Option(help=r"Demo shop seed \[default: 7].")] = None,
 ) -> None:
     """Serve the HTTP API (/v1; OpenAPI at /docs) on the store."""
     import os
