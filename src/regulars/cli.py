@@ -823,6 +823,7 @@ def loyalty_simulate(
 ) -> None:
     """Replay the order history under a proposed points program: cost, liability, and the
     retention gain it needs to pay for itself (docs/loyalty-economics.md)."""
+    from regulars.data.importers import read_order_lines
     from regulars.engine import table_from_arrow
     from regulars.loyalty.simulate import simulate_program
 
@@ -846,7 +847,7 @@ def loyalty_simulate(
     settings = _settings(timezone=timezone, margin=_decimal(margin, "--margin"))
     shop = _load_shop(orders, settings, _mapping(map_, mapping))
     imported = shop.import_result.order_lines if shop.import_result else None
-    line_items = _read_lines(lines) if lines is not None else imported
+    line_items = read_order_lines(lines) if lines is not None else imported
     sim = simulate_program(
         shop.orders,
         program,
@@ -897,43 +898,6 @@ def _program(
 
 
 _NEVER = object()
-_LINE_TYPES = {"order_id": "string", "sku": "string", "category": "string"}
-
-
-def _read_lines(path: Path) -> Any:
-    """``--lines``: canonical order lines from Parquet or CSV (``order_id`` and
-    ``line_amount`` required; ``sku``, ``category`` optional)."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    from regulars.data.schema import MONEY
-
-    try:
-        if path.suffix.lower() == ".parquet":
-            table = pq.read_table(path)
-        else:
-            types = {"line_amount": MONEY} | {k: pa.string() for k in _LINE_TYPES}
-            options = pacsv.ConvertOptions(column_types=types)
-            table = pacsv.read_csv(path, convert_options=options)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise RegularsError(f"--lines: {path}: {str(exc).splitlines()[0]}") from None
-    missing = [c for c in ("order_id", "line_amount") if c not in table.column_names]
-    if missing:
-        raise RegularsError(f"--lines: {path} has no column {', '.join(missing)}")
-    for column in ("sku", "category"):
-        if column not in table.column_names:
-            table = table.append_column(column, pa.nulls(table.num_rows, pa.string()))
-    return table.select(["order_id", "sku", "category", "line_amount"]).cast(
-        pa.schema(
-            [
-                ("order_id", pa.string()),
-                ("sku", pa.string()),
-                ("category", pa.string()),
-                ("line_amount", MONEY),
-            ]
-        )
-    )
 
 
 def _expiry(text: str | None) -> Any:
