@@ -825,24 +825,31 @@ def loyalty_simulate(
     retention gain it needs to pay for itself (docs/loyalty-economics.md)."""
     from regulars.data.importers import read_order_lines
     from regulars.engine import table_from_arrow
+    from regulars.loyalty.proposal import (
+        AssumptionOptions,
+        RuleOptions,
+        parse_expiry,
+        parse_tiers,
+        propose_program,
+    )
     from regulars.loyalty.simulate import simulate_program
 
-    program = _program(
+    program = propose_program(
         config,
-        rules={
-            "earn_per_unit": _decimal(earn_per_unit, "--earn-per-unit"),
-            "point_value": _decimal(point_value, "--point-value"),
-            "expiry_days": _expiry(expiry_days),
-            "pending_days": pending_days,
-            "max_redeem_share": _decimal(max_redeem_share, "--max-redeem-share"),
-        },
-        tiers=_tiers(tiers),
-        assumptions={
-            "enrolment_share": enrolment_share,
-            "redeemer_share": redeemer_share,
-            "redeem_threshold_value": _decimal(redeem_threshold, "--redeem-threshold"),
-            "expected_lift_pct": expected_lift,
-        },
+        RuleOptions(
+            earn_per_unit=_decimal(earn_per_unit, "--earn-per-unit"),
+            point_value=_decimal(point_value, "--point-value"),
+            expiry_days=parse_expiry(expiry_days),
+            pending_days=pending_days,
+            max_redeem_share=_decimal(max_redeem_share, "--max-redeem-share"),
+        ),
+        parse_tiers(tiers),
+        AssumptionOptions(
+            enrolment_share=enrolment_share,
+            redeemer_share=redeemer_share,
+            redeem_threshold_value=_decimal(redeem_threshold, "--redeem-threshold"),
+            expected_lift_pct=expected_lift,
+        ),
     )
     settings = _settings(timezone=timezone, margin=_decimal(margin, "--margin"))
     shop = _load_shop(orders, settings, _mapping(map_, mapping))
@@ -866,69 +873,6 @@ def loyalty_simulate(
         print(json.dumps(simulation_document(sim), indent=2))
         return
     _print_simulation(sim)
-
-
-def _program(
-    config: Path | None,
-    rules: dict[str, Any],
-    tiers: list[dict[str, Any]] | None,
-    assumptions: dict[str, Any],
-) -> Any:
-    """The program of ``--config`` (if any) with the options given on top of it
-    (``--tiers`` replaces the tiers of the config's ``[tiers]`` club, keeping its window
-    and grace)."""
-    from regulars.loyalty.simulate import ProgramConfig, load_program
-
-    base: dict[str, Any] = (
-        load_program(config).model_dump(exclude_none=False)
-        if config
-        else {"rules": {}, "tiers": None, "assumptions": {}}
-    )
-    given_rules = {k: v for k, v in rules.items() if v is not None}
-    if rules["expiry_days"] is _NEVER:
-        given_rules["expiry_days"] = None
-    base["rules"] |= given_rules
-    if tiers is not None:
-        base["tiers"] = (base["tiers"] or {}) | {"tiers": tiers}
-    base["assumptions"] |= {k: v for k, v in assumptions.items() if v is not None}
-    for needed, option in (("earn_per_unit", "--earn-per-unit"), ("point_value", "--point-value")):
-        if needed not in base["rules"]:
-            raise RegularsError(f"{option} is required (or a --config whose rules set {needed})")
-    return ProgramConfig.model_validate(base)
-
-
-_NEVER = object()
-
-
-def _expiry(text: str | None) -> Any:
-    if text is None:
-        return None
-    if text.lower() == "never":
-        return _NEVER
-    try:
-        return int(text)
-    except ValueError:
-        raise RegularsError(f"--expiry-days: '{text}' is not a number of days or 'never'") from None
-
-
-def _tiers(text: str | None) -> list[dict[str, Any]] | None:
-    """Parse 'silver:500:1.5,gold:2000:2:5' (name:threshold:multiplier[:discount %])."""
-    if text is None:
-        return None
-    tiers = []
-    for item in text.split(","):
-        parts = item.strip().split(":")
-        if len(parts) not in (3, 4) or not parts[0]:
-            raise RegularsError(f"--tiers: '{item}' is not name:threshold:multiplier[:discount%]")
-        tier: dict[str, Any] = {
-            "name": parts[0],
-            "threshold": _decimal(parts[1], "--tiers"),
-            "earn_multiplier": _decimal(parts[2], "--tiers"),
-        }
-        if len(parts) == 4:
-            tier["discount_pct"] = _decimal(parts[3], "--tiers")
-        tiers.append(tier)
-    return tiers
 
 
 def _print_simulation(sim: Any) -> None:
