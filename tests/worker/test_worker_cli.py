@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from regulars import cli
 from regulars.cli import app
+from regulars.cli import common as cli
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.store.migrate import upgrade

@@ -15,6 +15,7 @@ from regulars.data.importers.mapping import (
     load_mapping_file,
     parse_mapping,
 )
+from regulars.data.importers.order_lines import read_order_lines
 from regulars.data.importers.pipeline import read_orders
 from regulars.data.importers.result import ImportResult
 
@@ -24,5 +25,6 @@ __all__ = [
     "MappingError",
     "load_mapping_file",
     "parse_mapping",
+    "read_order_lines",
     "read_orders",
 ]
