@@ -17,9 +17,8 @@ from regulars.loyalty.ledger import (
     InsufficientPointsError,
     expire_lots,
 )
-from regulars.loyalty.live.models import LoyaltyTierState
 from regulars.loyalty.live.quote import quote_programs
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent, LoyaltyLot, LoyaltyLotConsumption
+from regulars.loyalty.live.tables import LoyaltyTierState
 from regulars.loyalty.service import (
     account_view,
     adjust,
@@ -32,6 +31,7 @@ from regulars.loyalty.service import (
     redeem,
     reversed_points,
 )
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyEvent, LoyaltyLot, LoyaltyLotConsumption
 from regulars.store.tables import AuditEntry
 
 LATER = T0 + timedelta(days=20)  # after the 14-day pending period
@@ -273,7 +273,7 @@ def test_policy_allow_negative_takes_other_lots_then_goes_negative(session: Sess
 
 
 def _program(session: Session):  # type: ignore[no-untyped-def]
-    from regulars.loyalty.models import LoyaltyProgram
+    from regulars.loyalty.tables import LoyaltyProgram
 
     return session.scalars(select(LoyaltyProgram)).one()
 

@@ -36,12 +36,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.ledger import InsufficientPointsError, OrderRef, expire_lots
-from regulars.loyalty.models import (
-    SHORTFALL_POLICIES,
-    LoyaltyAccount,
-    LoyaltyEntry,
-    LoyaltyProgram,
-)
 from regulars.loyalty.service import (
     adjust,
     cancel_redemption,
@@ -49,6 +43,7 @@ from regulars.loyalty.service import (
     on_return_recorded,
     redeem,
 )
+from regulars.loyalty.tables import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from regulars.store.tables import Order
 
 Op = tuple[str, int, int]

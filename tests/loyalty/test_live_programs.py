@@ -21,10 +21,10 @@ from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.live.gifts import LOYALTY_GIFTS, grant_due_gifts
-from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.live.quote import quote_programs
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent
+from regulars.loyalty.live.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.service import on_order_recorded, on_return_recorded
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyEvent
 from regulars.store.tables import Base, Customer, Order, OrderReturn
 from regulars.worker.registry import registry
 

@@ -13,13 +13,6 @@ from sqlalchemy.orm import Session
 
 from regulars.loyalty.ledger import OrderRef, expire_lots
 from regulars.loyalty.live_economics import program_economics
-from regulars.loyalty.models import (
-    LoyaltyAccount,
-    LoyaltyEntry,
-    LoyaltyLot,
-    LoyaltyLotConsumption,
-    LoyaltyProgram,
-)
 from regulars.loyalty.service import (
     OrderCancelledError,
     RedemptionNotFoundError,
@@ -30,6 +23,13 @@ from regulars.loyalty.service import (
     on_order_recorded,
     on_return_recorded,
     redeem,
+)
+from regulars.loyalty.tables import (
+    LoyaltyAccount,
+    LoyaltyEntry,
+    LoyaltyLot,
+    LoyaltyLotConsumption,
+    LoyaltyProgram,
 )
 from regulars.store.tables import AuditEntry, Order
 

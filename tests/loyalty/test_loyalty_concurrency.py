@@ -11,7 +11,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.ledger import InsufficientPointsError, OrderRef
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
 from regulars.loyalty.service import (
     account_view,
     cancel_redemption,
@@ -19,6 +18,7 @@ from regulars.loyalty.service import (
     on_return_recorded,
     redeem,
 )
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyProgram
 from regulars.store.session import session_scope
 from regulars.store.tables import Order
 

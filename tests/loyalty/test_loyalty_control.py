@@ -21,8 +21,8 @@ from regulars.errors import RegularsError
 from regulars.loyalty.accounts import ControlGroupError
 from regulars.loyalty.effect import program_effect
 from regulars.loyalty.holdout import in_control_group
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
 from regulars.loyalty.service import account_view, on_order_recorded, redeem
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from regulars.loyalty.accounts import ProgramSpec, create_program, find_account
 from regulars.loyalty.ledger import InsufficientPointsError
 from regulars.loyalty.live import charity, partners
-from regulars.loyalty.live.models import Donation, PartnerTransaction
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.live.tables import Donation, PartnerTransaction
 from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.tables import LoyaltyProgram
 from regulars.store.session import session_scope
 
 CAFE: dict[str, Any] = {

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgram
 from regulars.loyalty.service import (
     account_view,
     adjust,
@@ -24,6 +23,7 @@ from regulars.loyalty.service import (
     on_return_recorded,
     redeem,
 )
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgram
 
 NOW = T0 + timedelta(days=30)
 NO_PENDING = {"pending_days": 0}

@@ -22,7 +22,7 @@ from regulars.api.services.customers import (
 )
 from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.live.merging import SELF_REFERRAL_REASON
-from regulars.loyalty.live.models import (
+from regulars.loyalty.live.tables import (
     Draw,
     DrawWinner,
     LoyaltyBadge,
@@ -33,8 +33,8 @@ from regulars.loyalty.live.models import (
     PartnerTransaction,
     Referral,
 )
-from regulars.loyalty.models import LoyaltyEvent
 from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.tables import LoyaltyEvent
 from regulars.store.tables import Base
 
 DAY = timedelta(days=1)

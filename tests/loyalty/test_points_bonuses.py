@@ -23,7 +23,6 @@ from regulars.loyalty.accounts import (
 from regulars.loyalty.holdout import in_control_group
 from regulars.loyalty.live.dispatch import program_config
 from regulars.loyalty.live.history import review_subject
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent, LoyaltyLot
 from regulars.loyalty.programs import PROGRAM_TYPES, PointsProgramConfig
 from regulars.loyalty.programs.history import OrderLine
 from regulars.loyalty.service import (
@@ -35,6 +34,7 @@ from regulars.loyalty.service import (
     on_review_recorded,
     quote,
 )
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyEvent, LoyaltyLot
 from regulars.store.tables import Order
 
 MONDAY = datetime(2026, 1, 5, 15, 30, tzinfo=UTC)  # Tuesday 00:30 in Tokyo

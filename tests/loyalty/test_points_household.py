@@ -21,7 +21,6 @@ from regulars.loyalty.accounts import control_unit, holder_for
 from regulars.loyalty.effect import program_effect
 from regulars.loyalty.holdout import in_control_group
 from regulars.loyalty.ledger import OrderRef
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
 from regulars.loyalty.service import (
     HouseholdSpendError,
     account_view,
@@ -30,6 +29,7 @@ from regulars.loyalty.service import (
     quote,
     redeem,
 )
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.session import session_scope
 
 NOW = T0 + timedelta(days=30)

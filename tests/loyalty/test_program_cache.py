@@ -22,7 +22,7 @@ from regulars.loyalty.accounts import (
 )
 from regulars.loyalty.live.common import lock_program
 from regulars.loyalty.live.membership import earn_multiplier
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.tables import LoyaltyProgram
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

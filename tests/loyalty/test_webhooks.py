@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
 from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.models import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
 from regulars.loyalty.service import (
     emit_expiry_warnings,
     emit_points_expired,
@@ -25,6 +24,7 @@ from regulars.loyalty.service import (
     on_order_recorded,
     redeem,
 )
+from regulars.loyalty.tables import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
 from regulars.loyalty.webhooks import add_endpoint, deliver_due, subscribed
 
 GOLD = {"code": "vip", "tiers": [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]}

@@ -37,7 +37,6 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.holdout import in_control_group
-from regulars.loyalty.models import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyProgram
 from regulars.loyalty.programs import PROGRAM_MODELS, PROGRAM_TYPES, PointsProgramConfig
 from regulars.loyalty.programs.household import (
     Household,
@@ -45,6 +44,7 @@ from regulars.loyalty.programs.household import (
     HouseholdRules,
     resolve,
 )
+from regulars.loyalty.tables import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyProgram
 from regulars.store.tables import Customer
 
 

@@ -32,7 +32,7 @@ from regulars.config import Settings
 from regulars.errors import RegularsError
 from regulars.loyalty.accounts import ProgramError, control_share, find_program, unit_of
 from regulars.loyalty.holdout import CONTROL, MEMBER, ProgramEffect, control_mask, measure_effect
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.shop import Shop
 from regulars.store.session import session_scope
 from regulars.store.tables import Customer

@@ -31,7 +31,7 @@ from regulars.clock import utcnow
 from regulars.errors import InputFileError, RegularsError
 from regulars.loyalty.accounts import ControlGroupError, enroll, find_program
 from regulars.loyalty.ledger import EntrySpec, InsufficientPointsError, credit, debit
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.tables import LoyaltyProgram
 from regulars.store.session import session_scope
 from regulars.store.tables import Customer
 

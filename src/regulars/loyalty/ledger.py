@@ -36,12 +36,7 @@ from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
-from regulars.loyalty.models import (
-    LoyaltyAccount,
-    LoyaltyEntry,
-    LoyaltyLot,
-    LoyaltyLotConsumption,
-)
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotConsumption
 
 _CENT = Decimal("0.01")
 

@@ -40,7 +40,7 @@ from regulars.clock import utcnow
 from regulars.config import Settings
 from regulars.loyalty.accounts import ProgramError, find_program, points_config
 from regulars.loyalty.economics_results import Breakage, FlowRow
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyLot
 from regulars.store.session import session_scope
 
 if TYPE_CHECKING:

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import Holder, holder_of, household_rules
-from regulars.loyalty.models import (
+from regulars.loyalty.tables import (
     LoyaltyAccount,
     LoyaltyEntry,
     LoyaltyEvent,

@@ -39,8 +39,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, String, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import Engine, Select, String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
@@ -81,15 +80,6 @@ from regulars.loyalty.live.dispatch import (
 )
 from regulars.loyalty.live.history import review_subject
 from regulars.loyalty.merging import merged_ids
-from regulars.loyalty.models import (
-    ENTRY_KINDS,
-    LoyaltyAccount,
-    LoyaltyEntry,
-    LoyaltyEvent,
-    LoyaltyLot,
-    LoyaltyLotConsumption,
-    LoyaltyProgram,
-)
 from regulars.loyalty.programs import PointsProgramConfig
 from regulars.loyalty.programs.bonus import (
     PurchaseEarn,
@@ -104,8 +94,18 @@ from regulars.loyalty.programs.history import Purchase
 from regulars.loyalty.programs.household import may_spend
 from regulars.loyalty.programs.outcomes import Earn
 from regulars.loyalty.rules import max_redeemable
+from regulars.loyalty.tables import (
+    ENTRY_KINDS,
+    LoyaltyAccount,
+    LoyaltyEntry,
+    LoyaltyEvent,
+    LoyaltyLot,
+    LoyaltyLotConsumption,
+    LoyaltyProgram,
+)
 from regulars.loyalty.webhooks import emit, emit_from_select, subscribed
 from regulars.store.audit import record
+from regulars.store.json_sql import JSON_FUNCTIONS, typed_text
 from regulars.store.session import session_scope
 from regulars.store.tables import Customer, Order, OrderLine, OrderReturn
 
@@ -1152,12 +1152,14 @@ def emit_points_expired(session: Session, now: datetime) -> int:
     records nothing; a later run only reports the lots that became due since.
     """
     stamp = now.astimezone(UTC).isoformat()
-    sql_json = _JSON[session.get_bind().dialect.name]
+    sql_json = JSON_FUNCTIONS[session.get_bind().dialect.name]
     due = (
         select(
             LoyaltyLot.account_id,
             func.sum(LoyaltyLot.remaining).label("points"),
-            sql_json.lots(LoyaltyLot.id, LoyaltyLot.remaining).label("lots"),
+            sql_json.object_array("lot_id", LoyaltyLot.id, "points", LoyaltyLot.remaining).label(
+                "lots"
+            ),
         )
         .where(*due_for_expiry(now))
         .group_by(LoyaltyLot.account_id)
@@ -1170,7 +1172,7 @@ def emit_points_expired(session: Session, now: datetime) -> int:
         points=due.c.points,
         balance=LoyaltyAccount.balance - due.c.points,
         lots=sql_json.embed(due.c.lots),
-        expired_at=_text(stamp),
+        expired_at=typed_text(stamp),
     )
     rows = (
         select(
@@ -1184,55 +1186,6 @@ def emit_points_expired(session: Session, now: datetime) -> int:
         .join(LoyaltyProgram, LoyaltyProgram.id == LoyaltyAccount.program_id)
     )
     return emit_from_select(session, rows)
-
-
-@dataclass(frozen=True)
-class _JsonFunctions:
-    """Building JSON in SQL, per dialect: ``build(**fields)`` an object, ``lots(id,
-    points)`` the aggregate array of ``{"lot_id", "points"}``, ``embed`` an aggregate from
-    a subquery inside an object."""
-
-    build: Callable[..., ColumnElement[Any]]
-    lots: Callable[[Any, Any], ColumnElement[Any]]
-    embed: Callable[[Any], ColumnElement[Any]]
-
-
-def _text(value: str) -> ColumnElement[str]:
-    """A string parameter typed as text (PostgreSQL cannot type one inside
-    ``jsonb_build_object``)."""
-    return cast(literal(value), String)
-
-
-def _object(function: str) -> Callable[..., ColumnElement[Any]]:
-    def build(**fields: Any) -> ColumnElement[Any]:
-        pairs = [part for name, value in fields.items() for part in (_text(name), value)]
-        built: ColumnElement[Any] = getattr(func, function)(*pairs)
-        return built
-
-    return build
-
-
-_JSON = {
-    "postgresql": _JsonFunctions(
-        build=_object("jsonb_build_object"),
-        lots=lambda lot_id, points: func.jsonb_agg(
-            aggregate_order_by(
-                func.jsonb_build_object(_text("lot_id"), lot_id, _text("points"), points),
-                lot_id,
-            )
-        ),
-        embed=lambda column: column,
-    ),
-    # SQLite: json_group_array has no ORDER BY before 3.44; json() keeps the subquery's
-    # text a JSON array inside the object rather than a quoted string.
-    "sqlite": _JsonFunctions(
-        build=_object("json_object"),
-        lots=lambda lot_id, points: func.json_group_array(
-            func.json_object(_text("lot_id"), lot_id, _text("points"), points)
-        ),
-        embed=func.json,
-    ),
-}
 
 
 @dataclass(frozen=True)

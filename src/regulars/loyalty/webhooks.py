@@ -59,11 +59,7 @@ from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
-from regulars.loyalty.models import (
-    LoyaltyDelivery,
-    LoyaltyEvent,
-    LoyaltyWebhookEndpoint,
-)
+from regulars.loyalty.tables import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
 from regulars.store.session import session_scope
 
 RETRY_BASE_S = 30

@@ -48,10 +48,10 @@ from regulars.loyalty.ledger import (
 )
 from regulars.loyalty.live import quote as live_quote
 from regulars.loyalty.live import rewards as live_rewards
-from regulars.loyalty.live.models import LoyaltyReward
+from regulars.loyalty.live.tables import LoyaltyReward
 from regulars.loyalty.live_economics import LiveEconomics
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
 from regulars.loyalty.programs.history import OrderLine
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyProgram
 from regulars.store.audit import record
 from regulars.store.tables import ApiKey, Customer
 

@@ -2,7 +2,7 @@
 decide; these modules read their inputs from the store, apply the outcomes through
 :mod:`regulars.loyalty.ledger` and record what happened (revisions 0005 and 0006).
 
-* :mod:`.models`: the state the rules need between orders (rewards, tier state, badges,
+* :mod:`.tables`: the state the rules need between orders (rewards, tier state, badges,
   partner transactions, donations, draws, memberships, referrals);
 * :mod:`.apply`: applies a list of outcomes in the caller's transaction, idempotent by key;
 * :mod:`.dispatch`: runs every active program over a customer's history on an order or a

@@ -35,8 +35,7 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.loyalty.accounts import enroll, running_points_programs
 from regulars.loyalty.ledger import EntrySpec, credit, debit
-from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
-from regulars.loyalty.models import LoyaltyEvent, LoyaltyProgram
+from regulars.loyalty.live.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.programs.bonus import bounded_key
 from regulars.loyalty.programs.outcomes import (
     BadgeAwarded,
@@ -51,6 +50,7 @@ from regulars.loyalty.programs.outcomes import (
     TierChange,
 )
 from regulars.loyalty.programs.tiers import change_key
+from regulars.loyalty.tables import LoyaltyEvent, LoyaltyProgram
 from regulars.loyalty.webhooks import emit
 
 SYSTEM = "system"

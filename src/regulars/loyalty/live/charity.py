@@ -24,10 +24,10 @@ from regulars.clock import utcnow
 from regulars.loyalty import ledger
 from regulars.loyalty.accounts import enroll, points_config
 from regulars.loyalty.live.common import lock_program, program_config
-from regulars.loyalty.live.models import Donation
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.live.tables import Donation
 from regulars.loyalty.programs import CharityConfig, charity
 from regulars.loyalty.service import fingerprint
+from regulars.loyalty.tables import LoyaltyProgram
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
 from regulars.loyalty.accounts import ProgramError, running_points_programs
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.tables import LoyaltyProgram
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 

@@ -51,8 +51,7 @@ from regulars.loyalty.live.apply import (
     tier_state_row,
 )
 from regulars.loyalty.live.history import History, customer_history, customer_reviews
-from regulars.loyalty.live.models import LoyaltyReward, LoyaltyTierState
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
+from regulars.loyalty.live.tables import LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.programs import (
     BadgesConfig,
     ProgramConfig,
@@ -68,6 +67,7 @@ from regulars.loyalty.programs.bonus import order_key
 from regulars.loyalty.programs.history import Purchase, Return
 from regulars.loyalty.programs.outcomes import Outcome
 from regulars.loyalty.rules import Tier
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from regulars.store.tables import Customer, Order, OrderReturn
 
 LIVE_TYPES = ("stamp_card", "tiers", "badges", "discount_card", "gifts")

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.live.common import lock_program, program_config
-from regulars.loyalty.live.models import Draw, DrawWinner
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
+from regulars.loyalty.live.tables import Draw, DrawWinner
 from regulars.loyalty.programs import DrawConfig, draws
 from regulars.loyalty.programs.history import Purchase
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.audit import record
 from regulars.store.tables import Order
 

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.loyalty.accounts import loaded_programs
 from regulars.loyalty.live.common import lock_program, program_config
-from regulars.loyalty.live.models import Membership, MembershipPayment
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.live.tables import Membership, MembershipPayment
 from regulars.loyalty.programs import MembershipConfig, membership
 from regulars.loyalty.programs.outcomes import Charge, Refund
+from regulars.loyalty.tables import LoyaltyProgram
 
 
 class MembershipStateError(ValueError):

@@ -44,7 +44,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
-from regulars.loyalty.live.models import (
+from regulars.loyalty.live.tables import (
     Donation,
     DrawWinner,
     LoyaltyBadge,

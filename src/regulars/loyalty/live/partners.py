@@ -27,10 +27,10 @@ from regulars.clock import utcnow
 from regulars.loyalty import ledger
 from regulars.loyalty.accounts import enroll
 from regulars.loyalty.live.common import program_config
-from regulars.loyalty.live.models import PartnerTransaction
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.live.tables import PartnerTransaction
 from regulars.loyalty.programs import CoalitionConfig, coalition
 from regulars.loyalty.service import fingerprint
+from regulars.loyalty.tables import LoyaltyProgram
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,7 @@ from regulars.loyalty.live.dispatch import (
     tier_at,
 )
 from regulars.loyalty.live.history import History, customer_history
-from regulars.loyalty.live.models import LoyaltyReward
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.live.tables import LoyaltyReward
 from regulars.loyalty.programs import (
     DiscountCardConfig,
     StampCardConfig,
@@ -46,6 +45,7 @@ from regulars.loyalty.programs import (
     stamp_card,
 )
 from regulars.loyalty.programs.history import OrderLine
+from regulars.loyalty.tables import LoyaltyProgram
 
 
 @dataclass(frozen=True)

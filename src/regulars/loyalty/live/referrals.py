@@ -28,11 +28,11 @@ from regulars.clock import utcnow
 from regulars.loyalty import ledger
 from regulars.loyalty.accounts import enroll, points_config
 from regulars.loyalty.live.common import lock_program, points_program, program_config
-from regulars.loyalty.live.models import Referral
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.live.tables import Referral
 from regulars.loyalty.programs import ReferralConfig, referral
 from regulars.loyalty.programs.history import Purchase, Return
 from regulars.loyalty.programs.outcomes import Earn
+from regulars.loyalty.tables import LoyaltyProgram
 from regulars.store.tables import Customer, Order, OrderReturn
 
 

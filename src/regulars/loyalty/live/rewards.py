@@ -18,9 +18,9 @@ from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.live.apply import rowcount
 from regulars.loyalty.live.dispatch import program_config
-from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.live.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.programs import TierClubConfig
+from regulars.loyalty.tables import LoyaltyProgram
 
 
 class RewardNotFoundError(RegularsError):
