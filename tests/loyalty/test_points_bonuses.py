@@ -23,8 +23,8 @@ from regulars.loyalty.accounts import (
 from regulars.loyalty.holdout import in_control_group
 from regulars.loyalty.live.dispatch import program_config
 from regulars.loyalty.live.history import review_subject
-from regulars.loyalty.programs import PROGRAM_TYPES, PointsProgramConfig
-from regulars.loyalty.programs.history import OrderLine
+from regulars.loyalty.program_types import PROGRAM_TYPES, PointsProgramConfig
+from regulars.loyalty.program_types.history import OrderLine
 from regulars.loyalty.service import (
     QuotePart,
     account_view,

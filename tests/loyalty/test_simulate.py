@@ -22,17 +22,17 @@ import pytest
 from regulars.data.schema import MONEY
 from regulars.engine import connect, table_from_arrow
 from regulars.errors import RegularsError
-from regulars.loyalty.programs import tiers
-from regulars.loyalty.programs.bonus import (
+from regulars.loyalty.program_types import tiers
+from regulars.loyalty.program_types.bonus import (
     FirstPurchaseBonus,
     PeriodBonus,
     PointsProgramConfig,
     ProfileBonus,
     earn_for_purchase,
 )
-from regulars.loyalty.programs.history import OrderLine, Purchase
-from regulars.loyalty.programs.tiers import TierClubConfig
-from regulars.loyalty.rules import PointsRules, Tier, max_redeemable, points_earned
+from regulars.loyalty.program_types.earning import PointsRules, Tier, max_redeemable, points_earned
+from regulars.loyalty.program_types.history import OrderLine, Purchase
+from regulars.loyalty.program_types.tiers import TierClubConfig
 from regulars.loyalty.simulate import (
     Assumptions,
     History,

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounts import ProgramSpec, create_program
 from regulars.loyalty.live.tables import LoyaltyTierState
-from regulars.loyalty.programs import TierClubConfig, tiers
-from regulars.loyalty.programs.tiers import QualifyingEvent, TierState
+from regulars.loyalty.program_types import TierClubConfig, tiers
+from regulars.loyalty.program_types.tiers import QualifyingEvent, TierState
 from regulars.loyalty.service import on_order_recorded, on_return_recorded
 from regulars.loyalty.tables import LoyaltyEvent
 from regulars.store.tables import Order

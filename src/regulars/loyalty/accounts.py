@@ -1,16 +1,16 @@
 """Programs and accounts: which account a customer's points go to.
 
 A program's ``config`` is validated by the config model of its ``type`` in the one registry
-of program types, the discriminated union :data:`regulars.loyalty.programs.ProgramConfig`
-(:data:`~regulars.loyalty.programs.PROGRAM_MODELS` reads the model of each type off it): a
-``points`` program's is :class:`~regulars.loyalty.programs.bonus.PointsProgramConfig`, the
+of program types, the discriminated union :data:`regulars.loyalty.program_types.ProgramConfig`
+(:data:`~regulars.loyalty.program_types.PROGRAM_MODELS` reads the model of each type off it): a
+``points`` program's is :class:`~regulars.loyalty.program_types.bonus.PointsProgramConfig`, the
 others are the types :mod:`regulars.loyalty.live` runs.
 
 **Holder of an account.** In a program without a shared household card every customer has
 their own account. With ``shared_household`` a customer whose ``customers.household_id`` is
 set is a *member* of the household when they are among its first ``household.max_members``
 customers by ``created_at`` (ties by customer id; the first is the owner), exactly as
-:func:`regulars.loyalty.programs.household.resolve` decides: members earn into and spend
+:func:`regulars.loyalty.program_types.household.resolve` decides: members earn into and spend
 from the household's account (``household_id`` set, ``customer_id`` null). The household's
 other customers, and customers without a household, have their own account. Membership is
 evaluated *now*: a customer who leaves the household uses their own account from then on;
@@ -37,8 +37,8 @@ from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.holdout import in_control_group
-from regulars.loyalty.programs import PROGRAM_MODELS, PROGRAM_TYPES, PointsProgramConfig
-from regulars.loyalty.programs.household import (
+from regulars.loyalty.program_types import PROGRAM_MODELS, PROGRAM_TYPES, PointsProgramConfig
+from regulars.loyalty.program_types.household import (
     Household,
     HouseholdMember,
     HouseholdRules,
@@ -171,7 +171,7 @@ def loaded_programs(session: Session) -> list[LoyaltyProgram]:
     return list(programs)
 
 
-_PROGRAMS = "regulars.loyalty.programs"
+_PROGRAMS = "regulars.loyalty.program_types"
 
 
 def forget_programs(session: Session) -> None:

@@ -80,8 +80,8 @@ from regulars.loyalty.live.dispatch import (
 )
 from regulars.loyalty.live.history import review_subject
 from regulars.loyalty.merging import merged_ids
-from regulars.loyalty.programs import PointsProgramConfig
-from regulars.loyalty.programs.bonus import (
+from regulars.loyalty.program_types import PointsProgramConfig
+from regulars.loyalty.program_types.bonus import (
     PurchaseEarn,
     bounded_key,
     earn_for_profile,
@@ -89,11 +89,11 @@ from regulars.loyalty.programs.bonus import (
     order_key,
     purchase_earns,
 )
-from regulars.loyalty.programs.history import OrderLine as RuleLine
-from regulars.loyalty.programs.history import Purchase
-from regulars.loyalty.programs.household import may_spend
-from regulars.loyalty.programs.outcomes import Earn
-from regulars.loyalty.rules import max_redeemable
+from regulars.loyalty.program_types.earning import max_redeemable
+from regulars.loyalty.program_types.history import OrderLine as RuleLine
+from regulars.loyalty.program_types.history import Purchase
+from regulars.loyalty.program_types.household import may_spend
+from regulars.loyalty.program_types.outcomes import Earn
 from regulars.loyalty.tables import (
     ENTRY_KINDS,
     LoyaltyAccount,
@@ -143,7 +143,7 @@ def _purchase(session: Session, order: Order) -> Purchase:
 
 def _earlier_purchases(session: Session, customer_id: str, at: datetime) -> list[Purchase]:
     """The customer's first two paid orders (not cancelled, amount > 0) up to ``at``, by
-    time then order id: enough for :func:`~regulars.loyalty.programs.bonus.
+    time then order id: enough for :func:`~regulars.loyalty.program_types.bonus.
     is_first_purchase` to tell whether an order at ``at`` is their first."""
     rows = session.execute(
         select(Order.order_id, Order.ordered_at, Order.amount)
@@ -256,7 +256,7 @@ def on_order_recorded(session: Session, order: Order) -> list[Posted]:
 
     The customer is enrolled on their first order (an opted-out account, and the control
     group, earn nothing). The order earns by the program's rules and bonuses
-    (:func:`~regulars.loyalty.programs.bonus.purchase_earns`): base points at the tier
+    (:func:`~regulars.loyalty.program_types.bonus.purchase_earns`): base points at the tier
     (and membership) multiplier, the best non-stacking multiplier bonus (period bonuses
     in the customer's time zone, else the program's ``default_time_zone``) and the
     first-purchase points of a customer's first paid order, each its own lot, tied to the
@@ -622,7 +622,7 @@ def _check_household_spend(
     points: int,
     order: OrderRef | None,
 ) -> None:
-    """:func:`~regulars.loyalty.programs.household.may_spend` for a redemption from a
+    """:func:`~regulars.loyalty.program_types.household.may_spend` for a redemption from a
     household account: the points counted are this redemption's plus what the account
     already spent on the same order. The account is locked first, so concurrent
     redemptions on one order are counted one after the other."""

@@ -20,9 +20,9 @@ the live ledger.
   liability); by default the breakage the simulation itself produced.
 
 **Rules applied, per purchase of a member** (the program file's ``[rules]`` is a whole
-``points`` program config, :class:`~regulars.loyalty.programs.bonus.PointsProgramConfig`,
+``points`` program config, :class:`~regulars.loyalty.program_types.bonus.PointsProgramConfig`,
 and its optional ``[tiers]`` a ``tiers`` program,
-:class:`~regulars.loyalty.programs.tiers.TierClubConfig`; definitions in
+:class:`~regulars.loyalty.program_types.tiers.TierClubConfig`; definitions in
 :mod:`regulars.loyalty.simulate_rules`):
 
 1. tier = the member's tier in the ``[tiers]`` club at the order's instant, this order
@@ -91,14 +91,14 @@ from regulars.errors import RegularsError
 from regulars.loyalty import economics
 from regulars.loyalty.economics_results import Breakage, FlowRow
 from regulars.loyalty.holdout import assignment_units
-from regulars.loyalty.programs.bonus import (
+from regulars.loyalty.program_types.bonus import (
     FirstPurchaseBonus,
     PointsProgramConfig,
     ProfileBonus,
     ReviewBonus,
 )
-from regulars.loyalty.programs.tiers import TierClubConfig
-from regulars.loyalty.rules import PointsRules
+from regulars.loyalty.program_types.earning import PointsRules
+from regulars.loyalty.program_types.tiers import TierClubConfig
 from regulars.loyalty.simulate_rules import (
     EarnBase,
     Earned,

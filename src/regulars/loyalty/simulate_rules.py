@@ -1,16 +1,16 @@
 """The simulator's rules, columnar: what each replayed order earns, and each member's tier.
 
-The definitions are the live ones (:mod:`regulars.loyalty.rules`,
-:mod:`regulars.loyalty.programs.bonus`, :mod:`regulars.loyalty.programs.tiers`), computed
+The definitions are the live ones (:mod:`regulars.loyalty.program_types.earning`,
+:mod:`regulars.loyalty.program_types.bonus`, :mod:`regulars.loyalty.program_types.tiers`), computed
 over numpy arrays of orders instead of one order at a time; the tests hold them equal to
 ``earn_for_purchase`` and to ``tiers.evaluate`` replayed order by order. With ``B`` an
 order's *earning base*, ``e = earn_per_unit``, ``t`` its tier's earn multiplier and ``M``
 its largest applicable bonus multiplier (1 if none):
 
 * ``B`` = ``Σ_lines line_amount × m(line) × net / amount`` over the order's lines with a
-  positive amount (``m``: :func:`~regulars.loyalty.rules.line_multiplier`), or the net
-  amount when it has none. Nothing refunded (``net = amount``) gives exactly
-  ``rules.points_earned``'s sum; a partial refund scales every line by the kept share.
+  positive amount (``m``: :func:`~regulars.loyalty.program_types.earning.line_multiplier`),
+  or the net amount when it has none. Nothing refunded (``net = amount``) gives exactly
+  ``earning.points_earned``'s sum; a partial refund scales every line by the kept share.
 * base points ``floor(B × e)``; with the tier ``floor(B × e × t)``; with the bonus
   ``floor(B × e × t × M)`` (one floor, as ``earn_for_purchase``: the base lot plus the
   bonus lot); plus the fixed points of every first-purchase bonus on the customer's first
@@ -43,10 +43,14 @@ import numpy as np
 import numpy.typing as npt
 
 from regulars.errors import RegularsError
-from regulars.loyalty.programs import tiers
-from regulars.loyalty.programs.bonus import FirstPurchaseBonus, PeriodBonus, PointsProgramConfig
-from regulars.loyalty.programs.tiers import TierClubConfig
-from regulars.loyalty.rules import PointsRules
+from regulars.loyalty.program_types import tiers
+from regulars.loyalty.program_types.bonus import (
+    FirstPurchaseBonus,
+    PeriodBonus,
+    PointsProgramConfig,
+)
+from regulars.loyalty.program_types.earning import PointsRules
+from regulars.loyalty.program_types.tiers import TierClubConfig
 
 if TYPE_CHECKING:
     from regulars.loyalty.simulate import History

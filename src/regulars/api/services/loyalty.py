@@ -50,7 +50,7 @@ from regulars.loyalty.live import quote as live_quote
 from regulars.loyalty.live import rewards as live_rewards
 from regulars.loyalty.live.tables import LoyaltyReward
 from regulars.loyalty.live_economics import LiveEconomics
-from regulars.loyalty.programs.history import OrderLine
+from regulars.loyalty.program_types.history import OrderLine
 from regulars.loyalty.tables import LoyaltyEntry, LoyaltyProgram
 from regulars.store.audit import record
 from regulars.store.tables import ApiKey, Customer

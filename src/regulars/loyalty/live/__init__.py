@@ -1,4 +1,4 @@
-"""The program types of :mod:`regulars.loyalty.programs`, live on the store. The pure rules
+"""The program types of :mod:`regulars.loyalty.program_types`, live on the store. The pure rules
 decide; these modules read their inputs from the store, apply the outcomes through
 :mod:`regulars.loyalty.ledger` and record what happened (revisions 0005 and 0006).
 

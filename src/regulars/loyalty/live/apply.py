@@ -1,6 +1,6 @@
 """Apply program outcomes to the store, in the caller's transaction, idempotent by key.
 
-What each outcome (:mod:`regulars.loyalty.programs.outcomes`) writes:
+What each outcome (:mod:`regulars.loyalty.program_types.outcomes`) writes:
 
 * :class:`Earn` → a ledger credit (one lot with ``available_at`` / ``expires_at``) in the
   customer's account of the oldest running ``points`` program, keyed ``program:<code>:<key>``;
@@ -36,8 +36,8 @@ from regulars.clock import utcnow
 from regulars.loyalty.accounts import enroll, running_points_programs
 from regulars.loyalty.ledger import EntrySpec, credit, debit
 from regulars.loyalty.live.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
-from regulars.loyalty.programs.bonus import bounded_key
-from regulars.loyalty.programs.outcomes import (
+from regulars.loyalty.program_types.bonus import bounded_key
+from regulars.loyalty.program_types.outcomes import (
     BadgeAwarded,
     Debit,
     Discount,
@@ -49,7 +49,7 @@ from regulars.loyalty.programs.outcomes import (
     Revoke,
     TierChange,
 )
-from regulars.loyalty.programs.tiers import change_key
+from regulars.loyalty.program_types.tiers import change_key
 from regulars.loyalty.tables import LoyaltyEvent, LoyaltyProgram
 from regulars.loyalty.webhooks import emit
 
@@ -254,7 +254,7 @@ def apply_tier_history(
        tier told to that tier, effective at the history's last change (no change at all:
        at ``cause.at``), reason ``re-evaluated after <cause key>``, key ``<the key of a change
        at that instant>:<cause key>`` (shortened by
-       :func:`~regulars.loyalty.programs.bonus.bounded_key` past 255 characters);
+       :func:`~regulars.loyalty.program_types.bonus.bounded_key` past 255 characters);
     3. the row's tier and ``since`` become the history's last change (none: no tier, no
        ``since``).
 

@@ -3,7 +3,7 @@
 A donation is paid from the customer's account in a ``points`` program (the one named,
 or the oldest running one) and recorded against the ``charity`` program's cause. Its
 match is fixed when it is made, by
-:func:`regulars.loyalty.programs.charity.match_points` with the points the cause already
+:func:`regulars.loyalty.program_types.charity.match_points` with the points the cause already
 matched in the donation's cap period (month or year, UTC). Donations of one program are
 serialised by a lock on the program row, so two donations at the same moment cannot both
 take the last of a cap. The donation id is the idempotency key (``charity:<id>`` in the
@@ -25,7 +25,7 @@ from regulars.loyalty import ledger
 from regulars.loyalty.accounts import enroll, points_config
 from regulars.loyalty.live.common import lock_program, program_config
 from regulars.loyalty.live.tables import Donation
-from regulars.loyalty.programs import CharityConfig, charity
+from regulars.loyalty.program_types import CharityConfig, charity
 from regulars.loyalty.service import fingerprint
 from regulars.loyalty.tables import LoyaltyProgram
 
@@ -155,7 +155,7 @@ def cause_report(
     """Per cause: donations of ``[start, end)``, donated and matched points and their value.
 
     The match of each donation is the stored one (fixed when it was made), which equals
-    what :func:`regulars.loyalty.programs.charity.matches` replays over the same history.
+    what :func:`regulars.loyalty.program_types.charity.matches` replays over the same history.
     """
     config = charity_config(program)
     if end <= start:

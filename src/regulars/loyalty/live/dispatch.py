@@ -2,7 +2,7 @@
 outcomes: what :func:`regulars.loyalty.service.on_order_recorded` and
 :func:`~regulars.loyalty.service.on_return_recorded` call.
 
-The rules are pure replays of the whole history (:mod:`regulars.loyalty.programs`), so an
+The rules are pure replays of the whole history (:mod:`regulars.loyalty.program_types`), so an
 evaluation after any order or return computes *all* outcomes so far; the keys make the
 ones already applied no-ops. Re-evaluating the same history therefore writes nothing new,
 and an order recorded twice changes nothing.
@@ -15,16 +15,16 @@ both yields one free item.
 
 Per type:
 
-* ``stamp_card``: :func:`~regulars.loyalty.programs.stamp_card.replay` over purchases,
+* ``stamp_card``: :func:`~regulars.loyalty.program_types.stamp_card.replay` over purchases,
   returns and the card's redeemed vouchers (from ``loyalty_rewards``), plus its volume and
   coupon gifts;
-* ``tiers``: :func:`~regulars.loyalty.programs.tiers.evaluate` from the stored state up
+* ``tiers``: :func:`~regulars.loyalty.program_types.tiers.evaluate` from the stored state up
   to the event — or, for an event dated at or before the instant the stored state was
   evaluated to, from no state over the whole history (:func:`evaluation_start`); the new
   state is stored (:func:`~.apply.apply_tier_history` for a history evaluated again). The
   same evaluation, without writing, gives the tier an order earns at in the ``points``
   programs (:func:`club_tiers`, :func:`earning_tier`): ``tiers`` is the one tier model;
-* ``badges``: :func:`~regulars.loyalty.programs.badges.awards` over purchases, returns and
+* ``badges``: :func:`~regulars.loyalty.program_types.badges.awards` over purchases, returns and
   the customer's ``review_written`` events (:func:`~.history.customer_reviews`, read only
   when a badge counts ``reviews``); a review event runs the badges alone
   (:func:`apply_programs_for_review`);
@@ -52,7 +52,7 @@ from regulars.loyalty.live.apply import (
 )
 from regulars.loyalty.live.history import History, customer_history, customer_reviews
 from regulars.loyalty.live.tables import LoyaltyReward, LoyaltyTierState
-from regulars.loyalty.programs import (
+from regulars.loyalty.program_types import (
     BadgesConfig,
     ProgramConfig,
     StampCardConfig,
@@ -63,10 +63,10 @@ from regulars.loyalty.programs import (
     tiers,
     volume_gifts,
 )
-from regulars.loyalty.programs.bonus import order_key
-from regulars.loyalty.programs.history import Purchase, Return
-from regulars.loyalty.programs.outcomes import Outcome
-from regulars.loyalty.rules import Tier
+from regulars.loyalty.program_types.bonus import order_key
+from regulars.loyalty.program_types.earning import Tier
+from regulars.loyalty.program_types.history import Purchase, Return
+from regulars.loyalty.program_types.outcomes import Outcome
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from regulars.store.tables import Customer, Order, OrderReturn
 
@@ -221,7 +221,7 @@ def evaluation_start(last: tiers.TierState, at: datetime) -> tiers.TierState:
     or before it — recorded late, or at the same instant as the order evaluated last —
     would never bring its upgrade at its own time, nor the multiplier that upgrade gives
     the order. Evaluated from the start, the club's state is the one definition,
-    :func:`~regulars.loyalty.programs.tiers.evaluate` over the whole history, whatever
+    :func:`~regulars.loyalty.program_types.tiers.evaluate` over the whole history, whatever
     order the events were recorded in (orders at one instant count together); in time
     order both give the same state (the rule's incremental property)."""
     return last if at > last.as_of else tiers.TierState(last.customer_id, EPOCH)
@@ -237,7 +237,7 @@ def tier_at(
     cart: Decimal | None = None,
 ) -> str | None:
     """The customer's tier in ``program`` at ``at``: the stored state evaluated on to ``at``
-    with :func:`~regulars.loyalty.programs.tiers.evaluate` (from the start when ``at`` is
+    with :func:`~regulars.loyalty.program_types.tiers.evaluate` (from the start when ``at`` is
     not after the stored ``as_of``: :func:`evaluation_start`), writing nothing.
 
     ``cart`` is a spend at ``at`` that is not recorded yet (a checkout quote): in a

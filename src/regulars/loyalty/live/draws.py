@@ -5,8 +5,8 @@ the prize). **Opted in** means an active account in the draw program (``POST
 /v1/loyalty/accounts/{id}/enroll`` with ``program`` = the draw's code). **Purchases** are
 the customer's orders in the period, each counting ``amount − refunded_amount`` (a fully
 refunded or cancelled order counts nothing). The draw runs once, after the period ended:
-eligible ids by :func:`regulars.loyalty.programs.draws.eligible`, winners by
-:func:`regulars.loyalty.programs.draws.draw` with the seed (given, or 128 random bits),
+eligible ids by :func:`regulars.loyalty.program_types.draws.eligible`, winners by
+:func:`regulars.loyalty.program_types.draws.draw` with the seed (given, or 128 random bits),
 stored with the rule, the eligible count and the SHA-256 of the eligible list. Running it
 again returns the stored draw; :func:`verify` re-draws from the stored seed and today's
 store and says whether the eligible list and the winners are still the same.
@@ -25,8 +25,8 @@ from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.live.common import lock_program, program_config
 from regulars.loyalty.live.tables import Draw, DrawWinner
-from regulars.loyalty.programs import DrawConfig, draws
-from regulars.loyalty.programs.history import Purchase
+from regulars.loyalty.program_types import DrawConfig, draws
+from regulars.loyalty.program_types.history import Purchase
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.audit import record
 from regulars.store.tables import Order

@@ -1,7 +1,7 @@
 """The daily worker job ``loyalty.gifts``: birthday and holiday gifts due today.
 
 For every running ``gifts`` program and every customer it can concern (with a birthday
-when the program has no holidays), :func:`~regulars.loyalty.programs.gifts.due_gifts`
+when the program has no holidays), :func:`~regulars.loyalty.program_types.gifts.due_gifts`
 decides on the customer's local date (``customers.time_zone``, else the program's
 ``default_time_zone``) and :func:`~regulars.loyalty.live.apply.apply_outcomes` grants them:
 a named gift becomes a reward (voucher), points a ledger credit in the customer's account
@@ -22,8 +22,8 @@ from regulars.config import Settings
 from regulars.loyalty.accounts import running_programs
 from regulars.loyalty.live.apply import apply_outcomes
 from regulars.loyalty.live.dispatch import program_config
-from regulars.loyalty.programs import GiftsConfig
-from regulars.loyalty.programs.gifts import GiftCustomer, due_gifts
+from regulars.loyalty.program_types import GiftsConfig
+from regulars.loyalty.program_types.gifts import GiftCustomer, due_gifts
 from regulars.store.tables import Customer
 from regulars.worker.registry import JobContext, registry
 from regulars.worker.schedule import Daily

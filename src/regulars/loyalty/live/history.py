@@ -1,4 +1,5 @@
-"""A customer's history from the store, as the rules read it (:mod:`..programs.history`).
+"""A customer's history from the store, as the rules read it
+(:mod:`regulars.loyalty.program_types.history`).
 
 Purchases are the customer's orders that are not cancelled and have a positive amount,
 with their lines; returns are their ``order_returns`` with the returned lines. A returned
@@ -19,8 +20,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.programs.badges import Review
-from regulars.loyalty.programs.history import OrderLine, Purchase, Return
+from regulars.loyalty.program_types.badges import Review
+from regulars.loyalty.program_types.history import OrderLine, Purchase, Return
 from regulars.store.tables import Event, Order, OrderReturn
 from regulars.store.tables import OrderLine as StoreLine
 

@@ -1,5 +1,5 @@
 """Paid membership live: subscribe, renew, cancel (at period end or at once with the
-prorated refund of :func:`regulars.loyalty.programs.membership.unused_refund`), and the
+prorated refund of :func:`regulars.loyalty.program_types.membership.unused_refund`), and the
 earn multiplier a member's purchases get.
 
 The state of a membership is a ``loyalty_memberships`` row; every charge and refund the
@@ -27,8 +27,8 @@ from regulars.clock import utcnow
 from regulars.loyalty.accounts import loaded_programs
 from regulars.loyalty.live.common import lock_program, program_config
 from regulars.loyalty.live.tables import Membership, MembershipPayment
-from regulars.loyalty.programs import MembershipConfig, membership
-from regulars.loyalty.programs.outcomes import Charge, Refund
+from regulars.loyalty.program_types import MembershipConfig, membership
+from regulars.loyalty.program_types.outcomes import Charge, Refund
 from regulars.loyalty.tables import LoyaltyProgram
 
 

@@ -10,7 +10,7 @@ result, another call under the same id is refused.
 A sale of ``a`` at partner ``p`` credits ``floor(a × earn_per_unit_p)`` points (expiring
 after the program's ``expiry_days``). A payment of ``n`` points spends them atomically
 like ``/redeem``: the account row is locked, so concurrent payments never overdraw. The
-settlement of :func:`regulars.loyalty.programs.coalition.settlement_report` sums the
+settlement of :func:`regulars.loyalty.program_types.coalition.settlement_report` sums the
 recorded transactions of ``[start, end)``.
 """
 
@@ -28,7 +28,7 @@ from regulars.loyalty import ledger
 from regulars.loyalty.accounts import enroll
 from regulars.loyalty.live.common import program_config
 from regulars.loyalty.live.tables import PartnerTransaction
-from regulars.loyalty.programs import CoalitionConfig, coalition
+from regulars.loyalty.program_types import CoalitionConfig, coalition
 from regulars.loyalty.service import fingerprint
 from regulars.loyalty.tables import LoyaltyProgram
 

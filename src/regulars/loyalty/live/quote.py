@@ -3,7 +3,7 @@
 For a cart of ``amount`` with ``lines`` placed by ``customer_id`` now:
 
 * **discount card**: the percentage of the step the customer's spend *before* this order
-  reaches (:func:`~regulars.loyalty.programs.discount_card.next_order_discount`) and
+  reaches (:func:`~regulars.loyalty.program_types.discount_card.next_order_discount`) and
   ``amount × pct / 100`` (half-up to the cent);
 * **tiers**: the customer's tier now (the stored state evaluated on to now, without
   writing: :func:`~regulars.loyalty.live.dispatch.tier_at`) and its discount; and as
@@ -37,14 +37,14 @@ from regulars.loyalty.live.dispatch import (
 )
 from regulars.loyalty.live.history import History, customer_history
 from regulars.loyalty.live.tables import LoyaltyReward
-from regulars.loyalty.programs import (
+from regulars.loyalty.program_types import (
     DiscountCardConfig,
     StampCardConfig,
     TierClubConfig,
     discount_card,
     stamp_card,
 )
-from regulars.loyalty.programs.history import OrderLine
+from regulars.loyalty.program_types.history import OrderLine
 from regulars.loyalty.tables import LoyaltyProgram
 
 

@@ -2,13 +2,13 @@
 paid order is past its return window.
 
 :func:`refer` records a referral; a self-referral (same customer, email, phone or
-household, by :func:`regulars.loyalty.programs.referral.self_referral_reason`) is refused
+household, by :func:`regulars.loyalty.program_types.referral.self_referral_reason`) is refused
 with the rule's reason and nothing is stored. The referee is the natural id: one referral
 per referee and program; the same referral again returns it, another referrer for the same
 referee is refused.
 
 :func:`evaluate` decides every pending referral at ``now`` with
-:func:`regulars.loyalty.programs.referral.decide` from the store (the referee's orders and
+:func:`regulars.loyalty.program_types.referral.decide` from the store (the referee's orders and
 returns, the referrer's earlier rewards) and credits the rewards through the ledger into
 the two customers' accounts in the ``points`` program (the oldest running one): keys
 ``referral:<referee>:referrer`` / ``…:referee``, so an evaluation run twice (or by two
@@ -29,9 +29,9 @@ from regulars.loyalty import ledger
 from regulars.loyalty.accounts import enroll, points_config
 from regulars.loyalty.live.common import lock_program, points_program, program_config
 from regulars.loyalty.live.tables import Referral
-from regulars.loyalty.programs import ReferralConfig, referral
-from regulars.loyalty.programs.history import Purchase, Return
-from regulars.loyalty.programs.outcomes import Earn
+from regulars.loyalty.program_types import ReferralConfig, referral
+from regulars.loyalty.program_types.history import Purchase, Return
+from regulars.loyalty.program_types.outcomes import Earn
 from regulars.loyalty.tables import LoyaltyProgram
 from regulars.store.tables import Customer, Order, OrderReturn
 

@@ -19,7 +19,7 @@ from regulars.errors import RegularsError
 from regulars.loyalty.live.apply import rowcount
 from regulars.loyalty.live.dispatch import program_config
 from regulars.loyalty.live.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
-from regulars.loyalty.programs import TierClubConfig
+from regulars.loyalty.program_types import TierClubConfig
 from regulars.loyalty.tables import LoyaltyProgram
 
 

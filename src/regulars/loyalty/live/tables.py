@@ -6,7 +6,7 @@
   ``issued`` → ``redeemed`` (used at a checkout) or ``issued`` → ``revoked`` (its purchases
   were returned before it was used); a used reward is never revoked.
 * ``loyalty_tier_states``: per program and customer, the tier club's evaluation state
-  (:class:`~regulars.loyalty.programs.tiers.TierState`): current tier, since when, the
+  (:class:`~regulars.loyalty.program_types.tiers.TierState`): current tier, since when, the
   evaluation window's start, the grace period's end and the instant evaluated up to.
 * ``loyalty_badges``: badges awarded, unique per (program, customer, badge code).
 * ``loyalty_partner_transactions``: a sale at a coalition partner that issued points
@@ -21,7 +21,7 @@
   and the winners by rank.
 
 Partners and causes themselves, with their rates, are the programs' configs
-(``loyalty_programs.config``), validated by :mod:`regulars.loyalty.programs`.
+(``loyalty_programs.config``), validated by :mod:`regulars.loyalty.program_types`.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class LoyaltyReward(Base):
 
 
 class LoyaltyTierState(Base):
-    """Where a customer stands in a tier club (see :mod:`regulars.loyalty.programs.tiers`)."""
+    """Where a customer stands in a tier club (see :mod:`regulars.loyalty.program_types.tiers`)."""
 
     __tablename__ = "loyalty_tier_states"
     __table_args__ = (UniqueConstraint("program_id", "customer_id"),)

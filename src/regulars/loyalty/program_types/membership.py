@@ -32,9 +32,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from regulars.loyalty.programs.common import Code, Multiplier
-from regulars.loyalty.programs.outcomes import Charge, Perk, Refund
-from regulars.loyalty.programs.timeutil import add_months, require_utc
+from regulars.loyalty.program_types.fields import Code, Multiplier
+from regulars.loyalty.program_types.outcomes import Charge, Perk, Refund
+from regulars.loyalty.program_types.timeutil import add_months, require_utc
 
 CENT = Decimal("0.01")
 Price = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]

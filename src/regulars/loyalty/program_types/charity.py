@@ -23,9 +23,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from regulars.loyalty.programs.common import Code
-from regulars.loyalty.programs.outcomes import Debit
-from regulars.loyalty.programs.timeutil import require_utc
+from regulars.loyalty.program_types.fields import Code
+from regulars.loyalty.program_types.outcomes import Debit
+from regulars.loyalty.program_types.timeutil import require_utc
 
 CENT = Decimal("0.01")
 

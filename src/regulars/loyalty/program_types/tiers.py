@@ -39,11 +39,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from regulars.loyalty.programs.common import Code
-from regulars.loyalty.programs.history import Purchase, Return
-from regulars.loyalty.programs.outcomes import Discount, Perk, TierChange
-from regulars.loyalty.programs.timeutil import days, require_utc
-from regulars.loyalty.rules import Tier, highest_tier
+from regulars.loyalty.program_types.earning import Tier, highest_tier
+from regulars.loyalty.program_types.fields import Code
+from regulars.loyalty.program_types.history import Purchase, Return
+from regulars.loyalty.program_types.outcomes import Discount, Perk, TierChange
+from regulars.loyalty.program_types.timeutil import days, require_utc
 
 
 class TierClubConfig(BaseModel):

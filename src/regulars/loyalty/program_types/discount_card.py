@@ -23,10 +23,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from regulars.loyalty.programs.common import Money, Pct
-from regulars.loyalty.programs.history import Purchase, Return, net_spend
-from regulars.loyalty.programs.outcomes import Discount
-from regulars.loyalty.programs.timeutil import days, require_utc
+from regulars.loyalty.program_types.fields import Money, Pct
+from regulars.loyalty.program_types.history import Purchase, Return, net_spend
+from regulars.loyalty.program_types.outcomes import Discount
+from regulars.loyalty.program_types.timeutil import days, require_utc
 
 CENT = Decimal("0.01")
 

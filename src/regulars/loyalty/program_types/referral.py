@@ -32,10 +32,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from regulars.loyalty.programs.common import Money, Points
-from regulars.loyalty.programs.history import Purchase, Return
-from regulars.loyalty.programs.outcomes import Earn
-from regulars.loyalty.programs.timeutil import days, require_utc
+from regulars.loyalty.program_types.fields import Money, Points
+from regulars.loyalty.program_types.history import Purchase, Return
+from regulars.loyalty.program_types.outcomes import Earn
+from regulars.loyalty.program_types.timeutil import days, require_utc
 
 
 class ReferralConfig(BaseModel):

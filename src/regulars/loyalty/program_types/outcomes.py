@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from regulars.loyalty.programs.timeutil import require_utc
+from regulars.loyalty.program_types.timeutil import require_utc
 
 
 @dataclass(frozen=True)

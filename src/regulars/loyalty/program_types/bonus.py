@@ -1,6 +1,7 @@
-"""Bonus / cashback points: the base earn of :mod:`regulars.loyalty.rules` plus bonus events.
+"""Bonus / cashback points: the base earn of :mod:`regulars.loyalty.program_types.earning`
+plus bonus events.
 
-An order earns its base points (``rules.points_earned``). Multiplier bonuses (a double-points
+An order earns its base points (``earning.points_earned``). Multiplier bonuses (a double-points
 period, a first-purchase multiplier) do not stack: the largest multiplier ``M`` that applies
 to the order wins, and it earns an extra
 
@@ -42,12 +43,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from regulars.loyalty.programs.common import Code, Multiplier, Points
-from regulars.loyalty.programs.history import Purchase
-from regulars.loyalty.programs.household import HouseholdRules
-from regulars.loyalty.programs.outcomes import Earn
-from regulars.loyalty.programs.timeutil import days, require_utc, zone
-from regulars.loyalty.rules import PointsRules, points_earned
+from regulars.loyalty.program_types.earning import PointsRules, points_earned
+from regulars.loyalty.program_types.fields import Code, Multiplier, Points
+from regulars.loyalty.program_types.history import Purchase
+from regulars.loyalty.program_types.household import HouseholdRules
+from regulars.loyalty.program_types.outcomes import Earn
+from regulars.loyalty.program_types.timeutil import days, require_utc, zone
 
 ONE = Decimal(1)
 KEY_LENGTH = 255
@@ -152,9 +153,9 @@ Bonus = Annotated[
 
 class PointsProgramConfig(PointsRules):
     """The whole config of a ``points`` program, stored flat: the earning rules of
-    :class:`~regulars.loyalty.rules.PointsRules`, its bonus events, the time zone a period
-    bonus falls back to for a customer without a (known) one, and who shares and spends a
-    household account (used when the program has ``shared_household``)."""
+    :class:`~regulars.loyalty.program_types.earning.PointsRules`, its bonus events, the time
+    zone a period bonus falls back to for a customer without a (known) one, and who shares
+    and spends a household account (used when the program has ``shared_household``)."""
 
     type: Literal["points"] = "points"
     bonuses: list[Bonus] = Field(default_factory=list)

@@ -25,9 +25,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from regulars.loyalty.programs.common import Code
-from regulars.loyalty.programs.outcomes import Debit, Earn
-from regulars.loyalty.programs.timeutil import days, require_utc
+from regulars.loyalty.program_types.fields import Code
+from regulars.loyalty.program_types.outcomes import Debit, Earn
+from regulars.loyalty.program_types.timeutil import days, require_utc
 
 CENT = Decimal("0.01")
 Rate = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)]

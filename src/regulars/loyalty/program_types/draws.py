@@ -25,9 +25,9 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from regulars.loyalty.programs.common import Code, Money
-from regulars.loyalty.programs.history import Purchase
-from regulars.loyalty.programs.outcomes import Gift
+from regulars.loyalty.program_types.fields import Code, Money
+from regulars.loyalty.program_types.history import Purchase
+from regulars.loyalty.program_types.outcomes import Gift
 
 
 class DrawConfig(BaseModel):

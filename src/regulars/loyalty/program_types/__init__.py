@@ -18,17 +18,17 @@ from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from regulars.loyalty.programs.badges import BadgesConfig
-from regulars.loyalty.programs.bonus import PointsProgramConfig
-from regulars.loyalty.programs.charity import CharityConfig
-from regulars.loyalty.programs.coalition import CoalitionConfig
-from regulars.loyalty.programs.discount_card import DiscountCardConfig
-from regulars.loyalty.programs.draws import DrawConfig
-from regulars.loyalty.programs.gifts import GiftsConfig
-from regulars.loyalty.programs.membership import MembershipConfig
-from regulars.loyalty.programs.referral import ReferralConfig
-from regulars.loyalty.programs.stamp_card import StampCardConfig
-from regulars.loyalty.programs.tiers import TierClubConfig
+from regulars.loyalty.program_types.badges import BadgesConfig
+from regulars.loyalty.program_types.bonus import PointsProgramConfig
+from regulars.loyalty.program_types.charity import CharityConfig
+from regulars.loyalty.program_types.coalition import CoalitionConfig
+from regulars.loyalty.program_types.discount_card import DiscountCardConfig
+from regulars.loyalty.program_types.draws import DrawConfig
+from regulars.loyalty.program_types.gifts import GiftsConfig
+from regulars.loyalty.program_types.membership import MembershipConfig
+from regulars.loyalty.program_types.referral import ReferralConfig
+from regulars.loyalty.program_types.stamp_card import StampCardConfig
+from regulars.loyalty.program_types.tiers import TierClubConfig
 
 ProgramConfig = Annotated[
     PointsProgramConfig

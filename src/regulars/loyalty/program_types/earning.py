@@ -9,7 +9,7 @@ where ``line_net`` is the line's amount in currency units (Decimal), ``m(line)``
 multiplier if one is set, else the category multiplier, else 1. Rounding down happens once
 per order, not per line, so splitting an order into lines never loses points. An order
 without lines earns on its net amount with ``m = 1``. ``tier_multiplier`` comes from the
-customer's tier in a ``tiers`` program (:mod:`regulars.loyalty.programs.tiers`, the one
+customer's tier in a ``tiers`` program (:mod:`regulars.loyalty.program_types.tiers`, the one
 tier model) and any paid membership; :class:`Tier` is its tier definition.
 
 Redeeming ``p`` points is worth ``p × point_value`` money and may cover at most
@@ -30,7 +30,7 @@ Rate = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)]
 
 
 class Tier(BaseModel):
-    """A VIP level of a ``tiers`` program (:class:`~regulars.loyalty.programs.tiers.
+    """A VIP level of a ``tiers`` program (:class:`~regulars.loyalty.program_types.tiers.
     TierClubConfig`), reached when the qualifying value in its window reaches ``threshold``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

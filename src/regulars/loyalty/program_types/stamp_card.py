@@ -27,10 +27,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from regulars.loyalty.programs.common import Code
-from regulars.loyalty.programs.history import OrderLine, Purchase, Return
-from regulars.loyalty.programs.outcomes import FreeItem, Revoke
-from regulars.loyalty.programs.volume_gifts import CouponGift, VolumeGift
+from regulars.loyalty.program_types.fields import Code
+from regulars.loyalty.program_types.history import OrderLine, Purchase, Return
+from regulars.loyalty.program_types.outcomes import FreeItem, Revoke
+from regulars.loyalty.program_types.volume_gifts import CouponGift, VolumeGift
 
 
 class StampCardConfig(BaseModel):

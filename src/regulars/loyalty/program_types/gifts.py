@@ -24,9 +24,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from regulars.loyalty.programs.common import Code, Points
-from regulars.loyalty.programs.outcomes import Earn, Gift
-from regulars.loyalty.programs.timeutil import days, local_date, local_midnight_utc, zone
+from regulars.loyalty.program_types.fields import Code, Points
+from regulars.loyalty.program_types.outcomes import Earn, Gift
+from regulars.loyalty.program_types.timeutil import days, local_date, local_midnight_utc, zone
 
 
 class GiftReward(BaseModel):

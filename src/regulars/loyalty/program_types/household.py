@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class HouseholdRules(BaseModel):
     """Who shares a household account and who may spend from it: the ``household``
-    section of a points program's config (:class:`~regulars.loyalty.programs.bonus.
+    section of a points program's config (:class:`~regulars.loyalty.program_types.bonus.
     PointsProgramConfig`), used when the program has ``shared_household``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -22,9 +22,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from regulars.loyalty.programs.common import Code
-from regulars.loyalty.programs.history import Purchase, Return
-from regulars.loyalty.programs.outcomes import BadgeAwarded
+from regulars.loyalty.program_types.fields import Code
+from regulars.loyalty.program_types.history import Purchase, Return
+from regulars.loyalty.program_types.outcomes import BadgeAwarded
 
 Metric = Literal["orders", "categories", "skus", "spend", "reviews"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from regulars.loyalty.programs.timeutil import require_utc
-from regulars.loyalty.rules import Line
+from regulars.loyalty.program_types.earning import Line
+from regulars.loyalty.program_types.timeutil import require_utc
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class OrderLine:
             raise ValueError(f"OrderLine.quantity must not be negative, got {self.quantity}")
 
     def as_rule_line(self) -> Line:
-        """The line as the points rules (:mod:`regulars.loyalty.rules`) see it."""
+        """The line as the points rules (:mod:`regulars.loyalty.program_types.earning`) see it."""
         return Line(amount=self.amount, sku=self.sku, category=self.category)
 
 

@@ -18,9 +18,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from regulars.loyalty.programs.common import Code, Money
-from regulars.loyalty.programs.history import Purchase, Return
-from regulars.loyalty.programs.outcomes import Gift
+from regulars.loyalty.program_types.fields import Code, Money
+from regulars.loyalty.program_types.history import Purchase, Return
+from regulars.loyalty.program_types.outcomes import Gift
 
 
 class VolumeGift(BaseModel):
