@@ -1355,7 +1355,7 @@ def loyalty_cancel_redemption(
     url: DatabaseUrlOpt = None,
 ) -> None:
     """Give back what a redemption spent, into the lots it took them from (once; audited)."""
-    from regulars.loyalty.live.common import program_of_type
+    from regulars.loyalty.catalogue import program_of_type
     from regulars.loyalty.service import cancel_redemption
     from regulars.store.session import session_scope
 
@@ -1488,8 +1488,8 @@ def loyalty_draw(
     """Draw a prize draw's winners once (again: the stored draw), or --verify it."""
     from dataclasses import asdict
 
+    from regulars.loyalty.catalogue import program_of_type
     from regulars.loyalty.live import draws
-    from regulars.loyalty.live.common import program_of_type
 
     with _live_session(url) as session:
         found = program_of_type(session, program, "draw")
@@ -1530,8 +1530,8 @@ def loyalty_settlement(
     """What each coalition partner and the program owe each other for [start, end)."""
     from dataclasses import asdict
 
+    from regulars.loyalty.catalogue import program_of_type
     from regulars.loyalty.live import partners
-    from regulars.loyalty.live.common import program_of_type
 
     first, last = _period(start, end)
     with _live_session(url) as session:
@@ -1551,8 +1551,8 @@ def loyalty_causes_report(
     """Donated and matched points and their value per cause for [start, end)."""
     from dataclasses import asdict
 
+    from regulars.loyalty.catalogue import program_of_type
     from regulars.loyalty.live import charity
-    from regulars.loyalty.live.common import program_of_type
 
     first, last = _period(start, end)
     with _live_session(url) as session:

@@ -11,12 +11,9 @@ from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledge
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.ledger import (
-    IdempotencyConflictError,
-    InsufficientPointsError,
-    expire_lots,
-)
+from regulars.loyalty.accounting.ledger import expire_lots
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.errors import IdempotencyConflictError, InsufficientPointsError
 from regulars.loyalty.live.quote import quote_programs
 from regulars.loyalty.live.tables import LoyaltyTierState
 from regulars.loyalty.service import (
@@ -207,7 +204,7 @@ def test_full_return_reverses_everything_and_recredits_spent_points(session: Ses
 
 
 def _ref(order):  # type: ignore[no-untyped-def]
-    from regulars.loyalty.ledger import OrderRef
+    from regulars.loyalty.accounting.ledger import OrderRef
 
     return OrderRef(order.shop_id, order.order_id)
 

@@ -35,7 +35,8 @@ from loyalty_helpers import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.ledger import InsufficientPointsError, OrderRef, expire_lots
+from regulars.loyalty.accounting.ledger import OrderRef, expire_lots
+from regulars.loyalty.errors import InsufficientPointsError
 from regulars.loyalty.service import (
     adjust,
     cancel_redemption,

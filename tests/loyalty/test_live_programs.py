@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.accounts import ProgramSpec, create_program
+from regulars.loyalty.catalogue import ProgramSpec, create_program
 from regulars.loyalty.live.gifts import LOYALTY_GIFTS, grant_due_gifts
 from regulars.loyalty.live.quote import quote_programs
 from regulars.loyalty.live.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState

@@ -11,11 +11,10 @@ from loyalty_helpers import make_program as _make_program
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.ledger import OrderRef, expire_lots
+from regulars.loyalty.accounting.ledger import OrderRef, expire_lots
+from regulars.loyalty.errors import OrderCancelledError, RedemptionNotFoundError
 from regulars.loyalty.live_economics import program_economics
 from regulars.loyalty.service import (
-    OrderCancelledError,
-    RedemptionNotFoundError,
     account_view,
     adjust,
     cancel_order_redemptions,

@@ -10,7 +10,8 @@ from loyalty_helpers import T0, add_order, add_return, check_ledger, make_progra
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.ledger import InsufficientPointsError, OrderRef
+from regulars.loyalty.accounting.ledger import OrderRef
+from regulars.loyalty.errors import InsufficientPointsError
 from regulars.loyalty.service import (
     account_view,
     cancel_redemption,

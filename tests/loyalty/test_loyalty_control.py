@@ -18,9 +18,9 @@ from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.cli import app
 from regulars.errors import RegularsError
-from regulars.loyalty.accounts import ControlGroupError
+from regulars.loyalty.accounting.control import in_control_group
 from regulars.loyalty.effect import program_effect
-from regulars.loyalty.holdout import in_control_group
+from regulars.loyalty.errors import ControlGroupError
 from regulars.loyalty.service import account_view, on_order_recorded, redeem
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.migrate import upgrade

@@ -18,7 +18,7 @@ from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.cli import app
 from regulars.config import Settings
-from regulars.loyalty.accounts import find_program
+from regulars.loyalty.catalogue import find_program
 from regulars.loyalty.live_economics import program_economics
 from regulars.loyalty.service import (
     adjust,

@@ -20,7 +20,7 @@ from regulars.api.services.customers import (
     merge_customers,
     tables_without_merge_rule,
 )
-from regulars.loyalty.accounts import ProgramSpec, create_program
+from regulars.loyalty.catalogue import ProgramSpec, create_program
 from regulars.loyalty.live.merging import SELF_REFERRAL_REASON
 from regulars.loyalty.live.tables import (
     Draw,

@@ -14,14 +14,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import (
-    ProgramError,
-    points_config,
-    set_opted_out,
-    validate_config,
-)
-from regulars.loyalty.holdout import in_control_group
-from regulars.loyalty.live.dispatch import program_config
+from regulars.loyalty.accounting.control import in_control_group
+from regulars.loyalty.accounting.enrolment import set_opted_out
+from regulars.loyalty.catalogue import points_config, program_config, validate_config
+from regulars.loyalty.errors import ProgramError
 from regulars.loyalty.live.history import review_subject
 from regulars.loyalty.program_types import PROGRAM_TYPES, PointsProgramConfig
 from regulars.loyalty.program_types.history import OrderLine

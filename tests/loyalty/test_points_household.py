@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.accounts import control_unit, holder_for
+from regulars.loyalty.accounting.control import control_unit, in_control_group
+from regulars.loyalty.accounting.holders import holder_for
+from regulars.loyalty.accounting.ledger import OrderRef
 from regulars.loyalty.effect import program_effect
-from regulars.loyalty.holdout import in_control_group
-from regulars.loyalty.ledger import OrderRef
+from regulars.loyalty.errors import HouseholdSpendError
 from regulars.loyalty.service import (
-    HouseholdSpendError,
     account_view,
     cancel_redemption,
     on_order_recorded,

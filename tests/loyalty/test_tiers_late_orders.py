@@ -22,7 +22,7 @@ from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledge
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import ProgramSpec, create_program
+from regulars.loyalty.catalogue import ProgramSpec, create_program
 from regulars.loyalty.live.tables import LoyaltyTierState
 from regulars.loyalty.program_types import TierClubConfig, tiers
 from regulars.loyalty.program_types.tiers import QualifyingEvent, TierState

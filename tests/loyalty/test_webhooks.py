@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
-from regulars.loyalty.accounts import ProgramSpec, create_program
+from regulars.loyalty.catalogue import ProgramSpec, create_program
 from regulars.loyalty.service import (
     emit_expiry_warnings,
     emit_points_expired,

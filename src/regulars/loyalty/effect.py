@@ -3,19 +3,20 @@
 **Who is compared.** The population is the customers with a purchase before ``start``
 (so every purchase in ``[start, end)`` is a repeat purchase, as
 :func:`~regulars.loyalty.holdout.measure_effect` assumes). Each is in the ``control`` group
-when the program holds them out (:func:`~regulars.loyalty.holdout.control_mask` at the
+when the program holds them out (:func:`~regulars.loyalty.accounting.control.control_mask` at the
 program's ``control_share``) and they have no account, else in the ``member`` group —
 whether or not they have enrolled yet: an *intent-to-treat* comparison by assignment, so
 customers who chose to come back are not compared with a control group that includes those
 who did not. The outcomes and intervals are :func:`~regulars.loyalty.holdout.measure_effect`'s
 (incremental repeat rate with Newcombe's interval, revenue per customer with Welch's).
 
-**Unit.** The comparison is made on what was drawn (:func:`~regulars.loyalty.accounts.
-control_unit`): in a ``shared_household`` program a household (``household:<id>``) for its
-customers — all of them in one group, the household in ``control`` when it is drawn and
-neither it nor any of its customers has an account — and the customer otherwise. Counts,
-repeat rate and revenue are then per unit (a household bought when one of its customers
-in the population did, its revenue is theirs summed).
+**Unit.** The comparison is made on what was drawn
+(:func:`~regulars.loyalty.accounting.control.control_unit`): in a ``shared_household``
+program a household (``household:<id>``) for its customers — all of them in one group, the
+household in ``control`` when it is drawn and neither it nor any of its customers has an
+account — and the customer otherwise. Counts, repeat rate and revenue are then per unit (a
+household bought when one of its customers in the population did, its revenue is theirs
+summed).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from regulars.analytics.transactions import purchases
 from regulars.analytics.validation import require_period
 from regulars.config import Settings
 from regulars.errors import RegularsError
-from regulars.loyalty.accounts import ProgramError, control_share, find_program, unit_of
-from regulars.loyalty.holdout import CONTROL, MEMBER, ProgramEffect, control_mask, measure_effect
+from regulars.loyalty.accounting.control import control_mask, control_share, unit_of
+from regulars.loyalty.catalogue import find_program
+from regulars.loyalty.errors import ProgramError
+from regulars.loyalty.holdout import CONTROL, MEMBER, ProgramEffect, measure_effect
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.shop import Shop
 from regulars.store.session import session_scope

@@ -1,17 +1,5 @@
-"""Control groups: hold some customers out of a program, then measure what it changed.
-
-**Assignment.** ``in_control_group(customer_id, program_code, share)`` is a salted hash:
-
-    u = int(SHA-256("holdout:" + program_code + ":" + customer_id)[0:8], big-endian) / 2^64
-    in control  ⇔  u < share
-
-``u`` is uniform on [0, 1) for any set of distinct ids (SHA-256 output bits are, for all
-practical purposes, independent of the input), so a share ``s`` holds out ≈ ``s`` of the
-customers; the same customer and program always give the same answer (no state, no
-random seed, stable across processes, machines and Python versions — Python's own
-``hash()`` is salted per process and would not be); a different ``program_code`` gives
-an independent draw, so one customer is not held out of every program. Raising the share
-only adds customers to the control group, it never moves one out.
+"""What a program changed, measured against its control group (who is held out:
+:mod:`regulars.loyalty.accounting.control`).
 
 **Effect.** Over a period ``[start, end)``, for the members (``treated``) and the control
 group, with ``n`` customers each (more exactly ``n`` assignment units: a unit drawn as one,
@@ -44,9 +32,7 @@ they would have bought without it, estimated from the control group).
 
 from __future__ import annotations
 
-import hashlib
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -55,50 +41,8 @@ from regulars.analytics.validation import AnalysisArgumentError, require_period
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
-    import numpy as np
-    import numpy.typing as npt
 
 MEMBER, CONTROL = "member", "control"
-
-
-def assignment_unit(customer_id: str, salt: str) -> float:
-    """The uniform number ``u`` in [0, 1) of the module docstring for one customer."""
-    digest = hashlib.sha256(f"{salt}:{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def assignment_units(customer_ids: Sequence[str], salt: str) -> npt.NDArray[np.float64]:
-    """``u`` for many customers at once, shape (n, 4): column 0 is :func:`assignment_unit`
-    (bytes 0–7 of the digest), columns 1–3 the next three 8-byte words — independent
-    uniform draws from the same hash, for callers that need several per customer."""
-    # NumPy, Ibis and the analytics are imported in the functions that use them: the API
-    # imports this module (through the accounts) and needs only in_control_group; the
-    # three cost ~0.8–1.7 s at every server and worker start.
-    import numpy as np
-
-    digests = b"".join(hashlib.sha256(f"{salt}:{c}".encode()).digest() for c in customer_ids)
-    words = np.frombuffer(digests, dtype=">u8").reshape(-1, 4)
-    return words.astype(np.float64) / 2.0**64
-
-
-def control_mask(
-    customer_ids: Sequence[str], program_code: str, share: float
-) -> npt.NDArray[np.bool_]:
-    """:func:`in_control_group` for many customers at once."""
-    _require_share(share)
-    return assignment_units(customer_ids, f"holdout:{program_code}")[:, 0] < share
-
-
-def in_control_group(customer_id: str, program_code: str, share: float) -> bool:
-    """Whether ``customer_id`` is held out of ``program_code`` at a control ``share`` in
-    [0, 1] (see the module docstring)."""
-    _require_share(share)
-    return assignment_unit(customer_id, f"holdout:{program_code}") < share
-
-
-def _require_share(share: float) -> None:
-    if not 0.0 <= share <= 1.0:
-        raise AnalysisArgumentError(f"control share must be within [0, 1]; got {share!r}")
 
 
 @dataclass(frozen=True)
@@ -217,7 +161,9 @@ def group_outcomes(orders: ir.Table, groups: ir.Table, start: date, end: date) -
     the intervals treat units as the independent draws they are. Units without a
     purchase in the period count with revenue 0.
     """
-    import ibis  # see assignment_units
+    # Here, not at the top: the API imports this module for ProgramEffect, and Ibis and
+    # the analytics cost ~0.8–1.7 s at every server and worker start.
+    import ibis
 
     from regulars.analytics.transactions import purchases
 

@@ -38,8 +38,9 @@ from sqlalchemy import Engine, String, case, cast, func, literal, null, select
 from regulars.analytics.validation import require_period
 from regulars.clock import utcnow
 from regulars.config import Settings
-from regulars.loyalty.accounts import ProgramError, find_program, points_config
+from regulars.loyalty.catalogue import find_program, points_config
 from regulars.loyalty.economics_results import Breakage, FlowRow
+from regulars.loyalty.errors import ProgramError
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyLot
 from regulars.store.session import session_scope
 

@@ -34,7 +34,8 @@ from dataclasses import asdict
 from sqlalchemy import Connection, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import Holder, holder_of, household_rules
+from regulars.loyalty.accounting.holders import Holder, holder_of
+from regulars.loyalty.catalogue import household_rules
 from regulars.loyalty.tables import (
     LoyaltyAccount,
     LoyaltyEntry,
@@ -77,8 +78,9 @@ def merge_loyalty_accounts(conn: Connection, survivor_id: str, duplicate_id: str
 
 
 def _survivor_holder(conn: Connection, program_id: int, shared: bool, survivor_id: str) -> Holder:
-    """The survivor's holder in the program, as :func:`~regulars.loyalty.accounts.holder_for`
-    decides it (a household member of a shared card: the household)."""
+    """The survivor's holder in the program, as
+    :func:`~regulars.loyalty.accounting.holders.holder_for` decides it (a household member of a
+    shared card: the household)."""
     if not shared:
         return Holder(survivor_id, None)
     program_type, config = conn.execute(

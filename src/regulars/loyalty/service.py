@@ -4,8 +4,8 @@ events), action bonuses (reviews, completed profiles), reversing on returns, red
 checkout quote, account views and the nightly expiry.
 
 Each function works in the caller's session (one transaction) and raises
-:class:`~regulars.loyalty.ledger.LedgerError` or
-:class:`~regulars.loyalty.accounts.ProgramError` for outcomes a caller must see.
+:class:`~regulars.loyalty.errors.LedgerError` or
+:class:`~regulars.loyalty.errors.ProgramError` for outcomes a caller must see.
 
 **Returns** (:func:`on_return_recorded`). Let an order of amount ``A`` have earned ``E``
 points and spent ``S``; its returns so far total ``c`` (capped at ``A``). Then
@@ -22,7 +22,7 @@ order after a partial return of it). A full return takes back all ``E`` and give
 ``S − C``; a partial one leaves the customer ``floor(E × kept share)``, never more, so
 buying and returning cannot create points. Points to reverse that were already spent (the
 lot no longer holds them) follow the program's ``shortfall_policy`` (see
-:class:`~regulars.loyalty.ledger.Reversal`). Re-credited points go into a new lot,
+:class:`~regulars.loyalty.accounting.ledger.Reversal`). Re-credited points go into a new lot,
 available at once, expiring when the latest lot the spend took from expired, but at the
 earliest :data:`RECREDIT_MIN_DAYS` after the return (never, if a spent lot never expires).
 """
@@ -43,21 +43,14 @@ from sqlalchemy import Engine, Select, String, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty.accounts import (
-    enroll,
-    find_account,
-    held_out,
-    household_of,
-    points_config,
-    running_points_programs,
-)
-from regulars.loyalty.ledger import (
+from regulars.loyalty.accounting.control import held_out
+from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.accounting.holders import find_account, household_of, program_of_account
+from regulars.loyalty.accounting.ledger import (
     Cancellation,
     EntrySpec,
-    LedgerError,
     OrderRef,
     Posted,
-    RedemptionCapError,
     Reversal,
     available_points,
     cancel_spend,
@@ -71,6 +64,13 @@ from regulars.loyalty.ledger import (
     reverse_earning,
     spend,
 )
+from regulars.loyalty.catalogue import points_config
+from regulars.loyalty.errors import (
+    HouseholdSpendError,
+    OrderCancelledError,
+    RedemptionCapError,
+    RedemptionNotFoundError,
+)
 from regulars.loyalty.live.dispatch import (
     apply_programs_for_order,
     apply_programs_for_return,
@@ -80,6 +80,7 @@ from regulars.loyalty.live.dispatch import (
 )
 from regulars.loyalty.live.history import review_subject
 from regulars.loyalty.merging import merged_ids
+from regulars.loyalty.program_cache import running_points_programs
 from regulars.loyalty.program_types import PointsProgramConfig
 from regulars.loyalty.program_types.bonus import (
     PurchaseEarn,
@@ -482,7 +483,7 @@ def on_return_recorded(
         slot = first_of_account.get(account_id, (account_id, 0))
         previous = outcomes.get(slot)
         outcomes[slot] = ReturnOutcome(
-            program=_program_of(session, account_id).code,
+            program=program_of_account(session, account_id).code,
             account_id=account_id,
             reversal=previous.reversal if previous else None,
             recredit=recredit,
@@ -500,14 +501,6 @@ def _reverse_key(ref: OrderRef, order: Order, earn: LoyaltyEntry) -> str:
     return bounded_key(f"{key}:{earn.idempotency_key}")
 
 
-def _program_of(session: Session, account_id: int) -> LoyaltyProgram:
-    return session.scalars(
-        select(LoyaltyProgram)
-        .join(LoyaltyAccount, LoyaltyAccount.program_id == LoyaltyProgram.id)
-        .where(LoyaltyAccount.id == account_id)
-    ).one()
-
-
 def _reverse(
     session: Session,
     earn: LoyaltyEntry,
@@ -517,7 +510,7 @@ def _reverse(
     key: str,
     now: datetime,
 ) -> ReturnOutcome:
-    program = _program_of(session, earn.account_id)
+    program = program_of_account(session, earn.account_id)
     rules = points_config(program)
     assert earn.lot_id is not None  # every earning has its lot
     existing = session.scalars(
@@ -590,16 +583,6 @@ def _recredit(
     return credit(session, account_id, points, spec, available_at=now, expires_at=expires)
 
 
-# -- redeeming and adjusting -------------------------------------------------------------
-
-
-class HouseholdSpendError(LedgerError):
-    """A household member may not spend this from the shared account (``owner_only``, or
-    more than ``member_points_per_order`` on one order)."""
-
-    kind = "household-spend-denied"
-
-
 def _spent_on_order(session: Session, account_id: int, order: OrderRef) -> int:
     """Points the account's redemptions tied to ``order`` spent so far, net of cancelled
     redemptions (their ``cancel_spend`` entries give the points back)."""
@@ -639,18 +622,6 @@ def _check_household_spend(
         raise HouseholdSpendError(
             f"customer '{customer_id}' may not redeem {points} points from the household "
             f"account of '{account.household_id}': {decision.reason}"
-        )
-
-
-class OrderCancelledError(LedgerError):
-    """The redemption names an order that is recorded as cancelled: nothing to pay."""
-
-    kind = "order-cancelled"
-
-    def __init__(self, order: OrderRef) -> None:
-        super().__init__(
-            f"order '{order.order_id}' (shop '{order.shop_id}') is cancelled: "
-            "points cannot be redeemed on it"
         )
 
 
@@ -772,17 +743,6 @@ def adjust(
     return posted
 
 
-# -- cancelling redemptions ---------------------------------------------------------------
-
-
-class RedemptionNotFoundError(LedgerError):
-    kind = "not-found"
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"no redemption with idempotency key '{key}' in this account")
-        self.key = key
-
-
 def cancel_redemption(
     session: Session,
     program: LoyaltyProgram,
@@ -828,7 +788,12 @@ def cancel_order_redemptions(
     reason = f"order {order_id} cancelled"
     return [
         cancel_points(
-            session, _program_of(session, e.account_id), e, actor=SYSTEM, reason=reason, now=now
+            session,
+            program_of_account(session, e.account_id),
+            e,
+            actor=SYSTEM,
+            reason=reason,
+            now=now,
         )
         for e in spends
     ]
@@ -852,8 +817,8 @@ def cancel_points(
     ``floor((S − C) × returned / A) − R``). So cancellations and returns together never give
     back more than was spent, in whichever order they come; a redemption without an order
     gives back ``S_i``. The points go back into the lots the spend took them from
-    (:func:`~regulars.loyalty.ledger.cancel_spend`): expiry dates are kept, and points whose
-    lot has expired meanwhile come back and expire at once.
+    (:func:`~regulars.loyalty.accounting.ledger.cancel_spend`): expiry dates are kept, and
+    points whose lot has expired meanwhile come back and expire at once.
 
     Idempotent: the key is ``cancel:<spend entry id>``, so a retry — or the order hook
     after the API — answers the first cancellation and gives back nothing more. The
@@ -1129,8 +1094,8 @@ def loyalty_summary(session: Session, customer_id: str) -> list[AccountView]:
 
 def expire_due(engine: Engine, now: datetime | None = None) -> int:
     """The nightly job ``loyalty.expire``: expire every due lot in one transaction
-    (:func:`~regulars.loyalty.ledger.expire_lots`, set-based); returns the points expired.
-    ``now`` must not be in the future: lots past it are frozen for every other operation.
+    (:func:`~regulars.loyalty.accounting.ledger.expire_lots`, set-based); returns the points
+    expired. ``now`` must not be in the future: lots past it are frozen for every other operation.
     While an endpoint subscribes to ``points_expired``, the same transaction first records
     one such event per account that loses points (:func:`emit_points_expired`)."""
     now = now or utcnow()

@@ -89,8 +89,8 @@ from regulars.analytics.transactions import purchases
 from regulars.engine import connect, table_from_arrow
 from regulars.errors import RegularsError
 from regulars.loyalty import economics
+from regulars.loyalty.accounting.control import assignment_units
 from regulars.loyalty.economics_results import Breakage, FlowRow
-from regulars.loyalty.holdout import assignment_units
 from regulars.loyalty.program_types.bonus import (
     FirstPurchaseBonus,
     PointsProgramConfig,

@@ -4,7 +4,7 @@ tier is the customer's tier in the ``tiers`` programs).
 
 * ``loyalty_programs``: one row per program; ``type`` names the kind of program and
   ``config`` holds its settings, validated by the pydantic model registered for the type
-  (:mod:`regulars.loyalty.accounts`).
+  (:mod:`regulars.loyalty.catalogue`).
 * ``loyalty_accounts``: one account per (program, holder). The holder is a customer, or a
   household (``customers.household_id``) when the program has a shared household card.
   ``balance`` caches the sum of the account's entries and is updated in the same

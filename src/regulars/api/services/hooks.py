@@ -37,9 +37,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.api.schemas import EventOut, OrderOut, ReturnOut
-from regulars.loyalty.accounts import loaded_programs, runs_at
 from regulars.loyalty.live.dispatch import apply_programs_for_review
 from regulars.loyalty.live.history import REVIEW_EVENT
+from regulars.loyalty.program_cache import loaded_programs, runs_at
 from regulars.loyalty.service import (
     cancel_order_redemptions,
     on_order_recorded,
@@ -112,7 +112,7 @@ def reverse_loyalty_points(session: Session, ret: ReturnOut) -> None:
 
 def _a_program_runs(session: Session, at: datetime) -> bool:
     """Whether a program of any type runs at ``at``: the transaction's programs are read
-    once (:func:`~regulars.loyalty.accounts.loaded_programs`), so a bulk write of orders
+    once (:func:`~regulars.loyalty.program_cache.loaded_programs`), so a bulk write of orders
     when no program runs costs one query, not one per order."""
     return any(runs_at(program, at) for program in loaded_programs(session))
 

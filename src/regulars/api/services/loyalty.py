@@ -35,17 +35,21 @@ from regulars.api.schemas.loyalty import (
 from regulars.api.services.common import paginate
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
-from regulars.loyalty import accounts, live_economics, service
-from regulars.loyalty.holdout import ProgramEffect
-from regulars.loyalty.ledger import (
+from regulars.loyalty import catalogue, live_economics, service
+from regulars.loyalty.accounting import enrolment, holders
+from regulars.loyalty.accounting.ledger import OrderRef, Posted
+from regulars.loyalty.errors import (
     AccountClosedError,
+    ControlGroupError,
+    HouseholdSpendError,
     IdempotencyConflictError,
     InsufficientPointsError,
     LedgerError,
-    OrderRef,
-    Posted,
+    ProgramError,
     RedemptionCapError,
+    RedemptionNotFoundError,
 )
+from regulars.loyalty.holdout import ProgramEffect
 from regulars.loyalty.live import quote as live_quote
 from regulars.loyalty.live import rewards as live_rewards
 from regulars.loyalty.live.tables import LoyaltyReward
@@ -68,7 +72,7 @@ def _as_problems() -> Iterator[None]:
         raise ApiProblemError(
             409, str(exc), kind=exc.kind, requested=exc.requested, available=exc.available
         ) from None
-    except service.HouseholdSpendError as exc:
+    except HouseholdSpendError as exc:
         raise ApiProblemError(403, str(exc), kind=exc.kind) from None
     except RedemptionCapError as exc:
         raise ApiProblemError(
@@ -76,9 +80,9 @@ def _as_problems() -> Iterator[None]:
         ) from None
     except (IdempotencyConflictError, AccountClosedError, LedgerError) as exc:
         raise ApiProblemError(409, str(exc), kind=exc.kind) from None
-    except accounts.ControlGroupError as exc:
+    except ControlGroupError as exc:
         raise ApiProblemError(409, str(exc), kind="control-group") from None
-    except (ValueError, accounts.ProgramError) as exc:
+    except (ValueError, ProgramError) as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-value") from None
 
 
@@ -88,11 +92,11 @@ def actor(key: ApiKey) -> str:
 
 def _program(session: Session, code: str | None) -> LoyaltyProgram:
     if code is None:
-        program = accounts.default_program(session)
+        program = catalogue.default_program(session)
         if program is None:
             raise ApiProblemError(404, "no active loyalty program", kind="not-found")
         return program
-    found = accounts.find_program(session, code)
+    found = catalogue.find_program(session, code)
     if found is None:
         raise ApiProblemError(404, f"no loyalty program '{code}'", kind="not-found")
     return found
@@ -109,11 +113,11 @@ def _program_out(program: LoyaltyProgram) -> ProgramOut:
 
 def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut:
     """Create a program; 409 when the code is taken, 422 for a config its type refuses."""
-    if accounts.find_program(session, body.code) is not None:
+    if catalogue.find_program(session, body.code) is not None:
         raise ApiProblemError(409, f"a program with code '{body.code}' exists", kind="conflict")
-    spec = accounts.ProgramSpec(**body.model_dump())
+    spec = catalogue.ProgramSpec(**body.model_dump())
     try:
-        program = accounts.create_program(session, spec)
+        program = catalogue.create_program(session, spec)
     except pydantic.ValidationError as exc:
         errors = [
             {
@@ -130,7 +134,7 @@ def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut
             kind="validation-error",
             errors=errors,
         ) from None
-    except accounts.ProgramError as exc:
+    except ProgramError as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-program") from None
     record(
         session,
@@ -144,7 +148,7 @@ def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut
 
 
 def list_programs(session: Session) -> list[ProgramOut]:
-    return [_program_out(p) for p in accounts.list_programs(session)]
+    return [_program_out(p) for p in catalogue.list_programs(session)]
 
 
 def get_account(session: Session, customer_id: str, program_code: str | None) -> AccountOut:
@@ -170,7 +174,7 @@ def list_entries(
 ) -> Page[EntryOut]:
     _customer(session, customer_id)
     program = _program(session, program_code)
-    account = accounts.find_account(session, program, customer_id)
+    account = holders.find_account(session, program, customer_id)
     if account is None:
         return Page[EntryOut](items=[], next_cursor=None)
     return paginate(
@@ -275,7 +279,7 @@ def cancel_redemption(
                 actor=actor(api_key),
                 reason=body.reason,
             )
-        except service.RedemptionNotFoundError:  # named as the client knows it
+        except RedemptionNotFoundError:  # named as the client knows it
             raise ApiProblemError(
                 404,
                 f"no redemption by this API key with Idempotency-Key '{key}' in the account "
@@ -301,7 +305,7 @@ def set_state(
 ) -> AccountOut:
     _customer(session, customer_id)
     program = _program(session, program_code)
-    accounts.set_opted_out(session, program, customer_id, opted_out)
+    enrolment.set_opted_out(session, program, customer_id, opted_out)
     return get_account(session, customer_id, program.code)
 
 

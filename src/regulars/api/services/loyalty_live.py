@@ -32,8 +32,8 @@ from regulars.api.schemas.loyalty_live import (
     WinnerOut,
 )
 from regulars.api.services.loyalty import _as_problems, _customer, _program, actor
+from regulars.loyalty.catalogue import points_program
 from regulars.loyalty.live import charity, draws, membership, partners, referrals
-from regulars.loyalty.live.common import points_program
 from regulars.store.audit import record
 from regulars.store.tables import ApiKey
 

@@ -1,6 +1,6 @@
 """The program types of :mod:`regulars.loyalty.program_types`, live on the store. The pure rules
 decide; these modules read their inputs from the store, apply the outcomes through
-:mod:`regulars.loyalty.ledger` and record what happened (revisions 0005 and 0006).
+:mod:`regulars.loyalty.accounting.ledger` and record what happened (revisions 0005 and 0006).
 
 * :mod:`.tables`: the state the rules need between orders (rewards, tier state, badges,
   partner transactions, donations, draws, memberships, referrals);

@@ -33,9 +33,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty.accounts import enroll, running_points_programs
-from regulars.loyalty.ledger import EntrySpec, credit, debit
+from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.accounting.ledger import EntrySpec, credit, debit
 from regulars.loyalty.live.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
+from regulars.loyalty.program_cache import running_points_programs
 from regulars.loyalty.program_types.bonus import bounded_key
 from regulars.loyalty.program_types.outcomes import (
     BadgeAwarded,

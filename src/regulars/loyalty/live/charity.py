@@ -21,9 +21,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty import ledger
-from regulars.loyalty.accounts import enroll, points_config
-from regulars.loyalty.live.common import lock_program, program_config
+from regulars.loyalty.accounting import ledger
+from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.catalogue import lock_program, points_config, typed_config
+from regulars.loyalty.errors import IdempotencyConflictError, InsufficientPointsError
 from regulars.loyalty.live.tables import Donation
 from regulars.loyalty.program_types import CharityConfig, charity
 from regulars.loyalty.service import fingerprint
@@ -42,7 +43,7 @@ class DonationResult:
 
 
 def charity_config(program: LoyaltyProgram) -> CharityConfig:
-    return program_config(program, "charity", CharityConfig)
+    return typed_config(program, "charity", CharityConfig)
 
 
 def cap_period_bounds(config: CharityConfig, at: datetime) -> tuple[datetime, datetime]:
@@ -72,7 +73,7 @@ def _matched_so_far(
 
 def _replay(found: Donation, request_hash: str, balance: int) -> DonationResult:
     if found.request_hash != request_hash:
-        raise ledger.IdempotencyConflictError(f"charity:{found.donation_id}")
+        raise IdempotencyConflictError(f"charity:{found.donation_id}")
     return DonationResult(
         found.donation_id,
         found.customer_id,
@@ -114,7 +115,7 @@ def donate(
         return _replay(found, request_hash, account.balance)
     available = ledger.available_points(session, account, now)
     if points > available:
-        raise ledger.InsufficientPointsError(points, available)
+        raise InsufficientPointsError(points, available)
     debit = charity.donate(
         config, charity.Donation(donation_id, customer_id, cause, points, now), available
     )

@@ -42,7 +42,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import loaded_programs, running_programs, runs_at
+from regulars.loyalty.catalogue import program_config
 from regulars.loyalty.live.apply import (
     Applied,
     Cause,
@@ -52,13 +52,13 @@ from regulars.loyalty.live.apply import (
 )
 from regulars.loyalty.live.history import History, customer_history, customer_reviews
 from regulars.loyalty.live.tables import LoyaltyReward, LoyaltyTierState
+from regulars.loyalty.program_cache import loaded_programs, running_programs, runs_at
 from regulars.loyalty.program_types import (
     BadgesConfig,
     ProgramConfig,
     StampCardConfig,
     TierClubConfig,
     badges,
-    parse_program_config,
     stamp_card,
     tiers,
     volume_gifts,
@@ -73,11 +73,6 @@ from regulars.store.tables import Customer, Order, OrderReturn
 LIVE_TYPES = ("stamp_card", "tiers", "badges", "discount_card", "gifts")
 """Program types this package runs (``points`` is the ledger's own)."""
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def program_config(program: LoyaltyProgram) -> ProgramConfig:
-    """The stored config, validated by its type's model."""
-    return parse_program_config({**program.config, "type": program.type})
 
 
 def _programs_to_evaluate(

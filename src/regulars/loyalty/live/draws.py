@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
-from regulars.loyalty.live.common import lock_program, program_config
+from regulars.loyalty.catalogue import lock_program, typed_config
 from regulars.loyalty.live.tables import Draw, DrawWinner
 from regulars.loyalty.program_types import DrawConfig, draws
 from regulars.loyalty.program_types.history import Purchase
@@ -51,7 +51,7 @@ class DrawView:
 
 
 def draw_config(program: LoyaltyProgram) -> DrawConfig:
-    return program_config(program, "draw", DrawConfig)
+    return typed_config(program, "draw", DrawConfig)
 
 
 def eligible_ids(session: Session, program: LoyaltyProgram, config: DrawConfig) -> list[str]:

@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.config import Settings
-from regulars.loyalty.accounts import running_programs
+from regulars.loyalty.catalogue import program_config
 from regulars.loyalty.live.apply import apply_outcomes
-from regulars.loyalty.live.dispatch import program_config
+from regulars.loyalty.program_cache import running_programs
 from regulars.loyalty.program_types import GiftsConfig
 from regulars.loyalty.program_types.gifts import GiftCustomer, due_gifts
 from regulars.store.tables import Customer

@@ -24,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty.accounts import loaded_programs
-from regulars.loyalty.live.common import lock_program, program_config
+from regulars.loyalty.catalogue import lock_program, typed_config
 from regulars.loyalty.live.tables import Membership, MembershipPayment
+from regulars.loyalty.program_cache import loaded_programs
 from regulars.loyalty.program_types import MembershipConfig, membership
 from regulars.loyalty.program_types.outcomes import Charge, Refund
 from regulars.loyalty.tables import LoyaltyProgram
@@ -53,7 +53,7 @@ class MembershipView:
 
 
 def membership_config(program: LoyaltyProgram) -> MembershipConfig:
-    return program_config(program, "membership", MembershipConfig)
+    return typed_config(program, "membership", MembershipConfig)
 
 
 def _row(session: Session, program: LoyaltyProgram, customer_id: str) -> Membership | None:
@@ -238,7 +238,7 @@ def renew_all(session: Session, now: datetime | None = None) -> int:
 def earn_multiplier(session: Session, customer_id: str, at: datetime) -> Decimal:
     """The largest ``earn_multiplier`` of the plans ``customer_id`` is an active member of
     at ``at`` (1 without an active membership). No query when the shop has no membership
-    program (the transaction's :func:`~regulars.loyalty.accounts.loaded_programs`)."""
+    program (the transaction's :func:`~regulars.loyalty.program_cache.loaded_programs`)."""
     if not any(program.type == "membership" for program in loaded_programs(session)):
         return Decimal(1)
     rows = session.execute(

@@ -24,9 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty import ledger
-from regulars.loyalty.accounts import enroll
-from regulars.loyalty.live.common import program_config
+from regulars.loyalty.accounting import ledger
+from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.catalogue import typed_config
+from regulars.loyalty.errors import (
+    AccountClosedError,
+    IdempotencyConflictError,
+    InsufficientPointsError,
+)
 from regulars.loyalty.live.tables import PartnerTransaction
 from regulars.loyalty.program_types import CoalitionConfig, coalition
 from regulars.loyalty.service import fingerprint
@@ -47,7 +52,7 @@ class PartnerResult:
 
 
 def coalition_config(program: LoyaltyProgram) -> CoalitionConfig:
-    return program_config(program, "coalition", CoalitionConfig)
+    return typed_config(program, "coalition", CoalitionConfig)
 
 
 def _existing(
@@ -71,7 +76,7 @@ def _replayed(
     when the call differs."""
     kind, customer_id, points, _amount = call
     if (found.kind, found.customer_id, found.points, found.amount) != call:
-        raise ledger.IdempotencyConflictError(f"partner:{found.partner}:{found.transaction_id}")
+        raise IdempotencyConflictError(f"partner:{found.partner}:{found.transaction_id}")
     return PartnerResult(
         found.partner, found.transaction_id, kind, customer_id, points, balance, True
     )
@@ -124,7 +129,7 @@ def record_sale(
     if found is not None:
         return _replayed(found, ("issue", customer_id, tx.points, amount), account.balance)
     if account.state != "active":
-        raise ledger.AccountClosedError("the account has opted out of the program")
+        raise AccountClosedError("the account has opted out of the program")
     if earn is None:  # a sale too small to earn a point still counts for the settlement
         _record(session, program, tx, customer_id, amount, None)
         return PartnerResult(
@@ -165,7 +170,7 @@ def record_redemption(
     actor: str,
     now: datetime | None = None,
 ) -> PartnerResult:
-    """Pay ``points`` at ``partner``; :class:`~regulars.loyalty.ledger.InsufficientPointsError`
+    """Pay ``points`` at ``partner``; :class:`~regulars.loyalty.errors.InsufficientPointsError`
     when the available points do not cover them (checked under the account's lock)."""
     config = coalition_config(program)
     now = now or utcnow()
@@ -174,10 +179,10 @@ def record_redemption(
     if found is not None:
         return _replayed(found, ("redeem", customer_id, points, None), account.balance)
     if account.state != "active":
-        raise ledger.AccountClosedError("the account has opted out of the program")
+        raise AccountClosedError("the account has opted out of the program")
     available = ledger.available_points(session, account, now)
     if points > available:
-        raise ledger.InsufficientPointsError(points, available)
+        raise InsufficientPointsError(points, available)
     tx, debit = coalition.partner_redeem(config, partner, transaction_id, points, available, now)
     spec = ledger.EntrySpec(
         kind="spend",

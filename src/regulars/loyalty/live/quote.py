@@ -28,15 +28,11 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import running_programs
-from regulars.loyalty.live.dispatch import (
-    LIVE_TYPES,
-    program_config,
-    stamp_outcomes,
-    tier_at,
-)
+from regulars.loyalty.catalogue import program_config
+from regulars.loyalty.live.dispatch import LIVE_TYPES, stamp_outcomes, tier_at
 from regulars.loyalty.live.history import History, customer_history
 from regulars.loyalty.live.tables import LoyaltyReward
+from regulars.loyalty.program_cache import running_programs
 from regulars.loyalty.program_types import (
     DiscountCardConfig,
     StampCardConfig,

@@ -25,9 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty import ledger
-from regulars.loyalty.accounts import enroll, points_config
-from regulars.loyalty.live.common import lock_program, points_program, program_config
+from regulars.loyalty.accounting import ledger
+from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.catalogue import lock_program, points_config, points_program, typed_config
 from regulars.loyalty.live.tables import Referral
 from regulars.loyalty.program_types import ReferralConfig, referral
 from regulars.loyalty.program_types.history import Purchase, Return
@@ -58,7 +58,7 @@ class ReferralView:
 
 
 def referral_config(program: LoyaltyProgram) -> ReferralConfig:
-    return program_config(program, "referral", ReferralConfig)
+    return typed_config(program, "referral", ReferralConfig)
 
 
 def _view(program: LoyaltyProgram, row: Referral, created: bool = False) -> ReferralView:

@@ -63,7 +63,7 @@ class PointsRules(BaseModel):
     control_share: Annotated[Decimal, Field(ge=0, lt=1, decimal_places=4)] = Field(
         Decimal(0),
         description="Share of customers held out as the control group: never enrolled, "
-        "earn nothing (regulars.loyalty.holdout.in_control_group); 0 ≤ share < 1.",
+        "earn nothing (regulars.loyalty.accounting.control.in_control_group); 0 ≤ share < 1.",
     )
 
 

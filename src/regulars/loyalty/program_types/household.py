@@ -12,9 +12,9 @@ who may spend from it:
 * ``owner_only``: only the owner; the others earn but cannot redeem.
 
 The ledger keeps the shared account; this module only resolves and decides. Live,
-:func:`regulars.loyalty.accounts.holder_for` resolves every account with :func:`resolve`, and
-:func:`regulars.loyalty.service.redeem` asks :func:`may_spend` with the redemption's points
-plus what the account already spent on the same order.
+:func:`regulars.loyalty.accounting.holders.holder_for` resolves every account with
+:func:`resolve`, and :func:`regulars.loyalty.service.redeem` asks :func:`may_spend` with
+the redemption's points plus what the account already spent on the same order.
 """
 
 from __future__ import annotations

@@ -35,48 +35,14 @@ from sqlalchemy import ColumnElement, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.errors import RegularsError
+from regulars.loyalty.errors import (
+    AccountClosedError,
+    IdempotencyConflictError,
+    InsufficientPointsError,
+)
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotConsumption
 
 _CENT = Decimal("0.01")
-
-
-class LedgerError(RegularsError):
-    """A ledger operation the caller must hear about; ``kind`` names it for the API."""
-
-    kind = "ledger-error"
-
-
-class InsufficientPointsError(LedgerError):
-    kind = "insufficient-points"
-
-    def __init__(self, requested: int, available: int) -> None:
-        super().__init__(f"the account has {available} spendable points; {requested} requested")
-        self.requested = requested
-        self.available = available
-
-
-class RedemptionCapError(LedgerError):
-    kind = "redemption-cap-exceeded"
-
-    def __init__(self, requested: int, cap: int) -> None:
-        super().__init__(
-            f"this order allows at most {cap} points to be redeemed; {requested} requested"
-        )
-        self.requested = requested
-        self.cap = cap
-
-
-class IdempotencyConflictError(LedgerError):
-    kind = "idempotency-key-reused"
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"idempotency key '{key}' was already used for a different request")
-        self.key = key
-
-
-class AccountClosedError(LedgerError):
-    kind = "account-opted-out"
 
 
 @dataclass(frozen=True)
