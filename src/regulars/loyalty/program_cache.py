@@ -38,7 +38,7 @@ def loaded_programs(session: Session) -> list[LoyaltyProgram]:
     return list(programs)
 
 
-_PROGRAMS = "regulars.loyalty.program_types"
+_PROGRAMS = "regulars.loyalty.program_cache"
 
 
 def forget_programs(session: Session) -> None:
