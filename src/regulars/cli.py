@@ -1202,7 +1202,7 @@ def loyalty_import(
 @loyalty_app.command("expire")
 def loyalty_expire(url: DatabaseUrlOpt = None) -> None:
     """Expire every lot past its expiry now (the nightly job; safe to run twice)."""
-    from regulars.loyalty.service import expire_due
+    from regulars.loyalty.points.expiry import expire_due
 
     with _store(url) as engine:
         points = expire_due(engine)
@@ -1317,7 +1317,7 @@ def loyalty_balance(
     url: DatabaseUrlOpt = None,
 ) -> None:
     """A customer's accounts: balance, available, pending and tier per program."""
-    from regulars.loyalty.service import loyalty_summary
+    from regulars.loyalty.points.views import loyalty_summary
     from regulars.store.session import session_scope
 
     with _store(url) as engine, session_scope(engine) as session:
@@ -1344,7 +1344,7 @@ def loyalty_cancel_redemption(
         typer.Option(
             "--api-key",
             help="Prefix of the API key that redeemed (regulars apikey list); without it KEY "
-            "is the key given to regulars.loyalty.service.redeem.",
+            "is the key given to regulars.loyalty.points.redemption.redeem.",
         ),
     ] = None,
     program: Annotated[
@@ -1356,7 +1356,7 @@ def loyalty_cancel_redemption(
 ) -> None:
     """Give back what a redemption spent, into the lots it took them from (once; audited)."""
     from regulars.loyalty.catalogue import program_of_type
-    from regulars.loyalty.service import cancel_redemption
+    from regulars.loyalty.points.cancellation import cancel_redemption
     from regulars.store.session import session_scope
 
     with _store(url) as engine, session_scope(engine) as session:
@@ -1415,7 +1415,7 @@ def loyalty_deliver(
     import httpx
 
     from regulars.clock import utcnow
-    from regulars.loyalty.service import emit_expiry_warnings
+    from regulars.loyalty.points.expiry import emit_expiry_warnings
     from regulars.loyalty.webhooks import deliver_due
     from regulars.store.session import session_scope
 
@@ -1489,7 +1489,7 @@ def loyalty_draw(
     from dataclasses import asdict
 
     from regulars.loyalty.catalogue import program_of_type
-    from regulars.loyalty.live import draws
+    from regulars.loyalty.program_store import draws
 
     with _live_session(url) as session:
         found = program_of_type(session, program, "draw")
@@ -1531,7 +1531,7 @@ def loyalty_settlement(
     from dataclasses import asdict
 
     from regulars.loyalty.catalogue import program_of_type
-    from regulars.loyalty.live import partners
+    from regulars.loyalty.program_store import partners
 
     first, last = _period(start, end)
     with _live_session(url) as session:
@@ -1552,7 +1552,7 @@ def loyalty_causes_report(
     from dataclasses import asdict
 
     from regulars.loyalty.catalogue import program_of_type
-    from regulars.loyalty.live import charity
+    from regulars.loyalty.program_store import charity
 
     first, last = _period(start, end)
     with _live_session(url) as session:

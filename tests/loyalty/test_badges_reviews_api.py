@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regulars.data.importers import read_orders
-from regulars.loyalty.live.tables import LoyaltyBadge
+from regulars.loyalty.program_store.tables import LoyaltyBadge
 from regulars.loyalty.tables import LoyaltyEvent
 from regulars.store.ingest import ingest
 

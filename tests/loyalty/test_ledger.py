@@ -11,23 +11,15 @@ from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledge
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounting.ledger import expire_lots
 from regulars.loyalty.catalogue import ProgramSpec, create_program
 from regulars.loyalty.errors import IdempotencyConflictError, InsufficientPointsError
-from regulars.loyalty.live.quote import quote_programs
-from regulars.loyalty.live.tables import LoyaltyTierState
-from regulars.loyalty.service import (
-    account_view,
-    adjust,
-    expire_due,
-    expiring_soon,
-    on_order_recorded,
-    on_return_recorded,
-    quote,
-    recredited_points,
-    redeem,
-    reversed_points,
-)
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.expiry import expire_due, expire_lots, expiring_soon
+from regulars.loyalty.points.redemption import adjust, redeem
+from regulars.loyalty.points.returns import on_return_recorded, recredited_points, reversed_points
+from regulars.loyalty.points.views import account_view, quote
+from regulars.loyalty.program_store.quote import quote_programs
+from regulars.loyalty.program_store.tables import LoyaltyTierState
 from regulars.loyalty.tables import LoyaltyEntry, LoyaltyEvent, LoyaltyLot, LoyaltyLotConsumption
 from regulars.store.tables import AuditEntry
 

@@ -22,7 +22,7 @@ from regulars.cli import app
 from regulars.clock import utcnow
 from regulars.config import Settings
 from regulars.loyalty.jobs import EXPIRE, EXPIRY_WARNINGS, WEBHOOKS
-from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.points.earning import on_order_recorded
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyDelivery
 from regulars.loyalty.webhooks import add_endpoint
 from regulars.store.migrate import upgrade

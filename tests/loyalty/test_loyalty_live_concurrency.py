@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from regulars.loyalty.accounting.holders import find_account
 from regulars.loyalty.catalogue import ProgramSpec, create_program
 from regulars.loyalty.errors import InsufficientPointsError
-from regulars.loyalty.live import charity, partners
-from regulars.loyalty.live.tables import Donation, PartnerTransaction
-from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.program_store import charity, partners
+from regulars.loyalty.program_store.tables import Donation, PartnerTransaction
 from regulars.loyalty.tables import LoyaltyProgram
 from regulars.store.session import session_scope
 

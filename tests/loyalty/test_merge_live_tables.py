@@ -21,8 +21,9 @@ from regulars.api.services.customers import (
     tables_without_merge_rule,
 )
 from regulars.loyalty.catalogue import ProgramSpec, create_program
-from regulars.loyalty.live.merging import SELF_REFERRAL_REASON
-from regulars.loyalty.live.tables import (
+from regulars.loyalty.merging import SELF_REFERRAL_REASON
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.program_store.tables import (
     Draw,
     DrawWinner,
     LoyaltyBadge,
@@ -33,7 +34,6 @@ from regulars.loyalty.live.tables import (
     PartnerTransaction,
     Referral,
 )
-from regulars.loyalty.service import on_order_recorded
 from regulars.loyalty.tables import LoyaltyEvent
 from regulars.store.tables import Base
 

@@ -22,13 +22,10 @@ from regulars.loyalty.accounting.holders import holder_for
 from regulars.loyalty.accounting.ledger import OrderRef
 from regulars.loyalty.effect import program_effect
 from regulars.loyalty.errors import HouseholdSpendError
-from regulars.loyalty.service import (
-    account_view,
-    cancel_redemption,
-    on_order_recorded,
-    quote,
-    redeem,
-)
+from regulars.loyalty.points.cancellation import cancel_redemption
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.redemption import redeem
+from regulars.loyalty.points.views import account_view, quote
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.session import session_scope
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from regulars.api.services.hooks import _a_program_runs
 from regulars.loyalty.catalogue import ProgramSpec, create_program, lock_program
-from regulars.loyalty.live.membership import earn_multiplier
 from regulars.loyalty.program_cache import running_points_programs, running_programs
+from regulars.loyalty.program_store.membership import earn_multiplier
 from regulars.loyalty.tables import LoyaltyProgram
 
 START = datetime(2020, 1, 1, tzinfo=UTC)

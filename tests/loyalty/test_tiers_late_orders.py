@@ -23,10 +23,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.catalogue import ProgramSpec, create_program
-from regulars.loyalty.live.tables import LoyaltyTierState
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.program_store.tables import LoyaltyTierState
 from regulars.loyalty.program_types import TierClubConfig, tiers
 from regulars.loyalty.program_types.tiers import QualifyingEvent, TierState
-from regulars.loyalty.service import on_order_recorded, on_return_recorded
 from regulars.loyalty.tables import LoyaltyEvent
 from regulars.store.tables import Order
 

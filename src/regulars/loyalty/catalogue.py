@@ -40,8 +40,9 @@ def program_types() -> list[str]:
 
 def validate_config(program_type: str, config: dict[str, Any]) -> BaseModel:
     """``config`` validated by the model of ``program_type`` (a ``type`` key in it must
-    agree); raises :class:`ProgramError` for an unknown or disagreeing type and
-    :class:`pydantic.ValidationError` (locations relative to the config) for a bad config."""
+    agree); raises :class:`~regulars.loyalty.errors.ProgramError` for an unknown or
+    disagreeing type and :class:`pydantic.ValidationError` (locations relative to the
+    config) for a bad config."""
     model = PROGRAM_MODELS.get(program_type)
     if model is None:
         raise ProgramError(
@@ -68,7 +69,8 @@ class ProgramSpec:
 
 
 def create_program(session: Session, spec: ProgramSpec) -> LoyaltyProgram:
-    """Store a new program; :class:`ProgramError` when the code is taken."""
+    """Store a new program; :class:`~regulars.loyalty.errors.ProgramError` when the code is
+    taken."""
     if spec.shortfall_policy not in SHORTFALL_POLICIES:
         raise ProgramError(
             f"unknown shortfall_policy '{spec.shortfall_policy}'; "
@@ -149,7 +151,8 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
 
 def typed_config(program: LoyaltyProgram, kind: str, model: type[ConfigT]) -> ConfigT:
-    """The validated config of ``program``; :class:`ProgramError` when it is another type."""
+    """The validated config of ``program``; :class:`~regulars.loyalty.errors.ProgramError`
+    when it is another type."""
     if program.type != kind:
         raise ProgramError(f"program '{program.code}' is a '{program.type}' program, not {kind}")
     return model.model_validate(program.config)
@@ -183,7 +186,8 @@ def points_program(session: Session, code_or_program: LoyaltyProgram | None) -> 
 
 def program_of_type(session: Session, code: str | None, kind: str) -> LoyaltyProgram:
     """The program ``code`` (which must be of type ``kind``), or without a code the oldest
-    active program of that type; :class:`ProgramError` when there is none."""
+    active program of that type; :class:`~regulars.loyalty.errors.ProgramError` when there
+    is none."""
     query = select(LoyaltyProgram).where(LoyaltyProgram.type == kind)
     if code is not None:
         query = query.where(LoyaltyProgram.code == code)

@@ -23,12 +23,13 @@ def loaded_programs(session: Session) -> list[LoyaltyProgram]:
     """Every program (any type, active or not), oldest first, read once per transaction.
 
     A shop has a handful of programs and an earning order asks for the running ones up to
-    five times (the hooks' check, the points programs, the live programs twice, the
-    membership and tier multipliers), so the transaction reads them once. The list is the
-    session's own objects: a change to one is seen at once. It is forgotten when a program
-    is added to the session (:func:`create_program`), when an ``UPDATE`` or ``DELETE``
-    statement targets the programs table (:func:`regulars.loyalty.catalogue.lock_program`)
-    and on any rollback, savepoints included; the next call reads the table again.
+    five times (the hooks' check, the points programs, the program types' dispatch twice,
+    the membership and tier multipliers), so the transaction reads them once. The list is
+    the session's own objects: a change to one is seen at once. It is forgotten when a
+    program is added to the session (:func:`~regulars.loyalty.catalogue.create_program`),
+    when an ``UPDATE`` or ``DELETE`` statement targets the programs table
+    (:func:`regulars.loyalty.catalogue.lock_program`) and on any rollback, savepoints
+    included; the next call reads the table again.
     """
     cached = session.info.get(_PROGRAMS)
     if cached is not None and cached[0] is session.get_transaction():

@@ -4,7 +4,7 @@
 (so it exists exactly when the change that caused it does), under a key unique per event:
 recording it again is a no-op; :func:`emit_from_select` records many with one
 ``INSERT … SELECT``. Kinds (:data:`EVENT_KINDS`): ``tier_changed`` (on an order),
-``points_expiring`` (:func:`regulars.loyalty.service.emit_expiry_warnings`, one per lot),
+``points_expiring`` (:func:`regulars.loyalty.points.expiry.emit_expiry_warnings`, one per lot),
 ``points_expired`` (the nightly expiry, one per account that lost points, written only
 while an endpoint subscribes to it: :func:`subscribed`), ``reward_granted`` (live
 programs).

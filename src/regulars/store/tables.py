@@ -368,5 +368,5 @@ class Job(Base):
 
 # The loyalty engine's tables live with their domain; importing them here makes them part
 # of Base.metadata wherever the store's models are loaded (migrations, comparisons, tests).
-import regulars.loyalty.live.tables  # noqa: E402
+import regulars.loyalty.program_store.tables  # noqa: E402
 import regulars.loyalty.tables  # noqa: E402, F401

@@ -50,8 +50,6 @@ from regulars.worker.schedule import Recurrence
 HANDLER_MODULES: tuple[str, ...] = (
     "regulars.worker.builtin",
     "regulars.loyalty.jobs",
-    "regulars.loyalty.live.gifts",
-    "regulars.loyalty.live.jobs",
 )
 """Modules that register the product's handlers; ``regulars worker`` imports each."""
 

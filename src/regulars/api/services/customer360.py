@@ -31,7 +31,7 @@ from regulars.api.services.events import recent_events
 from regulars.api.services.orders import customer_returns, orders_out
 from regulars.clock import utcnow
 from regulars.data.purchase import counts_as_purchase
-from regulars.loyalty.service import loyalty_summary
+from regulars.loyalty.points.views import loyalty_summary
 from regulars.store.tables import Consent, Customer, CustomerAlias, CustomerScore, Order
 
 RECENT_ORDERS = 10

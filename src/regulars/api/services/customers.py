@@ -44,7 +44,7 @@ from regulars.api.services.common import (
 )
 from regulars.api.services.customer360 import customer_360
 from regulars.clock import utcnow
-from regulars.loyalty.live import merging as live_merging
+from regulars.loyalty import merging as live_merging
 from regulars.loyalty.merging import merge_loyalty_accounts
 from regulars.store import audit
 from regulars.store.tables import Consent, Customer, CustomerScore
@@ -272,7 +272,7 @@ part that adds a table with a ``customer_id`` adds its rule here and names the t
 left behind is deleted with the duplicate (``ON DELETE CASCADE``). The loyalty accounts
 (and through them their entries, lots, consumptions and events) merge by
 :func:`~regulars.loyalty.merging.merge_loyalty_accounts`, the live programs' tables by
-:mod:`regulars.loyalty.live.merging` (tier states last: they are evaluated again over the
+:mod:`regulars.loyalty.merging` (tier states last: they are evaluated again over the
 merged orders and points)."""
 
 MERGED_TABLES: dict[str, tuple[str, ...]] = {
@@ -341,7 +341,7 @@ def merge_customers(
     When the duplicate's fields change the survivor's profile, the profile hooks run last
     (``before``: the survivor's profile before the merge), as for any other save: a
     profile the merge completes earns the profile bonus, unless the survivor or the
-    duplicate earned it before (:func:`regulars.loyalty.service.on_profile_saved`).
+    duplicate earned it before (:func:`regulars.loyalty.points.action_bonuses.on_profile_saved`).
     """
     duplicate_id = body.duplicate_id
     survivor = find_customer(session, survivor_id)

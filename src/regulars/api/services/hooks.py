@@ -37,16 +37,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.api.schemas import EventOut, OrderOut, ReturnOut
-from regulars.loyalty.live.dispatch import apply_programs_for_review
-from regulars.loyalty.live.history import REVIEW_EVENT
+from regulars.loyalty.points.action_bonuses import on_profile_saved, on_review_recorded
+from regulars.loyalty.points.cancellation import cancel_order_redemptions
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.returns import on_return_recorded
 from regulars.loyalty.program_cache import loaded_programs, runs_at
-from regulars.loyalty.service import (
-    cancel_order_redemptions,
-    on_order_recorded,
-    on_profile_saved,
-    on_return_recorded,
-    on_review_recorded,
-)
+from regulars.loyalty.program_store.dispatch import apply_programs_for_review
+from regulars.loyalty.program_store.history import REVIEW_EVENT
 from regulars.store.tables import Order, OrderReturn
 
 OrderHook = Callable[[Session, OrderOut], None]

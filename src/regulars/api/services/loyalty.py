@@ -35,7 +35,7 @@ from regulars.api.schemas.loyalty import (
 from regulars.api.services.common import paginate
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
-from regulars.loyalty import catalogue, live_economics, service
+from regulars.loyalty import catalogue, live_economics
 from regulars.loyalty.accounting import enrolment, holders
 from regulars.loyalty.accounting.ledger import OrderRef, Posted
 from regulars.loyalty.errors import (
@@ -50,10 +50,12 @@ from regulars.loyalty.errors import (
     RedemptionNotFoundError,
 )
 from regulars.loyalty.holdout import ProgramEffect
-from regulars.loyalty.live import quote as live_quote
-from regulars.loyalty.live import rewards as live_rewards
-from regulars.loyalty.live.tables import LoyaltyReward
 from regulars.loyalty.live_economics import LiveEconomics
+from regulars.loyalty.points import cancellation, redemption
+from regulars.loyalty.points import views as points_views
+from regulars.loyalty.program_store import quote as live_quote
+from regulars.loyalty.program_store import rewards as live_rewards
+from regulars.loyalty.program_store.tables import LoyaltyReward
 from regulars.loyalty.program_types.history import OrderLine
 from regulars.loyalty.tables import LoyaltyEntry, LoyaltyProgram
 from regulars.store.audit import record
@@ -153,7 +155,7 @@ def list_programs(session: Session) -> list[ProgramOut]:
 
 def get_account(session: Session, customer_id: str, program_code: str | None) -> AccountOut:
     _customer(session, customer_id)
-    view = service.account_view(session, _program(session, program_code), customer_id)
+    view = points_views.account_view(session, _program(session, program_code), customer_id)
     return AccountOut(
         customer_id=customer_id,
         program=view.program,
@@ -179,7 +181,7 @@ def list_entries(
         return Page[EntryOut](items=[], next_cursor=None)
     return paginate(
         session,
-        service.entries_query(account.id),
+        points_views.entries_query(account.id),
         LoyaltyEntry.id,
         limit=limit,
         cursor=cursor,
@@ -228,7 +230,7 @@ def adjust(
     _customer(session, customer_id)
     program = _program(session, body.program)
     return _write(
-        lambda: service.adjust(
+        lambda: redemption.adjust(
             session,
             program,
             customer_id,
@@ -248,7 +250,7 @@ def redeem(
     program = _program(session, body.program)
     order = OrderRef(body.shop_id, body.order_id) if body.order_id else None
     return _write(
-        lambda: service.redeem(
+        lambda: redemption.redeem(
             session,
             program,
             customer_id,
@@ -271,7 +273,7 @@ def cancel_redemption(
     program = _program(session, body.program)
     with _as_problems():
         try:
-            done = service.cancel_redemption(
+            done = cancellation.cancel_redemption(
                 session,
                 program,
                 customer_id,
@@ -316,12 +318,12 @@ def quote(session: Session, body: QuoteIn) -> QuoteOut:
     )
     now = utcnow()
     with _as_problems():
-        result = service.quote(session, program, body.customer_id, body.amount, lines, now)
+        result = points_views.quote(session, program, body.customer_id, body.amount, lines, now)
     out = QuoteOut.model_validate(result, from_attributes=True)
     return out.model_copy(update={"programs": program_quotes(session, body, lines, now)})
 
 
-# -- live program types: quote parts, rewards, badges, tiers (regulars.loyalty.live) ------
+# -- live program types: quote parts, rewards, badges, tiers (regulars.loyalty.program_store) ------
 
 
 def program_quotes(

@@ -17,7 +17,8 @@ from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 def enroll(session: Session, program: LoyaltyProgram, customer_id: str) -> LoyaltyAccount:
     """The customer's account in ``program``, created if missing (safe under concurrency:
     ``INSERT … ON CONFLICT DO NOTHING`` on the unique holder key). Does not re-activate an
-    opted-out account; :class:`ControlGroupError` for a customer of the control group."""
+    opted-out account; :class:`~regulars.loyalty.errors.ControlGroupError` for a customer of
+    the control group."""
     if held_out(session, program, customer_id):
         raise ControlGroupError(
             f"customer '{customer_id}' is in the control group of program '{program.code}': "

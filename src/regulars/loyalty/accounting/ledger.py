@@ -17,21 +17,33 @@ Quantities of an account (all integers):
 
 Debits take points from lots oldest-expiring first (never-expiring last, ties by age) and
 record each lot taken from in ``loyalty_lot_consumptions``. A lot whose ``expires_at`` has
-passed is left alone by everything except :func:`expire_due`, so the nightly expiry and the
-day's operations never race for the same lot.
+passed is left alone by everything except the nightly expiry
+(:func:`regulars.loyalty.points.expiry.expire_lots`), so the nightly expiry and the day's
+operations never race for the same lot.
 
 Idempotency: each entry carries a key unique per account. Repeating an operation with the
 same key and the same request returns the first result (``replay=True``); the same key with
-a different request raises :class:`IdempotencyConflictError`.
+a different request raises :class:`~regulars.loyalty.errors.IdempotencyConflictError`
+(:func:`fingerprint` hashes a request).
+
+This module holds the operations every program type uses (:func:`credit`, :func:`spend`,
+:func:`debit`) and the steps they are made of (:func:`replayed`, :func:`add_entry`,
+:func:`take_from_lot`, :func:`debit_lots`, :func:`move_balance`, :func:`claw_back`), which
+the operations that give points back — a cancelled redemption
+(:mod:`regulars.loyalty.points.cancellation`) and a return
+(:mod:`regulars.loyalty.points.returns`) — build on in their own modules.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
@@ -40,7 +52,13 @@ from regulars.loyalty.errors import (
     IdempotencyConflictError,
     InsufficientPointsError,
 )
-from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyLotConsumption
+from regulars.loyalty.tables import (
+    ENTRY_KINDS,
+    LoyaltyAccount,
+    LoyaltyEntry,
+    LoyaltyLot,
+    LoyaltyLotConsumption,
+)
 
 _CENT = Decimal("0.01")
 
@@ -68,6 +86,30 @@ class OrderRef:
 def points_money(points: int, point_value: Decimal) -> Decimal:
     """Money ``points`` are worth, in cents (half-even)."""
     return (Decimal(points) * point_value).quantize(_CENT, rounding=ROUND_HALF_EVEN)
+
+
+SYSTEM = "system"
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    """SHA-256 of a request's canonical JSON, to tell a retry from a different request."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def order_points(session: Session, account_id: int, shop_id: str, order_id: str) -> dict[str, int]:
+    """Σ points per entry kind of one order in one account (0 for a kind it has none of)."""
+    rows = session.execute(
+        select(LoyaltyEntry.kind, func.sum(LoyaltyEntry.points))
+        .where(
+            LoyaltyEntry.account_id == account_id,
+            LoyaltyEntry.shop_id == shop_id,
+            LoyaltyEntry.order_id == order_id,
+        )
+        .group_by(LoyaltyEntry.kind)
+    ).all()
+    totals = {kind: int(points or 0) for kind, points in rows}
+    return {kind: totals.get(kind, 0) for kind in ENTRY_KINDS}
 
 
 # -- locking and reading ------------------------------------------------------------------
@@ -125,7 +167,12 @@ def available_points(session: Session, account: LoyaltyAccount, now: datetime) -
     return max(0, int(in_lots or 0) - overdraft(session, account))
 
 
-def _replay(session: Session, account_id: int, key: str, request_hash: str | None) -> Posted | None:
+def replayed(
+    session: Session, account_id: int, key: str, request_hash: str | None
+) -> Posted | None:
+    """The first result of the operation recorded under ``key`` in the account (None when
+    there is none yet); :class:`~regulars.loyalty.errors.IdempotencyConflictError` when
+    that entry was written for a different request."""
     entry = session.scalars(
         select(LoyaltyEntry).where(
             LoyaltyEntry.account_id == account_id, LoyaltyEntry.idempotency_key == key
@@ -158,9 +205,11 @@ class EntrySpec:
     order: OrderRef | None = None
 
 
-def _add_entry(
+def add_entry(
     session: Session, account_id: int, points: int, spec: EntrySpec, lot_id: int | None = None
 ) -> LoyaltyEntry:
+    """Write one entry of ``points`` (signed) as ``spec`` describes it, naming ``lot_id``
+    (the lot an earning created, or the one an expiry or reversal takes from)."""
     entry = LoyaltyEntry(
         account_id=account_id,
         kind=spec.kind,
@@ -182,7 +231,7 @@ def _add_entry(
     return entry
 
 
-def _move_balance(session: Session, account: LoyaltyAccount, delta: int) -> int:
+def move_balance(session: Session, account: LoyaltyAccount, delta: int) -> int:
     """Change the cached balance; the row is locked (:func:`lock_account`), so writing the
     new value is as safe as ``balance = balance + delta``."""
     account.balance += delta
@@ -190,12 +239,13 @@ def _move_balance(session: Session, account: LoyaltyAccount, delta: int) -> int:
     return account.balance
 
 
-def _take(session: Session, lot: LoyaltyLot, points: int, entry_id: int) -> None:
+def take_from_lot(session: Session, lot: LoyaltyLot, points: int, entry_id: int) -> None:
+    """Take ``points`` from ``lot`` for entry ``entry_id``, recording the consumption."""
     lot.remaining -= points
     session.add(LoyaltyLotConsumption(entry_id=entry_id, lot_id=lot.id, points=points))
 
 
-def _debit_lots(
+def debit_lots(
     session: Session,
     account_id: int,
     points: int,
@@ -221,7 +271,7 @@ def _debit_lots(
         if taken == points:
             break
         portion = min(lot.remaining, points - taken)
-        _take(session, lot, portion, entry_id)
+        take_from_lot(session, lot, portion, entry_id)
         taken += portion
     session.flush()
     return taken
@@ -244,7 +294,7 @@ def credit(
     if points <= 0:
         raise ValueError("a credit needs points > 0")
     account = lock_account(session, account_id)
-    replay = _replay(session, account_id, spec.key, spec.request_hash)
+    replay = replayed(session, account_id, spec.key, spec.request_hash)
     if replay is not None:
         return replay
     owed_overdraft = overdraft(session, account)
@@ -261,16 +311,16 @@ def credit(
     )
     session.add(lot)
     session.flush()
-    entry = _add_entry(session, account_id, points, spec, lot_id=lot.id)
+    entry = add_entry(session, account_id, points, spec, lot_id=lot.id)
     if owed_overdraft > 0:
-        _take(session, lot, min(points, owed_overdraft), entry.id)
-    _move_balance(session, account, points)
-    _claw_back(session, account, [(lot, lot.remaining)], spec)
+        take_from_lot(session, lot, min(points, owed_overdraft), entry.id)
+    move_balance(session, account, points)
+    claw_back(session, account, [(lot, lot.remaining)], spec)
     session.flush()
     return Posted(entry.id, account_id, spec.kind, points, spec.money, account.balance)
 
 
-def _claw_back(
+def claw_back(
     session: Session,
     account: LoyaltyAccount,
     portions: list[tuple[LoyaltyLot, int]],
@@ -289,26 +339,27 @@ def _claw_back(
         reason="debt from an earlier return",
         order=spec.order,
     )
-    entry = _add_entry(session, account.id, -recovered, claw, lot_id=portions[0][0].id)
+    entry = add_entry(session, account.id, -recovered, claw, lot_id=portions[0][0].id)
     left = recovered
     for lot, most in portions:
         taken = min(most, left)
         if taken > 0:
-            _take(session, lot, taken, entry.id)
+            take_from_lot(session, lot, taken, entry.id)
             left -= taken
     account.debt -= recovered
-    _move_balance(session, account, -recovered)
+    move_balance(session, account, -recovered)
     return recovered
 
 
 def spend(
     session: Session, account_id: int, points: int, spec: EntrySpec, *, now: datetime
 ) -> Posted:
-    """Redeem ``points`` (> 0) from available lots; :class:`InsufficientPointsError` if short."""
+    """Redeem ``points`` (> 0) from available lots;
+    :class:`~regulars.loyalty.errors.InsufficientPointsError` if short."""
     if points <= 0:
         raise ValueError("a redemption needs points > 0")
     account = lock_account(session, account_id)
-    replay = _replay(session, account_id, spec.key, spec.request_hash)
+    replay = replayed(session, account_id, spec.key, spec.request_hash)
     if replay is not None:
         return replay
     if account.state != "active":
@@ -316,9 +367,9 @@ def spend(
     spendable = available_points(session, account, now)
     if points > spendable:
         raise InsufficientPointsError(points, spendable)
-    entry = _add_entry(session, account_id, -points, spec)
-    _debit_lots(session, account_id, points, entry.id, now=now, only_available=True)
-    balance = _move_balance(session, account, -points)
+    entry = add_entry(session, account_id, -points, spec)
+    debit_lots(session, account_id, points, entry.id, now=now, only_available=True)
+    balance = move_balance(session, account, -points)
     return Posted(entry.id, account_id, spec.kind, -points, spec.money, balance)
 
 
@@ -329,7 +380,7 @@ def debit(
     if points <= 0:
         raise ValueError("a debit needs points > 0")
     account = lock_account(session, account_id)
-    replay = _replay(session, account_id, spec.key, spec.request_hash)
+    replay = replayed(session, account_id, spec.key, spec.request_hash)
     if replay is not None:
         return replay
     live = session.scalar(
@@ -341,316 +392,7 @@ def debit(
     coverable = max(0, int(live or 0) - overdraft(session, account))
     if points > coverable:
         raise InsufficientPointsError(points, coverable)
-    entry = _add_entry(session, account_id, -points, spec)
-    _debit_lots(session, account_id, points, entry.id, now=now, only_available=False)
-    balance = _move_balance(session, account, -points)
+    entry = add_entry(session, account_id, -points, spec)
+    debit_lots(session, account_id, points, entry.id, now=now, only_available=False)
+    balance = move_balance(session, account, -points)
     return Posted(entry.id, account_id, spec.kind, -points, spec.money, balance)
-
-
-@dataclass(frozen=True)
-class Cancellation:
-    """What cancelling a redemption (what is left of it) did.
-
-    ``posted`` is the ``cancel_spend`` entry: the points given back, into the lots the
-    spend took them from. Of those, ``expired`` went back into lots already past their
-    expiry and expired at once (one ``expire`` entry per such lot); what came back into
-    live lots first paid any overdraft and then ``clawed_back`` repaid claw-back debt,
-    as every credit does. The balance rises by ``points − expired − clawed_back``.
-    """
-
-    posted: Posted
-    spend_entry_id: int
-    expired: int
-    clawed_back: int
-
-
-def cancel_spend(
-    session: Session,
-    account_id: int,
-    spend_entry_id: int,
-    points: int,
-    spec: EntrySpec,
-    *,
-    now: datetime,
-) -> Cancellation:
-    """Give back ``points`` (0 ≤ points ≤ what it spent) of spend entry ``spend_entry_id``
-    into the very lots it took them from, so they keep their expiry dates.
-
-    The spend's consumptions are given back in the order it made them (oldest-expiring
-    first), each up to what it took, as negative consumptions of the ``cancel_spend`` entry:
-    ``remaining = points − Σ consumptions − expired`` holds for every lot. A lot whose
-    ``expires_at`` ≤ ``now`` is not touched (it belongs to the nightly expiry): its points
-    come back and expire at once — an ``expire`` entry of the same size under
-    ``<spec.key>:expire:<lot id>`` — so a late cancellation never revives expired points.
-    The points that came back into live lots pay the overdraft first (the entry's own
-    consumptions shrink by it) and then the debt (:func:`_claw_back`).
-
-    Idempotent by ``spec.key``; the caller decides ``points`` under the account's lock.
-    """
-    if points < 0:
-        raise ValueError("a cancellation gives back points ≥ 0")
-    account = lock_account(session, account_id)
-    replay = _replay(session, account_id, spec.key, spec.request_hash)
-    if replay is not None:
-        return Cancellation(replay, spend_entry_id, *_cancellation_parts(session, replay, spec.key))
-    taken = _consumptions(session, spend_entry_id)
-    if points > sum(points for points, _lot in taken):
-        raise ValueError("a cancellation gives back at most what the spend took")
-    owed_overdraft = overdraft(session, account)
-    entry = _add_entry(session, account_id, points, spec)
-    expired, live = _give_back(session, account, taken, points, entry, now=now)
-    _move_balance(session, account, points - expired)
-    paid = _pay_overdraft(session, live, owed_overdraft, entry.id)
-    unpaid = [(lot, back - paid[lot.id]) for lot, back in live if back > paid[lot.id]]
-    clawed = _claw_back(session, account, unpaid, spec)
-    session.flush()
-    posted = Posted(entry.id, account_id, spec.kind, points, spec.money, account.balance)
-    return Cancellation(posted, spend_entry_id, expired, clawed)
-
-
-def _consumptions(session: Session, entry_id: int) -> list[tuple[int, LoyaltyLot]]:
-    """(points, lot) the entry took, in the order it took them."""
-    rows = session.execute(
-        select(LoyaltyLotConsumption.points, LoyaltyLot)
-        .join(LoyaltyLot, LoyaltyLot.id == LoyaltyLotConsumption.lot_id)
-        .where(LoyaltyLotConsumption.entry_id == entry_id)
-        .order_by(LoyaltyLotConsumption.id)
-        .execution_options(populate_existing=True)
-    ).all()
-    return [(points, lot) for points, lot in rows]
-
-
-def _give_back(
-    session: Session,
-    account: LoyaltyAccount,
-    taken_from: list[tuple[int, LoyaltyLot]],
-    points: int,
-    entry: LoyaltyEntry,
-    *,
-    now: datetime,
-) -> tuple[int, list[tuple[LoyaltyLot, int]]]:
-    """Put ``points`` back along the spend's consumptions ``taken_from``; returns the points
-    that expired at once and the live lots with what each got back."""
-    left, expired = points, 0
-    live: list[tuple[LoyaltyLot, int]] = []
-    for taken, lot in taken_from:
-        back = min(taken, left)
-        if back <= 0:
-            break
-        left -= back
-        if lot.expires_at is not None and lot.expires_at <= now:
-            _expire_at_once(session, account.id, lot, back, entry)
-            expired += back
-        else:
-            lot.remaining += back
-            live.append((lot, back))
-    return expired, live
-
-
-def _expire_at_once(
-    session: Session, account_id: int, lot: LoyaltyLot, points: int, entry: LoyaltyEntry
-) -> None:
-    session.add(LoyaltyLotConsumption(entry_id=entry.id, lot_id=lot.id, points=-points))
-    spec = EntrySpec(
-        kind="expire",
-        key=f"{entry.idempotency_key}:expire:{lot.id}",
-        actor=entry.actor,
-        occurred_at=entry.occurred_at,
-        reason="given back by a cancellation after the lot expired",
-    )
-    _add_entry(session, account_id, -points, spec, lot_id=lot.id)
-
-
-def _pay_overdraft(
-    session: Session, live: list[tuple[LoyaltyLot, int]], owed: int, entry_id: int
-) -> dict[int, int]:
-    """Record the live lots' give-back as negative consumptions, less what pays the
-    overdraft ``owed``; returns what each lot (by id) paid."""
-    paid: dict[int, int] = {}
-    left = owed
-    for lot, back in live:
-        pays = min(back, max(left, 0))
-        left -= pays
-        lot.remaining -= pays
-        paid[lot.id] = pays
-        if back - pays:
-            session.add(LoyaltyLotConsumption(entry_id=entry_id, lot_id=lot.id, points=pays - back))
-    session.flush()
-    return paid
-
-
-def _cancellation_parts(session: Session, posted: Posted, key: str) -> tuple[int, int]:
-    """``(expired, clawed_back)`` of a cancellation already written under ``key``."""
-    rows = session.execute(
-        select(LoyaltyEntry.kind, LoyaltyEntry.points).where(
-            LoyaltyEntry.account_id == posted.account_id,
-            LoyaltyEntry.idempotency_key.startswith(f"{key}:", autoescape=True),
-        )
-    ).all()
-    expired = -sum(points for kind, points in rows if kind == "expire")
-    clawed = -sum(points for kind, points in rows if kind == "claw_back")
-    return expired, clawed
-
-
-@dataclass(frozen=True)
-class Reversal:
-    """What reversing ``points`` of an earning did.
-
-    Of the points to reverse, ``from_lot`` came out of the earning's own lot and
-    ``expiring`` had expired (or is past its expiry, left for the nightly expiry): neither
-    is charged twice. ``shortfall`` had already been spent and follows the program's
-    policy: taken from other lots (``from_other_lots``) and then left as a negative balance
-    (``negative``), owed as ``debt``, or reported as ``deducted`` points to take off the
-    refund.
-    """
-
-    posted: Posted
-    from_lot: int
-    expiring: int
-    shortfall: int
-    from_other_lots: int = 0
-    negative: int = 0
-    debt: int = 0
-    deducted: int = 0
-
-
-def _spent_from_lot(session: Session, lot: LoyaltyLot) -> int:
-    """Points debits took from ``lot``, other than the reversals of its own earning, less
-    what cancelled redemptions gave back to it (negative consumptions)."""
-    own_reversal = (LoyaltyEntry.kind == "reverse_earn") & (LoyaltyEntry.lot_id == lot.id)
-    spent = session.scalar(
-        select(func.coalesce(func.sum(LoyaltyLotConsumption.points), 0))
-        .join(LoyaltyEntry, LoyaltyEntry.id == LoyaltyLotConsumption.entry_id)
-        .where(LoyaltyLotConsumption.lot_id == lot.id, ~own_reversal)
-    )
-    return int(spent or 0)
-
-
-def reverse_earning(
-    session: Session,
-    account_id: int,
-    lot_id: int,
-    points: int,
-    spec: EntrySpec,
-    *,
-    already_reversed: int,
-    policy: str,
-    now: datetime,
-) -> Reversal:
-    """Take back ``points`` (≥ 0) more of what lot ``lot_id`` earned, ``already_reversed``
-    having been taken back before; see :class:`Reversal`.
-
-    Reversals are covered by the part of the lot that was not spent, ``U = points of the
-    lot − spent from it``, in order: this one covers ``min(R + X, U) − min(R, U)`` where
-    ``R`` is ``already_reversed`` and ``X`` is ``points``; the rest is the shortfall. The
-    covered part comes out of the lot's ``remaining``, or had expired.
-    """
-    account = lock_account(session, account_id)
-    replay = _replay(session, account_id, spec.key, spec.request_hash)
-    if replay is not None:
-        return Reversal(replay, 0, 0, 0)
-    lot = session.scalars(
-        select(LoyaltyLot).where(LoyaltyLot.id == lot_id).execution_options(populate_existing=True)
-    ).one()
-    unspent = lot.points - _spent_from_lot(session, lot)
-    cover = min(already_reversed + points, unspent) - min(already_reversed, unspent)
-    past_expiry = lot.expires_at is not None and lot.expires_at <= now
-    from_lot = 0 if past_expiry else min(cover, lot.remaining)
-    expiring = cover - from_lot
-    shortfall = points - cover
-    other = negative = debt = deducted = 0
-    if policy == "allow_negative":
-        total = from_lot + shortfall
-    elif policy == "claw_back_future":
-        total, debt = from_lot, shortfall
-    elif policy == "deduct_from_refund":
-        total, deducted = from_lot, shortfall
-    else:
-        raise ValueError(f"unknown shortfall policy '{policy}'")
-    entry = _add_entry(session, account_id, -total, spec, lot_id=lot.id)
-    if from_lot:
-        _take(session, lot, from_lot, entry.id)
-        session.flush()
-    if policy == "allow_negative" and shortfall:
-        other = _debit_lots(session, account_id, shortfall, entry.id, now=now, only_available=False)
-        negative = shortfall - other
-    account.debt += debt
-    balance = _move_balance(session, account, -total)
-    posted = Posted(entry.id, account_id, spec.kind, -total, spec.money, balance)
-    return Reversal(posted, from_lot, expiring, shortfall, other, negative, debt, deducted)
-
-
-# -- expiry -------------------------------------------------------------------------------
-
-
-def due_for_expiry(now: datetime) -> list[ColumnElement[bool]]:
-    """The lots :func:`expire_lots` expires at ``now``: past ``expires_at``, points left."""
-    return [LoyaltyLot.expires_at <= now, LoyaltyLot.remaining > 0]
-
-
-def expire_lots(session: Session, now: datetime) -> int:
-    """Expire what is left of every lot whose ``expires_at`` ≤ ``now``, set-based.
-
-    Three statements, whatever the number of accounts:
-
-    1. ``INSERT INTO loyalty_entries … SELECT`` one ``expire`` entry of ``−remaining`` per
-       due lot (key ``expire:<lot id>``, so a lot expires once);
-    2. ``UPDATE loyalty_accounts SET balance = balance − due FROM (SELECT account_id,
-       Σ remaining AS due … GROUP BY account_id)`` for the accounts holding due lots;
-    3. ``UPDATE loyalty_lots SET remaining = 0`` for the due lots.
-
-    Due lots are frozen (no other operation touches a lot past its expiry), so the three
-    statements see the same lots. Running it again expires nothing more. Returns the
-    number of points expired.
-    """
-    due = due_for_expiry(now)
-    expiring = int(
-        session.scalar(select(func.coalesce(func.sum(LoyaltyLot.remaining), 0)).where(*due)) or 0
-    )
-    if expiring == 0:
-        return 0
-    created = utcnow()
-    rows = select(
-        LoyaltyLot.account_id,
-        literal("expire"),
-        -LoyaltyLot.remaining,
-        LoyaltyLot.id,
-        literal("expire:") + func.cast(LoyaltyLot.id, LoyaltyEntry.idempotency_key.type),
-        literal("system"),
-        LoyaltyLot.expires_at,
-        literal(created, LoyaltyEntry.created_at.type),
-    ).where(*due)
-    session.execute(
-        insert(LoyaltyEntry).from_select(
-            [
-                "account_id",
-                "kind",
-                "points",
-                "lot_id",
-                "idempotency_key",
-                "actor",
-                "occurred_at",
-                "created_at",
-            ],
-            rows,
-        )
-    )
-    per_account = (
-        select(LoyaltyLot.account_id, func.sum(LoyaltyLot.remaining).label("due"))
-        .where(*due)
-        .group_by(LoyaltyLot.account_id)
-        .subquery()
-    )
-    session.execute(
-        update(LoyaltyAccount)
-        .where(LoyaltyAccount.id == per_account.c.account_id)
-        .values(balance=LoyaltyAccount.balance - per_account.c.due)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
-        update(LoyaltyLot)
-        .where(*due)
-        .values(remaining=0)
-        .execution_options(synchronize_session=False)
-    )
-    return expiring

@@ -13,7 +13,7 @@ who may spend from it:
 
 The ledger keeps the shared account; this module only resolves and decides. Live,
 :func:`regulars.loyalty.accounting.holders.holder_for` resolves every account with
-:func:`resolve`, and :func:`regulars.loyalty.service.redeem` asks :func:`may_spend` with
+:func:`resolve`, and :func:`regulars.loyalty.points.redemption.redeem` asks :func:`may_spend` with
 the redemption's points plus what the account already spent on the same order.
 """
 

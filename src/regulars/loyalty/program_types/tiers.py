@@ -24,7 +24,7 @@ what the continued evaluation decides: it still counts in later window values, b
 upgrade it may bring at its own time is missed. Whoever learns of such an event evaluates
 again from no state (``TierState(customer, epoch)``) over the whole history, which gives
 the same result as if the events had come in time order (the live club does:
-:func:`regulars.loyalty.live.dispatch.evaluation_start`). Events at one instant count
+:func:`regulars.loyalty.program_store.tier_clubs.evaluation_start`). Events at one instant count
 together: they are one qualifying moment. TierChange keys are
 ``tier:<code>:<customer>:<effective_at ISO>`` (:func:`change_key`).
 """

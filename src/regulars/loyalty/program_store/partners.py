@@ -26,15 +26,15 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.loyalty.accounting import ledger
 from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.accounting.ledger import fingerprint
 from regulars.loyalty.catalogue import typed_config
 from regulars.loyalty.errors import (
     AccountClosedError,
     IdempotencyConflictError,
     InsufficientPointsError,
 )
-from regulars.loyalty.live.tables import PartnerTransaction
+from regulars.loyalty.program_store.tables import PartnerTransaction
 from regulars.loyalty.program_types import CoalitionConfig, coalition
-from regulars.loyalty.service import fingerprint
 from regulars.loyalty.tables import LoyaltyProgram
 
 

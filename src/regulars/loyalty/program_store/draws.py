@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.catalogue import lock_program, typed_config
-from regulars.loyalty.live.tables import Draw, DrawWinner
+from regulars.loyalty.program_store.tables import Draw, DrawWinner
 from regulars.loyalty.program_types import DrawConfig, draws
 from regulars.loyalty.program_types.history import Purchase
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram

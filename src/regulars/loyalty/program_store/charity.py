@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.loyalty.accounting import ledger
 from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.accounting.ledger import fingerprint
 from regulars.loyalty.catalogue import lock_program, points_config, typed_config
 from regulars.loyalty.errors import IdempotencyConflictError, InsufficientPointsError
-from regulars.loyalty.live.tables import Donation
+from regulars.loyalty.program_store.tables import Donation
 from regulars.loyalty.program_types import CharityConfig, charity
-from regulars.loyalty.service import fingerprint
 from regulars.loyalty.tables import LoyaltyProgram
 
 

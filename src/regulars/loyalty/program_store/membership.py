@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
 from regulars.loyalty.catalogue import lock_program, typed_config
-from regulars.loyalty.live.tables import Membership, MembershipPayment
 from regulars.loyalty.program_cache import loaded_programs
+from regulars.loyalty.program_store.tables import Membership, MembershipPayment
 from regulars.loyalty.program_types import MembershipConfig, membership
 from regulars.loyalty.program_types.outcomes import Charge, Refund
 from regulars.loyalty.tables import LoyaltyProgram

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from regulars.loyalty.program_types.badges import Review
 from regulars.loyalty.program_types.history import OrderLine, Purchase, Return
-from regulars.store.tables import Event, Order, OrderReturn
+from regulars.store.tables import Customer, Event, Order, OrderReturn
 from regulars.store.tables import OrderLine as StoreLine
 
 REVIEW_EVENT = "review_written"
@@ -147,3 +147,15 @@ def customer_reviews(session: Session, customer_id: str) -> list[Review]:
         if subject is not None:
             reviews.append(Review(customer_id, at, subject))
     return reviews
+
+
+def lock_customer(session: Session, customer_id: str) -> None:
+    """Lock the customer's row before their history is read and evaluated, so that two
+    concurrent orders of one customer are evaluated one after the other, the second
+    seeing the first (``FOR NO KEY UPDATE`` on PostgreSQL: it does not conflict with the
+    key-share lock the order's foreign key holds; SQLite has a single writer)."""
+    session.execute(
+        select(Customer.id)
+        .where(Customer.customer_id == customer_id)
+        .with_for_update(key_share=True)
+    )

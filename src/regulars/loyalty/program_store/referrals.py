@@ -28,7 +28,7 @@ from regulars.clock import utcnow
 from regulars.loyalty.accounting import ledger
 from regulars.loyalty.accounting.enrolment import enroll
 from regulars.loyalty.catalogue import lock_program, points_config, points_program, typed_config
-from regulars.loyalty.live.tables import Referral
+from regulars.loyalty.program_store.tables import Referral
 from regulars.loyalty.program_types import ReferralConfig, referral
 from regulars.loyalty.program_types.history import Purchase, Return
 from regulars.loyalty.program_types.outcomes import Earn

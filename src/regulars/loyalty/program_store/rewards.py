@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.catalogue import program_config
-from regulars.loyalty.live.apply import rowcount
-from regulars.loyalty.live.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
+from regulars.loyalty.program_store.apply import rowcount
+from regulars.loyalty.program_store.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.program_types import TierClubConfig
 from regulars.loyalty.tables import LoyaltyProgram
 

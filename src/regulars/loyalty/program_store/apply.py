@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
 from regulars.loyalty.accounting.enrolment import enroll
-from regulars.loyalty.accounting.ledger import EntrySpec, credit, debit
-from regulars.loyalty.live.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
+from regulars.loyalty.accounting.ledger import SYSTEM, EntrySpec, credit, debit
 from regulars.loyalty.program_cache import running_points_programs
+from regulars.loyalty.program_store.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
 from regulars.loyalty.program_types.bonus import bounded_key
 from regulars.loyalty.program_types.outcomes import (
     BadgeAwarded,
@@ -53,8 +53,6 @@ from regulars.loyalty.program_types.outcomes import (
 from regulars.loyalty.program_types.tiers import change_key
 from regulars.loyalty.tables import LoyaltyEvent, LoyaltyProgram
 from regulars.loyalty.webhooks import emit
-
-SYSTEM = "system"
 
 
 @dataclass(frozen=True)
@@ -243,7 +241,7 @@ def apply_tier_history(
     """Store a club's history evaluated again from the start (``changes``: every change of
     the customer's whole history, oldest first) because ``cause`` is dated at or before the
     instant the stored state was evaluated to (a late order or return; see
-    :func:`regulars.loyalty.live.dispatch.evaluation_start`).
+    :func:`regulars.loyalty.program_store.tier_clubs.evaluation_start`).
 
     A ``tier_changed`` event already sent cannot be unsent, so:
 

@@ -6,10 +6,10 @@ For a cart of ``amount`` with ``lines`` placed by ``customer_id`` now:
   reaches (:func:`~regulars.loyalty.program_types.discount_card.next_order_discount`) and
   ``amount × pct / 100`` (half-up to the cent);
 * **tiers**: the customer's tier now (the stored state evaluated on to now, without
-  writing: :func:`~regulars.loyalty.live.dispatch.tier_at`) and its discount; and as
+  writing: :func:`~regulars.loyalty.program_store.tier_clubs.tier_at`) and its discount; and as
   ``tier_after`` the tier the cart *reaches*, the same evaluation with the cart as one more
   spend at now (upgrades are immediate: the order earns its points at that tier, see
-  :func:`regulars.loyalty.service.quote`; the upgraded tier's discount applies from the
+  :func:`regulars.loyalty.points.views.quote`; the upgraded tier's discount applies from the
   next order, the discount being granted before the order exists). A points-based club's
   ``tier_after`` does not count the cart's own points (they are earned when the order is
   recorded);
@@ -29,10 +29,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.catalogue import program_config
-from regulars.loyalty.live.dispatch import LIVE_TYPES, stamp_outcomes, tier_at
-from regulars.loyalty.live.history import History, customer_history
-from regulars.loyalty.live.tables import LoyaltyReward
 from regulars.loyalty.program_cache import running_programs
+from regulars.loyalty.program_store.dispatch import DISPATCHED_TYPES, stamp_outcomes
+from regulars.loyalty.program_store.history import History, customer_history
+from regulars.loyalty.program_store.tables import LoyaltyReward
+from regulars.loyalty.program_store.tier_clubs import tier_at
 from regulars.loyalty.program_types import (
     DiscountCardConfig,
     StampCardConfig,
@@ -149,7 +150,7 @@ def quote_programs(
     """Each running live program's part of the cart's quote, oldest program first."""
     history = customer_history(session, customer_id)
     quoted = []
-    for program in running_programs(session, LIVE_TYPES, now):
+    for program in running_programs(session, DISPATCHED_TYPES, now):
         config = program_config(program)
         if isinstance(config, DiscountCardConfig):
             quoted.append(_discount(program, config, customer_id, history, amount, now))
