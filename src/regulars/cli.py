@@ -1218,7 +1218,7 @@ def loyalty_effect(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Members against the program's control group: repeat rate and revenue per customer."""
-    from regulars.loyalty.effect import program_effect
+    from regulars.loyalty.economics.effect import program_effect
     from regulars.store.ingest import require_head
     from regulars.store.session import make_engine
 
@@ -1272,7 +1272,7 @@ def loyalty_economics(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Liability, points flow per month, breakage and reward cost of a live program."""
-    from regulars.loyalty.live_economics import program_economics
+    from regulars.loyalty.economics.ledger_mapping import program_economics
     from regulars.store.ingest import require_head
     from regulars.store.session import make_engine
 

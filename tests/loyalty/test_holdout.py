@@ -22,7 +22,7 @@ from regulars.loyalty.accounting.control import (
     control_mask,
     in_control_group,
 )
-from regulars.loyalty.holdout import (
+from regulars.loyalty.economics.holdout import (
     GroupOutcome,
     compare_groups,
     measure_effect,

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from regulars.loyalty.accounting.ledger import OrderRef
+from regulars.loyalty.economics.ledger_mapping import program_economics
 from regulars.loyalty.errors import OrderCancelledError, RedemptionNotFoundError
-from regulars.loyalty.live_economics import program_economics
 from regulars.loyalty.points.cancellation import cancel_order_redemptions, cancel_redemption
 from regulars.loyalty.points.earning import on_order_recorded
 from regulars.loyalty.points.expiry import expire_lots

@@ -19,7 +19,7 @@ from regulars.api.keys import create_api_key
 from regulars.cli import app
 from regulars.errors import RegularsError
 from regulars.loyalty.accounting.control import in_control_group
-from regulars.loyalty.effect import program_effect
+from regulars.loyalty.economics.effect import program_effect
 from regulars.loyalty.errors import ControlGroupError
 from regulars.loyalty.points.earning import on_order_recorded
 from regulars.loyalty.points.redemption import redeem

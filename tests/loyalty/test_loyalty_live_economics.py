@@ -19,7 +19,7 @@ from regulars.api.keys import create_api_key
 from regulars.cli import app
 from regulars.config import Settings
 from regulars.loyalty.catalogue import find_program
-from regulars.loyalty.live_economics import program_economics
+from regulars.loyalty.economics.ledger_mapping import program_economics
 from regulars.loyalty.points.earning import on_order_recorded
 from regulars.loyalty.points.expiry import expire_due
 from regulars.loyalty.points.redemption import adjust, redeem

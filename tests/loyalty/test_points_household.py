@@ -20,7 +20,7 @@ from regulars.api.keys import create_api_key
 from regulars.loyalty.accounting.control import control_unit, in_control_group
 from regulars.loyalty.accounting.holders import holder_for
 from regulars.loyalty.accounting.ledger import OrderRef
-from regulars.loyalty.effect import program_effect
+from regulars.loyalty.economics.effect import program_effect
 from regulars.loyalty.errors import HouseholdSpendError
 from regulars.loyalty.points.cancellation import cancel_redemption
 from regulars.loyalty.points.earning import on_order_recorded

@@ -3,7 +3,7 @@
 Every purchase (``analytics.transactions.purchases``) of an enrolled customer in the
 replay window ``[start, end)`` is run through the program's rules, and the simulator
 writes the ledger entries the live program would have written (earn, spend, expire; see
-:mod:`regulars.loyalty.economics` for their contract). Monthly points flows, liability
+:mod:`regulars.loyalty.economics.measures` for their contract). Monthly points flows, liability
 and breakage are then computed *from those entries* with the same functions that run on
 the live ledger.
 
@@ -88,9 +88,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from regulars.analytics.transactions import purchases
 from regulars.engine import connect, table_from_arrow
 from regulars.errors import RegularsError
-from regulars.loyalty import economics
 from regulars.loyalty.accounting.control import assignment_units
-from regulars.loyalty.economics_results import Breakage, FlowRow
+from regulars.loyalty.economics import measures as economics
+from regulars.loyalty.economics.results import Breakage, FlowRow
 from regulars.loyalty.program_types.bonus import (
     FirstPurchaseBonus,
     PointsProgramConfig,
@@ -544,7 +544,7 @@ def _midnights(days: Ints) -> pa.Array:
 
 def ledger_entries(history: History, lots: Lots) -> pa.Table:
     """The earn, spend and expire entries the live ledger would hold (entry contract of
-    :mod:`regulars.loyalty.economics`); ``lot_id`` is the earning order's id."""
+    :mod:`regulars.loyalty.economics.measures`); ``lot_id`` is the earning order's id."""
     created = history.ordered_at.cast(pa.timestamp("us"))
     customers = history.customer_ids.take(pa.array(history.cust))
     parts = []

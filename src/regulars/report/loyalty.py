@@ -1,6 +1,6 @@
 """The "Loyalty program what-if" page: a simulation as one offline HTML file, plus
 ``simulation.json`` (the same numbers) and ``entries.parquet`` (the simulated ledger,
-in the entry contract of :mod:`regulars.loyalty.economics`).
+in the entry contract of :mod:`regulars.loyalty.economics.measures`).
 
 A page of its own, next to the retention report rather than inside it: the report's
 computation and template stay as they are, and the page reuses its style and Plotly

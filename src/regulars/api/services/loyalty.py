@@ -35,9 +35,12 @@ from regulars.api.schemas.loyalty import (
 from regulars.api.services.common import paginate
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
-from regulars.loyalty import catalogue, live_economics
+from regulars.loyalty import catalogue
 from regulars.loyalty.accounting import enrolment, holders
 from regulars.loyalty.accounting.ledger import OrderRef, Posted
+from regulars.loyalty.economics import ledger_mapping as live_economics
+from regulars.loyalty.economics.holdout import ProgramEffect
+from regulars.loyalty.economics.ledger_mapping import LiveEconomics
 from regulars.loyalty.errors import (
     AccountClosedError,
     ControlGroupError,
@@ -49,8 +52,6 @@ from regulars.loyalty.errors import (
     RedemptionCapError,
     RedemptionNotFoundError,
 )
-from regulars.loyalty.holdout import ProgramEffect
-from regulars.loyalty.live_economics import LiveEconomics
 from regulars.loyalty.points import cancellation, redemption
 from regulars.loyalty.points import views as points_views
 from regulars.loyalty.program_store import quote as live_quote
@@ -400,9 +401,9 @@ def list_badges(session: Session, customer_id: str) -> list[BadgeOut]:
 
 
 def program_effect(session: Session, code: str, start: date, end: date) -> ProgramEffect:
-    """Members against the control group (:func:`regulars.loyalty.effect.program_effect`);
+    """Members against the control group (:func:`regulars.loyalty.economics.effect.program_effect`);
     404 for an unknown program, 422 for one without a control group or an empty period."""
-    from regulars.loyalty.effect import program_effect as measure  # loads the analytics
+    from regulars.loyalty.economics.effect import program_effect as measure  # loads the analytics
 
     program = _program(session, code)
     engine = session.get_bind()
@@ -417,7 +418,7 @@ def program_economics(
     session: Session, code: str, start: date | None, end: date | None
 ) -> LiveEconomics:
     """Liability, points flow, breakage and reward cost on the live ledger
-    (:func:`regulars.loyalty.live_economics.program_economics`); 404 for an unknown
+    (:func:`regulars.loyalty.economics.ledger_mapping.program_economics`); 404 for an unknown
     program, 422 for an empty period or a program that is not a points program."""
     program = _program(session, code)
     engine = session.get_bind()

@@ -17,7 +17,7 @@ only adds customers to the control group, it never moves one out.
 **Control unit.** In a ``shared_household`` program the draw is made for
 ``household:<household_id>`` for every customer of a household, so a household is wholly in
 or out; otherwise for the customer id (:func:`control_unit`). What the program then changed
-is measured against this group by :mod:`regulars.loyalty.economics.effect`.
+is measured against this group by :mod:`regulars.loyalty.economics.measures.effect`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The result rows of :mod:`regulars.loyalty.economics`, apart from it: the API declares
-them in its responses (:class:`regulars.loyalty.live_economics.LiveEconomics`) and must not
-load Ibis, which the computations need, at every server start."""
+"""The result rows of :mod:`regulars.loyalty.economics.measures`, apart from it: the API
+declares them in its responses
+(:class:`regulars.loyalty.economics.ledger_mapping.LiveEconomics`) and must not load Ibis,
+which the computations need, at every server start."""
 
 from __future__ import annotations
 

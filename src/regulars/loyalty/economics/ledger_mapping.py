@@ -1,8 +1,8 @@
 """Economics of a running points program on its live ledger: the simulator's functions
-(:mod:`regulars.loyalty.economics`) applied to the store's entries.
+(:mod:`regulars.loyalty.economics.measures`) applied to the store's entries.
 
 **Mapping** (one ``SELECT`` over ``loyalty_entries`` ⋈ ``loyalty_accounts`` ⟕
-``loyalty_lots``) onto the entries contract of :mod:`regulars.loyalty.economics`:
+``loyalty_lots``) onto the entries contract of :mod:`regulars.loyalty.economics.measures`:
 
 =====================  ==========================================================
 contract column        live ledger
@@ -39,7 +39,7 @@ from regulars.analytics.validation import require_period
 from regulars.clock import utcnow
 from regulars.config import Settings
 from regulars.loyalty.catalogue import find_program, points_config
-from regulars.loyalty.economics_results import Breakage, FlowRow
+from regulars.loyalty.economics.results import Breakage, FlowRow
 from regulars.loyalty.errors import ProgramError
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyLot
 from regulars.store.session import session_scope
@@ -155,7 +155,12 @@ def program_economics(
     # cost ~0.8–1.7 s at every server and worker start; only this report needs them.
     from regulars.clock import local_day
     from regulars.engine import connect, table_from_arrow
-    from regulars.loyalty.economics import breakage, outstanding_points, points_flow, reward_cost
+    from regulars.loyalty.economics.measures import (
+        breakage,
+        outstanding_points,
+        points_flow,
+        reward_cost,
+    )
 
     settings = settings or Settings()
     with session_scope(engine) as session:

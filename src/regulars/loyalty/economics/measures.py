@@ -33,7 +33,7 @@ Definitions (worked examples in ``tests/loyalty/test_economics.py``):
   (+ tier discounts where a program grants them, which are not in the ledger).
 * **ROI** = (incremental revenue × margin − cost) / cost: the program pays for itself
   when the incremental gross profit covers the cost (ROI ≥ 0). Incremental revenue
-  comes from a control group (:mod:`regulars.loyalty.holdout`).
+  comes from a control group (:mod:`regulars.loyalty.economics.holdout`).
 * **Break-even** (before launch, :func:`break_even`): the incremental revenue needed,
   ``R* = cost / margin`` (``= cost`` when no margin is known: then the answer is on
   revenue, not profit), and the same in other units — see :func:`break_even`.
@@ -51,7 +51,7 @@ import ibis.expr.types as ir
 
 from regulars.analytics.periods import PeriodUnit, calendar_periods, truncate
 from regulars.analytics.validation import AnalysisArgumentError, require_period
-from regulars.loyalty.economics_results import Breakage, FlowRow
+from regulars.loyalty.economics.results import Breakage, FlowRow
 
 ENTRY_KINDS = ("earn", "spend", "expire", "reverse_earn", "reverse_spend", "adjust")
 ENTRY_COLUMNS = ("customer_id", "kind", "points", "created_at", "lot_id", "expires_at")

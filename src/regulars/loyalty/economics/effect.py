@@ -1,13 +1,14 @@
 """A live program's effect, measured against its control group on the store's orders.
 
-**Who is compared.** The population is the customers with a purchase before ``start``
-(so every purchase in ``[start, end)`` is a repeat purchase, as
-:func:`~regulars.loyalty.holdout.measure_effect` assumes). Each is in the ``control`` group
-when the program holds them out (:func:`~regulars.loyalty.accounting.control.control_mask` at the
-program's ``control_share``) and they have no account, else in the ``member`` group —
-whether or not they have enrolled yet: an *intent-to-treat* comparison by assignment, so
-customers who chose to come back are not compared with a control group that includes those
-who did not. The outcomes and intervals are :func:`~regulars.loyalty.holdout.measure_effect`'s
+**Who is compared.** The population is the customers with a purchase before ``start`` (so
+every purchase in ``[start, end)`` is a repeat purchase, as
+:func:`~regulars.loyalty.economics.holdout.measure_effect` assumes). Each is in the
+``control`` group when the program holds them out
+(:func:`~regulars.loyalty.accounting.control.control_mask` at the program's
+``control_share``) and they have no account, else in the ``member`` group — whether or not
+they have enrolled yet: an *intent-to-treat* comparison by assignment, so customers who
+chose to come back are not compared with a control group that includes those who did not.
+The outcomes and intervals are :func:`~regulars.loyalty.economics.holdout.measure_effect`'s
 (incremental repeat rate with Newcombe's interval, revenue per customer with Welch's).
 
 **Unit.** The comparison is made on what was drawn
@@ -33,8 +34,8 @@ from regulars.config import Settings
 from regulars.errors import RegularsError
 from regulars.loyalty.accounting.control import control_mask, control_share, unit_of
 from regulars.loyalty.catalogue import find_program
+from regulars.loyalty.economics.holdout import CONTROL, MEMBER, ProgramEffect, measure_effect
 from regulars.loyalty.errors import ProgramError
-from regulars.loyalty.holdout import CONTROL, MEMBER, ProgramEffect, measure_effect
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.shop import Shop
 from regulars.store.session import session_scope
