@@ -824,7 +824,7 @@ def loyalty_simulate(
     """Replay the order history under a proposed points program: cost, liability, and the
     retention gain it needs to pay for itself (docs/loyalty-economics.md)."""
     from regulars.engine import table_from_arrow
-    from regulars.loyalty.simulate import simulate_program
+    from regulars.loyalty.simulation.simulator import simulate_program
 
     program = _program(
         config,
@@ -876,7 +876,7 @@ def _program(
     """The program of ``--config`` (if any) with the options given on top of it
     (``--tiers`` replaces the tiers of the config's ``[tiers]`` club, keeping its window
     and grace)."""
-    from regulars.loyalty.simulate import ProgramConfig, load_program
+    from regulars.loyalty.simulation.proposal import ProposedProgram, load_program
 
     base: dict[str, Any] = (
         load_program(config).model_dump(exclude_none=False)
@@ -893,7 +893,7 @@ def _program(
     for needed, option in (("earn_per_unit", "--earn-per-unit"), ("point_value", "--point-value")):
         if needed not in base["rules"]:
             raise RegularsError(f"{option} is required (or a --config whose rules set {needed})")
-    return ProgramConfig.model_validate(base)
+    return ProposedProgram.model_validate(base)
 
 
 _NEVER = object()

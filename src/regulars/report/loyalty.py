@@ -21,7 +21,7 @@ from plotly.offline import get_plotlyjs
 
 from regulars import __version__
 from regulars.analytics.periods import period_label
-from regulars.loyalty.simulate import Simulation
+from regulars.loyalty.simulation.result import Simulation
 from regulars.report import charts
 from regulars.report.render import _count, _env, _money, jsonable
 

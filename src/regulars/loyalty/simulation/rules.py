@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -51,11 +50,8 @@ from regulars.loyalty.program_types.bonus import (
 )
 from regulars.loyalty.program_types.earning import PointsRules
 from regulars.loyalty.program_types.tiers import TierClubConfig
+from regulars.loyalty.simulation.history import History, Ints
 
-if TYPE_CHECKING:
-    from regulars.loyalty.simulate import History
-
-Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_US = 86_400_000_000
