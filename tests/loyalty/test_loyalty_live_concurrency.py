@@ -14,7 +14,7 @@ from loyalty_helpers import T0, add_customer, add_order, check_ledger, make_prog
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounting.holders import find_account
+from regulars.loyalty.accounting.enrolment import find_account
 from regulars.loyalty.catalogue import ProgramSpec, create_program
 from regulars.loyalty.errors import InsufficientPointsError
 from regulars.loyalty.points.earning import on_order_recorded

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.loyalty.accounting.control import control_unit, in_control_group
-from regulars.loyalty.accounting.holders import holder_for
+from regulars.loyalty.accounting.enrolment import holder_for
 from regulars.loyalty.accounting.ledger import OrderRef
 from regulars.loyalty.economics.effect import program_effect
 from regulars.loyalty.errors import HouseholdSpendError

@@ -75,7 +75,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, delete, exists, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
 
-from regulars.loyalty.accounting.holders import Holder, holder_of
+from regulars.loyalty.accounting.enrolment import Holder, holder_of
 from regulars.loyalty.catalogue import household_rules
 from regulars.loyalty.program_store.tables import (
     Donation,
@@ -132,7 +132,7 @@ def merge_loyalty_accounts(conn: Connection, survivor_id: str, duplicate_id: str
 
 def _survivor_holder(conn: Connection, program_id: int, shared: bool, survivor_id: str) -> Holder:
     """The survivor's holder in the program, as
-    :func:`~regulars.loyalty.accounting.holders.holder_for` decides it (a household member of a
+    :func:`~regulars.loyalty.accounting.enrolment.holder_for` decides it (a household member of a
     shared card: the household)."""
     if not shared:
         return Holder(survivor_id, None)

@@ -36,7 +36,7 @@ from regulars.api.services.common import paginate
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty import catalogue
-from regulars.loyalty.accounting import enrolment, holders
+from regulars.loyalty.accounting import enrolment
 from regulars.loyalty.accounting.ledger import OrderRef, Posted
 from regulars.loyalty.economics import ledger_mapping as live_economics
 from regulars.loyalty.economics.holdout import ProgramEffect
@@ -177,7 +177,7 @@ def list_entries(
 ) -> Page[EntryOut]:
     _customer(session, customer_id)
     program = _program(session, program_code)
-    account = holders.find_account(session, program, customer_id)
+    account = enrolment.find_account(session, program, customer_id)
     if account is None:
         return Page[EntryOut](items=[], next_cursor=None)
     return paginate(

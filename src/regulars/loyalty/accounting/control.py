@@ -30,7 +30,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.analytics.validation import AnalysisArgumentError
-from regulars.loyalty.accounting.holders import find_account
 from regulars.loyalty.catalogue import points_config
 from regulars.loyalty.tables import LoyaltyProgram
 from regulars.store.tables import Customer
@@ -103,14 +102,3 @@ def control_unit(session: Session, program: LoyaltyProgram, customer_id: str) ->
             select(Customer.household_id).where(Customer.customer_id == customer_id)
         )
     return unit_of(program.shared_household, customer_id, household)
-
-
-def held_out(session: Session, program: LoyaltyProgram, customer_id: str) -> bool:
-    """Whether ``customer_id`` is in the program's control group (their
-    :func:`control_unit` is drawn) and has no account."""
-    share = control_share(program)
-    if share == 0:
-        return False
-    if not in_control_group(control_unit(session, program, customer_id), program.code, share):
-        return False
-    return find_account(session, program, customer_id) is None

@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty.accounting.control import held_out
-from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.accounting.enrolment import enroll, held_out
 from regulars.loyalty.accounting.ledger import Posted
 from regulars.loyalty.catalogue import points_config
 from regulars.loyalty.merging import merged_ids

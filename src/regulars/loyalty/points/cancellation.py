@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty.accounting.holders import find_account, program_of_account
+from regulars.loyalty.accounting.enrolment import find_account, program_of_account
 from regulars.loyalty.accounting.ledger import (
     SYSTEM,
     EntrySpec,

@@ -15,8 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounting.control import held_out
-from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.accounting.enrolment import enroll, held_out
 from regulars.loyalty.accounting.ledger import (
     SYSTEM,
     EntrySpec,

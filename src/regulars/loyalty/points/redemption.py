@@ -16,8 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty.accounting.enrolment import enroll
-from regulars.loyalty.accounting.holders import household_of
+from regulars.loyalty.accounting.enrolment import enroll, household_of
 from regulars.loyalty.accounting.ledger import (
     EntrySpec,
     OrderRef,

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty.accounting.holders import program_of_account
+from regulars.loyalty.accounting.enrolment import program_of_account
 from regulars.loyalty.accounting.ledger import (
     SYSTEM,
     EntrySpec,

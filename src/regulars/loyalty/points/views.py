@@ -15,8 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
-from regulars.loyalty.accounting.control import held_out
-from regulars.loyalty.accounting.holders import find_account, household_of
+from regulars.loyalty.accounting.enrolment import find_account, held_out, household_of
 from regulars.loyalty.accounting.ledger import available_points, overdraft, points_money
 from regulars.loyalty.catalogue import points_config
 from regulars.loyalty.points.earning import order_earns

@@ -12,7 +12,7 @@ who may spend from it:
 * ``owner_only``: only the owner; the others earn but cannot redeem.
 
 The ledger keeps the shared account; this module only resolves and decides. Live,
-:func:`regulars.loyalty.accounting.holders.holder_for` resolves every account with
+:func:`regulars.loyalty.accounting.enrolment.holder_for` resolves every account with
 :func:`resolve`, and :func:`regulars.loyalty.points.redemption.redeem` asks :func:`may_spend` with
 the redemption's points plus what the account already spent on the same order.
 """
