@@ -52,8 +52,8 @@ def cancel_redemption(
 ) -> Cancellation:
     """Cancel the redemption :func:`~regulars.loyalty.points.redemption.redeem` made under
     ``key`` in the customer's account: give its points back (:func:`cancel_points`);
-    :class:`~regulars.loyalty.errors.RedemptionNotFoundError` if the
-    account has no redemption under ``key``."""
+    :class:`~regulars.loyalty.errors.RedemptionNotFoundError` if the account has no
+    redemption under ``key``."""
     account = find_account(session, program, customer_id)
     if account is None:
         raise RedemptionNotFoundError(key)
@@ -115,7 +115,7 @@ def cancel_points(
     ``floor((S − C) × returned / A) − R``). So cancellations and returns together never give
     back more than was spent, in whichever order they come; a redemption without an order
     gives back ``S_i``. The points go back into the lots the spend took them from
-    (:func:`~regulars.loyalty.points.cancellation.cancel_spend`): expiry dates are kept, and
+    (:func:`cancel_spend`): expiry dates are kept, and
     points whose lot has expired meanwhile come back and expire at once.
 
     Idempotent: the key is ``cancel:<spend entry id>``, so a retry — or the order hook

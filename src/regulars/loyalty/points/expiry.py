@@ -28,10 +28,10 @@ from regulars.store.session import session_scope
 
 def expire_due(engine: Engine, now: datetime | None = None) -> int:
     """The nightly job ``loyalty.expire``: expire every due lot in one transaction
-    (:func:`~regulars.loyalty.points.expiry.expire_lots`, set-based); returns the points
-    expired. ``now`` must not be in the future: lots past it are frozen for every other operation.
-    While an endpoint subscribes to ``points_expired``, the same transaction first records
-    one such event per account that loses points (:func:`emit_points_expired`)."""
+    (:func:`expire_lots`, set-based); returns the points expired. ``now`` must not be in
+    the future: lots past it are frozen for every other operation. While an endpoint
+    subscribes to ``points_expired``, the same transaction first records one such event per
+    account that loses points (:func:`emit_points_expired`)."""
     now = now or utcnow()
     with session_scope(engine) as session:
         if subscribed(session, "points_expired"):

@@ -14,13 +14,13 @@ points and spent ``S``; its returns so far total ``c`` (capped at ``A``). Then
 the order on its own ``E`` (the base lot and each bonus lot, each reversal under its own
 key), and each return reverses ``reversed(c_after) − reversed(c_before)`` and re-credits
 ``re-credited(c_after)`` less what was re-credited before (points may be spent on an order
-after a partial return of it). A full return takes back all ``E`` and gives back all ``S −
-C``; a partial one leaves the customer ``floor(E × kept share)``, never more, so buying and
-returning cannot create points. Points to reverse that were already spent (the lot no longer
-holds them) follow the program's ``shortfall_policy`` (see
-:class:`~regulars.loyalty.points.returns.Reversal`). Re-credited points go into a new lot,
-available at once, expiring when the latest lot the spend took from expired, but at the
-earliest :data:`RECREDIT_MIN_DAYS` after the return (never, if a spent lot never expires).
+after a partial return of it). A full return takes back all ``E`` and gives back all
+``S − C``; a partial one leaves the customer ``floor(E × kept share)``, never more, so
+buying and returning cannot create points. Points to reverse that were already spent (the
+lot no longer holds them) follow the program's ``shortfall_policy`` (see :class:`Reversal`).
+Re-credited points go into a new lot, available at once, expiring when the latest lot the
+spend took from expired, but at the earliest :data:`RECREDIT_MIN_DAYS` after the return
+(never, if a spent lot never expires).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ line names a SKU (and quantity, amount); its category is looked up on the order'
 that SKU, so a category-based stamp card loses the right stamps. Reviews are the
 customer's ``review_written`` events (:func:`customer_reviews`), each about the subject
 :func:`review_subject` names (the rule the review bonus of a points program uses too).
+Evaluations of one customer run under :func:`lock_customer`, one after the other.
 """
 
 from __future__ import annotations
