@@ -16,7 +16,12 @@ import numpy as np
 import pytest
 from btyd_simulate import simulate_bgnbd, simulate_gamma_gamma, simulate_pareto
 
-from regulars.models import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel
+from regulars.models import (
+    BetaGeoModel,
+    GammaGammaModel,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+)
 from regulars.models.base import FitResult
 
 

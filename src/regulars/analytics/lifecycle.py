@@ -22,7 +22,12 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from regulars.analytics.expr import count_where
-from regulars.analytics.periods import PeriodUnit, calendar_periods, previous_period_start, truncate
+from regulars.analytics.periods import (
+    PeriodUnit,
+    calendar_periods,
+    previous_period_start,
+    truncate,
+)
 from regulars.analytics.transactions import purchases
 
 _COUNTS = ("new", "returning", "resurrected", "dormant")

@@ -2,7 +2,16 @@
 string in JSON; every name is re-exported here."""
 
 from regulars.api.schemas.bulk import MAX_BULK_ITEMS, BulkCounts, BulkResult, ItemResult
-from regulars.api.schemas.common import FieldError, In, Key, Money, Page, Problem, UTCTime, storable
+from regulars.api.schemas.common import (
+    FieldError,
+    In,
+    Key,
+    Money,
+    Page,
+    Problem,
+    UTCTime,
+    storable,
+)
 from regulars.api.schemas.customers import (
     PROFILE_FIELDS,
     ConsentIn,

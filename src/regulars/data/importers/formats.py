@@ -12,7 +12,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from regulars.data.importers.mapping import MAP_SYNTAX_HINT, ColumnMapping, normalize_header
+from regulars.data.importers.mapping import (
+    MAP_SYNTAX_HINT,
+    ColumnMapping,
+    normalize_header,
+)
 from regulars.errors import InputFileError
 
 COMPLETED, REFUNDED, PARTIAL, CANCELLED = (
