@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from scratch import scratch_store
 from sqlalchemy import Engine, text
 
-from regulars.loyalty.service import expire_due
+from regulars.loyalty.points.expiry import expire_due
 from regulars.loyalty.webhooks import add_endpoint
 from regulars.store.migrate import upgrade
 from regulars.store.session import session_scope

@@ -30,7 +30,8 @@ def simulate_once(orders: str) -> dict[str, object]:
     import pyarrow.parquet as pq
 
     from regulars.engine import table_from_arrow
-    from regulars.loyalty.simulate import ProgramConfig, simulate_program
+    from regulars.loyalty.simulation.proposal import ProposedProgram
+    from regulars.loyalty.simulation.simulator import simulate_program
     from regulars.report.loyalty import write_simulation
     from regulars.shop import Shop
 
@@ -46,7 +47,7 @@ def simulate_once(orders: str) -> dict[str, object]:
     shop = Shop.from_files([orders])
     lines = table_from_arrow(shop.con, pq.read_table(Path(orders).with_name("order_lines.parquet")))
     stage("import")
-    program = ProgramConfig.model_validate(PROGRAM)
+    program = ProposedProgram.model_validate(PROGRAM)
     sim = simulate_program(
         shop.orders,
         program,

@@ -1,5 +1,6 @@
 """The docs stand alone and agree with the code: relative links resolve, code fences
-close, Python examples parse, and every dotted ``regulars.…`` name they mention exists."""
+close, Python examples parse, and every dotted ``regulars.…`` name they mention exists —
+in the docs and in the docstrings and comments of the code."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^(\s*)(```+|~~~+)(.*)$")
-DOTTED = re.compile(r"`(regulars(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+DOTTED = re.compile(r"[`~](regulars(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+SOURCES = sorted((ROOT / "src" / "regulars").rglob("*.py"))
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -91,6 +93,17 @@ def test_named_code_exists(doc: Path) -> None:
     module shows up here, not in a reader's notebook."""
     names = sorted(set(DOTTED.findall(doc.read_text(encoding="utf-8"))))
     assert [name for name in names if not _resolves(name)] == []
+
+
+def test_docstrings_name_existing_code() -> None:
+    """The same for ``regulars.…`` names quoted in the source's docstrings and comments."""
+    missing = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in SOURCES
+        for name in sorted(set(DOTTED.findall(path.read_text(encoding="utf-8"))))
+        if not _resolves(name)
+    ]
+    assert missing == []
 
 
 def test_docs_never_cite_the_shared_spec() -> None:

@@ -117,7 +117,7 @@ def _score_and_add_program(engine: Engine) -> None:
     from sqlalchemy import func, select
 
     from regulars.clock import local_day
-    from regulars.loyalty.accounts import ProgramSpec, create_program
+    from regulars.loyalty.catalogue import ProgramSpec, create_program
     from regulars.scoring.refresh import refresh_scores
     from regulars.store.session import session_scope
     from regulars.store.tables import Order

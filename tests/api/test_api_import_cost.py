@@ -38,7 +38,7 @@ def test_importing_and_creating_the_app_loads_no_ibis(tmp_path: Path) -> None:
 def test_the_lazy_modules_still_load_on_use() -> None:
     """The deferred imports resolve: the package exports and the report functions work."""
     from regulars import analytics
-    from regulars.loyalty import holdout
+    from regulars.loyalty.accounting import control
 
     assert callable(analytics.purchases)
-    assert holdout.control_mask(["a", "b"], "p", 1.0).tolist() == [True, True]
+    assert control.control_mask(["a", "b"], "p", 1.0).tolist() == [True, True]

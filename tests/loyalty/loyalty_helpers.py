@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.models import (
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.tables import (
     LoyaltyAccount,
     LoyaltyEntry,
     LoyaltyLot,

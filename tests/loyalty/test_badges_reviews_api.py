@@ -22,8 +22,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regulars.data.importers import read_orders
-from regulars.loyalty.live.models import LoyaltyBadge
-from regulars.loyalty.models import LoyaltyEvent
+from regulars.loyalty.program_store.tables import LoyaltyBadge
+from regulars.loyalty.tables import LoyaltyEvent
 from regulars.store.ingest import ingest
 
 BADGES: dict[str, Any] = {

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from regulars.analytics.validation import AnalysisArgumentError
-from regulars.loyalty.economics import (
+from regulars.loyalty.economics.measures import (
     Baseline,
     break_even,
     breakage,

@@ -16,13 +16,15 @@ from scipy import stats
 
 from regulars.analytics.validation import AnalysisArgumentError
 from regulars.data.schema import MONEY
-from regulars.loyalty.holdout import (
-    GroupOutcome,
+from regulars.loyalty.accounting.control import (
     assignment_unit,
     assignment_units,
-    compare_groups,
     control_mask,
     in_control_group,
+)
+from regulars.loyalty.economics.holdout import (
+    GroupOutcome,
+    compare_groups,
     measure_effect,
     newcombe_difference,
     welch_difference,

@@ -11,27 +11,16 @@ from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledge
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.ledger import (
-    IdempotencyConflictError,
-    InsufficientPointsError,
-    expire_lots,
-)
-from regulars.loyalty.live.models import LoyaltyTierState
-from regulars.loyalty.live.quote import quote_programs
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent, LoyaltyLot, LoyaltyLotConsumption
-from regulars.loyalty.service import (
-    account_view,
-    adjust,
-    expire_due,
-    expiring_soon,
-    on_order_recorded,
-    on_return_recorded,
-    quote,
-    recredited_points,
-    redeem,
-    reversed_points,
-)
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.errors import IdempotencyConflictError, InsufficientPointsError
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.expiry import expire_due, expire_lots, expiring_soon
+from regulars.loyalty.points.redemption import adjust, redeem
+from regulars.loyalty.points.returns import on_return_recorded, recredited_points, reversed_points
+from regulars.loyalty.points.views import account_view, quote
+from regulars.loyalty.program_store.quote import quote_programs
+from regulars.loyalty.program_store.tables import LoyaltyTierState
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyEvent, LoyaltyLot, LoyaltyLotConsumption
 from regulars.store.tables import AuditEntry
 
 LATER = T0 + timedelta(days=20)  # after the 14-day pending period
@@ -207,7 +196,7 @@ def test_full_return_reverses_everything_and_recredits_spent_points(session: Ses
 
 
 def _ref(order):  # type: ignore[no-untyped-def]
-    from regulars.loyalty.ledger import OrderRef
+    from regulars.loyalty.accounting.ledger import OrderRef
 
     return OrderRef(order.shop_id, order.order_id)
 
@@ -273,7 +262,7 @@ def test_policy_allow_negative_takes_other_lots_then_goes_negative(session: Sess
 
 
 def _program(session: Session):  # type: ignore[no-untyped-def]
-    from regulars.loyalty.models import LoyaltyProgram
+    from regulars.loyalty.tables import LoyaltyProgram
 
     return session.scalars(select(LoyaltyProgram)).one()
 

@@ -35,20 +35,14 @@ from loyalty_helpers import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.ledger import InsufficientPointsError, OrderRef, expire_lots
-from regulars.loyalty.models import (
-    SHORTFALL_POLICIES,
-    LoyaltyAccount,
-    LoyaltyEntry,
-    LoyaltyProgram,
-)
-from regulars.loyalty.service import (
-    adjust,
-    cancel_redemption,
-    on_order_recorded,
-    on_return_recorded,
-    redeem,
-)
+from regulars.loyalty.accounting.ledger import OrderRef
+from regulars.loyalty.errors import InsufficientPointsError
+from regulars.loyalty.points.cancellation import cancel_redemption
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.expiry import expire_lots
+from regulars.loyalty.points.redemption import adjust, redeem
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.tables import SHORTFALL_POLICIES, LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from regulars.store.tables import Order
 
 Op = tuple[str, int, int]

@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.live.gifts import LOYALTY_GIFTS, grant_due_gifts
-from regulars.loyalty.live.models import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
-from regulars.loyalty.live.quote import quote_programs
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent
-from regulars.loyalty.service import on_order_recorded, on_return_recorded
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.jobs import LOYALTY_GIFTS
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.program_store.gifts import grant_due_gifts
+from regulars.loyalty.program_store.quote import quote_programs
+from regulars.loyalty.program_store.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyEvent
 from regulars.store.tables import Base, Customer, Order, OrderReturn
 from regulars.wiring import job_registry
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.points.earning import on_order_recorded
 from regulars.store.tables import AuditEntry, Base
 
 PROGRAM: dict[str, Any] = {

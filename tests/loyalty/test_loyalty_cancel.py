@@ -11,25 +11,21 @@ from loyalty_helpers import make_program as _make_program
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.ledger import OrderRef, expire_lots
-from regulars.loyalty.live_economics import program_economics
-from regulars.loyalty.models import (
+from regulars.loyalty.accounting.ledger import OrderRef
+from regulars.loyalty.economics.ledger_mapping import program_economics
+from regulars.loyalty.errors import OrderCancelledError, RedemptionNotFoundError
+from regulars.loyalty.points.cancellation import cancel_order_redemptions, cancel_redemption
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.expiry import expire_lots
+from regulars.loyalty.points.redemption import adjust, redeem
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.points.views import account_view
+from regulars.loyalty.tables import (
     LoyaltyAccount,
     LoyaltyEntry,
     LoyaltyLot,
     LoyaltyLotConsumption,
     LoyaltyProgram,
-)
-from regulars.loyalty.service import (
-    OrderCancelledError,
-    RedemptionNotFoundError,
-    account_view,
-    adjust,
-    cancel_order_redemptions,
-    cancel_redemption,
-    on_order_recorded,
-    on_return_recorded,
-    redeem,
 )
 from regulars.store.tables import AuditEntry, Order
 

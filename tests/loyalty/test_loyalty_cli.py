@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from regulars.cli import app
-from regulars.loyalty.service import on_order_recorded, redeem
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.redemption import redeem
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine
 

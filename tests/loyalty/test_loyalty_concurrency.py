@@ -10,15 +10,14 @@ from loyalty_helpers import T0, add_order, add_return, check_ledger, make_progra
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.ledger import InsufficientPointsError, OrderRef
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
-from regulars.loyalty.service import (
-    account_view,
-    cancel_redemption,
-    on_order_recorded,
-    on_return_recorded,
-    redeem,
-)
+from regulars.loyalty.accounting.ledger import OrderRef
+from regulars.loyalty.errors import InsufficientPointsError
+from regulars.loyalty.points.cancellation import cancel_redemption
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.redemption import redeem
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.points.views import account_view
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyProgram
 from regulars.store.session import session_scope
 from regulars.store.tables import Order
 

@@ -18,11 +18,13 @@ from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.cli import app
 from regulars.errors import RegularsError
-from regulars.loyalty.accounts import ControlGroupError
-from regulars.loyalty.effect import program_effect
-from regulars.loyalty.holdout import in_control_group
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
-from regulars.loyalty.service import account_view, on_order_recorded, redeem
+from regulars.loyalty.accounting.control import in_control_group
+from regulars.loyalty.economics.effect import program_effect
+from regulars.loyalty.errors import ControlGroupError
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.redemption import redeem
+from regulars.loyalty.points.views import account_view
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine
 

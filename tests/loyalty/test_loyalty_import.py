@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from regulars.cli import app
 from regulars.loyalty.importing import import_history
-from regulars.loyalty.service import account_view
+from regulars.loyalty.points.views import account_view
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine
 

@@ -22,8 +22,8 @@ from regulars.cli import app
 from regulars.clock import utcnow
 from regulars.config import Settings
 from regulars.loyalty.jobs import EXPIRE, EXPIRY_WARNINGS, WEBHOOKS
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyDelivery
-from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyDelivery
 from regulars.loyalty.webhooks import add_endpoint
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine, session_scope

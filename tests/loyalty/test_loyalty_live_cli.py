@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from regulars.cli import app
-from regulars.loyalty.accounts import ProgramSpec, create_program, enroll
-from regulars.loyalty.live import charity, partners
-from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.program_store import charity, partners
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine
 

@@ -14,12 +14,13 @@ from loyalty_helpers import T0, add_customer, add_order, check_ledger, make_prog
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import ProgramSpec, create_program, find_account
-from regulars.loyalty.ledger import InsufficientPointsError
-from regulars.loyalty.live import charity, partners
-from regulars.loyalty.live.models import Donation, PartnerTransaction
-from regulars.loyalty.models import LoyaltyProgram
-from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.accounting.enrolment import find_account
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.errors import InsufficientPointsError
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.program_store import charity, partners
+from regulars.loyalty.program_store.tables import Donation, PartnerTransaction
+from regulars.loyalty.tables import LoyaltyProgram
 from regulars.store.session import session_scope
 
 CAFE: dict[str, Any] = {

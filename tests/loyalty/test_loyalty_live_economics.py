@@ -18,15 +18,12 @@ from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.cli import app
 from regulars.config import Settings
-from regulars.loyalty.accounts import find_program
-from regulars.loyalty.live_economics import program_economics
-from regulars.loyalty.service import (
-    adjust,
-    expire_due,
-    on_order_recorded,
-    on_return_recorded,
-    redeem,
-)
+from regulars.loyalty.catalogue import find_program
+from regulars.loyalty.economics.ledger_mapping import program_economics
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.expiry import expire_due
+from regulars.loyalty.points.redemption import adjust, redeem
+from regulars.loyalty.points.returns import on_return_recorded
 from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine
 

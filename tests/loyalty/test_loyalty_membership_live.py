@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.live import membership
-from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.program_store import membership
 
 CLUB: dict[str, Any] = {
     "code": "club",

@@ -16,14 +16,11 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgram
-from regulars.loyalty.service import (
-    account_view,
-    adjust,
-    on_order_recorded,
-    on_return_recorded,
-    redeem,
-)
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.redemption import adjust, redeem
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.points.views import account_view
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyProgram
 
 NOW = T0 + timedelta(days=30)
 NO_PENDING = {"pending_days": 0}

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.live import referrals
-from regulars.loyalty.service import on_order_recorded, on_return_recorded
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.program_store import referrals
 from regulars.store.tables import Customer
 
 FRIENDS: dict[str, Any] = {

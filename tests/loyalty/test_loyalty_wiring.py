@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.data.importers import read_orders
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry
 from regulars.store.ingest import ingest
 
 PROGRAM: dict[str, Any] = {

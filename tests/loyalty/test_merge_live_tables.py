@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from regulars.api.schemas import MergeIn
 from regulars.api.services.customers import merge_customers
-from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.live.merging import SELF_REFERRAL_REASON
-from regulars.loyalty.live.models import (
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.merging import SELF_REFERRAL_REASON
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.program_store.tables import (
     Draw,
     DrawWinner,
     LoyaltyBadge,
@@ -28,8 +29,7 @@ from regulars.loyalty.live.models import (
     PartnerTransaction,
     Referral,
 )
-from regulars.loyalty.models import LoyaltyEvent
-from regulars.loyalty.service import on_order_recorded
+from regulars.loyalty.tables import LoyaltyEvent
 from regulars.store.tables import Base
 from regulars.wiring import MERGE_RULES, MERGED_TABLES, tables_without_merge_rule
 

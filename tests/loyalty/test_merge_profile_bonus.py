@@ -17,7 +17,7 @@ from loyalty_helpers import api_client
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry
 
 PROGRAM: dict[str, Any] = {
     "code": "stars",

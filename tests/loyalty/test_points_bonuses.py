@@ -14,27 +14,18 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import (
-    ProgramError,
-    points_config,
-    set_opted_out,
-    validate_config,
-)
-from regulars.loyalty.holdout import in_control_group
-from regulars.loyalty.live.dispatch import program_config
-from regulars.loyalty.live.history import review_subject
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyEvent, LoyaltyLot
-from regulars.loyalty.programs import PROGRAM_TYPES, PointsProgramConfig
-from regulars.loyalty.programs.history import OrderLine
-from regulars.loyalty.service import (
-    QuotePart,
-    account_view,
-    on_order_recorded,
-    on_profile_saved,
-    on_return_recorded,
-    on_review_recorded,
-    quote,
-)
+from regulars.loyalty.accounting.control import in_control_group
+from regulars.loyalty.accounting.enrolment import set_opted_out
+from regulars.loyalty.catalogue import points_config, program_config, validate_config
+from regulars.loyalty.errors import ProgramError
+from regulars.loyalty.points.action_bonuses import on_profile_saved, on_review_recorded
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.points.views import QuotePart, account_view, quote
+from regulars.loyalty.program_store.history import review_subject
+from regulars.loyalty.program_types import PROGRAM_TYPES, PointsProgramConfig
+from regulars.loyalty.program_types.history import OrderLine
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyEvent, LoyaltyLot
 from regulars.store.tables import Order
 
 MONDAY = datetime(2026, 1, 5, 15, 30, tzinfo=UTC)  # Tuesday 00:30 in Tokyo

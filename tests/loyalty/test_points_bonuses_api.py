@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regulars.data.importers import read_orders
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyEntry
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry
 from regulars.store.ingest import ingest
 
 PROGRAM: dict[str, Any] = {

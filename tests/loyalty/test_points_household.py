@@ -17,19 +17,16 @@ from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
-from regulars.loyalty.accounts import control_unit, holder_for
-from regulars.loyalty.effect import program_effect
-from regulars.loyalty.holdout import in_control_group
-from regulars.loyalty.ledger import OrderRef
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
-from regulars.loyalty.service import (
-    HouseholdSpendError,
-    account_view,
-    cancel_redemption,
-    on_order_recorded,
-    quote,
-    redeem,
-)
+from regulars.loyalty.accounting.control import control_unit, in_control_group
+from regulars.loyalty.accounting.enrolment import holder_for
+from regulars.loyalty.accounting.ledger import OrderRef
+from regulars.loyalty.economics.effect import program_effect
+from regulars.loyalty.errors import HouseholdSpendError
+from regulars.loyalty.points.cancellation import cancel_redemption
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.redemption import redeem
+from regulars.loyalty.points.views import account_view, quote
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.session import session_scope
 
 NOW = T0 + timedelta(days=30)

@@ -1,4 +1,4 @@
-"""The transaction's programs (:func:`regulars.loyalty.accounts.loaded_programs`): read
+"""The transaction's programs (:func:`regulars.loyalty.program_cache.loaded_programs`): read
 once per transaction, forgotten whenever a program is added, written by a statement or
 rolled back; on SQLite and PostgreSQL."""
 
@@ -13,16 +13,11 @@ from typing import Any
 from sqlalchemy import Engine, event, update
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import (
-    ProgramSpec,
-    create_program,
-    running_points_programs,
-    running_programs,
-)
+from regulars.loyalty.catalogue import ProgramSpec, create_program, lock_program
 from regulars.loyalty.contribution import a_program_runs as _a_program_runs
-from regulars.loyalty.live.common import lock_program
-from regulars.loyalty.live.membership import earn_multiplier
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.program_cache import running_points_programs, running_programs
+from regulars.loyalty.program_store.membership import earn_multiplier
+from regulars.loyalty.tables import LoyaltyProgram
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

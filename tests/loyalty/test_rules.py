@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from regulars.loyalty.rules import (
+from regulars.loyalty.program_types.earning import (
     Line,
     PointsRules,
     Tier,

@@ -22,35 +22,24 @@ import pytest
 from regulars.data.schema import MONEY
 from regulars.engine import connect, table_from_arrow
 from regulars.errors import RegularsError
-from regulars.loyalty.programs import tiers
-from regulars.loyalty.programs.bonus import (
+from regulars.loyalty.program_types import tiers
+from regulars.loyalty.program_types.bonus import (
     FirstPurchaseBonus,
     PeriodBonus,
     PointsProgramConfig,
     ProfileBonus,
     earn_for_purchase,
 )
-from regulars.loyalty.programs.history import OrderLine, Purchase
-from regulars.loyalty.programs.tiers import TierClubConfig
-from regulars.loyalty.rules import PointsRules, Tier, max_redeemable, points_earned
-from regulars.loyalty.simulate import (
-    Assumptions,
-    History,
-    ProgramConfig,
-    Replayed,
-    earn_base,
-    first_purchases,
-    load_history,
-    load_program,
-    local_midnights_us,
-    redeem_caps,
-    replay_lots,
-    replay_rules,
-    simulate_program,
-    threshold_points,
-    tier_counts,
-)
-from regulars.loyalty.simulate_rules import EarnBase, bonus_multipliers, earn, floor_times
+from regulars.loyalty.program_types.earning import PointsRules, Tier, max_redeemable, points_earned
+from regulars.loyalty.program_types.history import OrderLine, Purchase
+from regulars.loyalty.program_types.tiers import TierClubConfig
+from regulars.loyalty.simulation.history import History, load_history, local_midnights_us
+from regulars.loyalty.simulation.lots import redeem_caps, replay_lots, threshold_points
+from regulars.loyalty.simulation.proposal import Assumptions, ProposedProgram, load_program
+from regulars.loyalty.simulation.replay import Replayed, earn_base, first_purchases, replay_rules
+from regulars.loyalty.simulation.rules import EarnBase, bonus_multipliers, earn, floor_times
+from regulars.loyalty.simulation.simulator import simulate_program
+from regulars.loyalty.simulation.totals import tier_counts
 
 D = Decimal
 ALL_IN = Assumptions(enrolment_share=1.0, redeemer_share=1.0, redeem_threshold_value=D(5))
@@ -106,7 +95,7 @@ def test_worked_example_points_redemption_expiry_liability(
             ("a", "2024-03-01", "50.00"),
         ]
     )
-    program = ProgramConfig(rules=RULES, assumptions=ALL_IN)
+    program = ProposedProgram(rules=RULES, assumptions=ALL_IN)
     sim = simulate_program(
         orders, program, start=date(2024, 1, 1), end=date(2025, 2, 15), margin=D("0.4")
     )
@@ -168,7 +157,7 @@ def test_worked_example_tier_club_upgrade_grace_downgrade() -> None:
         ),
     )
     no_redeem = Assumptions(enrolment_share=1.0, redeemer_share=0.0)
-    program = ProgramConfig(rules=RULES, tiers=CLUB, assumptions=no_redeem)
+    program = ProposedProgram(rules=RULES, tiers=CLUB, assumptions=no_redeem)
     sim = simulate_program(orders, program, end=date(2025, 3, 1))
     t = sim.totals
     assert (t.points_issued, t.points_base, t.points_tier, t.points_bonus) == (1200, 800, 400, 0)
@@ -221,7 +210,7 @@ def test_worked_example_cost_parts_of_bonuses() -> None:
     no_redeem = Assumptions(enrolment_share=1.0, redeemer_share=0.0)
     sim = simulate_program(
         orders,
-        ProgramConfig(rules=rules, assumptions=no_redeem),
+        ProposedProgram(rules=rules, assumptions=no_redeem),
         start=date(2024, 1, 1),
         end=date(2024, 6, 1),
     )
@@ -255,7 +244,7 @@ def test_worked_example_lines_multipliers_and_a_partial_refund(
     lines = pa.concat_tables([lines, lines_arrow([("o2", "CAKE", "tea", "10.00")])])
     orders = load(table)
     assumptions = Assumptions(enrolment_share=1.0, redeemer_share=0.0)
-    program = ProgramConfig(rules=rules, assumptions=assumptions)
+    program = ProposedProgram(rules=rules, assumptions=assumptions)
     with_lines = simulate_program(orders, program, order_lines=load(lines))
     assert with_lines.entries is not None
     earned = with_lines.entries.filter(pa.compute.equal(with_lines.entries.column("kind"), "earn"))
@@ -328,7 +317,7 @@ class Lot:
 
 
 def reference_replay(
-    program: ProgramConfig,
+    program: ProposedProgram,
     orders: list[Bought],
     history: list[Purchase],
     redeems: bool,
@@ -458,11 +447,11 @@ SHORT_CLUB = TierClubConfig(
 @pytest.mark.parametrize(
     ("program", "time_zone"),
     [
-        (ProgramConfig(rules=RULES), "UTC"),
-        (ProgramConfig(rules=RICH, tiers=SHORT_CLUB), "Europe/Berlin"),
-        (ProgramConfig(rules=RICH, tiers=SHORT_CLUB.model_copy(update={"grace_days": 0})), "UTC"),
+        (ProposedProgram(rules=RULES), "UTC"),
+        (ProposedProgram(rules=RICH, tiers=SHORT_CLUB), "Europe/Berlin"),
+        (ProposedProgram(rules=RICH, tiers=SHORT_CLUB.model_copy(update={"grace_days": 0})), "UTC"),
         (
-            ProgramConfig(
+            ProposedProgram(
                 rules=PointsProgramConfig(
                     earn_per_unit=D("0.1"), point_value=D("0.1"), expiry_days=None
                 )
@@ -474,7 +463,7 @@ SHORT_CLUB = TierClubConfig(
 )
 @pytest.mark.parametrize("seed", [11, 12])
 def test_columnar_replay_equals_lot_by_lot_fifo(
-    program: ProgramConfig, time_zone: str, seed: int
+    program: ProposedProgram, time_zone: str, seed: int
 ) -> None:
     rng = random.Random(seed)
     end = date(2025, 6, 1)
@@ -611,8 +600,8 @@ def test_enrolment_share_picks_members_deterministically() -> None:
     rows = [(f"c{i}", "2024-03-01", "10.00") for i in range(2_000)]
     orders = table_from_arrow(connect(), orders_arrow(rows))
     half = Assumptions(enrolment_share=0.5, redeemer_share=0.5)
-    first = simulate_program(orders, ProgramConfig(rules=RULES, assumptions=half))
-    again = simulate_program(orders, ProgramConfig(rules=RULES, assumptions=half))
+    first = simulate_program(orders, ProposedProgram(rules=RULES, assumptions=half))
+    again = simulate_program(orders, ProposedProgram(rules=RULES, assumptions=half))
     assert first.customers == 2_000
     assert 900 < first.members < 1_100
     assert first.members == again.members
@@ -691,7 +680,7 @@ def test_action_bonuses_are_named_in_the_notes() -> None:
     profile = ProfileBonus(code="profile", points=30)
     rules = RULES.model_copy(update={"bonuses": [profile]})
     orders = table_from_arrow(connect(), orders_arrow([("a", "2024-01-01", "5.00")]))
-    sim = simulate_program(orders, ProgramConfig(rules=rules, assumptions=ALL_IN))
+    sim = simulate_program(orders, ProposedProgram(rules=rules, assumptions=ALL_IN))
     assert sim.totals.points_issued == 5  # the action's 30 points are not in orders
     assert any("Action bonuses (profile completed)" in note for note in sim.notes)
 
@@ -701,7 +690,7 @@ def test_empty_window_is_a_clear_error() -> None:
     with pytest.raises(RegularsError, match="nothing to simulate"):
         simulate_program(
             orders,
-            ProgramConfig(rules=RULES, assumptions=ALL_IN),
+            ProposedProgram(rules=RULES, assumptions=ALL_IN),
             start=date(2025, 1, 1),
             end=date(2025, 2, 1),
         )
@@ -724,7 +713,7 @@ def test_verdict_answers_for_an_expected_lift(lift: float, answer: str) -> None:
     assumptions = ALL_IN.model_copy(update={"expected_lift_pct": lift})
     sim = simulate_program(
         orders,
-        ProgramConfig(rules=RULES, assumptions=assumptions),
+        ProposedProgram(rules=RULES, assumptions=assumptions),
         end=date(2025, 2, 15),
         margin=D("0.4"),
     )

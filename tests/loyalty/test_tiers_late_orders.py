@@ -22,12 +22,13 @@ from loyalty_helpers import T0, add_customer, add_order, add_return, check_ledge
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.live.models import LoyaltyTierState
-from regulars.loyalty.models import LoyaltyEvent
-from regulars.loyalty.programs import TierClubConfig, tiers
-from regulars.loyalty.programs.tiers import QualifyingEvent, TierState
-from regulars.loyalty.service import on_order_recorded, on_return_recorded
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.program_store.tables import LoyaltyTierState
+from regulars.loyalty.program_types import TierClubConfig, tiers
+from regulars.loyalty.program_types.tiers import QualifyingEvent, TierState
+from regulars.loyalty.tables import LoyaltyEvent
 from regulars.store.tables import Order
 
 DAY = timedelta(days=1)

@@ -14,7 +14,7 @@ from loyalty_helpers import T0
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from regulars.loyalty.models import LoyaltyDelivery, LoyaltyWebhookEndpoint
+from regulars.loyalty.tables import LoyaltyDelivery, LoyaltyWebhookEndpoint
 from regulars.loyalty.webhooks import add_endpoint, deliver_due, emit, fan_out
 from regulars.store.session import session_scope
 

@@ -16,15 +16,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
-from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.models import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
-from regulars.loyalty.service import (
-    emit_expiry_warnings,
-    emit_points_expired,
-    expire_due,
-    on_order_recorded,
-    redeem,
-)
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.expiry import emit_expiry_warnings, emit_points_expired, expire_due
+from regulars.loyalty.points.redemption import redeem
+from regulars.loyalty.tables import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
 from regulars.loyalty.webhooks import add_endpoint, deliver_due, subscribed
 
 GOLD = {"code": "vip", "tiers": [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]}

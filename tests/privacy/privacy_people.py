@@ -8,8 +8,9 @@ from decimal import Decimal
 from sqlalchemy import Engine, insert, select, update
 
 from regulars.api.keys import create_api_key
-from regulars.loyalty.accounts import ProgramSpec, create_program
-from regulars.loyalty.service import on_order_recorded, redeem
+from regulars.loyalty.catalogue import ProgramSpec, create_program
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.redemption import redeem
 from regulars.store.audit import record
 from regulars.store.session import session_scope
 from regulars.store.tables import (

@@ -22,7 +22,7 @@ from regulars.api import create_app
 from regulars.cli import app
 from regulars.demo_store import prepare_demo_store
 from regulars.errors import RegularsError
-from regulars.loyalty.models import LoyaltyAccount, LoyaltyProgram
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.migrate import current_revision, head_revision
 from regulars.store.session import make_engine, session_scope
 from regulars.store.tables import ApiKey, AuditEntry, Customer, CustomerScore, Order, OrderLine

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from regulars.loyalty.programs import TierClubConfig
+from regulars.loyalty.program_types import TierClubConfig
 from regulars.store.migrate import (
     alembic_config,
     current_revision,

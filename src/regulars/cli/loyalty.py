@@ -44,7 +44,7 @@ def loyalty_import(
 
 def loyalty_expire(url: DatabaseUrlOpt = None) -> None:
     """Expire every lot past its expiry now (the nightly job; safe to run twice)."""
-    from regulars.loyalty.service import expire_due
+    from regulars.loyalty.points.expiry import expire_due
 
     with open_store(url) as engine:
         points = expire_due(engine)
@@ -56,7 +56,7 @@ def loyalty_balance(
     url: DatabaseUrlOpt = None,
 ) -> None:
     """A customer's accounts: balance, available, pending and tier per program."""
-    from regulars.loyalty.service import loyalty_summary
+    from regulars.loyalty.points.views import loyalty_summary
     from regulars.store.session import session_scope
 
     with open_store(url) as engine, session_scope(engine) as session:
@@ -82,7 +82,7 @@ def loyalty_cancel_redemption(
         typer.Option(
             "--api-key",
             help="Prefix of the API key that redeemed (regulars apikey list); without it KEY "
-            "is the key given to regulars.loyalty.service.redeem.",
+            "is the key given to regulars.loyalty.points.redemption.redeem.",
         ),
     ] = None,
     program: Annotated[
@@ -93,8 +93,8 @@ def loyalty_cancel_redemption(
     url: DatabaseUrlOpt = None,
 ) -> None:
     """Give back what a redemption spent, into the lots it took them from (once; audited)."""
-    from regulars.loyalty.live.common import program_of_type
-    from regulars.loyalty.service import cancel_redemption
+    from regulars.loyalty.catalogue import program_of_type
+    from regulars.loyalty.points.cancellation import cancel_redemption
     from regulars.store.session import session_scope
 
     with open_store(url) as engine, session_scope(engine) as session:
@@ -150,7 +150,7 @@ def loyalty_deliver(
     """Queue expiry warnings (with --warn-days) and POST every due webhook delivery."""
     import httpx
 
-    from regulars.loyalty.service import emit_expiry_warnings
+    from regulars.loyalty.points.expiry import emit_expiry_warnings
     from regulars.loyalty.webhooks import deliver_due
     from regulars.store.session import session_scope
 

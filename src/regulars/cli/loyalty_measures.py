@@ -20,8 +20,8 @@ from regulars.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from regulars.loyalty.holdout import ProgramEffect
-    from regulars.loyalty.live_economics import LiveEconomics
+    from regulars.loyalty.economics.holdout import ProgramEffect
+    from regulars.loyalty.economics.ledger_mapping import LiveEconomics
 
 ProgramOpt = Annotated[str, typer.Option(help="The program's code.")]
 
@@ -34,7 +34,7 @@ def loyalty_effect(
     as_json: JsonOpt = False,
 ) -> None:
     """Members against the program's control group: repeat rate and revenue per customer."""
-    from regulars.loyalty.effect import program_effect
+    from regulars.loyalty.economics.effect import program_effect
 
     settings = settings_with()
     with open_store(url or settings.database_url) as engine:
@@ -84,7 +84,7 @@ def loyalty_economics(
     as_json: JsonOpt = False,
 ) -> None:
     """Liability, points flow per month, breakage and reward cost of a live program."""
-    from regulars.loyalty.live_economics import program_economics
+    from regulars.loyalty.economics.ledger_mapping import program_economics
 
     settings = settings_with()
     with open_store(url or settings.database_url) as engine:

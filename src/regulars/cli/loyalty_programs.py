@@ -37,8 +37,8 @@ def loyalty_draw(
     url: DatabaseUrlOpt = None,
 ) -> None:
     """Draw a prize draw's winners once (again: the stored draw), or --verify it."""
-    from regulars.loyalty.live import draws
-    from regulars.loyalty.live.common import program_of_type
+    from regulars.loyalty.catalogue import program_of_type
+    from regulars.loyalty.program_store import draws
 
     with _program_session(url) as session:
         found = program_of_type(session, program, "draw")
@@ -76,8 +76,8 @@ def loyalty_settlement(
     url: DatabaseUrlOpt = None,
 ) -> None:
     """What each coalition partner and the program owe each other for [start, end)."""
-    from regulars.loyalty.live import partners
-    from regulars.loyalty.live.common import program_of_type
+    from regulars.loyalty.catalogue import program_of_type
+    from regulars.loyalty.program_store import partners
 
     first, last = _period(start, end)
     with _program_session(url) as session:
@@ -94,8 +94,8 @@ def loyalty_causes_report(
     url: DatabaseUrlOpt = None,
 ) -> None:
     """Donated and matched points and their value per cause for [start, end)."""
-    from regulars.loyalty.live import charity
-    from regulars.loyalty.live.common import program_of_type
+    from regulars.loyalty.catalogue import program_of_type
+    from regulars.loyalty.program_store import charity
 
     first, last = _period(start, end)
     with _program_session(url) as session:

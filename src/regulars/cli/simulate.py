@@ -28,7 +28,7 @@ from regulars.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from regulars.loyalty.simulate import Simulation
+    from regulars.loyalty.simulation.result import Simulation
 
 
 def loyalty_simulate(
@@ -93,14 +93,14 @@ def loyalty_simulate(
     retention gain it needs to pay for itself (docs/loyalty-economics.md)."""
     from regulars.data.importers import read_order_lines
     from regulars.engine import table_from_arrow
-    from regulars.loyalty.proposal import (
+    from regulars.loyalty.simulation.options import (
         AssumptionOptions,
         RuleOptions,
         parse_expiry,
         parse_tiers,
         propose_program,
     )
-    from regulars.loyalty.simulate import simulate_program
+    from regulars.loyalty.simulation.simulator import simulate_program
 
     program = propose_program(
         config,

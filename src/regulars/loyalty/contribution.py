@@ -23,29 +23,22 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from regulars.domain import Contribution, ErasurePlan, MergeRule, Profile
-from regulars.loyalty import jobs
-from regulars.loyalty.accounts import loaded_programs, runs_at
-from regulars.loyalty.live import gifts
-from regulars.loyalty.live import jobs as live_jobs
-from regulars.loyalty.live import merging as live_merging
-from regulars.loyalty.live.dispatch import apply_programs_for_review
-from regulars.loyalty.live.history import REVIEW_EVENT
-from regulars.loyalty.merging import merge_loyalty_accounts
-from regulars.loyalty.service import (
-    cancel_order_redemptions,
-    loyalty_summary,
-    on_order_recorded,
-    on_profile_saved,
-    on_return_recorded,
-    on_review_recorded,
-)
+from regulars.loyalty import merging
+from regulars.loyalty.jobs import JOBS
+from regulars.loyalty.points.action_bonuses import on_profile_saved, on_review_recorded
+from regulars.loyalty.points.cancellation import cancel_order_redemptions
+from regulars.loyalty.points.earning import on_order_recorded
+from regulars.loyalty.points.returns import on_return_recorded
+from regulars.loyalty.points.views import loyalty_summary
+from regulars.loyalty.program_cache import loaded_programs, runs_at
+from regulars.loyalty.program_store.dispatch import apply_programs_for_review
+from regulars.loyalty.program_store.history import REVIEW_EVENT
 from regulars.store.tables import Customer, Event, Order, OrderReturn
-from regulars.worker.registry import Registration
 
 
 def a_program_runs(session: Session, at: datetime) -> bool:
     """Whether a program of any type runs at ``at``: the transaction's programs are read
-    once (:func:`~regulars.loyalty.accounts.loaded_programs`), so a bulk write of orders
+    once (:func:`~regulars.loyalty.program_cache.loaded_programs`), so a bulk write of orders
     when no program runs costs one query, not one per order."""
     return any(runs_at(program, at) for program in loaded_programs(session))
 
@@ -106,46 +99,22 @@ def loyalty_section(session: Session, customer: Customer) -> list[dict[str, Any]
 
 
 MERGE_RULES = (
-    MergeRule("loyalty_accounts", ("loyalty_accounts",), merge_loyalty_accounts),
-    MergeRule("loyalty_rewards", ("loyalty_rewards",), live_merging.merge_rewards),
-    MergeRule("loyalty_badges", ("loyalty_badges",), live_merging.merge_badges),
-    MergeRule("loyalty_tier_states", ("loyalty_tier_states",), live_merging.merge_tier_states),
-    MergeRule("loyalty_memberships", ("loyalty_memberships",), live_merging.merge_memberships),
-    MergeRule("loyalty_referrals", ("loyalty_referrals",), live_merging.merge_referrals),
-    MergeRule("loyalty_donations", ("loyalty_donations",), live_merging.move_donations),
+    MergeRule("loyalty_accounts", ("loyalty_accounts",), merging.merge_loyalty_accounts),
+    MergeRule("loyalty_rewards", ("loyalty_rewards",), merging.merge_rewards),
+    MergeRule("loyalty_badges", ("loyalty_badges",), merging.merge_badges),
+    MergeRule("loyalty_tier_states", ("loyalty_tier_states",), merging.merge_tier_states),
+    MergeRule("loyalty_memberships", ("loyalty_memberships",), merging.merge_memberships),
+    MergeRule("loyalty_referrals", ("loyalty_referrals",), merging.merge_referrals),
+    MergeRule("loyalty_donations", ("loyalty_donations",), merging.move_donations),
     MergeRule(
         "loyalty_partner_transactions",
         ("loyalty_partner_transactions",),
-        live_merging.move_partner_transactions,
+        merging.move_partner_transactions,
     ),
-    MergeRule("loyalty_draw_winners", ("loyalty_draw_winners",), live_merging.merge_draw_winners),
+    MergeRule("loyalty_draw_winners", ("loyalty_draw_winners",), merging.merge_draw_winners),
 )
 """The accounts first (and through them their entries, lots, consumptions and events),
 then every program table; tier states are evaluated again over the merged history."""
-
-JOBS = (
-    Registration(jobs.EXPIRE, jobs.expire_job, schedule=jobs.expire_schedule, max_attempts=3),
-    Registration(
-        jobs.EXPIRY_WARNINGS,
-        jobs.expiry_warnings_job,
-        schedule=jobs.warning_schedule,
-        max_attempts=3,
-    ),
-    Registration(jobs.WEBHOOKS, jobs.webhooks_job, schedule=jobs.delivery_schedule, max_attempts=3),
-    Registration(
-        gifts.LOYALTY_GIFTS, gifts.gifts_job, schedule=gifts.gifts_schedule, max_attempts=3
-    ),
-    Registration(
-        live_jobs.MEMBERSHIPS_RENEW,
-        live_jobs.renew_memberships,
-        schedule=live_jobs.early_morning,
-    ),
-    Registration(
-        live_jobs.REFERRALS_EVALUATE,
-        live_jobs.evaluate_referrals,
-        schedule=live_jobs.early_morning,
-    ),
-)
 
 ERASURE = ErasurePlan(
     mention_tables=("loyalty_events",),

@@ -29,9 +29,11 @@ from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
 from regulars.errors import InputFileError, RegularsError
-from regulars.loyalty.accounts import ControlGroupError, enroll, find_program
-from regulars.loyalty.ledger import EntrySpec, InsufficientPointsError, credit, debit
-from regulars.loyalty.models import LoyaltyProgram
+from regulars.loyalty.accounting.enrolment import enroll
+from regulars.loyalty.accounting.ledger import EntrySpec, credit, debit
+from regulars.loyalty.catalogue import find_program
+from regulars.loyalty.errors import ControlGroupError, InsufficientPointsError
+from regulars.loyalty.tables import LoyaltyProgram
 from regulars.store.session import session_scope
 from regulars.store.tables import Customer
 

@@ -4,7 +4,7 @@
 (so it exists exactly when the change that caused it does), under a key unique per event:
 recording it again is a no-op; :func:`emit_from_select` records many with one
 ``INSERT … SELECT``. Kinds (:data:`EVENT_KINDS`): ``tier_changed`` (on an order),
-``points_expiring`` (:func:`regulars.loyalty.service.emit_expiry_warnings`, one per lot),
+``points_expiring`` (:func:`regulars.loyalty.points.expiry.emit_expiry_warnings`, one per lot),
 ``points_expired`` (the nightly expiry, one per account that lost points, written only
 while an endpoint subscribes to it: :func:`subscribed`), ``reward_granted`` (live
 programs).
@@ -59,11 +59,7 @@ from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
-from regulars.loyalty.models import (
-    LoyaltyDelivery,
-    LoyaltyEvent,
-    LoyaltyWebhookEndpoint,
-)
+from regulars.loyalty.tables import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
 from regulars.store.session import session_scope
 
 RETRY_BASE_S = 30
@@ -75,7 +71,9 @@ CONCURRENCY = 16
 """POSTs in flight at once."""
 BUDGET_S = 240.0
 """How long one :func:`deliver_due` run may keep starting batches."""
-EVENTS_LOCK = 0x72_6567_6576  # "regev": the advisory lock of event writers vs. fan-out
+EVENTS_LOCK = 0x7265_6765  # "rege": the advisory lock of event writers vs. fan-out
+# Taken with the schema's hash as the lock's second key, so that stores in two schemas of
+# one database (the tests run in parallel that way) never wait for each other's events.
 HORIZON_TRIES = 5
 HORIZON_PAUSE_S = 0.05
 _GUARDED = "regulars.loyalty.webhooks.guarded"
@@ -183,7 +181,10 @@ def _guard_writes(session: Session) -> None:
     transaction = session.get_transaction()
     if session.info.get(_GUARDED) is transaction:
         return
-    session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": EVENTS_LOCK})
+    session.execute(
+        text("SELECT pg_advisory_xact_lock_shared(:key, hashtext(current_schema()))"),
+        {"key": EVENTS_LOCK},
+    )
     session.info[_GUARDED] = transaction
 
 
@@ -198,7 +199,8 @@ def _horizon(engine: Engine) -> int | None:
         with session_scope(engine) as session:
             if _postgres(session):
                 free = session.scalar(
-                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK}
+                    text("SELECT pg_try_advisory_xact_lock(:key, hashtext(current_schema()))"),
+                    {"key": EVENTS_LOCK},
                 )
                 if not free:
                     time.sleep(HORIZON_PAUSE_S * (attempt + 1))

@@ -1,6 +1,6 @@
 """The "Loyalty program what-if" page: a simulation as one offline HTML file, plus
 ``simulation.json`` (the same numbers) and ``entries.parquet`` (the simulated ledger,
-in the entry contract of :mod:`regulars.loyalty.economics`).
+in the entry contract of :mod:`regulars.loyalty.economics.measures`).
 
 A page of its own, next to the retention report rather than inside it: the report's
 computation and template stay as they are, and the page reuses its style and Plotly
@@ -21,7 +21,7 @@ from plotly.offline import get_plotlyjs
 
 from regulars import __version__
 from regulars.analytics.periods import period_label
-from regulars.loyalty.simulate import Simulation
+from regulars.loyalty.simulation.result import Simulation
 from regulars.report import charts
 from regulars.report.render import _count, _env, _money, jsonable
 

@@ -136,7 +136,3 @@ class Registry:
 
     def recurring(self) -> list[Registration]:
         return [r for _, r in sorted(self._registrations.items()) if r.schedule is not None]
-
-
-registry = Registry()
-"""Filled by the loyalty job modules' decorators until they declare Registrations."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from regulars.loyalty.programs.badges import BadgesConfig, Review, awards, progress
-from regulars.loyalty.programs.history import OrderLine, Purchase, Return
-from regulars.loyalty.programs.outcomes import BadgeAwarded
+from regulars.loyalty.program_types.badges import BadgesConfig, Review, awards, progress
+from regulars.loyalty.program_types.history import OrderLine, Purchase, Return
+from regulars.loyalty.program_types.outcomes import BadgeAwarded
 
 BADGES = BadgesConfig.model_validate(
     {

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from regulars.loyalty.programs.bonus import (
+from regulars.loyalty.program_types.bonus import (
     KEY_LENGTH,
     PointsProgramConfig,
     bounded_key,
@@ -18,8 +18,8 @@ from regulars.loyalty.programs.bonus import (
     is_first_purchase,
     purchase_earns,
 )
-from regulars.loyalty.programs.history import OrderLine, Purchase
-from regulars.loyalty.rules import PointsRules
+from regulars.loyalty.program_types.earning import PointsRules
+from regulars.loyalty.program_types.history import OrderLine, Purchase
 
 RULES = PointsRules(
     earn_per_unit=Decimal(1),

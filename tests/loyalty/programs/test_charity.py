@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regulars.loyalty.programs.charity import (
+from regulars.loyalty.program_types.charity import (
     CauseReport,
     CharityConfig,
     Donation,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from regulars.loyalty.programs.coalition import (
+from regulars.loyalty.program_types.coalition import (
     CoalitionConfig,
     Settlement,
     partner_earn,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from regulars.loyalty.programs import PROGRAM_TYPES, dump_program_config, parse_program_config
+from regulars.loyalty.program_types import PROGRAM_TYPES, dump_program_config, parse_program_config
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "loyalty-programs.md"
 

@@ -8,14 +8,14 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from regulars.loyalty.programs.discount_card import (
+from regulars.loyalty.program_types.discount_card import (
     DiscountCardConfig,
     cumulative_spend,
     discount_amount,
     next_order_discount,
     pct_for_spend,
 )
-from regulars.loyalty.programs.history import Purchase, Return
+from regulars.loyalty.program_types.history import Purchase, Return
 
 CARD = DiscountCardConfig.model_validate(
     {

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regulars.loyalty.programs.draws import DrawConfig, Entrant, draw, eligible, new_seed
-from regulars.loyalty.programs.history import Purchase
+from regulars.loyalty.program_types.draws import DrawConfig, Entrant, draw, eligible, new_seed
+from regulars.loyalty.program_types.history import Purchase
 
 MAY = DrawConfig(
     code="may-2026",

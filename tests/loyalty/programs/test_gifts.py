@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from regulars.loyalty.programs.gifts import GiftCustomer, GiftsConfig, birthday_in, due_gifts
-from regulars.loyalty.programs.outcomes import Earn, Gift
+from regulars.loyalty.program_types.gifts import GiftCustomer, GiftsConfig, birthday_in, due_gifts
+from regulars.loyalty.program_types.outcomes import Earn, Gift
 
 GIFTS = GiftsConfig.model_validate(
     {

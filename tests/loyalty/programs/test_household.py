@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from regulars.loyalty.programs.household import (
+from regulars.loyalty.program_types.household import (
     HouseholdMember,
     HouseholdRules,
     may_spend,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regulars.loyalty.programs.membership import (
+from regulars.loyalty.program_types.membership import (
     MembershipConfig,
     benefits,
     cancel,
@@ -20,7 +20,7 @@ from regulars.loyalty.programs.membership import (
     subscribe,
     unused_refund,
 )
-from regulars.loyalty.programs.outcomes import Charge, Perk, Refund
+from regulars.loyalty.program_types.outcomes import Charge, Perk, Refund
 
 CLUB = MembershipConfig.model_validate(
     {

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from regulars.loyalty.programs.history import Purchase, Return
-from regulars.loyalty.programs.referral import (
+from regulars.loyalty.program_types.history import Purchase, Return
+from regulars.loyalty.program_types.referral import (
     Identity,
     Referral,
     ReferralConfig,

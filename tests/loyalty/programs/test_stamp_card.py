@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regulars.loyalty.programs.history import OrderLine, Purchase, Return
-from regulars.loyalty.programs.outcomes import FreeItem, Revoke
-from regulars.loyalty.programs.stamp_card import (
+from regulars.loyalty.program_types.history import OrderLine, Purchase, Return
+from regulars.loyalty.program_types.outcomes import FreeItem, Revoke
+from regulars.loyalty.program_types.stamp_card import (
     Redemption,
     StampCard,
     StampCardConfig,
@@ -20,7 +20,7 @@ from regulars.loyalty.programs.stamp_card import (
     remove_stamps,
     replay,
 )
-from regulars.loyalty.programs.volume_gifts import (
+from regulars.loyalty.program_types.volume_gifts import (
     CouponGift,
     VolumeGift,
     coupon_gifts,

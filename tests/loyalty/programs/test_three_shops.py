@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from regulars.loyalty.programs import (
+from regulars.loyalty.program_types import (
     DiscountCardConfig,
     PointsProgramConfig,
     ReferralConfig,
@@ -18,12 +18,12 @@ from regulars.loyalty.programs import (
     TierClubConfig,
     parse_program_config,
 )
-from regulars.loyalty.programs.bonus import earn_for_purchase
-from regulars.loyalty.programs.discount_card import next_order_discount
-from regulars.loyalty.programs.history import OrderLine, Purchase
-from regulars.loyalty.programs.referral import Identity, Referral, decide
-from regulars.loyalty.programs.stamp_card import Redemption, replay
-from regulars.loyalty.programs.tiers import TierState, earn_multiplier, evaluate, spend_events
+from regulars.loyalty.program_types.bonus import earn_for_purchase
+from regulars.loyalty.program_types.discount_card import next_order_discount
+from regulars.loyalty.program_types.history import OrderLine, Purchase
+from regulars.loyalty.program_types.referral import Identity, Referral, decide
+from regulars.loyalty.program_types.stamp_card import Redemption, replay
+from regulars.loyalty.program_types.tiers import TierState, earn_multiplier, evaluate, spend_events
 
 ROWS = [
     {"type": "stamp_card", "code": "coffee", "skus": ["COFFEE"], "stamps_required": 5},

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from regulars.loyalty.programs.history import Purchase, Return
-from regulars.loyalty.programs.outcomes import Discount, Perk
-from regulars.loyalty.programs.tiers import (
+from regulars.loyalty.program_types.earning import Tier
+from regulars.loyalty.program_types.history import Purchase, Return
+from regulars.loyalty.program_types.outcomes import Discount, Perk
+from regulars.loyalty.program_types.tiers import (
     QualifyingEvent,
     TierClubConfig,
     TierState,
@@ -23,7 +24,6 @@ from regulars.loyalty.programs.tiers import (
     spend_events,
     window_value,
 )
-from regulars.loyalty.rules import Tier
 
 CLUB = TierClubConfig(
     code="vip",

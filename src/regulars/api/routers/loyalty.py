@@ -29,8 +29,8 @@ from regulars.api.schemas.loyalty import (
     StateIn,
 )
 from regulars.api.services import loyalty as services
-from regulars.loyalty.holdout import ProgramEffect
-from regulars.loyalty.live_economics import LiveEconomics
+from regulars.loyalty.economics.holdout import ProgramEffect
+from regulars.loyalty.economics.ledger_mapping import LiveEconomics
 from regulars.store.tables import ApiKey
 
 # 401/403 for every route (a missing or under-scoped key), 400/413 for a bad or huge body.
@@ -247,7 +247,7 @@ def quote(body: QuoteIn, session: SessionDep) -> QuoteOut:
     return services.quote(session, body)
 
 
-# -- live program types: rewards and badges (regulars.loyalty.live) ---------------------
+# -- live program types: rewards and badges (regulars.loyalty.program_store) ---------------------
 
 RewardState = Annotated[
     Literal["issued", "redeemed", "revoked"] | None, Query(description="Only this state.")

@@ -35,23 +35,30 @@ from regulars.api.schemas.loyalty import (
 from regulars.api.services.common import paginate
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
-from regulars.loyalty import accounts, live_economics, service
-from regulars.loyalty.holdout import ProgramEffect
-from regulars.loyalty.ledger import (
+from regulars.loyalty import catalogue
+from regulars.loyalty.accounting import enrolment
+from regulars.loyalty.accounting.ledger import OrderRef, Posted
+from regulars.loyalty.economics import ledger_mapping as live_economics
+from regulars.loyalty.economics.holdout import ProgramEffect
+from regulars.loyalty.economics.ledger_mapping import LiveEconomics
+from regulars.loyalty.errors import (
     AccountClosedError,
+    ControlGroupError,
+    HouseholdSpendError,
     IdempotencyConflictError,
     InsufficientPointsError,
     LedgerError,
-    OrderRef,
-    Posted,
+    ProgramError,
     RedemptionCapError,
+    RedemptionNotFoundError,
 )
-from regulars.loyalty.live import quote as live_quote
-from regulars.loyalty.live import rewards as live_rewards
-from regulars.loyalty.live.models import LoyaltyReward
-from regulars.loyalty.live_economics import LiveEconomics
-from regulars.loyalty.models import LoyaltyEntry, LoyaltyProgram
-from regulars.loyalty.programs.history import OrderLine
+from regulars.loyalty.points import cancellation, redemption
+from regulars.loyalty.points import views as points_views
+from regulars.loyalty.program_store import quote as live_quote
+from regulars.loyalty.program_store import rewards as live_rewards
+from regulars.loyalty.program_store.tables import LoyaltyReward
+from regulars.loyalty.program_types.history import OrderLine
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyProgram
 from regulars.store.audit import record
 from regulars.store.tables import ApiKey, Customer
 
@@ -68,7 +75,7 @@ def _as_problems() -> Iterator[None]:
         raise ApiProblemError(
             409, str(exc), kind=exc.kind, requested=exc.requested, available=exc.available
         ) from None
-    except service.HouseholdSpendError as exc:
+    except HouseholdSpendError as exc:
         raise ApiProblemError(403, str(exc), kind=exc.kind) from None
     except RedemptionCapError as exc:
         raise ApiProblemError(
@@ -76,9 +83,9 @@ def _as_problems() -> Iterator[None]:
         ) from None
     except (IdempotencyConflictError, AccountClosedError, LedgerError) as exc:
         raise ApiProblemError(409, str(exc), kind=exc.kind) from None
-    except accounts.ControlGroupError as exc:
+    except ControlGroupError as exc:
         raise ApiProblemError(409, str(exc), kind="control-group") from None
-    except (ValueError, accounts.ProgramError) as exc:
+    except (ValueError, ProgramError) as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-value") from None
 
 
@@ -88,11 +95,11 @@ def actor(key: ApiKey) -> str:
 
 def _program(session: Session, code: str | None) -> LoyaltyProgram:
     if code is None:
-        program = accounts.default_program(session)
+        program = catalogue.default_program(session)
         if program is None:
             raise ApiProblemError(404, "no active loyalty program", kind="not-found")
         return program
-    found = accounts.find_program(session, code)
+    found = catalogue.find_program(session, code)
     if found is None:
         raise ApiProblemError(404, f"no loyalty program '{code}'", kind="not-found")
     return found
@@ -109,11 +116,11 @@ def _program_out(program: LoyaltyProgram) -> ProgramOut:
 
 def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut:
     """Create a program; 409 when the code is taken, 422 for a config its type refuses."""
-    if accounts.find_program(session, body.code) is not None:
+    if catalogue.find_program(session, body.code) is not None:
         raise ApiProblemError(409, f"a program with code '{body.code}' exists", kind="conflict")
-    spec = accounts.ProgramSpec(**body.model_dump())
+    spec = catalogue.ProgramSpec(**body.model_dump())
     try:
-        program = accounts.create_program(session, spec)
+        program = catalogue.create_program(session, spec)
     except pydantic.ValidationError as exc:
         errors = [
             {
@@ -130,7 +137,7 @@ def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut
             kind="validation-error",
             errors=errors,
         ) from None
-    except accounts.ProgramError as exc:
+    except ProgramError as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-program") from None
     record(
         session,
@@ -144,12 +151,12 @@ def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut
 
 
 def list_programs(session: Session) -> list[ProgramOut]:
-    return [_program_out(p) for p in accounts.list_programs(session)]
+    return [_program_out(p) for p in catalogue.list_programs(session)]
 
 
 def get_account(session: Session, customer_id: str, program_code: str | None) -> AccountOut:
     _customer(session, customer_id)
-    view = service.account_view(session, _program(session, program_code), customer_id)
+    view = points_views.account_view(session, _program(session, program_code), customer_id)
     return AccountOut(
         customer_id=customer_id,
         program=view.program,
@@ -170,12 +177,12 @@ def list_entries(
 ) -> Page[EntryOut]:
     _customer(session, customer_id)
     program = _program(session, program_code)
-    account = accounts.find_account(session, program, customer_id)
+    account = enrolment.find_account(session, program, customer_id)
     if account is None:
         return Page[EntryOut](items=[], next_cursor=None)
     return paginate(
         session,
-        service.entries_query(account.id),
+        points_views.entries_query(account.id),
         LoyaltyEntry.id,
         limit=limit,
         cursor=cursor,
@@ -224,7 +231,7 @@ def adjust(
     _customer(session, customer_id)
     program = _program(session, body.program)
     return _write(
-        lambda: service.adjust(
+        lambda: redemption.adjust(
             session,
             program,
             customer_id,
@@ -244,7 +251,7 @@ def redeem(
     program = _program(session, body.program)
     order = OrderRef(body.shop_id, body.order_id) if body.order_id else None
     return _write(
-        lambda: service.redeem(
+        lambda: redemption.redeem(
             session,
             program,
             customer_id,
@@ -267,7 +274,7 @@ def cancel_redemption(
     program = _program(session, body.program)
     with _as_problems():
         try:
-            done = service.cancel_redemption(
+            done = cancellation.cancel_redemption(
                 session,
                 program,
                 customer_id,
@@ -275,7 +282,7 @@ def cancel_redemption(
                 actor=actor(api_key),
                 reason=body.reason,
             )
-        except service.RedemptionNotFoundError:  # named as the client knows it
+        except RedemptionNotFoundError:  # named as the client knows it
             raise ApiProblemError(
                 404,
                 f"no redemption by this API key with Idempotency-Key '{key}' in the account "
@@ -301,7 +308,7 @@ def set_state(
 ) -> AccountOut:
     _customer(session, customer_id)
     program = _program(session, program_code)
-    accounts.set_opted_out(session, program, customer_id, opted_out)
+    enrolment.set_opted_out(session, program, customer_id, opted_out)
     return get_account(session, customer_id, program.code)
 
 
@@ -312,12 +319,12 @@ def quote(session: Session, body: QuoteIn) -> QuoteOut:
     )
     now = utcnow()
     with _as_problems():
-        result = service.quote(session, program, body.customer_id, body.amount, lines, now)
+        result = points_views.quote(session, program, body.customer_id, body.amount, lines, now)
     out = QuoteOut.model_validate(result, from_attributes=True)
     return out.model_copy(update={"programs": program_quotes(session, body, lines, now)})
 
 
-# -- live program types: quote parts, rewards, badges, tiers (regulars.loyalty.live) ------
+# -- live program types: quote parts, rewards, badges, tiers (regulars.loyalty.program_store) ------
 
 
 def program_quotes(
@@ -394,9 +401,9 @@ def list_badges(session: Session, customer_id: str) -> list[BadgeOut]:
 
 
 def program_effect(session: Session, code: str, start: date, end: date) -> ProgramEffect:
-    """Members against the control group (:func:`regulars.loyalty.effect.program_effect`);
+    """Members against the control group (:func:`regulars.loyalty.economics.effect.program_effect`);
     404 for an unknown program, 422 for one without a control group or an empty period."""
-    from regulars.loyalty.effect import program_effect as measure  # loads the analytics
+    from regulars.loyalty.economics.effect import program_effect as measure  # loads the analytics
 
     program = _program(session, code)
     engine = session.get_bind()
@@ -411,7 +418,7 @@ def program_economics(
     session: Session, code: str, start: date | None, end: date | None
 ) -> LiveEconomics:
     """Liability, points flow, breakage and reward cost on the live ledger
-    (:func:`regulars.loyalty.live_economics.program_economics`); 404 for an unknown
+    (:func:`regulars.loyalty.economics.ledger_mapping.program_economics`); 404 for an unknown
     program, 422 for an empty period or a program that is not a points program."""
     program = _program(session, code)
     engine = session.get_bind()

@@ -1,5 +1,5 @@
 """What the partner, charity and draw endpoints of ``/v1/loyalty`` do: call
-:mod:`regulars.loyalty.live` and turn its results into bodies and its errors into problem
+:mod:`regulars.loyalty.program_store` and turn its results into bodies and its errors into problem
 details (the same mapping as :mod:`regulars.api.services.loyalty`)."""
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from regulars.api.schemas.loyalty_live import (
     WinnerOut,
 )
 from regulars.api.services.loyalty import _as_problems, _customer, _program, actor
-from regulars.loyalty.live import charity, draws, membership, partners, referrals
-from regulars.loyalty.live.common import points_program
+from regulars.loyalty.catalogue import points_program
+from regulars.loyalty.program_store import charity, draws, membership, partners, referrals
 from regulars.store.audit import record
 from regulars.store.tables import ApiKey
 

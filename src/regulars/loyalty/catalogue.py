@@ -1,0 +1,200 @@
+"""The program catalogue: the program types a program may have, creating and finding
+programs, and reading a stored program's config by its type's model.
+
+A program's ``config`` is validated by the config model of its ``type`` in the one registry
+of program types, the discriminated union :data:`regulars.loyalty.program_types.ProgramConfig`
+(:data:`~regulars.loyalty.program_types.PROGRAM_MODELS` reads the model of each type off
+it): a ``points`` program's is
+:class:`~regulars.loyalty.program_types.bonus.PointsProgramConfig`, the others are the types
+:mod:`regulars.loyalty.program_store` runs. A program-wide lock (:func:`lock_program`)
+serialises writes that read program-wide totals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from regulars.clock import utcnow
+from regulars.loyalty.errors import ProgramError
+from regulars.loyalty.program_cache import running_points_programs
+from regulars.loyalty.program_types import (
+    PROGRAM_MODELS,
+    PROGRAM_TYPES,
+    PointsProgramConfig,
+    ProgramConfig,
+    parse_program_config,
+)
+from regulars.loyalty.program_types.household import HouseholdRules
+from regulars.loyalty.tables import SHORTFALL_POLICIES, LoyaltyProgram
+
+
+def program_types() -> list[str]:
+    return sorted(PROGRAM_TYPES)
+
+
+def validate_config(program_type: str, config: dict[str, Any]) -> BaseModel:
+    """``config`` validated by the model of ``program_type`` (a ``type`` key in it must
+    agree); raises :class:`~regulars.loyalty.errors.ProgramError` for an unknown or
+    disagreeing type and :class:`pydantic.ValidationError` (locations relative to the
+    config) for a bad config."""
+    model = PROGRAM_MODELS.get(program_type)
+    if model is None:
+        raise ProgramError(
+            f"unknown program type '{program_type}'; known: {', '.join(program_types())}"
+        )
+    stated = config.get("type", program_type)
+    if stated != program_type:
+        raise ProgramError(f"config.type '{stated}' is not the program type '{program_type}'")
+    return model.model_validate({**config, "type": program_type})
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    code: str
+    name: str
+    type: str
+    config: dict[str, Any]
+    currency: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    shared_household: bool = False
+    shortfall_policy: str = "allow_negative"
+    active: bool = True
+
+
+def create_program(session: Session, spec: ProgramSpec) -> LoyaltyProgram:
+    """Store a new program; :class:`~regulars.loyalty.errors.ProgramError` when the code is
+    taken."""
+    if spec.shortfall_policy not in SHORTFALL_POLICIES:
+        raise ProgramError(
+            f"unknown shortfall_policy '{spec.shortfall_policy}'; "
+            f"use {', '.join(SHORTFALL_POLICIES)}"
+        )
+    config = validate_config(spec.type, spec.config)
+    if (
+        isinstance(config, PointsProgramConfig)
+        and config.household != HouseholdRules()
+        and not spec.shared_household
+    ):
+        raise ProgramError(
+            "config.household only applies with shared_household: true; "
+            "set it or leave the household section out"
+        )
+    if find_program(session, spec.code) is not None:
+        raise ProgramError(f"a program with code '{spec.code}' exists")
+    if spec.starts_at and spec.ends_at and spec.ends_at <= spec.starts_at:
+        raise ProgramError("ends_at must be after starts_at")
+    program = LoyaltyProgram(
+        code=spec.code,
+        name=spec.name,
+        type=spec.type,
+        config=config.model_dump(mode="json"),
+        active=spec.active,
+        starts_at=spec.starts_at or utcnow(),
+        ends_at=spec.ends_at,
+        currency=spec.currency,
+        shared_household=spec.shared_household,
+        shortfall_policy=spec.shortfall_policy,
+        created_at=utcnow(),
+    )
+    session.add(program)
+    session.flush()
+    return program
+
+
+def find_program(session: Session, code: str) -> LoyaltyProgram | None:
+    return session.scalars(select(LoyaltyProgram).where(LoyaltyProgram.code == code)).one_or_none()
+
+
+def list_programs(session: Session) -> list[LoyaltyProgram]:
+    return list(session.scalars(select(LoyaltyProgram).order_by(LoyaltyProgram.id)))
+
+
+def points_config(program: LoyaltyProgram) -> PointsProgramConfig:
+    """The whole config of a ``points`` program (earning rules, bonuses, household)."""
+    if program.type != "points":
+        raise ProgramError(f"program '{program.code}' is a '{program.type}' program, not points")
+    return PointsProgramConfig.model_validate({**program.config, "type": "points"})
+
+
+def household_rules(program_type: str, config: dict[str, Any]) -> HouseholdRules:
+    """Who shares a household account of a program with this stored type and config: a
+    points program's ``household`` section (a program of another type with
+    ``shared_household`` uses the defaults)."""
+    if program_type == "points":
+        return PointsProgramConfig.model_validate({**config, "type": "points"}).household
+    return HouseholdRules()
+
+
+def default_program(session: Session) -> LoyaltyProgram | None:
+    """The program an account request without ``?program=`` means: the oldest active one."""
+    return session.scalars(
+        select(LoyaltyProgram)
+        .where(LoyaltyProgram.active.is_(True))
+        .order_by(LoyaltyProgram.id)
+        .limit(1)
+    ).first()
+
+
+def program_config(program: LoyaltyProgram) -> ProgramConfig:
+    """The stored config, validated by its type's model."""
+    return parse_program_config({**program.config, "type": program.type})
+
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+def typed_config(program: LoyaltyProgram, kind: str, model: type[ConfigT]) -> ConfigT:
+    """The validated config of ``program``; :class:`~regulars.loyalty.errors.ProgramError`
+    when it is another type."""
+    if program.type != kind:
+        raise ProgramError(f"program '{program.code}' is a '{program.type}' program, not {kind}")
+    return model.model_validate(program.config)
+
+
+def lock_program(session: Session, program: LoyaltyProgram) -> None:
+    """Serialise writes that read program-wide totals (a charity cap, a draw).
+
+    A no-op ``UPDATE`` of the program row: a row lock on PostgreSQL, the database write
+    lock on SQLite, both held until commit.
+    """
+    session.execute(
+        update(LoyaltyProgram)
+        .where(LoyaltyProgram.id == program.id)
+        .values(code=LoyaltyProgram.code)
+    )
+
+
+def points_program(session: Session, code_or_program: LoyaltyProgram | None) -> LoyaltyProgram:
+    """The ``points`` program whose accounts a donation is paid from: the one given, or the
+    oldest running one."""
+    if code_or_program is not None:
+        if code_or_program.type != "points":
+            raise ProgramError(f"program '{code_or_program.code}' is not a points program")
+        return code_or_program
+    running = running_points_programs(session, utcnow())
+    if not running:
+        raise ProgramError("no running points program to pay the donation from")
+    return running[0]
+
+
+def program_of_type(session: Session, code: str | None, kind: str) -> LoyaltyProgram:
+    """The program ``code`` (which must be of type ``kind``), or without a code the oldest
+    active program of that type; :class:`~regulars.loyalty.errors.ProgramError` when there
+    is none."""
+    query = select(LoyaltyProgram).where(LoyaltyProgram.type == kind)
+    if code is not None:
+        query = query.where(LoyaltyProgram.code == code)
+    else:
+        query = query.where(LoyaltyProgram.active.is_(True))
+    found = session.scalars(query.order_by(LoyaltyProgram.id).limit(1)).first()
+    if found is None:
+        named = f"'{code}'" if code else "active"
+        raise ProgramError(f"no {named} {kind} program")
+    return found
