@@ -22,7 +22,7 @@ from regulars.api.routers import (
     customers,
     events,
     loyalty,
-    loyalty_live,
+    loyalty_programs,
     orders,
     privacy,
     products,
@@ -107,6 +107,6 @@ def create_app(
     v1.include_router(privacy.router)
     v1.include_router(audit.router)
     v1.include_router(loyalty.router)
-    v1.include_router(loyalty_live.router)
+    v1.include_router(loyalty_programs.router)
     app.include_router(v1)
     return app

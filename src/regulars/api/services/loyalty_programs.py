@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from regulars.api.problems import ApiProblemError
-from regulars.api.schemas.loyalty_live import (
+from regulars.api.schemas.loyalty_programs import (
     CancelIn,
     CauseLineOut,
     CausesReportOut,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from regulars.api.deps import SessionDep, require
 from regulars.api.openapi import IdPath, Text, problems
 from regulars.api.schemas import UTCTime
-from regulars.api.schemas.loyalty_live import (
+from regulars.api.schemas.loyalty_programs import (
     CancelIn,
     CausesReportOut,
     DonationIn,
@@ -27,7 +27,7 @@ from regulars.api.schemas.loyalty_live import (
     SettlementOut,
     SubscribeIn,
 )
-from regulars.api.services import loyalty_live as services
+from regulars.api.services import loyalty_programs as services
 from regulars.store.tables import ApiKey
 
 router = APIRouter(prefix="/loyalty/programs/{program}", tags=["loyalty"])
