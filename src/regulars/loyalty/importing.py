@@ -24,7 +24,6 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
@@ -36,6 +35,7 @@ from regulars.loyalty.errors import ControlGroupError, InsufficientPointsError
 from regulars.loyalty.tables import LoyaltyProgram
 from regulars.store.session import session_scope
 from regulars.store.tables import Customer
+from regulars.store.upsert import dialect_insert
 
 COLUMNS = ("customer_id", "points", "occurred_at", "expires_at", "kind")
 CREDIT_KINDS = ("import", "earn", "adjust")
@@ -121,11 +121,9 @@ def parse_row(raw: dict[str, str]) -> Row:
 
 
 def _ensure_customer(session: Session, customer_id: str) -> None:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
     session.execute(
-        insert(Customer)
+        dialect_insert(session, Customer)
         .values(customer_id=customer_id, attributes={}, created_at=now, updated_at=now)
         .on_conflict_do_nothing()
     )

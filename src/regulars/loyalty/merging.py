@@ -89,6 +89,7 @@ from regulars.loyalty.program_store.tables import (
     Referral,
 )
 from regulars.loyalty.program_store.tier_clubs import reevaluate_club
+from regulars.loyalty.program_types.bonus import KEY_LENGTH
 from regulars.loyalty.tables import (
     LoyaltyAccount,
     LoyaltyEntry,
@@ -97,8 +98,6 @@ from regulars.loyalty.tables import (
     LoyaltyProgram,
 )
 from regulars.store.tables import CustomerAlias
-
-KEY_LENGTH = 255
 
 
 def merged_ids(session: Session | Connection, customer_id: str) -> list[str]:

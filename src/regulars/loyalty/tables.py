@@ -47,7 +47,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from regulars.clock import utcnow
 from regulars.store.tables import Base
-from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime
+from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime, one_of
 
 ENTRY_KINDS = (
     "earn",
@@ -67,16 +67,12 @@ ACCOUNT_STATES = ("active", "opted_out")
 _CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))
-
-
 class LoyaltyProgram(Base):
     """A loyalty program: a ``type`` (``points``, …) and its validated ``config``."""
 
     __tablename__ = "loyalty_programs"
     __table_args__ = (
-        CheckConstraint(_one_of("shortfall_policy", SHORTFALL_POLICIES), name="policy_known"),
+        CheckConstraint(one_of("shortfall_policy", SHORTFALL_POLICIES), name="policy_known"),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
@@ -102,7 +98,7 @@ class LoyaltyAccount(Base):
         UniqueConstraint("program_id", "household_id"),
         CheckConstraint("(customer_id IS NULL) <> (household_id IS NULL)", name="one_holder"),
         CheckConstraint("debt >= 0", name="debt_not_negative"),
-        CheckConstraint(_one_of("state", ACCOUNT_STATES), name="state_known"),
+        CheckConstraint(one_of("state", ACCOUNT_STATES), name="state_known"),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
@@ -149,7 +145,7 @@ class LoyaltyEntry(Base):
     __tablename__ = "loyalty_entries"
     __table_args__ = (
         UniqueConstraint("account_id", "idempotency_key"),
-        CheckConstraint(_one_of("kind", ENTRY_KINDS), name="kind_known"),
+        CheckConstraint(one_of("kind", ENTRY_KINDS), name="kind_known"),
         Index("ix_loyalty_entries_shop_id_order_id", "shop_id", "order_id"),
         Index("ix_loyalty_entries_account_id_id", "account_id", "id"),
     )
@@ -235,7 +231,7 @@ class LoyaltyDelivery(Base):
     __tablename__ = "loyalty_deliveries"
     __table_args__ = (
         UniqueConstraint("event_id", "endpoint_id"),
-        CheckConstraint(_one_of("state", DELIVERY_STATES), name="state_known"),
+        CheckConstraint(one_of("state", DELIVERY_STATES), name="state_known"),
         Index("ix_loyalty_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
     )
 

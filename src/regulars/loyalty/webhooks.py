@@ -54,13 +54,13 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine, Select, bindparam, func, literal, select, text, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.tables import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
 from regulars.store.session import session_scope
+from regulars.store.upsert import dialect_insert
 
 RETRY_BASE_S = 30
 RETRY_MAX_S = 3600
@@ -79,11 +79,6 @@ HORIZON_PAUSE_S = 0.05
 _GUARDED = "regulars.loyalty.webhooks.guarded"
 
 
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
 EVENT_KINDS = ("tier_changed", "points_expiring", "points_expired", "reward_granted")
 """Every kind of loyalty event; what an endpoint may subscribe to."""
 
@@ -98,7 +93,7 @@ def emit(
     """Record event ``key`` (once) in the caller's transaction."""
     _guard_writes(session)
     session.execute(
-        _insert(session)(LoyaltyEvent)
+        dialect_insert(session, LoyaltyEvent)
         .values(
             event_key=key, kind=kind, account_id=account_id, payload=payload, created_at=utcnow()
         )
@@ -113,7 +108,7 @@ def emit_from_select(session: Session, rows: Select[Any]) -> int:
     columns = ["event_key", "kind", "account_id", "payload", "created_at"]
     _guard_writes(session)
     statement = (
-        _insert(session)(LoyaltyEvent)
+        dialect_insert(session, LoyaltyEvent)
         .from_select(columns, rows)
         .on_conflict_do_nothing()
         .execution_options(preserve_rowcount=True)  # an INSERT's count is kept only if asked
@@ -245,7 +240,7 @@ def _fan_out_to(
     if endpoint.kinds is not None:
         pairs = pairs.where(LoyaltyEvent.kind.in_(endpoint.kinds))
     statement = (
-        _insert(session)(LoyaltyDelivery)
+        dialect_insert(session, LoyaltyDelivery)
         .from_select(["event_id", "endpoint_id", "state", "attempts", "next_attempt_at"], pairs)
         .on_conflict_do_nothing()
         .execution_options(preserve_rowcount=True)

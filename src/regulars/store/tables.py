@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from regulars.clock import utcnow
-from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime
+from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime, one_of
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -154,7 +154,7 @@ class Order(Base):
         Index("ix_orders_customer_id_ordered_at", "customer_id", "ordered_at"),
         CheckConstraint("refunded_amount >= 0", name="refunded_amount_not_negative"),
         CheckConstraint(
-            "status IN ({})".format(", ".join(f"'{s}'" for s in ORDER_STATUSES)),
+            one_of("status", ORDER_STATUSES),
             name="status_known",
         ),
     )
@@ -344,9 +344,7 @@ class Job(Base):
     __table_args__ = (
         UniqueConstraint("kind", "key", "due_at"),
         Index("ix_jobs_state_run_after", "state", "run_after"),
-        CheckConstraint(
-            "state IN ({})".format(", ".join(f"'{s}'" for s in JOB_STATES)), name="state_known"
-        ),
+        CheckConstraint(one_of("state", JOB_STATES), name="state_known"),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)

@@ -90,3 +90,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """The SQL of a ``CHECK`` that ``column`` holds one of ``values`` (constants of the code,
+    never user input): ``status IN ('a', 'b')``."""
+    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))

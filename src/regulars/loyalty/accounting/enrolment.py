@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
@@ -38,6 +37,7 @@ from regulars.loyalty.program_types.household import (
 )
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.tables import Customer
+from regulars.store.upsert import dialect_insert
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,8 @@ def enroll(session: Session, program: LoyaltyProgram, customer_id: str) -> Loyal
             "no account, no points"
         )
     holder = holder_for(session, program, customer_id)
-    conn = session.connection()
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     session.execute(
-        dialect_insert(LoyaltyAccount)
+        dialect_insert(session, LoyaltyAccount)
         .values(
             program_id=program.id,
             customer_id=holder.customer_id,

@@ -29,7 +29,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
@@ -53,6 +52,7 @@ from regulars.loyalty.program_types.outcomes import (
 from regulars.loyalty.program_types.tiers import change_key
 from regulars.loyalty.tables import LoyaltyEvent, LoyaltyProgram
 from regulars.loyalty.webhooks import emit
+from regulars.store.upsert import dialect_insert
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,6 @@ def _inserted(session: Session, statement: Any) -> bool:
     """Whether ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` wrote its row (the
     driver's rowcount of an upsert is not reliable on every dialect; RETURNING is)."""
     return session.connection().execute(statement).first() is not None
-
-
-def _insert(session: Session) -> Any:
-    name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
 
 
 def _points_account_id(session: Session, customer_id: str, at: datetime) -> int:
@@ -162,7 +157,7 @@ def _apply_reward(
         fields = {"kind": "gift", "gift": out.gift, "quantity": 1}
     inserted = _inserted(
         session,
-        _insert(session)(LoyaltyReward)
+        dialect_insert(session, LoyaltyReward)
         .values(
             program_id=program.id,
             customer_id=customer_id,
@@ -289,7 +284,7 @@ def _apply_badge(
     names = {b["code"]: b["name"] for b in program.config.get("badges", [])}
     inserted = _inserted(
         session,
-        _insert(session)(LoyaltyBadge)
+        dialect_insert(session, LoyaltyBadge)
         .values(
             program_id=program.id,
             customer_id=customer_id,
@@ -311,7 +306,7 @@ def tier_state_row(
 ) -> LoyaltyTierState:
     """The customer's tier state in ``program``, created (no tier) if missing."""
     session.execute(
-        _insert(session)(LoyaltyTierState)
+        dialect_insert(session, LoyaltyTierState)
         .values(program_id=program.id, customer_id=customer_id, as_of=as_of, updated_at=utcnow())
         .on_conflict_do_nothing()
     )

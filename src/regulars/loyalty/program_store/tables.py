@@ -44,7 +44,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from regulars.clock import utcnow
 from regulars.store.tables import Base
-from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime
+from regulars.store.types import BIG_ID, JSON_DOC, MONEY, UTCDateTime, one_of
 
 REWARD_KINDS = ("free_item", "gift")
 REWARD_STATES = ("issued", "redeemed", "revoked")
@@ -54,18 +54,14 @@ _CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
 _PROGRAM_FK = "loyalty_programs.id"
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return "{} IN ({})".format(column, ", ".join(f"'{v}'" for v in values))
-
-
 class LoyaltyReward(Base):
     """A voucher a program granted to a customer."""
 
     __tablename__ = "loyalty_rewards"
     __table_args__ = (
         UniqueConstraint("program_id", "reward_key"),
-        CheckConstraint(_one_of("kind", REWARD_KINDS), name="kind_known"),
-        CheckConstraint(_one_of("state", REWARD_STATES), name="state_known"),
+        CheckConstraint(one_of("kind", REWARD_KINDS), name="kind_known"),
+        CheckConstraint(one_of("state", REWARD_STATES), name="state_known"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index("ix_loyalty_rewards_customer_id_state", "customer_id", "state"),
     )
