@@ -11,6 +11,11 @@ Builds, in a schema of its own (dropped at the end), a migrated store with one e
 ``git show``) for ``--old-runs`` runs of its 1,000; the current ``deliver_due`` until
 nothing is due; the old one again for as many runs. Prints deliveries/s of each and
 checks that the receiver got every event exactly once.
+
+The old code imports the package as it was laid out then (before the restructuring of
+issue 10 moved ``regulars.loyalty.models`` and friends), so it no longer runs beside the
+current tree: ``--old-runs 0`` measures the current code alone; for the comparison, run
+this script in a worktree of a revision whose layout the old code matches.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ class _Receiver(BaseHTTPRequestHandler):
 
 
 def _old_module(ref: str) -> types.ModuleType:
+    """The old ``webhooks`` module of ``ref``, run against the current package."""
     source = subprocess.run(
         ["git", "show", f"{ref}:src/regulars/loyalty/webhooks.py"],
         check=True,
@@ -67,7 +73,13 @@ def _old_module(ref: str) -> types.ModuleType:
     ).stdout
     module = types.ModuleType("old_webhooks")
     sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, "old_webhooks.py", "exec"), module.__dict__)
+    try:
+        exec(compile(source, "old_webhooks.py", "exec"), module.__dict__)
+    except ImportError as exc:
+        sys.exit(
+            f"the code of {ref} needs the package layout of its time ({exc}): run with "
+            "--old-runs 0, or from a worktree of a revision with that layout"
+        )
     return module
 
 
@@ -76,7 +88,11 @@ def _rate(label: str, delivered: int, seconds: float) -> None:
     print(f"{label}: {delivered} deliveries in {seconds:.1f} s = {rate:,.0f}/s")
 
 
-def _old_runs(old: types.ModuleType, engine: Engine, client: httpx.Client, runs: int) -> None:
+def _old_runs(
+    old: types.ModuleType | None, engine: Engine, client: httpx.Client, runs: int
+) -> None:
+    if old is None:
+        return
     began, delivered = time.perf_counter(), 0
     for _ in range(runs):
         delivered += old.deliver_due(engine, client).delivered
@@ -90,7 +106,7 @@ def main() -> None:
     parser.add_argument("--old-ref", default="077ecad", help="git revision of the old code")
     parser.add_argument("--old-runs", type=int, default=3)
     args = parser.parse_args()
-    old = _old_module(args.old_ref)
+    old = _old_module(args.old_ref) if args.old_runs else None
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -23,6 +23,7 @@ from regulars.demo_store import prepare_demo_store
 from regulars.privacy import erase_customer, export_customer, server_secret
 from regulars.store.session import make_engine, session_scope
 from regulars.store.tables import AuditEntry, Order
+from regulars.wiring import customer_plan
 
 
 def main() -> None:
@@ -63,7 +64,7 @@ def main() -> None:
         for label, action in (("export", export_customer), ("erase", erase_customer)):
             started = time.perf_counter()
             with session_scope(engine) as session:
-                action(session, customer_id, actor="benchmark", secret=secret)
+                action(session, customer_id, actor="benchmark", secret=secret, plan=customer_plan())
             print(f"| {label} | {time.perf_counter() - started:.2f} |")
         engine.dispose()
 

@@ -247,7 +247,7 @@ def quote(body: QuoteIn, session: SessionDep) -> QuoteOut:
     return services.quote(session, body)
 
 
-# -- live program types: rewards and badges (regulars.loyalty.program_store) ---------------------
+# -- the other program types: rewards and badges (loyalty.program_store) ------------------
 
 RewardState = Annotated[
     Literal["issued", "redeemed", "revoked"] | None, Query(description="Only this state.")

@@ -180,7 +180,7 @@ class StateIn(In):
     program: Code | None = None
 
 
-# -- live program types: quotes, rewards, badges, tiers (regulars.loyalty.program_store) ---
+# -- the other program types: quotes, rewards, badges, tiers (loyalty.program_store) ---
 
 
 class ProgramQuoteOut(BaseModel):

@@ -38,7 +38,7 @@ from regulars.errors import RegularsError
 from regulars.loyalty import catalogue
 from regulars.loyalty.accounting import enrolment
 from regulars.loyalty.accounting.ledger import OrderRef, Posted
-from regulars.loyalty.economics import ledger_mapping as live_economics
+from regulars.loyalty.economics import ledger_mapping
 from regulars.loyalty.economics.holdout import ProgramEffect
 from regulars.loyalty.economics.ledger_mapping import LiveEconomics
 from regulars.loyalty.errors import (
@@ -54,8 +54,8 @@ from regulars.loyalty.errors import (
 )
 from regulars.loyalty.points import cancellation, redemption
 from regulars.loyalty.points import views as points_views
-from regulars.loyalty.program_store import quote as live_quote
-from regulars.loyalty.program_store import rewards as live_rewards
+from regulars.loyalty.program_store import quote as program_quote
+from regulars.loyalty.program_store import rewards as program_rewards
 from regulars.loyalty.program_store.tables import LoyaltyReward
 from regulars.loyalty.program_types.history import OrderLine
 from regulars.loyalty.tables import LoyaltyEntry, LoyaltyProgram
@@ -314,7 +314,7 @@ def set_state(
 
 def quote(session: Session, body: QuoteIn) -> QuoteOut:
     program = _program(session, body.program)
-    lines = live_quote.cart_lines(
+    lines = program_quote.cart_lines(
         [(line.line_amount, line.sku, line.category, line.quantity) for line in body.lines]
     )
     now = utcnow()
@@ -324,26 +324,26 @@ def quote(session: Session, body: QuoteIn) -> QuoteOut:
     return out.model_copy(update={"programs": program_quotes(session, body, lines, now)})
 
 
-# -- live program types: quote parts, rewards, badges, tiers (regulars.loyalty.program_store) ------
+# -- the other program types: quote parts, rewards, badges, tiers (loyalty.program_store) ---
 
 
 def program_quotes(
     session: Session, body: QuoteIn, lines: list[OrderLine], now: datetime
 ) -> list[ProgramQuoteOut]:
     """The discount card, tier club and stamp card parts of a quote (reads only)."""
-    parts = live_quote.quote_programs(session, body.customer_id, body.amount, lines, now)
+    parts = program_quote.quote_programs(session, body.customer_id, body.amount, lines, now)
     return [ProgramQuoteOut.model_validate(p, from_attributes=True) for p in parts]
 
 
 def club_tiers(session: Session, customer_id: str) -> list[TierOut]:
-    views = live_rewards.tier_views(session, customer_id)
+    views = program_rewards.tier_views(session, customer_id)
     return [TierOut.model_validate(v, from_attributes=True) for v in views]
 
 
 def _reward_out(session: Session, reward: LoyaltyReward) -> RewardOut:
     return RewardOut(
         reward_id=reward.id,
-        program=live_rewards.program_code(session, reward.program_id),
+        program=program_rewards.program_code(session, reward.program_id),
         customer_id=reward.customer_id,
         reward_key=reward.reward_key,
         kind=reward.kind,
@@ -362,7 +362,8 @@ def _reward_out(session: Session, reward: LoyaltyReward) -> RewardOut:
 
 def list_rewards(session: Session, customer_id: str, state: str | None) -> list[RewardOut]:
     _customer(session, customer_id)
-    return [_reward_out(session, r) for r in live_rewards.rewards_of(session, customer_id, state)]
+    rewards = program_rewards.rewards_of(session, customer_id, state)
+    return [_reward_out(session, r) for r in rewards]
 
 
 def redeem_reward(
@@ -370,10 +371,10 @@ def redeem_reward(
 ) -> tuple[RewardOut, bool]:
     """Use a voucher; 404 when unknown, 409 when already used or revoked."""
     try:
-        done = live_rewards.redeem_reward(session, reward_id, body.order_id)
-    except live_rewards.RewardNotFoundError as exc:
+        done = program_rewards.redeem_reward(session, reward_id, body.order_id)
+    except program_rewards.RewardNotFoundError as exc:
         raise ApiProblemError(404, str(exc), kind="not-found") from None
-    except live_rewards.RewardUsedError as exc:
+    except program_rewards.RewardUsedError as exc:
         raise ApiProblemError(409, str(exc), kind="reward-used", state=exc.state) from None
     if not done.replay:
         record(
@@ -391,12 +392,12 @@ def list_badges(session: Session, customer_id: str) -> list[BadgeOut]:
     _customer(session, customer_id)
     return [
         BadgeOut(
-            program=live_rewards.program_code(session, b.program_id),
+            program=program_rewards.program_code(session, b.program_id),
             code=b.code,
             name=b.name,
             awarded_at=b.awarded_at,
         )
-        for b in live_rewards.badges_of(session, customer_id)
+        for b in program_rewards.badges_of(session, customer_id)
     ]
 
 
@@ -424,6 +425,6 @@ def program_economics(
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     try:
-        return live_economics.program_economics(engine, program.code, start, end)
+        return ledger_mapping.program_economics(engine, program.code, start, end)
     except RegularsError as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-value") from None
