@@ -26,6 +26,7 @@ from regulars.analytics.goal import RetentionGoal, retention_goal, suggest_targe
 from regulars.analytics.kinds import customer_kinds
 from regulars.analytics.kpis import PeriodKPIs, kpi_series, period_kpis
 from regulars.analytics.lifecycle import lifecycle
+from regulars.analytics.lifetime import LifetimeValue, lifetime_value
 from regulars.analytics.rfm import rfm_scores
 from regulars.analytics.stages import loyalty_stages
 from regulars.clock import to_local_time
@@ -129,8 +130,18 @@ class Shop:
             end,
             activity_window_days=s.activity_window_days,
             definition=s.retention_definition,
-            acquisition_cost=s.acquisition_cost,
+        )
+
+    def lifetime_value(self, as_of: date | None = None) -> LifetimeValue:
+        """Historic CLTV as of ``as_of`` (default: the whole history), with the settings'
+        margin and acquisition cost (:mod:`regulars.analytics.lifetime`)."""
+        s = self.settings
+        return lifetime_value(
+            self.orders,
+            as_of=as_of or self.default_as_of(),
+            activity_window_days=s.activity_window_days,
             margin=s.margin,
+            acquisition_cost=s.acquisition_cost,
         )
 
     def kpi_series(self, start: date, end: date, period: Period | None = None) -> ibis.Table:

@@ -151,6 +151,7 @@ def metrics(
     )
     shop = load_shop(orders, settings, column_mapping(map_, mapping))
     values = shop.kpis(start_d, end_d).to_dict()
+    values["lifetime"] = shop.lifetime_value(end_d).to_dict()
     if as_json:
         from regulars.report.render import jsonable
 

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from regulars.analytics.goal import RetentionGoal
 from regulars.analytics.kpis import PeriodKPIs
+from regulars.analytics.lifetime import LifetimeValue
 from regulars.analytics.periods import last_complete_period, shift_periods
 from regulars.analytics.rfm import SEGMENTS
 from regulars.analytics.transactions import purchases
@@ -53,6 +54,7 @@ class ReportData:
     totals: Totals
     current: PeriodKPIs
     previous: PeriodKPIs | None
+    lifetime: LifetimeValue  # as of ``as_of``: the same whatever the period
     series: pa.Table
     lifecycle: pa.Table
     cohorts: pa.Table
@@ -163,6 +165,7 @@ def compute_report(
     current = shop.kpis(start, end)
     prev_start = shift_periods(start, period, -1)
     previous = shop.kpis(prev_start, start) if prev_start >= totals.first_order else None
+    lifetime = shop.lifetime_value(as_of)
     step("KPI trends")
     series = shop.kpi_series(max(trend_start, totals.first_order), end, period).to_pyarrow()
     step("lifecycle")
@@ -193,6 +196,7 @@ def compute_report(
         totals=totals,
         current=current,
         previous=previous,
+        lifetime=lifetime,
         series=series,
         lifecycle=lifecycle,
         cohorts=cohorts,

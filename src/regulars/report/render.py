@@ -24,7 +24,7 @@ from regulars.report import charts
 from regulars.report.build import COHORT_GRAIN, ReportData
 from regulars.report.future import at_risk, p_alive_grid
 
-METRICS_SCHEMA_VERSION = 1
+METRICS_SCHEMA_VERSION = 2
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("regulars.report", "templates"),
@@ -79,6 +79,7 @@ def metrics_document(
         "totals": data.totals,
         "current_period": data.current.to_dict(),
         "previous_period": data.previous.to_dict() if data.previous else None,
+        "lifetime": data.lifetime.to_dict(),
         "trend": data.series.to_pylist(),
         "lifecycle": data.lifecycle.to_pylist(),
         "cohorts": data.cohorts.to_pylist(),
@@ -203,12 +204,11 @@ def kpi_tiles(data: ReportData) -> list[Tile]:
             "float",
             "Purchases / unique customers in the period.",
         ),
-        tile(
+        Tile(
             "Historic CLTV",
-            "historic_cltv",
-            "money",
-            "AOV × average purchases per period × average lifespan in periods"
-            " (× margin when configured).",
+            _money(data.lifetime.historic_cltv),
+            "What a customer whose life has ended spent on average (× margin when"
+            " configured): AOV × purchases per year of life × lifespan in years.",
         ),
     ]
 
