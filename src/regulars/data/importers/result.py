@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
+
+from regulars.data.spreadsheet import write_spreadsheet_csv
 
 
 @dataclass
@@ -34,10 +35,10 @@ class ImportResult:
     source_format: str
 
     def write_rejects(self, path: Path) -> None:
-        """Write ``rejects`` as CSV (UTF-8); a header-only file when nothing was rejected."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pacsv.write_csv(self.rejects, path)
+        """Write ``rejects`` as a CSV for spreadsheets (UTF-8 with BOM, formulas
+        neutralised: :func:`regulars.data.spreadsheet.write_spreadsheet_csv`); a
+        header-only file when nothing was rejected."""
+        write_spreadsheet_csv(self.rejects, path)
 
     def summary(self) -> str:
         """One line for people, e.g. ``Read 120 rows (shopify): imported 97 orders, …``."""
