@@ -37,6 +37,16 @@ class Settings(BaseSettings):
         description="Shop's IANA time zone; periods follow it. Unset, order times keep "
         "the UTC offset they were written with, or are UTC without one (shop_timezone).",
     )
+    locale: str = Field(
+        "en_US",
+        description="How the report and the terminal write numbers, money and dates "
+        "(a CLDR locale such as en_US, de_DE, fr_FR).",
+    )
+    currency: str | None = Field(
+        None,
+        description="ISO 4217 code of the shop's currency; unset, the orders' own "
+        "currency column decides.",
+    )
     activity_window_days: int = Field(
         365, ge=1, description="A customer is active at a moment if they bought this recently."
     )
