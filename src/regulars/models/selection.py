@@ -7,7 +7,8 @@ back**: the mean log loss of each model's probability that a customer buys again
 holdout (:attr:`~regulars.models.validation.HoldoutReport.return_log_loss`). That
 probability is where P(alive) meets what customers then did, so the model with the most
 honest P(alive) scores best; the holdout purchase counts (MAE) barely tell the models
-apart. The lowest log loss wins among MBG/NBD and Pareto/NBD. BG/NBD is fitted for
+apart. The lowest log loss wins among MBG/NBD and Pareto/NBD (the latter only up to
+:data:`PARETO_MAX_CUSTOMERS` customers: its quadrature is slow). BG/NBD is fitted for
 comparison but never chosen: it assumes a customer can only leave after a *repeat*
 purchase, so it gives every one-time buyer P(alive) = 1 at any age — customers the
 activity window has long called lapsed. Without a holdout (too little history) or when
@@ -38,6 +39,7 @@ from regulars.models.service import (
     ModelReport,
     TransactionModelName,
     fit_on_holdout,
+    with_tracking,
 )
 from regulars.models.validation import HoldoutReport
 
@@ -59,6 +61,9 @@ COMPARED: tuple[TransactionModelName, ...] = ("mbgnbd", "pareto", "bgnbd")
 #: The models a report may use: their P(alive) falls for one-time buyers who stay away.
 ELIGIBLE: tuple[TransactionModelName, ...] = ("mbgnbd", "pareto")
 DEFAULT_MODEL: TransactionModelName = "mbgnbd"
+#: The Pareto/NBD's quadrature costs about 64 times the MBG/NBD per distinct customer
+#: history (docs/models.md, "Fit times"): past this many customers it is not compared.
+PARETO_MAX_CUSTOMERS = 250_000
 
 MIN_CUSTOMERS = 200
 MIN_REPEAT_BUYERS = 50
@@ -140,6 +145,8 @@ def choose_model(
         calibration_end=calibration_end,
         observation_end=observation_end,
         unit=unit,
+        tracking=False,
+        max_customers={"pareto": PARETO_MAX_CUSTOMERS},
     )
     compared = {n: r for n, r in fitted.items() if isinstance(r, ModelReport)}
     problems = {n: str(r) for n, r in fitted.items() if isinstance(r, ModelFitError)}
@@ -147,9 +154,11 @@ def choose_model(
         DEFAULT_MODEL, "unchecked", compared, problems, calibration_end, observation_end
     )
     eligible = [n for n in choice.scores() if n in ELIGIBLE]
-    if not eligible:
-        return choice
-    return ModelChoice(eligible[0], "holdout", compared, problems, calibration_end, observation_end)
+    chosen = eligible[0] if eligible else DEFAULT_MODEL
+    if chosen in compared:  # the tracking chart, for the chosen model only
+        compared[chosen] = with_tracking(orders, compared[chosen])
+    basis: Basis = "holdout" if eligible else "unchecked"
+    return ModelChoice(chosen, basis, compared, problems, calibration_end, observation_end)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ return plain results.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -27,7 +28,12 @@ from regulars.models.inputs import unique_rows
 from regulars.models.mbgnbd import ModifiedBetaGeoModel
 from regulars.models.pareto_nbd import ParetoNBDModel
 from regulars.models.summary import btyd_summary
-from regulars.models.validation import HoldoutReport, daily_activity, holdout_report
+from regulars.models.validation import (
+    HoldoutReport,
+    daily_activity,
+    holdout_report,
+    tracking_curve,
+)
 
 __all__ = [
     "ModelName",
@@ -36,6 +42,7 @@ __all__ = [
     "fit_model",
     "fit_on_holdout",
     "score_customers",
+    "with_tracking",
 ]
 
 ModelName = Literal["bgnbd", "mbgnbd", "pareto", "gammagamma"]
@@ -189,23 +196,32 @@ def fit_on_holdout(
     calibration_end: date,
     observation_end: date,
     unit: str = "week",
+    tracking: bool = True,
+    max_customers: Mapping[str, int] | None = None,
 ) -> dict[str, ModelReport | ModelFitError]:
     """Fit each transaction model on the orders before ``calibration_end`` and check it
-    on ``[calibration_end, observation_end)``; the summary and the daily activity are
-    computed once for all. ``models`` are names of ``bgnbd``, ``mbgnbd``, ``pareto``. A
-    model the data cannot support maps to its :class:`~regulars.errors.ModelFitError`
-    instead of a report."""
+    on ``[calibration_end, observation_end)``; the summary (and, with ``tracking``, the
+    daily activity for the tracking curve) is computed once for all. ``models`` are names
+    of ``bgnbd``, ``mbgnbd``, ``pareto``; ``max_customers`` caps the customers a model is
+    fitted on (the Pareto/NBD costs about 64 times the BG/NBD). A model the data cannot
+    support, or over its cap, maps to a :class:`~regulars.errors.ModelFitError` instead
+    of a report."""
     time_unit = _check_unit(unit)
     summary = btyd_summary(
         orders, calibration_end=calibration_end, observation_end=observation_end, unit=time_unit
     )
     table = summary.to_pyarrow()
-    activity = daily_activity(
-        orders, calibration_end=calibration_end, observation_end=observation_end
-    ).to_pyarrow()
+    activity = _activity(orders, calibration_end, observation_end) if tracking else None
     x, t_x, t_cal = (_column(table, name) for name in ("frequency", "recency", "T"))
     reports: dict[str, ModelReport | ModelFitError] = {}
     for name in models:
+        cap = (max_customers or {}).get(name)
+        if cap is not None and table.num_rows > cap:
+            reports[name] = ModelFitError(
+                f"{MODEL_LABELS[name]} is not fitted on more than {cap:,} customers "
+                f"({table.num_rows:,} here)"
+            )
+            continue
         transaction = _TRANSACTION_MODELS[name]()
         try:
             transaction.fit(x, t_x, t_cal)
@@ -222,6 +238,29 @@ def fit_on_holdout(
         )
         reports[name] = ModelReport.from_fit(transaction.result, holdout)
     return reports
+
+
+def _activity(orders: ibis.Table, calibration_end: date, observation_end: date) -> pa.Table:
+    return daily_activity(
+        orders, calibration_end=calibration_end, observation_end=observation_end
+    ).to_pyarrow()
+
+
+def with_tracking(orders: ibis.Table, report: ModelReport) -> ModelReport:
+    """``report`` (a holdout fit made without ``tracking``) with its tracking curve."""
+    holdout = report.holdout
+    if holdout is None:
+        return report
+    model = _TRANSACTION_MODELS[report.model].from_params(**report.params)
+    activity = _activity(orders, holdout.calibration_end, holdout.observation_end)
+    curve = tracking_curve(
+        model,
+        activity,
+        calibration_end=holdout.calibration_end,
+        observation_end=holdout.observation_end,
+        unit=holdout.unit,
+    )
+    return dataclasses.replace(report, holdout=dataclasses.replace(holdout, tracking=curve))
 
 
 def score_customers(
