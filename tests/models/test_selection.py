@@ -12,6 +12,7 @@ import pytest
 
 from regulars import Shop
 from regulars.data.demo import generate_demo
+from regulars.errors import ModelFitError
 from regulars.models.bgnbd import BetaGeoModel
 from regulars.models.mbgnbd import ModifiedBetaGeoModel
 from regulars.models.pareto_nbd import ParetoNBDModel
@@ -23,7 +24,7 @@ from regulars.models.selection import (
     assess_reliability,
     choose_model,
 )
-from regulars.models.service import score_customers
+from regulars.models.service import fit_on_holdout, score_customers
 from regulars.models.validation import HoldoutReport
 
 X = np.array([0.0, 1.0, 2.0, 5.0])
@@ -70,6 +71,26 @@ def test_the_choice_never_falls_on_bgnbd_and_is_explained(demo: tuple[Shop, Path
     assert scores[choice.model] == min(eligible.values())
     assert choice.holdout is not None
     assert choice.to_dict()["compared"]["bgnbd"]["eligible"] is False
+    # the tracking curve (a chart) is drawn for the chosen model only
+    tracked = {n for n, r in choice.compared.items() if r.holdout and r.holdout.tracking}
+    assert tracked == {choice.model}
+
+
+def test_a_model_over_its_customer_cap_is_named_not_fitted(demo: tuple[Shop, Path]) -> None:
+    shop, _ = demo
+    fitted = fit_on_holdout(
+        shop.orders,
+        ["mbgnbd", "pareto"],
+        calibration_end=date(2025, 11, 1),
+        observation_end=shop.default_as_of(),
+        tracking=False,
+        max_customers={"pareto": 10},
+    )
+    assert isinstance(fitted["pareto"], ModelFitError)
+    assert "not fitted on more than 10 customers" in str(fitted["pareto"])
+    assert not isinstance(fitted["mbgnbd"], ModelFitError)
+    assert fitted["mbgnbd"].holdout is not None
+    assert fitted["mbgnbd"].holdout.tracking is None
 
 
 def test_without_a_holdout_the_default_is_mbgnbd(demo: tuple[Shop, Path]) -> None:
