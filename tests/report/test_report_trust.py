@@ -292,6 +292,10 @@ def test_a_file_within_one_month_still_gets_a_report(tmp_path: Path, period: str
     assert doc["future"]["reliability"]["level"] == "hidden"
     assert 'id="fig-p_alive"' not in html
     assert not (tmp_path / "out" / "contacts" / "at-risk-customers.csv").exists()
+    lists = list((tmp_path / "out" / "contacts").glob("*.csv"))
+    assert lists  # the segments still download, without forecasts nobody should trust
+    assert all("p_alive" not in _rows(path)[0] for path in lists)
+    assert "nobody to retain yet" in html
 
 
 def test_as_of_in_the_first_year_notes_that_nobody_can_lapse(demo_report: Path) -> None:

@@ -34,9 +34,11 @@ from regulars.report.build import COHORT_GRAIN, ReportData
 from regulars.report.contacts import AT_RISK, CONTACTS_DIR, list_file, write_contact_lists
 from regulars.report.document import future_document, metrics_document
 from regulars.report.formatting import Formatter
-from regulars.report.future import p_alive_grid
+from regulars.report.future import SCORE_COLUMNS, p_alive_grid
 from regulars.report.tiles import kpi_tiles
 
+#: Per-customer forecasts, left out of the lists when they are not shown.
+SCORE_LIST_COLUMNS = (*SCORE_COLUMNS, "value_at_risk")
 #: Rows of the at-risk table on the page; the CSV has them all.
 AT_RISK_ROWS = 25
 #: Fewest periods a trend or lifecycle chart needs, fewest periods since the first
@@ -141,6 +143,7 @@ def render_html(
         future=future_document(data),
         choice=data.future.choice if data.future else None,
         reliability=data.future.reliability if data.future else None,
+        scores_shown=_scores_shown(data),
         at_risk=[] if at_risk is None else at_risk.slice(0, AT_RISK_ROWS).to_pylist(),
         at_risk_count=0 if at_risk is None else at_risk.num_rows,
         lists={name: list_file(name) for name in contacts},
@@ -159,6 +162,13 @@ def render_html(
     )
 
 
+def _scores_shown(data: ReportData) -> bool:
+    """Whether the page and the lists show per-customer forecasts: the models ran, the
+    value model could be fitted, and there was enough data to trust it."""
+    future = data.future
+    return future is not None and future.scores is not None and future.reliability.shown
+
+
 def write_report(
     data: ReportData,
     out_dir: Path,
@@ -168,9 +178,10 @@ def write_report(
     title: str = "Retention report",
 ) -> ReportPaths:
     out_dir.mkdir(parents=True, exist_ok=True)
-    contacts = write_contact_lists(
-        out_dir / CONTACTS_DIR, data.customers, data.contacts, data.at_risk
-    )
+    listed = data.customers
+    if not _scores_shown(data):  # forecasts too weak to show are not handed out either
+        listed = listed.drop_columns([c for c in SCORE_LIST_COLUMNS if c in listed.column_names])
+    contacts = write_contact_lists(out_dir / CONTACTS_DIR, listed, data.contacts, data.at_risk)
     html = out_dir / "report.html"
     html.write_text(render_html(data, source, title, contacts), encoding="utf-8")
     metrics = out_dir / "metrics.json"
