@@ -113,6 +113,7 @@ def _run_report(
     from regulars.report.formatting import Formatter
     from regulars.report.render import write_report
 
+    Formatter.of(settings.locale, settings.currency)  # a bad locale fails before the work
     with progress_steps(quiet, total=9) as step:
         step(f"importing {len(paths)} file(s)")
         shop = load_shop(paths, settings, mapping)
