@@ -48,8 +48,6 @@ def jsonable(value: Any, key: str | None = None) -> Any:
         return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, bool):
-        return value
     if isinstance(value, float):
         return _float(value, key)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
