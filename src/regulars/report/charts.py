@@ -338,7 +338,9 @@ def goal_gauge(current: float | None, target: float) -> go.Figure:
             },
         )
     )
-    return _layout(fig, "Customer retention rate vs goal", height=260)
+    _layout(fig, "Customer retention rate vs goal", height=260)
+    # the dial's end labels (0, 100) sit outside it: room on both sides at phone width
+    return fig.update_layout(margin={"l": 40, "r": 40})
 
 
 def p_alive_heatmap(grid: pa.Table) -> go.Figure:
