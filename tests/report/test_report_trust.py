@@ -306,3 +306,20 @@ def test_as_of_in_the_first_year_notes_that_nobody_can_lapse(demo_report: Path) 
 
     html = render_html(data, None, "t", {})
     assert "First year of data: nobody can have lapsed before" in html
+
+
+def test_totals_revenue_is_net_revenue_with_return_documents(demo_report: Path) -> None:
+    """docs/metrics.md: net revenue includes the (negative) standalone return documents;
+    the report's total is the net revenue of the whole history."""
+    from regulars.analytics import net_revenue, purchases
+
+    doc = _metrics(demo_report)
+    shop = Shop.from_files([demo_report / "data" / "orders.csv"])
+    first, as_of = (
+        date.fromisoformat(doc["totals"]["first_order"]),
+        date.fromisoformat(doc["as_of"]),
+    )
+    expected = net_revenue(shop.orders, first, as_of).to_pyarrow().as_py()
+    assert Decimal(doc["totals"]["revenue"]) == expected
+    bought = purchases(shop.orders).net_amount.sum().to_pyarrow().as_py()
+    assert expected < bought  # the demo has till returns: they lower the total
