@@ -105,6 +105,46 @@ def test_ids_are_unique_and_referenced(shop: DemoShop) -> None:
     assert customer_ids == customers
 
 
+def test_truth_names_every_buyer_and_who_is_still_alive(shop: DemoShop) -> None:
+    [(buyers, in_truth, alive, orphans)] = _sql(
+        shop,
+        f"""SELECT (SELECT count(DISTINCT customer_id) FROM orders),
+                   (SELECT count(*) FROM read_parquet('{shop.truth}')),
+                   (SELECT count(*) FILTER (WHERE alive) FROM read_parquet('{shop.truth}')),
+                   (SELECT count(*) FROM read_parquet('{shop.truth}')
+                    WHERE customer_id NOT IN (SELECT customer_id FROM orders))""",
+    )
+    assert in_truth == buyers
+    assert orphans == 0
+    assert alive == shop.n_alive
+    # Dropout after every purchase (mean p 0.37) leaves a minority alive; regulars
+    # (p ≈ 0.05) are far more often alive than occasional buyers.
+    assert 0.2 < alive / buyers < 0.6
+    [(regular_alive, occasional_alive)] = _sql(
+        shop,
+        f"""SELECT avg(alive::INT) FILTER (WHERE regular),
+                   avg(alive::INT) FILTER (WHERE NOT regular)
+            FROM read_parquet('{shop.truth}')""",
+    )
+    assert regular_alive > 1.5 * occasional_alive
+
+
+def test_customers_alive_at_the_end_bought_within_their_dropout(shop: DemoShop) -> None:
+    """A customer who bought in the last month is alive unless that purchase was their
+    last one (about 1 − mean p of them); of those silent for two years, only the slow
+    buyers who have not dropped out are."""
+    [(recent_alive, old_alive)] = _sql(
+        shop,
+        f"""WITH last AS (SELECT customer_id, max(ordered_at) AS last FROM orders
+                         WHERE amount > 0 GROUP BY customer_id)
+            SELECT avg(t.alive::INT) FILTER (WHERE l.last >= TIMESTAMPTZ '2026-10-01'),
+                   avg(t.alive::INT) FILTER (WHERE l.last < TIMESTAMPTZ '2024-11-01')
+            FROM last l JOIN read_parquet('{shop.truth}') t USING (customer_id)""",
+    )
+    assert recent_alive > 0.5
+    assert old_alive < 0.5 * recent_alive
+
+
 def test_row_groups_hold_a_fixed_number_of_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -333,7 +373,7 @@ def test_csv_without_defects_is_the_parquet_export(
 
 
 def _files(shop: DemoShop) -> dict[str, bytes]:
-    paths = (shop.orders, shop.order_lines, shop.customers, shop.products)
+    paths = (shop.orders, shop.order_lines, shop.customers, shop.products, shop.truth)
     return {p.name: p.read_bytes() for p in paths}
 
 

@@ -109,3 +109,23 @@ def test_docstrings_name_existing_code() -> None:
 def test_docs_never_cite_the_shared_spec() -> None:
     for doc in DOCS:
         assert "../shared" not in doc.read_text(encoding="utf-8"), doc.name
+
+
+MENTIONED_MD = re.compile(r"(?<![\w/.-])(?:[\w.-]+/)*([\w-]+\.md)\b")
+GENERATED_MD = {"api_load.md"}
+"""Markdown files the code writes (a benchmark's result), not documents to cite."""
+
+
+def test_every_cited_document_is_in_the_repository() -> None:
+    """A document named anywhere — ``PRODUCT.md's example``, ``see docs/models.md`` — must
+    be one a reader can open here, not a file that lives elsewhere."""
+    present = {p.name for p in [*ROOT.glob("*.md"), *(ROOT / "docs").glob("*.md")]}
+    tests = [p for p in sorted((ROOT / "tests").rglob("*.py")) if p.name != "test_docs.py"]
+    texts = [*DOCS, *SOURCES, *tests]
+    missing = sorted(
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in texts
+        for name in set(MENTIONED_MD.findall(path.read_text(encoding="utf-8")))
+        if name not in present | GENERATED_MD
+    )
+    assert missing == []

@@ -32,7 +32,21 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="REGULARS_", extra="ignore")
 
-    timezone: str = Field("UTC", description="Shop's IANA time zone; periods follow it.")
+    timezone: str = Field(
+        "UTC",
+        description="Shop's IANA time zone; periods follow it. Unset, order times keep "
+        "the UTC offset they were written with, or are UTC without one (shop_timezone).",
+    )
+    locale: str = Field(
+        "en_US",
+        description="How the report and the terminal write numbers, money and dates "
+        "(a CLDR locale such as en_US, de_DE, fr_FR).",
+    )
+    currency: str | None = Field(
+        None,
+        description="ISO 4217 code of the shop's currency; unset, the orders' own "
+        "currency column decides.",
+    )
     activity_window_days: int = Field(
         365, ge=1, description="A customer is active at a moment if they bought this recently."
     )
@@ -76,6 +90,13 @@ class Settings(BaseSettings):
         description="Server secret for keyed hashes (pseudonyms of erased customers); "
         "REGULARS_SECRET_KEY. Unset: kept in a file next to a SQLite database.",
     )
+
+    @property
+    def shop_timezone(self) -> str | None:
+        """The time zone the user set (an argument, ``REGULARS_TIMEZONE`` or
+        ``regulars.toml``); None when ``timezone`` is only the default. Order times
+        without an offset are then read as UTC, and the report says so."""
+        return self.timezone if "timezone" in self.model_fields_set else None
 
     @classmethod
     def settings_customise_sources(

@@ -26,9 +26,10 @@ from regulars.analytics.goal import RetentionGoal, retention_goal, suggest_targe
 from regulars.analytics.kinds import customer_kinds
 from regulars.analytics.kpis import PeriodKPIs, kpi_series, period_kpis
 from regulars.analytics.lifecycle import lifecycle
+from regulars.analytics.lifetime import LifetimeValue, lifetime_value
 from regulars.analytics.rfm import rfm_scores
 from regulars.analytics.stages import loyalty_stages
-from regulars.clock import to_local_time
+from regulars.clock import LocalDays, to_local_time
 from regulars.config import Period, Settings
 from regulars.data.importers import ColumnMapping, ImportResult, read_orders
 from regulars.engine import connect, table_from_arrow
@@ -39,12 +40,17 @@ if TYPE_CHECKING:
 
 @dataclass
 class Shop:
-    """A shop's canonical orders on an Ibis backend, plus the settings to analyse them."""
+    """A shop's canonical orders on an Ibis backend, plus the settings to analyse them.
+
+    ``local_days`` says how order times became local days (:mod:`regulars.clock`); None
+    for a table that was already local when given (:meth:`from_table`).
+    """
 
     orders: ibis.Table
     settings: Settings = field(default_factory=Settings)
     import_result: ImportResult | None = None
     con: Any = None
+    local_days: LocalDays | None = None
 
     @classmethod
     def from_files(
@@ -57,17 +63,21 @@ class Shop:
     ) -> Shop:
         """Import order exports (CSV/Parquet/XLSX, Shopify, WooCommerce) into the engine."""
         settings = settings or Settings()
-        result = read_orders(paths, mapping=mapping, timezone=settings.timezone)
+        result = read_orders(paths, mapping=mapping, timezone=settings.shop_timezone)
         return cls.from_import(result, settings=settings, con=con)
 
     @classmethod
     def from_import(
         cls, result: ImportResult, *, settings: Settings | None = None, con: Any = None
     ) -> Shop:
+        """Load an import into the engine on the shop's local days: the settings' time
+        zone when set, else the import's (a mapping's), else the written offsets."""
         settings = settings or Settings()
         con = con or connect()
-        local = to_local_time(result.orders, settings.timezone)
-        return cls(table_from_arrow(con, local), settings, result, con)
+        zone = settings.shop_timezone or result.timezone
+        local = to_local_time(result.orders, zone, result.utc_offsets)
+        days = LocalDays.of(zone, result.utc_offsets, result.orders.num_rows)
+        return cls(table_from_arrow(con, local), settings, result, con, days)
 
     @classmethod
     def from_store(
@@ -92,8 +102,10 @@ class Shop:
             if isinstance(store, str):
                 engine.dispose()
         con = con or connect()
-        local = to_local_time(orders, settings.timezone)
-        return cls(table_from_arrow(con, local), settings, None, con)
+        zone = settings.shop_timezone
+        local = to_local_time(orders, zone)
+        days = LocalDays.of(zone, None, orders.num_rows)
+        return cls(table_from_arrow(con, local), settings, None, con, days)
 
     @classmethod
     def from_table(cls, orders: ibis.Table, *, settings: Settings | None = None) -> Shop:
@@ -129,8 +141,18 @@ class Shop:
             end,
             activity_window_days=s.activity_window_days,
             definition=s.retention_definition,
-            acquisition_cost=s.acquisition_cost,
+        )
+
+    def lifetime_value(self, as_of: date | None = None) -> LifetimeValue:
+        """Historic CLTV as of ``as_of`` (default: the whole history), with the settings'
+        margin and acquisition cost (:mod:`regulars.analytics.lifetime`)."""
+        s = self.settings
+        return lifetime_value(
+            self.orders,
+            as_of=as_of or self.default_as_of(),
+            activity_window_days=s.activity_window_days,
             margin=s.margin,
+            acquisition_cost=s.acquisition_cost,
         )
 
     def kpi_series(self, start: date, end: date, period: Period | None = None) -> ibis.Table:

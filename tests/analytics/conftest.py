@@ -56,7 +56,7 @@ def make_orders(
 
 
 def _product_example_rows(reactivated: int = 0) -> list[OrderRow]:
-    """PRODUCT.md's example for Q1 2024 with a 365-day window: 600 customers at the
+    """The worked example of docs/metrics.md for Q1 2024 with a 365-day window: 600 customers at the
     start, 80 of them lost, 250 new (plus optional reactivated customers)."""
     rows: list[OrderRow] = []
     for i in range(520):  # active at start (2023-06-01 ≥ 2023-01-01) and at end
@@ -75,7 +75,7 @@ def _product_example_rows(reactivated: int = 0) -> list[OrderRow]:
 
 @pytest.fixture
 def product_example_rows() -> Callable[..., list[OrderRow]]:
-    """PRODUCT.md's 600 / 250 / 80 example as rows (see :func:`_product_example_rows`)."""
+    """The 600 / 250 / 80 example of docs/metrics.md as rows (see :func:`_product_example_rows`)."""
     return _product_example_rows
 
 

@@ -17,6 +17,7 @@ from regulars.analytics import (
     customer_table,
     kpi_series,
     lifecycle,
+    lifetime_value,
     loyalty_stages,
     period_kpis,
 )
@@ -63,6 +64,7 @@ def _rows(table: ibis.Table, *keys: str) -> list[dict[str, Any]]:
 
 ANALYSES: dict[str, Callable[[ibis.Table], Any]] = {
     "period_kpis": lambda t: period_kpis(t, date(2024, 1, 1), date(2024, 7, 1)).to_dict(),
+    "lifetime": lambda t: lifetime_value(t, as_of=AS_OF, activity_window_days=180).to_dict(),
     "kpi_series": lambda t: _rows(
         kpi_series(t, period="month", start=date(2022, 6, 1), end=AS_OF), "period_start"
     ),

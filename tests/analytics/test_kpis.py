@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 
 from regulars.analytics import AnalysisArgumentError, period_kpis
-from regulars.analytics.lifetime import historic_cltv, ltv_to_cac
 
 Q1_START, Q1_END = date(2024, 1, 1), date(2024, 4, 1)
 
@@ -71,13 +70,7 @@ SMALL = [
 
 
 def test_small_period_by_hand(make_orders):  # type: ignore[no-untyped-def]
-    kpis = period_kpis(
-        make_orders(SMALL),
-        date(2024, 1, 1),
-        date(2024, 2, 1),
-        acquisition_cost=Decimal("10"),
-        margin=Decimal("0.5"),
-    )
+    kpis = period_kpis(make_orders(SMALL), date(2024, 1, 1), date(2024, 2, 1))
     w = kpis.window
     # S = {a, c, f}; N = {b}; E = {a, b, c, d}; retained = {a, c}; lost = {f};
     # reactivated = {d}; E − N − reactivated = 4 − 1 − 1 = 2 = retained.
@@ -94,42 +87,6 @@ def test_small_period_by_hand(make_orders):  # type: ignore[no-untyped-def]
     assert kpis.revenue == Decimal("92.00")  # 20 + 30 + 40 + 10 − 8
     assert kpis.aov == pytest.approx(23.0)  # 92 / 4
     assert kpis.purchase_frequency == pytest.approx(4 / 3)
-    # Lapsed by 2024-02-01 (last purchase before 2023-02-01): e (span 365) and f (span
-    # 0): lifespan = (365 + 0) / 2 + 365 = 547.5 days.
-    assert kpis.lapsed_customers == 2
-    assert kpis.average_lifespan_days == pytest.approx(547.5)
-    # CLTV = AOV × purchases per period × lifespan in periods × margin
-    #      = 23 × 4/3 × (547.5 / 31) × 0.5 = 270.806…
-    expected_cltv = 23 * 4 / 3 * (547.5 / 31) * 0.5
-    assert kpis.historic_cltv == pytest.approx(expected_cltv)
-    assert kpis.ltv_cac == pytest.approx(expected_cltv / 10)
-
-
-def test_ltv_to_cac_product_example(make_orders):  # type: ignore[no-untyped-def]
-    # A customer acquired for 1,000 stays 3 years and buys 20,000 a year = 60,000.
-    rows = [
-        ("old", "2018-01-01", "20000"),  # lapsed: lifespan = 730 + 365 = 1095 days
-        ("old", "2019-01-01", "20000"),
-        ("old", "2020-01-01", "20000"),
-        ("now", "2023-03-01", "20000"),  # the period's buyer: AOV 20,000, 1 purchase
-    ]
-    kpis = period_kpis(
-        make_orders(rows), date(2023, 1, 1), date(2024, 1, 1), acquisition_cost=Decimal(1000)
-    )
-    assert kpis.average_lifespan_days == pytest.approx(1095.0)
-    # 20,000 × 1 × (1095 / 365 = 3 years) = 60,000; 60,000 / 1,000 = 60 → 60:1
-    assert kpis.historic_cltv == pytest.approx(60_000)
-    assert kpis.ltv_cac == pytest.approx(60.0)
-    assert kpis.window.crr is None  # nobody was a customer on 2023-01-01
-
-
-def test_cltv_helpers() -> None:
-    assert historic_cltv(20_000.0, 1.0, 3.0) == pytest.approx(60_000)
-    assert historic_cltv(20_000.0, 1.0, 3.0, Decimal("0.25")) == pytest.approx(15_000)
-    assert historic_cltv(None, 1.0, 3.0) is None
-    assert ltv_to_cac(60_000.0, Decimal(1000)) == pytest.approx(60.0)
-    assert ltv_to_cac(60_000.0, None) is None
-    assert ltv_to_cac(60_000.0, Decimal(0)) is None
 
 
 def test_to_dict_is_json_safe_and_nests_the_other_definition(make_orders):  # type: ignore[no-untyped-def]
@@ -153,7 +110,7 @@ def test_to_dict_is_json_safe_and_nests_the_other_definition(make_orders):  # ty
     assert data["repeat"]["retained"] == 1
     assert data["revenue"] == "92.00"
     assert data["start"] == "2024-01-01"
-    assert data["ltv_cac"] is None
+    assert "historic_cltv" not in data  # a lifetime figure, not a period one
 
 
 def test_empty_period_gives_none_rates(make_orders):  # type: ignore[no-untyped-def]

@@ -287,7 +287,8 @@ def test_write_rejects(read: Read, tmp_path: Path) -> None:
 
 def test_write_rejects_header_only_when_clean(read: Read, tmp_path: Path) -> None:
     read("canonical_good.csv").write_rejects(tmp_path / "rejects.csv")
-    assert (tmp_path / "rejects.csv").read_text().strip() == (
+    # A file for spreadsheets: UTF-8 with a byte-order mark (docs/importing.md).
+    assert (tmp_path / "rejects.csv").read_text(encoding="utf-8-sig").strip() == (
         '"file","row","column","value","reason","raw"'
     )
 

@@ -14,6 +14,7 @@ from regulars.data.importers.dates import (
     quick_to_utc,
     split_dates,
     to_utc,
+    written_offsets,
 )
 
 UTC = dt.UTC
@@ -24,7 +25,7 @@ def utc(values: list[str | None], timezone: str = "UTC", day_first: bool | None 
     local = local_timestamps(parts, decide_day_first(parts, day_first))
     return [
         v.replace(tzinfo=UTC) if v else None
-        for v in to_utc(parts, local.values, timezone).cast(pa.timestamp("us")).to_pylist()
+        for v in to_utc(parts, local.values, timezone)[0].cast(pa.timestamp("us")).to_pylist()
     ]
 
 
@@ -110,9 +111,36 @@ def test_mixed_orders_are_refused() -> None:
 def test_quick_path_reads_iso_and_refuses_the_rest() -> None:
     quick = quick_to_utc(pa.array(["2024-01-05 10:00:00", "2024-01-06"]), "Europe/Berlin")
     assert quick is not None
-    assert quick.cast(pa.timestamp("us")).to_pylist() == [
+    utc, offsets = quick
+    assert utc.cast(pa.timestamp("us")).to_pylist() == [
         dt.datetime(2024, 1, 5, 9, 0),
         dt.datetime(2024, 1, 5, 23, 0),
     ]
+    assert offsets is None  # written without an offset
     assert quick_to_utc(pa.array(["2024-02-30"]), "UTC") is None
     assert quick_to_utc(pa.array(["05.03.2024"]), "UTC") is None
+
+
+def test_quick_path_keeps_the_written_offsets() -> None:
+    quick = quick_to_utc(
+        pa.array(["2024-03-01T22:15:00-05:00", "2024-07-01T08:00:00+0200", "2024-07-01T08:00Z"]),
+        "UTC",
+    )
+    assert quick is not None
+    utc, offsets = quick
+    assert offsets is not None
+    assert offsets.to_pylist() == [-300, 120, 0]
+    assert utc.cast(pa.timestamp("us")).to_pylist()[0] == dt.datetime(2024, 3, 2, 3, 15)
+
+
+def test_full_parser_keeps_offsets_and_marks_the_naive_values() -> None:
+    parts = split_dates(pa.array(["2024-03-01 22:15:00 -0500", "01.03.2024 22:15", None]))
+    local = local_timestamps(parts, True)
+    utc, offsets = to_utc(parts, local.values, "UTC")
+    assert offsets is not None
+    assert offsets.to_pylist() == [-300, None, None]
+    assert utc.cast(pa.timestamp("us")).to_pylist()[:2] == [
+        dt.datetime(2024, 3, 2, 3, 15),
+        dt.datetime(2024, 3, 1, 22, 15),
+    ]
+    assert written_offsets(split_dates(pa.array(["2024-03-01"]))) is None

@@ -18,3 +18,11 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.exit_code == 0, result.output
     return out
+
+
+@pytest.fixture(scope="session")
+def shopify_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A New York shop's Shopify export (tests/report/shopify_export.py)."""
+    from shopify_export import write_shopify_export
+
+    return write_shopify_export(tmp_path_factory.mktemp("shopify"))

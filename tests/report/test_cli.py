@@ -103,3 +103,14 @@ def test_bad_date_option_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "--start" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_bad_locale_or_currency_is_a_one_line_error(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(ORDERS_CSV)
+    for option, value in (("--locale", "xx_QQ"), ("--currency", "EURO")):
+        proc = _regulars("report", str(orders), "--out", str(tmp_path / "o"), option, value)
+        assert proc.returncode == 2
+        assert proc.stderr.strip().count("\n") == 0
+        assert value in proc.stderr
+        assert not (tmp_path / "o" / "report.html").exists()

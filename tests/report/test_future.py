@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from regulars.report.future import Future, at_risk, p_alive_grid, with_scores
+from regulars.models.selection import ModelChoice, assess_reliability
+from regulars.report.future import Future, p_alive_grid, with_scores
 
 CUSTOMERS = pa.table(
     {
@@ -37,27 +38,32 @@ SCORES = pa.table(
 )
 
 
+def _future(scores: pa.Table | None, problems: list[str] | None = None) -> Future:
+    choice = ModelChoice("mbgnbd", "no_holdout", {}, {})
+    return Future(scores, choice, assess_reliability(1000, 400, None), None, problems or [])
+
+
 def test_scores_join_customers_and_leave_gaps_null() -> None:
-    joined = with_scores(CUSTOMERS, Future(SCORES, None, None, []))
+    joined = with_scores(CUSTOMERS, _future(SCORES))
     assert joined.column("customer_id").to_pylist() == ["a", "b", "c", "d"]
     assert joined.column("clv_12m").to_pylist() == [700.0, 30.0, 0.2, None]
     assert joined.column("churn_risk").to_pylist() == [10.0, 80.0, 95.0, None]
 
 
 def test_without_models_the_columns_exist_and_are_null() -> None:
-    joined = with_scores(CUSTOMERS, Future(None, None, None, ["value model: no repeat buyers"]))
+    joined = with_scores(CUSTOMERS, _future(None, ["value model: no repeat buyers"]))
     assert joined.column("p_alive").null_count == 4
+    assert joined.column("value_at_risk").null_count == 4
 
 
-def test_at_risk_lists_likely_leavers_by_value() -> None:
-    joined = with_scores(CUSTOMERS, Future(SCORES, None, None, []))
-    rows = at_risk(joined).to_pylist()
-    # a is safe (risk 10); b (CLV 30) outranks c (CLV 0.2); d has no score.
-    assert [r["customer_id"] for r in rows] == ["b", "c"]
+def test_value_at_risk_is_churn_probability_times_clv() -> None:
+    joined = with_scores(CUSTOMERS, _future(SCORES))
+    # a: 10 % × 700 = 70; b: 80 % × 30 = 24; c: 95 % × 0.2 = 0.19; d: not scored.
+    assert joined.column("value_at_risk").to_pylist() == pytest.approx([70.0, 24.0, 0.19, None])
 
 
 def test_totals_add_expected_purchases_times_spend() -> None:
-    totals = Future(SCORES, None, None, []).totals()
+    totals = _future(SCORES).totals()
     assert totals["expected_purchases_90d"] == pytest.approx(2.71)
     # 2.5 × 80 + 0.2 × 40 + 0.01 × 10 = 208.1
     assert totals["expected_revenue_90d"] == pytest.approx(208.1)
@@ -66,7 +72,7 @@ def test_totals_add_expected_purchases_times_spend() -> None:
 
 
 def test_p_alive_grid_averages_per_cell() -> None:
-    joined = with_scores(CUSTOMERS, Future(SCORES, None, None, []))
+    joined = with_scores(CUSTOMERS, _future(SCORES))
     grid = {(r["orders"], r["recency_months"]): r for r in p_alive_grid(joined).to_pylist()}
     assert grid[(10, 0)]["p_alive"] == pytest.approx(0.95)  # 12 orders → the 10+ row
     assert grid[(3, 6)]["p_alive"] == pytest.approx(0.40)  # 200 days → month 6

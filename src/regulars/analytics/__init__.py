@@ -2,8 +2,8 @@
 
 Every function takes an Ibis ``orders`` table in the canonical schema (see
 :mod:`regulars.data.schema`; ``ordered_at`` already in the shop's local time) and
-returns a lazy Ibis table, except :func:`period_kpis` and :func:`retention_goal`,
-which materialise one small row. Definitions: ``docs/metrics.md``.
+returns a lazy Ibis table, except :func:`period_kpis`, :func:`lifetime_value` and
+:func:`retention_goal`, which materialise one small row. Definitions: ``docs/metrics.md``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         period_kpis_table,
     )
     from regulars.analytics.lifecycle import lifecycle
+    from regulars.analytics.lifetime import LifetimeValue, lifetime_value
     from regulars.analytics.rfm import SEGMENT_GRID, SEGMENTS, SegmentInfo, rfm_scores
     from regulars.analytics.stages import StageConfig, customer_stage, loyalty_stages
     from regulars.analytics.transactions import net_revenue, purchases, return_documents
@@ -45,6 +46,8 @@ _SOURCES = {
     "period_kpis": "regulars.analytics.kpis",
     "period_kpis_table": "regulars.analytics.kpis",
     "lifecycle": "regulars.analytics.lifecycle",
+    "LifetimeValue": "regulars.analytics.lifetime",
+    "lifetime_value": "regulars.analytics.lifetime",
     "SEGMENT_GRID": "regulars.analytics.rfm",
     "SEGMENTS": "regulars.analytics.rfm",
     "SegmentInfo": "regulars.analytics.rfm",
@@ -89,6 +92,7 @@ __all__ = [
     "SEGMENT_GRID",
     "AnalysisArgumentError",
     "KindConfig",
+    "LifetimeValue",
     "PeriodKPIs",
     "RetentionCounts",
     "RetentionGoal",
@@ -100,6 +104,7 @@ __all__ = [
     "customer_table",
     "kpi_series",
     "lifecycle",
+    "lifetime_value",
     "loyalty_stages",
     "net_revenue",
     "period_kpis",

@@ -1,9 +1,9 @@
-"""Period KPIs: retention (two definitions), churn, repeat rate, AOV, frequency, CLTV.
+"""Period KPIs: retention (two definitions), churn, repeat rate, AOV, frequency.
 
-The definitions live in :mod:`regulars.analytics.period_metrics` (counts and rates),
-:mod:`regulars.analytics.activity` ("customer at a moment") and
-:mod:`regulars.analytics.lifetime` (lifespan, CLTV, LTV:CAC); ``docs/metrics.md``
-states them with worked examples.
+The definitions live in :mod:`regulars.analytics.period_metrics` (counts and rates) and
+:mod:`regulars.analytics.activity` ("customer at a moment"); ``docs/metrics.md`` states
+them with worked examples. Lifetime value is not a period KPI: it is defined on the
+customer at a moment (:mod:`regulars.analytics.lifetime`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from typing import Any, Literal, get_args
 import ibis.expr.types as ir
 
 from regulars.analytics.activity import DEFAULT_ACTIVITY_WINDOW_DAYS
-from regulars.analytics.lifetime import historic_cltv, lapsed_lifespans, ltv_to_cac
 from regulars.analytics.period_metrics import period_metrics
 from regulars.analytics.periods import PeriodUnit, calendar_periods
-from regulars.analytics.transactions import purchases
 from regulars.analytics.validation import require_choice, require_period, require_positive
 
 Definition = Literal["activity_window", "repeat"]
@@ -57,8 +55,8 @@ class RetentionCounts:
 class PeriodKPIs:
     """Every KPI of one period ``[start, end)``.
 
-    Money: ``revenue`` is an exact :class:`~decimal.Decimal`; ``aov``, ``historic_cltv``
-    and ``ltv_cac`` are floats (ratios). Rates are floats in percent.
+    Money: ``revenue`` is an exact :class:`~decimal.Decimal`; ``aov`` is a float (a
+    ratio). Rates are floats in percent.
     """
 
     start: date
@@ -74,12 +72,6 @@ class PeriodKPIs:
     repeat_purchase_rate: float | None
     aov: float | None
     purchase_frequency: float | None
-    lapsed_customers: int
-    average_lifespan_days: float | None
-    historic_cltv: float | None
-    ltv_cac: float | None
-    acquisition_cost: Decimal | None = None
-    margin: Decimal | None = None
 
     @property
     def period_days(self) -> int:
@@ -121,17 +113,7 @@ class PeriodKPIs:
             "repeat_purchase_rate": self.repeat_purchase_rate,
             "aov": self.aov,
             "purchase_frequency": self.purchase_frequency,
-            "lapsed_customers": self.lapsed_customers,
-            "average_lifespan_days": self.average_lifespan_days,
-            "historic_cltv": self.historic_cltv,
-            "ltv_cac": self.ltv_cac,
-            "acquisition_cost": _money_str(self.acquisition_cost),
-            "margin": _money_str(self.margin),
         }
-
-
-def _money_str(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def _window_counts(row: dict[str, Any]) -> RetentionCounts:
@@ -168,13 +150,10 @@ def period_kpis_table(
     activity_window_days: int = DEFAULT_ACTIVITY_WINDOW_DAYS,
 ) -> ir.Table:
     """The one-row Ibis table behind :func:`period_kpis`: every column of
-    :func:`regulars.analytics.period_metrics.period_metrics` plus ``lapsed_customers``
-    and ``average_lifespan_days`` as of ``end``."""
+    :func:`regulars.analytics.period_metrics.period_metrics` for ``[start, end)``."""
     require_period(start, end)
     require_positive("activity_window_days", activity_window_days)
-    metrics = period_metrics(orders, [(start, end)], activity_window_days)
-    lifespans = lapsed_lifespans(purchases(orders), as_of=end, window_days=activity_window_days)
-    return metrics.cross_join(lifespans)
+    return period_metrics(orders, [(start, end)], activity_window_days)
 
 
 def period_kpis(
@@ -184,24 +163,15 @@ def period_kpis(
     *,
     activity_window_days: int = DEFAULT_ACTIVITY_WINDOW_DAYS,
     definition: Definition = "activity_window",
-    acquisition_cost: Decimal | None = None,
-    margin: Decimal | None = None,
 ) -> PeriodKPIs:
     """Compute every KPI of ``[start, end)`` with one small query.
 
     ``definition`` picks which "retained" is reported at the top level (both are
-    computed); ``margin`` is a fraction (0.3 = 30 %) applied to CLTV;
-    ``acquisition_cost`` is the cost to acquire one customer, for LTV:CAC.
+    computed).
     """
     require_choice("definition", definition, DEFINITIONS)
     table = period_kpis_table(orders, start, end, activity_window_days=activity_window_days)
     row: dict[str, Any] = table.to_pyarrow().to_pylist()[0]
-    lifespan_periods = (
-        None
-        if row["average_lifespan_days"] is None
-        else row["average_lifespan_days"] / (end - start).days
-    )
-    cltv = historic_cltv(row["aov"], row["purchase_frequency"], lifespan_periods, margin)
     return PeriodKPIs(
         start=start,
         end=end,
@@ -216,12 +186,6 @@ def period_kpis(
         repeat_purchase_rate=row["repeat_purchase_rate"],
         aov=row["aov"],
         purchase_frequency=row["purchase_frequency"],
-        lapsed_customers=row["lapsed_customers"],
-        average_lifespan_days=row["average_lifespan_days"],
-        historic_cltv=cltv,
-        ltv_cac=ltv_to_cac(cltv, acquisition_cost),
-        acquisition_cost=acquisition_cost,
-        margin=margin,
     )
 
 
@@ -242,8 +206,7 @@ def kpi_series(
     repeat_crr, repeat_churn_rate, orders, unique_customers, repeat_buyers, revenue,
     repeat_purchase_rate, aov, purchase_frequency`` — with the same
     definitions as :func:`period_kpis` (``repeat_*`` = the repeat-based variant, except
-    ``repeat_purchase_rate`` and ``repeat_buyers``). Lifespan and CLTV are not part of
-    the series: they describe the whole history up to a moment, not one period.
+    ``repeat_purchase_rate`` and ``repeat_buyers``).
     """
     require_positive("activity_window_days", activity_window_days)
     bounds = calendar_periods(start, end, period)

@@ -34,7 +34,7 @@ was already active at ``start``, so
     retained = E − (buyers active at the end who were not active at the start)
 
 — that is ``E − N − reactivated`` whenever every buyer of the period is still active at
-its end (``W`` ≥ the period length), PRODUCT.md's formula.
+its end (``W`` ≥ the period length), the textbook formula (docs/metrics.md).
 """
 
 from __future__ import annotations

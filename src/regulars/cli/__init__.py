@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from regulars.cli import admin, analytics, loyalty, store, worker
+from regulars.cli import admin, analytics, loyalty, segments, store, worker
 from regulars.cli.common import run_app
 
 __all__ = ["app", "main"]
@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for group in (analytics, store, admin, loyalty, worker):
+for group in (analytics, segments, store, admin, loyalty, worker):
     group.register(app)
 
 

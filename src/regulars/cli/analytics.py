@@ -15,7 +15,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from regulars.cli.common import (
+    CurrencyOpt,
     JsonOpt,
+    LocaleOpt,
     MapOpt,
     MappingFileOpt,
     MarginOpt,
@@ -26,7 +28,6 @@ from regulars.cli.common import (
     column_mapping,
     console,
     err_console,
-    format_pct,
     load_shop,
     parse_date,
     parse_day,
@@ -40,6 +41,7 @@ from regulars.errors import RegularsError
 if TYPE_CHECKING:
     from regulars.data.importers import ColumnMapping
     from regulars.models.service import ModelName, ModelReport
+    from regulars.report.formatting import Formatter
 
 AcquisitionCostOpt = Annotated[str | None, typer.Option(help="Cost to acquire a customer.")]
 DefinitionOpt = Annotated[str | None, typer.Option(help="activity_window or repeat.")]
@@ -66,12 +68,15 @@ def report(
     mapping: MappingFileOpt = None,
     timezone: TimezoneOpt = None,
     activity_window: WindowOpt = None,
+    locale: LocaleOpt = None,
+    currency: CurrencyOpt = None,
     models: Annotated[
         bool, typer.Option(help="Fit the predictive models (the Future section).")
     ] = True,
     quiet: QuietOpt = False,
 ) -> None:
-    """Write report.html, metrics.json, customers.parquet and rejects.csv to --out."""
+    """Write report.html, metrics.json, customers.parquet, contacts/*.csv and rejects.csv
+    to --out."""
     settings = settings_with(
         timezone=timezone,
         activity_window_days=activity_window,
@@ -80,6 +85,8 @@ def report(
         acquisition_cost=parse_decimal(acquisition_cost),
         margin=parse_decimal(margin),
         retention_definition=definition,
+        locale=locale,
+        currency=currency,
     )
     _run_report(
         orders,
@@ -103,9 +110,11 @@ def _run_report(
 ) -> None:
     """Import, compute and write the report, with a progress display unless ``quiet``."""
     from regulars.report.build import compute_report
+    from regulars.report.formatting import Formatter
     from regulars.report.render import write_report
 
-    with progress_steps(quiet, total=11) as step:
+    Formatter.of(settings.locale, settings.currency)  # a bad locale fails before the work
+    with progress_steps(quiet, total=9) as step:
         step(f"importing {len(paths)} file(s)")
         shop = load_shop(paths, settings, mapping)
         data = compute_report(shop, as_of=as_of, models=models, progress=step)
@@ -113,16 +122,22 @@ def _run_report(
         written = write_report(data, out, source=shop.import_result, files=[str(p) for p in paths])
     result = shop.import_result
     if not quiet and result is not None:
-        console.print(result.summary())
+        console.print(result.summary(), highlight=False)
         if result.rows_rejected:
             console.print(f"[yellow]{result.rows_rejected} rejected row(s): {written.rejects}")
-    k = data.current.to_dict()
     if not quiet:
+        fmt = Formatter.of(data.locale, data.currency)
+        k = data.current
         console.print(
-            f"CRR {format_pct(k['crr'])} · churn {format_pct(k['churn_rate'])} · "
-            f"{data.totals.customers:,} customers · as of {data.as_of}"
+            f"Retention {fmt.pct(k.window.crr)} · came back {fmt.pct(k.repeat.crr)} · "
+            f"churn {fmt.pct(k.window.churn_rate)} · {fmt.count(data.totals.customers)} "
+            f"customers · historic CLTV {fmt.money(data.lifetime.historic_cltv)} · "
+            f"as of {fmt.day(data.as_of)}",
+            highlight=False,
         )
-    console.print(f"Report: {written.html}")
+        if written.contacts:
+            console.print(f"Contact lists: {out / 'contacts'}", highlight=False)
+    console.print(f"Report: {written.html}", highlight=False)
 
 
 def metrics(
@@ -137,8 +152,11 @@ def metrics(
     mapping: MappingFileOpt = None,
     timezone: TimezoneOpt = None,
     activity_window: WindowOpt = None,
+    locale: LocaleOpt = None,
+    currency: CurrencyOpt = None,
 ) -> None:
-    """Print one period's KPIs: S, N, E, CRR, churn, repeat rate, AOV, frequency…"""
+    """Print one period's KPIs (S, N, E, CRR, churn, repeat rate, AOV, frequency…) and
+    the historic CLTV as of its end."""
     start_d, end_d = parse_date(start, "--start"), parse_date(end, "--end")
     if start_d is None or end_d is None or start_d >= end_d:
         raise RegularsError("--start must be a date before --end")
@@ -148,26 +166,74 @@ def metrics(
         acquisition_cost=parse_decimal(acquisition_cost),
         margin=parse_decimal(margin),
         retention_definition=definition,
+        locale=locale,
+        currency=currency,
     )
     shop = load_shop(orders, settings, column_mapping(map_, mapping))
     values = shop.kpis(start_d, end_d).to_dict()
+    values["lifetime"] = shop.lifetime_value(end_d).to_dict()
     if as_json:
-        from regulars.report.render import jsonable
+        from regulars.report.document import jsonable
 
         print(json.dumps(jsonable(values), indent=2))
         return
-    _print_kpis(values, start_d, end_d)
+    from regulars.report.build import currency as shop_currency
+    from regulars.report.formatting import Formatter
+
+    _print_kpis(values, start_d, end_d, Formatter.of(settings.locale, shop_currency(shop)))
     if shop.import_result is not None:
-        err_console.print(shop.import_result.summary())
+        err_console.print(shop.import_result.summary(), highlight=False)
 
 
-def _print_kpis(values: dict[str, Any], start: date, end: date) -> None:
+#: How ``regulars metrics`` shows each value (JSON keeps plain numbers).
+_KINDS = {
+    "crr": "pct",
+    "churn_rate": "pct",
+    "repeat_purchase_rate": "pct",
+    "revenue": "money",
+    "aov": "money",
+    "lapsed_revenue": "money",
+    "historic_cltv": "money",
+    "acquisition_cost": "money",
+    "purchase_frequency": "number",
+    "average_lifespan_days": "number",
+    "average_lifespan_years": "number",
+    "ltv_cac": "number",
+    "margin": "text",
+    "start": "text",
+    "end": "text",
+    "as_of": "text",
+    "definition": "text",
+}
+
+
+def _shown(key: str, value: Any, fmt: Formatter) -> str:
+    kind = _KINDS.get(key, "count")
+    if value is None:
+        return "n/a"
+    if kind == "text":
+        return str(value)
+    shown: dict[str, Callable[[Any], str]] = {
+        "pct": fmt.pct,
+        "money": fmt.money,
+        "number": fmt.number,
+        "count": fmt.count,
+    }
+    return shown[kind](value)
+
+
+def _print_kpis(values: dict[str, Any], start: date, end: date, fmt: Formatter) -> None:
     table = Table(title=f"KPIs for [{start}, {end})")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in values.items():
         if not isinstance(value, dict):
-            table.add_row(key, "n/a" if value is None else str(value))
+            table.add_row(key, _shown(key, value, fmt))
+    for group in ("repeat", "activity_window", "lifetime"):
+        nested = values.get(group)
+        if isinstance(nested, dict):
+            for key, value in nested.items():
+                table.add_row(f"{group}.{key}", _shown(key, value, fmt))
     console.print(table)
 
 

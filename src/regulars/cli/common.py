@@ -52,6 +52,13 @@ WindowOpt = Annotated[
     ),
 ]
 MarginOpt = Annotated[str | None, typer.Option(help="Gross margin 0..1 for CLTV.")]
+LocaleOpt = Annotated[
+    str | None,
+    typer.Option(help="How to write numbers and money, e.g. en_US or de_DE (default en_US)."),
+]
+CurrencyOpt = Annotated[
+    str | None, typer.Option(help="Shop currency (ISO code); default: the orders' currency.")
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -74,6 +81,8 @@ def settings_with(
     acquisition_cost: Decimal | None = None,
     margin: Decimal | None = None,
     retention_definition: str | None = None,
+    locale: str | None = None,
+    currency: str | None = None,
 ) -> Settings:
     """The settings, with the options the user gave (``None``: not given) on top; pydantic
     checks the values (a bad one is a ``ValidationError``, reported by :func:`run_app`)."""
@@ -87,6 +96,8 @@ def settings_with(
             ("acquisition_cost", acquisition_cost),
             ("margin", margin),
             ("retention_definition", retention_definition),
+            ("locale", locale),
+            ("currency", currency),
         )
         if value is not None
     }

@@ -81,7 +81,7 @@ def import_orders(
     with open_store(database) as engine:  # migrated to head before the (possibly long) read
         settings = settings_with(timezone=timezone)
         mapped = column_mapping(map_, mapping)
-        result = read_orders(orders, mapping=mapped, timezone=settings.timezone)
+        result = read_orders(orders, mapping=mapped, timezone=settings.shop_timezone)
         if not quiet:
             console.print(result.summary(), highlight=False)
         target = rejects or (Path("rejects.csv") if result.rows_rejected else None)

@@ -21,6 +21,7 @@ from regulars.models.inputs import (
     FloatArray,
     as_float_array,
     broadcast_float,
+    check_horizon,
     check_weights,
     prepare_customer_data,
 )
@@ -192,6 +193,29 @@ class TransactionModel(ParametricModel):
         T: npt.ArrayLike,
     ) -> FloatArray:
         """``E[Y(t) | x, t_x, T]``: expected purchases in ``(T, T + t]`` (broadcasts)."""
+
+    def probability_no_purchases(
+        self,
+        t: npt.ArrayLike,
+        frequency: npt.ArrayLike,
+        recency: npt.ArrayLike,
+        T: npt.ArrayLike,
+    ) -> FloatArray:
+        """``P(Y(t) = 0 | x, t_x, T)``: no purchase in ``(T, T + t]``.
+
+        The likelihood ``L(x, t_x, T)`` is the probability of the history "x repeat
+        purchases, the last at t_x, none after it until T"; the history extended by t
+        quiet units is ``L(x, t_x, T + t)``. So, for every model here,
+        ``P(Y(t) = 0 | x, t_x, T) = L(x, t_x, T + t) / L(x, t_x, T)`` — for the BG/NBD
+        family it equals ``1 − P(alive) + P(alive) · ((α+T)/(α+T+t))^(r+x)``. It is where
+        P(alive) meets what customers do next, which is how the report compares models.
+        """
+        t_, x, t_x, t_cal = broadcast_float(t, frequency, recency, T)
+        check_horizon(t_)
+        values = self._values()
+        later = self._log_likelihood_rows(values, x, t_x, t_cal + t_)
+        now = self._log_likelihood_rows(values, x, t_x, t_cal)
+        return np.asarray(np.exp(np.minimum(later - now, 0.0)), dtype=np.float64)
 
     @abstractmethod
     def _log_odds_dead(self, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:

@@ -6,8 +6,10 @@ return plain results.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -26,16 +28,38 @@ from regulars.models.inputs import unique_rows
 from regulars.models.mbgnbd import ModifiedBetaGeoModel
 from regulars.models.pareto_nbd import ParetoNBDModel
 from regulars.models.summary import btyd_summary
-from regulars.models.validation import HoldoutReport, daily_activity, holdout_report
+from regulars.models.validation import (
+    HoldoutReport,
+    daily_activity,
+    holdout_report,
+    tracking_curve,
+)
 
-__all__ = ["ModelName", "ModelReport", "fit_model", "score_customers"]
+__all__ = [
+    "ModelName",
+    "ModelReport",
+    "TransactionModelName",
+    "fit_model",
+    "fit_on_holdout",
+    "score_customers",
+    "with_tracking",
+]
 
 ModelName = Literal["bgnbd", "mbgnbd", "pareto", "gammagamma"]
+TransactionModelName = Literal["bgnbd", "mbgnbd", "pareto"]
 
 _TRANSACTION_MODELS: dict[str, type[TransactionModel]] = {
     "bgnbd": BetaGeoModel,
     "mbgnbd": ModifiedBetaGeoModel,
     "pareto": ParetoNBDModel,
+}
+
+#: The models' names as people write them.
+MODEL_LABELS: dict[str, str] = {
+    "bgnbd": "BG/NBD",
+    "mbgnbd": "MBG/NBD",
+    "pareto": "Pareto/NBD",
+    "gammagamma": "Gamma-Gamma",
 }
 
 #: Scoring defaults: CLV over 12 months at 1 % a month (≈ 12.7 % a year), margin 1.
@@ -153,24 +177,101 @@ def fit_model(
         )
         return ModelReport.from_fit(transaction.result)
 
-    table = summary.to_pyarrow()
-    transaction.fit(_column(table, "frequency"), _column(table, "recency"), _column(table, "T"))
-    activity = daily_activity(
-        orders, calibration_end=calibration_end, observation_end=observation_end
-    ).to_pyarrow()
-    holdout = holdout_report(
-        transaction,
-        table,
+    checked = fit_on_holdout(
+        orders,
+        [model],
         calibration_end=calibration_end,
         observation_end=observation_end,
         unit=unit,
-        activity=activity,
+    )[model]
+    if isinstance(checked, ModelFitError):
+        raise checked
+    return checked
+
+
+def fit_on_holdout(
+    orders: ibis.Table,
+    models: Sequence[str],
+    *,
+    calibration_end: date,
+    observation_end: date,
+    unit: str = "week",
+    tracking: bool = True,
+    max_customers: Mapping[str, int] | None = None,
+) -> dict[str, ModelReport | ModelFitError]:
+    """Fit each transaction model on the orders before ``calibration_end`` and check it
+    on ``[calibration_end, observation_end)``; the summary (and, with ``tracking``, the
+    daily activity for the tracking curve) is computed once for all. ``models`` are names
+    of ``bgnbd``, ``mbgnbd``, ``pareto``; ``max_customers`` caps the customers a model is
+    fitted on (the Pareto/NBD costs about 64 times the BG/NBD). A model the data cannot
+    support, or over its cap, maps to a :class:`~regulars.errors.ModelFitError` instead
+    of a report."""
+    time_unit = _check_unit(unit)
+    summary = btyd_summary(
+        orders, calibration_end=calibration_end, observation_end=observation_end, unit=time_unit
     )
-    return ModelReport.from_fit(transaction.result, holdout)
+    table = summary.to_pyarrow()
+    activity = _activity(orders, calibration_end, observation_end) if tracking else None
+    x, t_x, t_cal = (_column(table, name) for name in ("frequency", "recency", "T"))
+    reports: dict[str, ModelReport | ModelFitError] = {}
+    for name in models:
+        cap = (max_customers or {}).get(name)
+        if cap is not None and table.num_rows > cap:
+            reports[name] = ModelFitError(
+                f"{MODEL_LABELS[name]} is not fitted on more than {cap:,} customers "
+                f"({table.num_rows:,} here)"
+            )
+            continue
+        transaction = _TRANSACTION_MODELS[name]()
+        try:
+            transaction.fit(x, t_x, t_cal)
+        except ModelFitError as exc:
+            reports[name] = exc
+            continue
+        holdout = holdout_report(
+            transaction,
+            table,
+            calibration_end=calibration_end,
+            observation_end=observation_end,
+            unit=unit,
+            activity=activity,
+        )
+        reports[name] = ModelReport.from_fit(transaction.result, holdout)
+    return reports
 
 
-def score_customers(orders: ibis.Table, *, as_of: date, unit: str = "week") -> pa.Table:
-    """Per-customer scores from BG/NBD + Gamma-Gamma fitted on the orders before ``as_of``.
+def _activity(orders: ibis.Table, calibration_end: date, observation_end: date) -> pa.Table:
+    return daily_activity(
+        orders, calibration_end=calibration_end, observation_end=observation_end
+    ).to_pyarrow()
+
+
+def with_tracking(orders: ibis.Table, report: ModelReport) -> ModelReport:
+    """``report`` (a holdout fit made without ``tracking``) with its tracking curve."""
+    holdout = report.holdout
+    if holdout is None:
+        return report
+    model = _TRANSACTION_MODELS[report.model].from_params(**report.params)
+    activity = _activity(orders, holdout.calibration_end, holdout.observation_end)
+    curve = tracking_curve(
+        model,
+        activity,
+        calibration_end=holdout.calibration_end,
+        observation_end=holdout.observation_end,
+        unit=holdout.unit,
+    )
+    return dataclasses.replace(report, holdout=dataclasses.replace(holdout, tracking=curve))
+
+
+def score_customers(
+    orders: ibis.Table,
+    *,
+    as_of: date,
+    unit: str = "week",
+    model: TransactionModelName = "bgnbd",
+) -> pa.Table:
+    """Per-customer scores from a transaction ``model`` (BG/NBD unless told) and
+    Gamma-Gamma, fitted on the orders before ``as_of``.
 
     Columns: ``customer_id``, ``p_alive``, ``expected_purchases_90d``,
     ``expected_purchases_365d`` (purchase days expected in the next 90 / 365 days),
@@ -191,9 +292,9 @@ def score_customers(orders: ibis.Table, *, as_of: date, unit: str = "week") -> p
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ModelConvergenceWarning)
-        purchases = BetaGeoModel().fit(x, t_x, t_cal)
+        purchases = _TRANSACTION_MODELS[model]().fit(x, t_x, t_cal)
         if not purchases.result.converged:
-            raise ModelFitError(f"BG/NBD: {purchases.result.message}")
+            raise ModelFitError(f"{MODEL_LABELS[model]}: {purchases.result.message}")
         spend = GammaGammaModel().fit(x, monetary)
         if not spend.result.converged:
             raise ModelFitError(f"Gamma-Gamma: {spend.result.message}")

@@ -7,7 +7,12 @@
   daily counts it needs are aggregated in the engine (:func:`daily_activity`);
 * **conditional expectations** — mean holdout purchases by number of calibration repeat
   purchases (0, 1, …, ``max_frequency``+), actual vs ``E[Y(t) | x, t_x, T]``;
-* **errors** per customer (MAE, RMSE) and the total predicted vs actual.
+* **errors** per customer (MAE, RMSE) and the total predicted vs actual;
+* **who comes back** — customers with at least one holdout purchase, actual vs
+  ``Σ P(Y(t) > 0 | x, t_x, T)``, and the mean log loss of that probability against what
+  happened (a proper score: it is lowest for the model whose probabilities are right, and
+  P(alive) is what drives them — see
+  :meth:`~regulars.models.base.TransactionModel.probability_no_purchases`).
 """
 
 from __future__ import annotations
@@ -84,6 +89,16 @@ class HoldoutReport:
     rmse: float
     by_frequency: list[FrequencyBucket]
     tracking: TrackingCurve | None = field(default=None)
+    returners_actual: int = 0
+    returners_predicted: float = math.nan
+    return_log_loss: float = math.nan
+
+    @property
+    def total_error(self) -> float | None:
+        """(predicted − actual) / actual holdout purchases; None without any."""
+        if not self.total_actual or not math.isfinite(self.total_predicted):
+            return None
+        return (self.total_predicted - self.total_actual) / self.total_actual
 
     def to_dict(self) -> dict[str, Any]:
         def clean(value: float) -> float | None:
@@ -100,6 +115,10 @@ class HoldoutReport:
             "total_predicted": clean(self.total_predicted),
             "mae": clean(self.mae),
             "rmse": clean(self.rmse),
+            "total_error": self.total_error,
+            "returners_actual": self.returners_actual,
+            "returners_predicted": clean(self.returners_predicted),
+            "return_log_loss": clean(self.return_log_loss),
             "by_frequency": [
                 {
                     "frequency": b.frequency,
@@ -178,6 +197,12 @@ def tracking_curve(
     )
 
 
+def _log_loss(came_back: np.ndarray[Any, Any], probability: FloatArray) -> float:
+    """Mean −log of the probability the model gave to what happened."""
+    p = np.clip(probability, 1e-12, 1.0 - 1e-12)
+    return float(-np.mean(np.where(came_back, np.log(p), np.log1p(-p))))
+
+
 def holdout_report(
     model: TransactionModel,
     summary: pa.Table,
@@ -198,8 +223,9 @@ def holdout_report(
     if x.shape[0]:
         (ux, ut_x, ut), inverse = unique_rows(x, t_x, t_cal)
         predicted = model.expected_purchases(duration, ux, ut_x, ut)[inverse]
+        returns = 1.0 - model.probability_no_purchases(duration, ux, ut_x, ut)[inverse]
     else:
-        predicted = np.zeros(0)
+        predicted = returns = np.zeros(0)
     error = predicted - actual
     bucket = np.minimum(x, max_frequency).astype(np.intp)
     counts = np.bincount(bucket, minlength=max_frequency + 1)
@@ -228,6 +254,9 @@ def holdout_report(
         mae=float(np.mean(np.abs(error))) if n else math.nan,
         rmse=float(np.sqrt(np.mean(error**2))) if n else math.nan,
         by_frequency=buckets,
+        returners_actual=int(np.count_nonzero(actual > 0)),
+        returners_predicted=float(returns.sum()) if n else math.nan,
+        return_log_loss=_log_loss(actual > 0, returns) if n else math.nan,
         tracking=None
         if activity is None
         else tracking_curve(

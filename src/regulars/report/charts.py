@@ -1,7 +1,14 @@
-"""Plotly figures of the report. Inputs are the small tables of :class:`ReportData`."""
+"""Plotly figures of the report. Inputs are the small tables of :class:`ReportData`.
+
+Every figure is built with its title (:func:`_layout`), but the page shows the title as
+an HTML heading above the plot (:func:`figure_html`), never inside it: Plotly's toolbar
+sits in the plot's top-right corner, where on a narrow screen it would cover a title.
+"""
 
 from __future__ import annotations
 
+import html
+from datetime import date
 from typing import Any
 
 import plotly.graph_objects as go
@@ -25,11 +32,15 @@ LIFECYCLE_COLOURS = {
 }
 
 
+_CONFIG = {"displaylogo": False, "responsive": True}
+
+
 def _layout(fig: go.Figure, title: str, height: int = 340, **extra: Any) -> go.Figure:
+    """The report's look; ``title`` travels with the figure to :func:`figure_html`."""
     fig.update_layout(
         title={"text": title, "x": 0, "font": {"size": 15}},
         height=height,
-        margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        margin={"l": 50, "r": 20, "t": 36, "b": 40},
         template="plotly_white",
         legend={"orientation": "h", "y": -0.18},
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
@@ -38,16 +49,50 @@ def _layout(fig: go.Figure, title: str, height: int = 340, **extra: Any) -> go.F
     return fig
 
 
+def figure_html(name: str, fig: go.Figure, *, wide: bool = False) -> str:
+    """The figure as a ``<figure>``: its title as an HTML heading above the plot (taken
+    out of the plot, so the toolbar cannot cover it), the plot offline (no Plotly
+    JavaScript: the page embeds it once). ``wide`` plots keep a minimum width and
+    scroll inside their box on a phone."""
+    title = fig.layout.title.text or ""
+    fig.update_layout(title={"text": ""})
+    plot = fig.to_html(
+        full_html=False, include_plotlyjs=False, div_id=f"fig-{name}", config=_CONFIG
+    )
+    css = "chart wide" if wide else "chart"
+    return (
+        f'<figure class="{css}"><figcaption>{html.escape(title)}</figcaption>'
+        f'<div class="plot">{plot}</div></figure>'
+    )
+
+
 def _labels(table: pa.Table, column: str, period: Period) -> list[str]:
     return [label(d, period) for d in table.column(column).to_pylist()]
 
 
-def kpi_trend(series: pa.Table, period: Period, target_crr: float | None) -> go.Figure:
+def kpi_trend(
+    series: pa.Table, period: Period, target_crr: float | None, lapse_possible_from: date
+) -> go.Figure:
+    """CRR, churn and repeat purchase rate per period. Periods that end before anyone
+    can have lapsed (a window after the first order) have CRR = 100 % by definition:
+    their CRR is drawn apart, in grey, so it does not read as perfect retention."""
     x = _labels(series, "period_start", period)
+    ends = series.column("period_end").to_pylist()
+    crr = series.column("crr").to_pylist()
+    early = [end <= lapse_possible_from for end in ends]
     fig = go.Figure()
+    if any(early):
+        last_early = max(i for i, flag in enumerate(early) if flag)
+        fig.add_scatter(
+            x=x[: last_early + 1],
+            y=crr[: last_early + 1],
+            name="CRR, first year (nobody can lapse yet)",
+            mode="lines+markers",
+            line={"color": PALETTE["muted"], "dash": "dot"},
+        )
     fig.add_scatter(
         x=x,
-        y=series.column("crr").to_pylist(),
+        y=[None if flag else value for flag, value in zip(early, crr, strict=True)],
         name="CRR %",
         mode="lines+markers",
         line={"color": PALETTE["good"], "width": 3},
@@ -124,7 +169,8 @@ def lifecycle_chart(lifecycle: pa.Table, period: Period) -> go.Figure:
 
 
 def cohort_heatmap(cohorts: pa.Table, grain: str, value: str, title: str) -> go.Figure:
-    """Rows = acquisition cohorts, columns = periods since first purchase (1, 2, …).
+    """Rows = acquisition cohorts, columns = periods since first purchase (1, 2, …), the
+    share in each cell as a number.
 
     Period 0 is 100 % by definition and would swamp the colour scale, so it is left out;
     each row's label carries the cohort size instead.
@@ -146,6 +192,8 @@ def cohort_heatmap(cohorts: pa.Table, grain: str, value: str, title: str) -> go.
             y=y,
             colorscale="Blues",
             zmin=0,
+            texttemplate="%{z:.0f}",
+            textfont={"size": 9},
             hovertemplate="%{y}<br>period %{x}: %{z:.1f} %<extra></extra>",
             colorbar={"ticksuffix": " %"},
         )
@@ -155,19 +203,57 @@ def cohort_heatmap(cohorts: pa.Table, grain: str, value: str, title: str) -> go.
         fig,
         title,
         height=height,
-        xaxis={"title": f"{grain}s since first purchase"},
+        xaxis={"title": f"{grain}s since first purchase", "dtick": 1},
         yaxis={"autorange": "reversed"},
     )
 
 
+def average_retention(cohorts: pa.Table, cumulative: pa.Table, grain: str) -> go.Figure:
+    """The average retention curve over all cohorts: per period N since the first
+    purchase, the customers of every cohort observed at N who bought in N (and in N or
+    later) over those cohorts' sizes — a size-weighted mean of the heatmap's columns."""
+    fig = go.Figure()
+    for table, name, colour in (
+        (cohorts, "bought in period N", PALETTE["primary"]),
+        (cumulative, "bought in N or later", PALETTE["muted"]),
+    ):
+        bought: dict[int, int] = {}
+        sizes: dict[int, int] = {}
+        for r in table.to_pylist():
+            n = r["period_number"]
+            bought[n] = bought.get(n, 0) + r["customers"]
+            sizes[n] = sizes.get(n, 0) + r["cohort_size"]
+        periods = sorted(n for n in bought if n >= 1)
+        fig.add_scatter(
+            x=periods,
+            y=[100.0 * bought[n] / sizes[n] for n in periods],
+            name=name,
+            mode="lines+markers",
+            line={"color": colour},
+            hovertemplate="period %{x}: %{y:.1f} %<extra></extra>",
+        )
+    return _layout(
+        fig,
+        "Average retention curve: share of a cohort buying N periods after its first purchase",
+        xaxis={"title": f"{grain}s since first purchase", "rangemode": "nonnegative"},
+        yaxis={"ticksuffix": " %", "rangemode": "tozero"},
+    )
+
+
 def rfm_grid(grid: pa.Table) -> go.Figure:
-    z: list[list[int]] = [[0] * 5 for _ in range(5)]
-    for row in grid.to_pylist():
-        z[row["r_score"] - 1][row["f_score"] - 1] = row["customers"]
+    """Customers per recency × frequency score. Frequency scores nobody has (ties share
+    the lowest score, so with many one-time buyers F = 2 or 3 may be empty) get no
+    column: an all-zero column says nothing."""
+    rows = grid.to_pylist()
+    f_scores = sorted({r["f_score"] for r in rows})
+    column = {f: i for i, f in enumerate(f_scores)}
+    z: list[list[int]] = [[0] * len(f_scores) for _ in range(5)]
+    for row in rows:
+        z[row["r_score"] - 1][column[row["f_score"]]] = row["customers"]
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=[1, 2, 3, 4, 5],
+            x=[str(f) for f in f_scores],
             y=[1, 2, 3, 4, 5],
             colorscale="Teal",
             text=z,
@@ -178,7 +264,7 @@ def rfm_grid(grid: pa.Table) -> go.Figure:
     return _layout(
         fig,
         "RFM grid: recency × frequency (customers)",
-        xaxis={"title": "frequency score", "dtick": 1},
+        xaxis={"title": "frequency score", "type": "category"},
         yaxis={"title": "recency score", "dtick": 1},
     )
 
@@ -238,20 +324,23 @@ def stages_funnel(stages: pa.Table) -> go.Figure:
 
 
 def goal_gauge(current: float | None, target: float) -> go.Figure:
+    """The CRR on a 0–100 dial with the target as a marker. No red "▼" delta: the gap
+    to a goal is not a drop, and the page states it in words next to the dial."""
     fig = go.Figure(
         go.Indicator(
-            mode="gauge+number+delta",
+            mode="gauge+number",
             value=current or 0.0,
-            number={"suffix": " %"},
-            delta={"reference": target, "suffix": " pts"},
+            number={"suffix": " %", "valueformat": ".1f"},
             gauge={
                 "axis": {"range": [0, 100]},
-                "bar": {"color": PALETTE["good"]},
+                "bar": {"color": PALETTE["primary"]},
                 "threshold": {"line": {"color": PALETTE["accent"], "width": 4}, "value": target},
             },
         )
     )
-    return _layout(fig, "Customer retention rate vs goal", height=260)
+    _layout(fig, "Customer retention rate vs goal", height=260)
+    # the dial's end labels (0, 100) sit outside it: room on both sides at phone width
+    return fig.update_layout(margin={"l": 40, "r": 40})
 
 
 def p_alive_heatmap(grid: pa.Table) -> go.Figure:
@@ -291,7 +380,7 @@ def clv_histogram(clv: list[float]) -> go.Figure:
     )
 
 
-def holdout_tracking(curve: Any, calibration_end: str) -> go.Figure:
+def holdout_tracking(curve: Any, calibration_end: str, model: str) -> go.Figure:
     """Cumulative repeat purchases: actual vs the model fitted before the holdout."""
     x = [d.isoformat() for d in curve.period_start]
     fig = go.Figure()
@@ -305,7 +394,7 @@ def holdout_tracking(curve: Any, calibration_end: str) -> go.Figure:
     fig.add_scatter(
         x=x,
         y=curve.predicted_cumulative,
-        name="BG/NBD prediction",
+        name=f"{model} prediction",
         mode="lines",
         line={"color": PALETTE["accent"], "dash": "dash"},
     )

@@ -1,10 +1,14 @@
 """The report's "Future" section: who is leaving and what each customer is worth.
 
-BG/NBD + Gamma-Gamma give P(alive), expected purchases and 12-month CLV per customer
-(:func:`regulars.models.service.score_customers`); the churn classifier gives churn risk
-(:func:`regulars.models.churn.churn_risk`) and its honest time-split evaluation; a BG/NBD fit
-on an earlier calibration period is checked against what customers then bought (holdout
-tracking). When the data cannot support a model, the section says why instead.
+The transaction model is chosen on a holdout period (:mod:`regulars.models.selection`:
+MBG/NBD or Pareto/NBD, whichever predicted best who came back); with Gamma-Gamma it
+gives P(alive), expected purchases and 12-month CLV per customer
+(:func:`regulars.models.service.score_customers`). The churn classifier gives churn risk
+(:func:`regulars.models.churn.churn_risk`) and its honest time-split evaluation, whose
+base rate sets who is at risk (:mod:`regulars.models.risk`). How far the forecasts can
+be trusted is assessed from the number of customers, of repeat buyers and the holdout
+error (:func:`regulars.models.selection.assess_reliability`); below the minimum they are
+not shown. When the data cannot support a model, the section says why instead.
 """
 
 from __future__ import annotations
@@ -20,25 +24,30 @@ import pyarrow.compute as pc
 
 from regulars.errors import ModelFitError
 from regulars.models.churn import ChurnEvaluation, churn_risk, evaluate_churn_model
-from regulars.models.service import ModelReport, fit_model, score_customers
+from regulars.models.risk import at_risk, with_value_at_risk
+from regulars.models.selection import ModelChoice, Reliability, assess_reliability, choose_model
+from regulars.models.service import score_customers
 
 #: Per-customer columns the section adds to customers.parquet.
 SCORE_COLUMNS = ("p_alive", "expected_purchases_90d", "clv_12m", "churn_risk")
-AT_RISK_ROWS = 20
 HORIZON_DAYS = 90
+#: Shortest history that can spare a holdout period.
+MIN_HOLDOUT_HISTORY_DAYS = 120
 
 
 @dataclass
 class Future:
-    """Materialised predictions; every part is None when its model could not be fitted."""
+    """Materialised predictions; a part is None when its model could not be fitted."""
 
     scores: pa.Table | None  # customer_id + SCORE_COLUMNS (+ expected_purchases_365d, …)
-    holdout: ModelReport | None
+    choice: ModelChoice
+    reliability: Reliability
     churn: ChurnEvaluation | None
     problems: list[str]
 
     def totals(self) -> dict[str, Any]:
-        """Expected purchases and revenue in the next 90 / 365 days, total 12-month CLV."""
+        """Expected purchases and revenue in the next 90 / 365 days, total 12-month CLV,
+        expected customers alive (Σ P(alive))."""
         if self.scores is None:
             return {}
         s = self.scores
@@ -49,24 +58,37 @@ class Future:
             out[f"expected_purchases_{days}d"] = float(purchases.sum())
             out[f"expected_revenue_{days}d"] = float((purchases * spend).sum())
         out["clv_12m_total"] = float(pc.sum(s.column("clv_12m")).as_py())
-        alive = s.column("p_alive").to_numpy()
-        out["expected_active_customers"] = float(alive.sum())
+        out["expected_active_customers"] = float(s.column("p_alive").to_numpy().sum())
         return out
 
+    @property
+    def base_rate(self) -> float | None:
+        """Share of customers who did not buy in the last 90 days (the churn base rate)."""
+        return None if self.churn is None else self.churn.base_rate
 
-def _holdout_split(first: date, as_of: date) -> date | None:
+
+def holdout_split(first: date, as_of: date) -> date | None:
     """Calibrate on the history before the last year (or its last third when shorter);
     None when there is too little history to spare a holdout."""
     span = (as_of - first).days
-    if span < 120:
+    if span < MIN_HOLDOUT_HISTORY_DAYS:
         return None
     return as_of - timedelta(days=min(365, span // 3))
 
 
-def compute_future(orders: ibis.Table, *, first: date, as_of: date) -> Future:
-    """Fit and score everything the section shows; collect why a part is missing."""
+def compute_future(
+    orders: ibis.Table, *, first: date, as_of: date, customers: int, repeat_buyers: int
+) -> Future:
+    """Choose the model, fit and score everything the section shows; collect why a part
+    is missing. ``customers`` and ``repeat_buyers`` (2+ purchases) size the evidence."""
     problems: list[str] = []
-    scores = _try(problems, "value model", lambda: score_customers(orders, as_of=as_of))
+    choice = choose_model(
+        orders, calibration_end=holdout_split(first, as_of), observation_end=as_of
+    )
+    problems += [f"holdout check of {name}: {why}" for name, why in choice.problems.items()]
+    scores = _try(
+        problems, "value model", lambda: score_customers(orders, as_of=as_of, model=choice.model)
+    )
     risk = _try(
         problems, "churn model", lambda: churn_risk(orders, as_of=as_of, horizon_days=HORIZON_DAYS)
     )
@@ -77,19 +99,12 @@ def compute_future(orders: ibis.Table, *, first: date, as_of: date) -> Future:
             orders, cutoff=as_of - timedelta(days=HORIZON_DAYS), horizon_days=HORIZON_DAYS
         ),
     )
-    split = _holdout_split(first, as_of)
-    holdout = None
-    if split is not None:
-        holdout = _try(
-            problems,
-            "holdout check",
-            lambda: fit_model(orders, model="bgnbd", calibration_end=split, observation_end=as_of),
-        )
     if scores is not None and risk is not None:
         scores = scores.join(
             risk.select(["customer_id", "churn_risk"]), "customer_id", join_type="left outer"
         )
-    return Future(scores=scores, holdout=holdout, churn=churn, problems=problems)
+    reliability = assess_reliability(customers, repeat_buyers, choice.holdout)
+    return Future(scores, choice, reliability, churn, problems)
 
 
 def _try(problems: list[str], what: str, run: Any) -> Any:
@@ -101,35 +116,29 @@ def _try(problems: list[str], what: str, run: Any) -> Any:
 
 
 def with_scores(customers: pa.Table, future: Future) -> pa.Table:
-    """customers.parquet rows with the score columns (null where not computed)."""
+    """customers.parquet rows with the score columns and ``value_at_risk`` (null where
+    not computed)."""
     if future.scores is None:
         nulls = pa.nulls(customers.num_rows, pa.float64())
         for name in SCORE_COLUMNS:
             customers = customers.append_column(name, nulls)
-        return customers
+        return with_value_at_risk(customers)
     wanted = ["customer_id", *[c for c in SCORE_COLUMNS if c in future.scores.column_names]]
     joined = customers.join(future.scores.select(wanted), "customer_id", join_type="left outer")
     for name in SCORE_COLUMNS:
         if name not in joined.column_names:
             joined = joined.append_column(name, pa.nulls(joined.num_rows, pa.float64()))
-    return joined.sort_by("customer_id")
+    return with_value_at_risk(joined.sort_by("customer_id"))
 
 
-def at_risk(customers: pa.Table, rows: int = AT_RISK_ROWS) -> pa.Table:
-    """The most valuable customers who are likely to leave: churn risk ≥ 50, by CLV."""
-    risky = customers.filter(pc.greater_equal(customers.column("churn_risk"), 50.0))
-    order = np.argsort(-np.nan_to_num(risky.column("clv_12m").to_numpy(zero_copy_only=False)))
-    columns = [
-        "customer_id",
-        "segment",
-        "orders",
-        "revenue",
-        "recency_days",
-        "p_alive",
-        "churn_risk",
-        "clv_12m",
-    ]
-    return risky.take(order[:rows]).select(columns)
+def customers_at_risk(customers: pa.Table, future: Future | None) -> pa.Table | None:
+    """The at-risk list (:func:`regulars.models.risk.at_risk`) when forecasts are shown
+    and the churn base rate is known; None otherwise."""
+    if future is None or not future.reliability.shown or future.base_rate is None:
+        return None
+    if future.scores is None or "churn_risk" not in future.scores.column_names:
+        return None
+    return at_risk(customers, future.base_rate)
 
 
 def p_alive_grid(customers: pa.Table) -> pa.Table:

@@ -23,7 +23,9 @@ from regulars import __version__
 from regulars.analytics.periods import period_label
 from regulars.loyalty.simulation.result import Simulation
 from regulars.report import charts
-from regulars.report.render import _count, _env, _money, jsonable
+from regulars.report.document import jsonable
+from regulars.report.formatting import Formatter
+from regulars.report.render import env
 
 
 @dataclass(frozen=True)
@@ -116,19 +118,12 @@ def _figures(sim: Simulation) -> dict[str, str]:
     }
     if sim.tiers is not None:
         figs["tiers"] = tiers_chart(sim)
-    return {
-        name: fig.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=f"fig-{name}",
-            config={"displaylogo": False, "responsive": True},
-        )
-        for name, fig in figs.items()
-    }
+    return {name: charts.figure_html(name, fig) for name, fig in figs.items()}
 
 
 def render_simulation_html(sim: Simulation, title: str = "Loyalty program what-if") -> str:
-    return _env.get_template("loyalty.html.j2").render(
+    fmt = Formatter.of("en_US")
+    return env.get_template("loyalty.html.j2").render(
         title=title,
         version=__version__,
         sim=sim,
@@ -136,8 +131,8 @@ def render_simulation_html(sim: Simulation, title: str = "Loyalty program what-i
         figures=_figures(sim),
         plotly_js=get_plotlyjs(),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        money=_money,
-        count=_count,
+        money=fmt.money,
+        count=fmt.count,
     )
 
 

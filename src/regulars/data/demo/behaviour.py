@@ -15,7 +15,10 @@ Generative model, per customer i (times in operational years, see ``clock``):
   gaps between purchases ~ Gamma(kᵢ, kᵢ·λᵢ) with shape kᵢ ~ U(k_min, k_max): the same mean
   gap 1/λᵢ, but a coefficient of variation 1/√kᵢ — near-periodic buying.
 * The channel scales λᵢ and pᵢ (referral customers stay longer, marketplace ones less).
-* Observed purchases: 1 + the repeats that happen before both dropout and Tᵢ.
+* Observed purchases: 1 + the repeats that happen before both dropout and Tᵢ. A customer
+  is **alive at the end** of the window when fewer repeats were observed than they would
+  make before dropping out (the next one falls after the end); the latent truth that
+  P(alive) estimates, kept for validation (``Customers.alive``).
 * Spend and taste (used by ``baskets``): ν ~ Gamma(q, γ) gives the customer's mean order
   value p_spend/ν; a favourite category and, for regulars, a staple product.
 
@@ -48,6 +51,7 @@ class Customers:
     mean_spend: NDArray[np.float32]  # € per order, before the basket is built
     favourite: NDArray[np.int8]  # category index
     staple_u: NDArray[np.float32]  # uniform draw that picks the staple product
+    alive: NDArray[np.bool_]  # still alive at the end of the window (latent truth)
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -153,8 +157,10 @@ def _repeat_purchases(
     lam: NDArray[np.float64],
     p: NDArray[np.float64],
     gap_shape: NDArray[np.float64],
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
-    """Repeat purchases within the horizon: (owner, years after arrival, repeat number ≥ 1)."""
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Repeat purchases within the horizon: (owner, years after arrival, repeat number ≥ 1),
+    and per customer whether they are still alive at the horizon (fewer repeats observed
+    than they make before dropping out)."""
     repeats_before_dropout = rng.geometric(p) - 1
     expected = lam * horizon
     cap = np.ceil(expected + 6.0 * np.sqrt(expected) + 6.0).astype(np.int64)
@@ -165,7 +171,8 @@ def _repeat_purchases(
     since_arrival = segmented_cumsum(gaps, lengths)
     inside = since_arrival < horizon[owner]
     number = position_in_segment(lengths) + 1
-    return owner[inside], since_arrival[inside], number[inside]
+    observed = np.bincount(owner[inside], minlength=len(lam))
+    return owner[inside], since_arrival[inside], number[inside], observed < repeats_before_dropout
 
 
 def _draw_tastes(
@@ -201,12 +208,12 @@ def simulate_customers(
         1.0,
     )
     tau_arrival = clock.to_operational(arrival_s)
-    owner, since, number = _repeat_purchases(
+    owner, since, number, alive = _repeat_purchases(
         rng, clock.operational_end - tau_arrival, lam, p, gap_shape
     )
     repeat_s = clock.to_calendar(tau_arrival[owner] + since)
     mean_spend, favourite, staple_u = _draw_tastes(rng, channel, category_weights, params)
-    customers = Customers(arrival_s, channel, regular, mean_spend, favourite, staple_u)
+    customers = Customers(arrival_s, channel, regular, mean_spend, favourite, staple_u, alive)
     purchases = Purchases(
         owner=np.concatenate((np.arange(n, dtype=np.int64), owner)),
         rel_s=np.concatenate((arrival_s, repeat_s)).astype(np.int64),

@@ -77,16 +77,20 @@ class DemoShop:
 
     ``n_orders`` counts genuine orders (purchases and return documents); the CSV orders
     file holds ``n_orders + n_defects`` data rows. ``n_customers`` counts every customer
-    record, including registered customers who never ordered.
+    record, including registered customers who never ordered. ``truth`` is the latent
+    state the analyses estimate (:func:`write_truth`); ``n_alive`` counts the buyers
+    still alive at ``end``.
     """
 
     orders: Path
     order_lines: Path
     customers: Path
     products: Path
+    truth: Path
     n_customers: int
     n_orders: int
     n_defects: int
+    n_alive: int
     start: date
     end: date
 
@@ -316,6 +320,23 @@ def _orders_writer(path: Path, as_text: bool) -> Iterator[_TableWriter]:
             yield sink
 
 
+def write_truth(ctx: _Context, buyer_index: NDArray[np.int64], path: Path) -> int:
+    """The latent state of every buyer, which no export holds: ``customer_id``,
+    ``regular`` (a near-periodic regular rather than an occasional buyer) and ``alive``
+    (has not dropped out by the end of the window). It is what P(alive) estimates, so
+    models can be checked against the truth. Returns the number of buyers alive."""
+    index = np.sort(buyer_index)
+    table = pa.table(
+        {
+            "customer_id": padded_ids("C", index + 1, ctx.customer_digits),
+            "regular": pa.array(ctx.population.tastes.regular[index], pa.bool_()),
+            "alive": pa.array(ctx.population.alive[index], pa.bool_()),
+        }
+    )
+    pq.write_table(table, path, **_PARQUET)
+    return int(np.count_nonzero(ctx.population.alive))
+
+
 def write_customers(ctx: _Context, path: Path) -> None:
     """The customers table, ``CHUNK_ROWS`` customers at a time."""
     population, clock, params = ctx.population, ctx.clock, ctx.params
@@ -386,7 +407,7 @@ def generate_demo(
     and standalone return documents; exact unless the store sees too few till sales to
     draw the returns from). ``fmt='csv'`` writes ``orders.csv`` with a handful of
     deliberate defect rows (see :mod:`regulars.data.demo.defects`); ``fmt='parquet'``
-    writes a clean ``orders.parquet``. Lines, customers and products are always Parquet.
+    writes a clean ``orders.parquet``. Lines, customers, products and the truth are always Parquet.
     ``progress(done, total)`` is called as work advances; ``done`` reaches ``total``.
     The same arguments always produce byte-identical files.
     """
@@ -409,7 +430,7 @@ def generate_demo(
     returns = return_documents(stream(seed, Stage.RETURNS), log, clock, n_returns)
     population, buyer_index = build_population(customers, clock, catalog, params, seed)
     timeline = build_timeline(log, returns, buyer_index)
-    del customers, log, returns, buyer_index  # only the timeline is needed from here on
+    del customers, log, returns  # the timeline (and who bought, for the truth) from here on
 
     out_dir.mkdir(parents=True, exist_ok=True)
     shop = DemoShop(
@@ -417,9 +438,11 @@ def generate_demo(
         order_lines=out_dir / "order_lines.parquet",
         customers=out_dir / "customers.parquet",
         products=out_dir / "products.parquet",
+        truth=out_dir / "truth.parquet",
         n_customers=len(population),
         n_orders=len(timeline),
         n_defects=0,
+        n_alive=0,
         start=start,
         end=end,
     )
@@ -434,5 +457,6 @@ def generate_demo(
         lambda done: report(n_transactions + done),
     )
     write_customers(ctx, shop.customers)
+    n_alive = write_truth(ctx, buyer_index, shop.truth)
     report(total)
-    return replace(shop, n_defects=n_defects)
+    return replace(shop, n_defects=n_defects, n_alive=n_alive)

@@ -61,6 +61,7 @@ class Population:
     created_s: NDArray[np.int64]  # seconds since start
     channel: NDArray[np.int8]
     tastes: Tastes
+    alive: NDArray[np.bool_]  # a buyer still alive at the end (False for sign-ups)
 
     def __len__(self) -> int:
         return len(self.created_s)
@@ -107,7 +108,8 @@ def _trim_to_target(
     customers: Customers, purchases: Purchases, needed: int
 ) -> tuple[Customers, Purchases]:
     """Keep the first customers until their purchases reach ``needed`` exactly; the last
-    kept customer loses purchases beyond the target (they simply stop buying earlier)."""
+    kept customer loses purchases beyond the target (they simply stop buying earlier, so
+    they are no longer alive at the end when they lose any)."""
     counts = np.bincount(purchases.owner, minlength=len(customers))
     cumulative = np.cumsum(counts)
     if cumulative[-1] < needed:
@@ -115,7 +117,10 @@ def _trim_to_target(
     last = int(np.searchsorted(cumulative, needed))
     allowed = needed - (int(cumulative[last - 1]) if last > 0 else 0)
     keep = (purchases.owner < last) | ((purchases.owner == last) & (purchases.rank < allowed))
-    return customers.take(np.arange(last + 1)), purchases.filter(keep)
+    kept = customers.take(np.arange(last + 1))
+    if allowed < counts[last]:
+        kept.alive[last] = False
+    return kept, purchases.filter(keep)
 
 
 def _concat_customers(parts: list[Customers]) -> Customers:
@@ -126,6 +131,7 @@ def _concat_customers(parts: list[Customers]) -> Customers:
         mean_spend=np.concatenate([p.mean_spend for p in parts]),
         favourite=np.concatenate([p.favourite for p in parts]),
         staple_u=np.concatenate([p.staple_u for p in parts]),
+        alive=np.concatenate([p.alive for p in parts]),
     )
 
 
@@ -221,7 +227,8 @@ def build_population(
         regular=_scatter(customers.regular, buyer_index, size),
     )
     channel = np.concatenate((customers.channel, signup_channel))[by_creation]
-    return Population(created[by_creation], channel, tastes), buyer_index
+    alive = _scatter(customers.alive, buyer_index, size)
+    return Population(created[by_creation], channel, tastes, alive), buyer_index
 
 
 def stable_argsort_nonnegative(keys: NDArray[np.int32]) -> NDArray[np.int64]:

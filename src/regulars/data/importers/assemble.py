@@ -37,6 +37,7 @@ _ORDER_VALUES = (
     "created_at",
     "acquisition_channel",
     "ordered_at",
+    "_utc_offset",
     "amount",
     "refunded_amount",
     "status",
@@ -67,6 +68,7 @@ class Assembled:
     customers: pa.Table | None
     problems: pa.Table
     duplicate_orders: int
+    utc_offsets: pa.Array | None  # per row of orders; None when no time had an offset
 
 
 def _first_values() -> str:
@@ -236,6 +238,11 @@ SELECT order_id, customer AS customer_id, ordered_at, amount_final AS amount,
 FROM kept ORDER BY _seq
 """
 
+# The offset each order's time was written with, in the order of _ORDERS.
+_OFFSETS = """
+SELECT _utc_offset FROM kept ORDER BY _seq
+"""
+
 _LINES = """
 SELECT l.order_id, l.sku, l.product_name, l.category, l.quantity, l.unit_price, l.line_amount
 FROM good_lines l SEMI JOIN kept k USING (_file, _grp)
@@ -291,6 +298,7 @@ def assemble(
             ),
             problems=_fetch(connection, _PROBLEMS, rejects.PROBLEM_SCHEMA),
             duplicate_orders=int(duplicate_orders),
+            utc_offsets=_offsets(connection, stage),
         )
     finally:
         connection.close()  # drops this cursor's temporary tables
@@ -311,6 +319,14 @@ def _cursor() -> Any:
     cursor = _database.cursor()
     cursor.execute("SET enable_progress_bar = false")
     return cursor
+
+
+def _offsets(connection: Any, stage: pa.Table) -> pa.Array | None:
+    """The offsets of the kept orders' times, when any time was written with one."""
+    if stage.column("_utc_offset").null_count == stage.num_rows:
+        return None
+    offsets = connection.sql(_OFFSETS).to_arrow_table().column("_utc_offset")
+    return pc.cast(offsets.combine_chunks(), stage.schema.field("_utc_offset").type)
 
 
 def _fetch(connection: Any, query: str, target: pa.Schema) -> pa.Table:

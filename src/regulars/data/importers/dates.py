@@ -12,9 +12,13 @@ values decide (a first number above 12 means day-first, a second above 12 month-
 or ``date_format`` does; when neither can, :class:`AmbiguousDatesError` is raised rather
 than guessing. Two-digit years are 20xx.
 
-Values with an offset are converted to UTC; values without one are wall-clock time in
-the shop's time zone (ambiguous autumn hours take the first occurrence, impossible
-spring hours move forward past the gap). A date alone means local midnight.
+Values with an offset are converted to UTC and the offset is kept (minutes east of UTC,
+:func:`written_offsets`): it is the writer's wall clock, so the analyses can read the
+shop's local day from it (:func:`regulars.clock.to_local_time`). Values without one are
+wall-clock time in the shop's time zone (ambiguous autumn hours take the first
+occurrence, impossible spring hours move forward past the gap). A date alone means local
+midnight. The converters return ``(utc, offsets)``; ``offsets`` is None when no value
+carried an offset.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ from regulars.data.importers.numbers import Parsed, as_text, is_empty
 from regulars.data.schema import UTC_TIMESTAMP
 
 _NAIVE = pa.timestamp("us")
+OFFSET = pa.int16()  # minutes east of UTC: −840 … +840
+_ISO_OFFSET = r"(?:[Zz]|(?P<zsign>[+-])(?P<zh>\d\d):?(?P<zm>\d\d)?)$"
+
+#: UTC instants and, per value, the offset it was written with (None: no offsets at all).
+Converted = tuple[pa.Array, pa.Array | None]
 
 _PATTERN = (
     r"^(?:(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})"
@@ -175,8 +184,20 @@ def _offset_minutes(parts: DateParts) -> pa.Array:
     return pc.multiply(sign, minutes)
 
 
-def to_utc(parts: DateParts, local: pa.Array, timezone: str) -> pa.Array:
-    """UTC instants: subtract the written offset, or read wall-clock time in ``timezone``."""
+def _without_offsets(offsets: pa.Array) -> pa.Array | None:
+    return None if offsets.null_count == len(offsets) else offsets
+
+
+def written_offsets(parts: DateParts) -> pa.Array | None:
+    """Per value, the offset it was written with (minutes east of UTC; 0 for Z/UTC/GMT),
+    null where it had none; None when no value had one."""
+    minutes = pc.cast(_offset_minutes(parts), OFFSET)
+    return _without_offsets(pc.if_else(parts.has("zone"), minutes, pa.scalar(None, OFFSET)))
+
+
+def to_utc(parts: DateParts, local: pa.Array, timezone: str) -> Converted:
+    """UTC instants: subtract the written offset, or read wall-clock time in ``timezone``;
+    and the written offsets."""
     zoned = parts.has("zone")
     shift = pc.cast(pc.multiply(_offset_minutes(parts), 60_000_000), pa.duration("us"))
     from_offset = pc.cast(pc.subtract(local, shift), UTC_TIMESTAMP)
@@ -184,10 +205,16 @@ def to_utc(parts: DateParts, local: pa.Array, timezone: str) -> pa.Array:
         pc.assume_timezone(local, timezone, ambiguous="earliest", nonexistent="latest"),
         UTC_TIMESTAMP,
     )
-    return pc.if_else(zoned, from_offset, from_zone)
+    return pc.if_else(zoned, from_offset, from_zone), written_offsets(parts)
 
 
-def quick_to_utc(text: pa.Array, timezone: str) -> pa.Array | None:
+def _iso_offsets(text: pa.Array) -> pa.Array:
+    """The offsets of ISO 8601 texts that all end with one (``Z``, ``+02:00``, ``-0500``)."""
+    tail = DateParts(text, pc.extract_regex(text, _ISO_OFFSET))
+    return pc.cast(_offset_minutes(tail), OFFSET)
+
+
+def quick_to_utc(text: pa.Array, timezone: str) -> Converted | None:
     """ISO 8601 text in one cast (all without offset, or all with one); None otherwise.
 
     The fast path for exports from software. Arrow's ISO parser rejects impossible
@@ -200,26 +227,31 @@ def quick_to_utc(text: pa.Array, timezone: str) -> pa.Array | None:
         local = pc.cast(text, _NAIVE)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         try:
-            return pc.cast(text, UTC_TIMESTAMP)
+            return pc.cast(text, UTC_TIMESTAMP), _iso_offsets(text)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
     zoned = pc.assume_timezone(local, timezone, ambiguous="earliest", nonexistent="latest")
-    return pc.cast(zoned, UTC_TIMESTAMP)
+    return pc.cast(zoned, UTC_TIMESTAMP), None
 
 
-def typed_to_utc(values: pa.Array, timezone: str) -> pa.Array | None:
-    """UTC timestamps from a typed (Parquet/XLSX) date or timestamp column, else None."""
+def typed_to_utc(values: pa.Array, timezone: str) -> Converted | None:
+    """UTC timestamps from a typed (Parquet/XLSX) date or timestamp column, else None.
+
+    A zone-aware column carries its offsets: its zone's offset at each instant."""
     kind = values.type
     if pa.types.is_timestamp(kind):
         if kind.tz is not None:
-            return pc.cast(values, UTC_TIMESTAMP, safe=False)
+            utc = pc.cast(values, UTC_TIMESTAMP, safe=False)
+            wall = pc.local_timestamp(pc.cast(values, pa.timestamp("us", tz=kind.tz)))
+            shift = pc.subtract(wall, pc.cast(utc, _NAIVE))
+            return utc, pc.cast(pc.divide(pc.cast(shift, pa.int64()), 60_000_000), OFFSET)
         local = pc.cast(values, _NAIVE, safe=False)
     elif pa.types.is_date(kind):
         local = pc.cast(pc.cast(values, pa.date32()), _NAIVE)
     else:
         return None
     zoned = pc.assume_timezone(local, timezone, ambiguous="earliest", nonexistent="latest")
-    return pc.cast(zoned, UTC_TIMESTAMP)
+    return pc.cast(zoned, UTC_TIMESTAMP), None
 
 
 def typed_to_date(values: pa.Array) -> pa.Array | None:

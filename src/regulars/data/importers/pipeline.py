@@ -27,6 +27,7 @@ from regulars.data.importers.staging import STAGE_SCHEMA, Options, Stage, stage_
 from regulars.data.importers.woocommerce import WOOCOMMERCE, looks_like_woocommerce
 from regulars.errors import InputFileError
 
+#: How times without an offset are read when no time zone is given.
 DEFAULT_TIMEZONE = "UTC"
 
 
@@ -34,15 +35,16 @@ def read_orders(
     paths: Sequence[str | Path],
     *,
     mapping: ColumnMapping | None = None,
-    timezone: str = DEFAULT_TIMEZONE,
+    timezone: str | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
     decimal: str | None = None,
 ) -> ImportResult:
     """Import order exports (CSV, Parquet, XLSX; canonical, Shopify or WooCommerce).
 
-    Arguments override the same options in ``mapping``; ``timezone`` overrides the
-    mapping's time zone when it is not the default ``"UTC"``. Raises
+    Arguments override the same options in ``mapping``. ``timezone`` (else the mapping's)
+    is the shop's: times written without an offset are read on its clock; with neither,
+    they are read as UTC (``ImportResult.timezone`` is then None). Raises
     :class:`~regulars.errors.InputFileError` for a file that is unusable as a whole and
     :class:`~regulars.data.importers.mapping.MappingError` for invalid options; bad rows
     never raise, they are listed in ``ImportResult.rejects``.
@@ -66,12 +68,12 @@ def read_orders(
         raws.append(raw)
         specs.append(spec)
         stages.append(stage_file(raw, spec, index, options))
-    return _result(raws, specs, stages)
+    return _result(raws, specs, stages, timezone or settings.timezone)
 
 
-def _options(mapping: ColumnMapping, *, timezone: str, decimal: str | None) -> Options:
+def _options(mapping: ColumnMapping, *, timezone: str | None, decimal: str | None) -> Options:
     """Arguments first, then the mapping's options, then defaults."""
-    zone = timezone if timezone != DEFAULT_TIMEZONE else (mapping.timezone or DEFAULT_TIMEZONE)
+    zone = timezone or mapping.timezone or DEFAULT_TIMEZONE
     check_timezone(zone)
     separator = decimal or mapping.decimal
     if separator not in {None, ".", ","}:
@@ -91,7 +93,9 @@ def _preset(headers: list[str], mapping: ColumnMapping | None) -> Preset:
     return CANONICAL
 
 
-def _result(raws: list[RawFile], specs: list[FileSpec], stages: list[Stage]) -> ImportResult:
+def _result(
+    raws: list[RawFile], specs: list[FileSpec], stages: list[Stage], timezone: str | None
+) -> ImportResult:
     rows = _numbered(pa.concat_tables([STAGE_SCHEMA.empty_table(), *(s.rows for s in stages)]))
     found = rejects.concat_problems([s.problems for s in stages])
     built = assemble(
@@ -113,6 +117,8 @@ def _result(raws: list[RawFile], specs: list[FileSpec], stages: list[Stage]) -> 
         rows_rejected=rejected,
         duplicate_orders=built.duplicate_orders,
         source_format="+".join(dict.fromkeys(spec.format for spec in specs)),
+        utc_offsets=built.utc_offsets,
+        timezone=timezone,
     )
 
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
+
+from regulars.data.spreadsheet import write_spreadsheet_csv
 
 
 @dataclass
@@ -21,6 +22,12 @@ class ImportResult:
     Counts: ``rows_read`` data rows (blank lines excluded); ``orders_imported`` rows of
     ``orders``; ``rows_rejected`` rows whose order or line was dropped because of a
     problem; ``duplicate_orders`` identical copies of orders that were counted once.
+
+    Time: ``orders.ordered_at`` is UTC. ``utc_offsets`` (int16 minutes east of UTC, one
+    per row of ``orders``; null where the time had none; None when no time had one) is
+    the offset each time was written with, i.e. the writer's wall clock;
+    ``timezone`` is the shop's time zone when one was given (times without an offset
+    were read on its clock), else None (they were read as UTC).
     """
 
     orders: pa.Table
@@ -32,12 +39,14 @@ class ImportResult:
     rows_rejected: int
     duplicate_orders: int
     source_format: str
+    utc_offsets: pa.Array | None = None
+    timezone: str | None = None
 
     def write_rejects(self, path: Path) -> None:
-        """Write ``rejects`` as CSV (UTF-8); a header-only file when nothing was rejected."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pacsv.write_csv(self.rejects, path)
+        """Write ``rejects`` as a CSV for spreadsheets (UTF-8 with BOM, formulas
+        neutralised: :func:`regulars.data.spreadsheet.write_spreadsheet_csv`); a
+        header-only file when nothing was rejected."""
+        write_spreadsheet_csv(self.rejects, path)
 
     def summary(self) -> str:
         """One line for people, e.g. ``Read 120 rows (shopify): imported 97 orders, …``."""

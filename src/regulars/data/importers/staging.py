@@ -44,6 +44,7 @@ STAGE_SCHEMA = pa.schema(
         ("created_at", UTC_TIMESTAMP),
         ("acquisition_channel", pa.string()),
         ("ordered_at", UTC_TIMESTAMP),
+        ("_utc_offset", dates.OFFSET),  # the offset ordered_at was written with (minutes)
         ("amount", MONEY),
         ("refunded_amount", MONEY),
         ("status", pa.string()),
@@ -116,6 +117,7 @@ class _Builder:
         self.file_index = file_index
         self.options = options
         self.columns: dict[str, pa.Array] = {}
+        self.offsets: dict[str, pa.Array] = {}  # written UTC offsets of timestamp fields
         self._sources: dict[str, _Source | None] = {}
         self.found: list[pa.Table] = []
         self.count = raw.table.num_rows
@@ -218,16 +220,13 @@ class _Builder:
         typed = self.typed(name)
         converted = dates.typed_to_utc(typed, self.options.timezone) if typed is not None else None
         if converted is not None:  # a real timestamp column: no text to parse
-            self.columns[name] = converted
-            return converted
+            return self._timestamps(name, converted)
         source = self.source(name)
         if source is None:
-            self.columns[name] = pa.nulls(self.count, UTC_TIMESTAMP)
-            return self.columns[name]
+            return self._timestamps(name, (pa.nulls(self.count, UTC_TIMESTAMP), None))
         quick = dates.quick_to_utc(source.values, self.options.timezone)
         if quick is not None:
-            self.columns[name] = quick
-            return quick
+            return self._timestamps(name, quick)
         parts = dates.split_dates(source.values)
         day_first = self._day_first(name, parts)
         local = dates.local_timestamps(parts, day_first)
@@ -235,9 +234,14 @@ class _Builder:
         if scope == rejects.NOTE:
             reason += "; value ignored, row imported"
         self.problem(name, local.invalid, source, reason, scope)
-        result = dates.to_utc(parts, local.values, self.options.timezone)
-        self.columns[name] = result
-        return result
+        return self._timestamps(name, dates.to_utc(parts, local.values, self.options.timezone))
+
+    def _timestamps(self, name: str, converted: dates.Converted) -> pa.Array:
+        utc, offsets = converted
+        self.columns[name] = utc
+        if offsets is not None:
+            self.offsets[name] = offsets
+        return utc
 
     def date_field(self, name: str) -> pa.Array:
         source = self.source(name)
@@ -488,6 +492,7 @@ def _assemble_rows(build: _Builder) -> pa.Table:
         "_row": pa.array(rows),
         "_seq": pa.array(np.zeros(build.count, dtype=np.int64)),
         "_line_level": pa.array(np.full(build.count, build.spec.line_level, dtype=bool)),
+        "_utc_offset": build.offsets.get("ordered_at", pa.nulls(build.count, dates.OFFSET)),
         **build.columns,
     }
     arrays = [pc.cast(columns[f.name], f.type) for f in STAGE_SCHEMA]
