@@ -16,6 +16,7 @@ from regulars.config import Settings
 from regulars.data.demo import generate_demo
 from regulars.data.importers import read_orders as read_export
 from regulars.models.churn import churn_risk
+from regulars.models.selection import DEFAULT_MODEL
 from regulars.models.service import score_customers
 from regulars.scoring.refresh import refresh_scores
 from regulars.shop import Shop
@@ -254,7 +255,7 @@ def test_scores_agree_with_the_models_on_a_demo_shop(store_engine: Engine, tmp_p
     result = refresh_scores(store_engine, as_of=as_of)
     assert result.problems == []
     shop = Shop.from_import(export)
-    value = score_customers(shop.orders, as_of=as_of).to_pylist()
+    value = score_customers(shop.orders, as_of=as_of, model=DEFAULT_MODEL).to_pylist()
     risk = churn_risk(shop.orders, as_of=as_of).to_pylist()
     scores = _scores(store_engine)
     assert len(scores) == len(value) == result.customers
@@ -266,3 +267,7 @@ def test_scores_agree_with_the_models_on_a_demo_shop(store_engine: Engine, tmp_p
     assert np.allclose(
         [scores[c]["churn_risk"] for c in probabilities], list(probabilities.values())
     )
+    # MBG/NBD, not BG/NBD: a one-time buyer is not certainly alive.
+    customers = shop.customers(as_of=as_of)
+    one_timers = customers.filter(customers.orders == 1).customer_id.to_pyarrow().to_pylist()
+    assert max(scores[c]["p_alive"] for c in one_timers) < 1

@@ -9,8 +9,10 @@
 2. **Compute**, as of the start of the shop's local day (orders before it count): the
    RFM ``segment``, ``kind`` and ``stage`` of every customer
    (:func:`regulars.analytics.customer_table.customer_table`, the same table the report
-   shows), ``p_alive`` and ``clv_12m`` (BG/NBD + Gamma-Gamma,
-   :func:`regulars.models.service.score_customers`) and ``churn_risk`` — stored as the
+   shows), ``p_alive`` and ``clv_12m`` (MBG/NBD + Gamma-Gamma,
+   :func:`regulars.models.service.score_customers`; MBG/NBD is the report's default,
+   :data:`regulars.models.selection.DEFAULT_MODEL`: unlike BG/NBD it lets a one-time
+   buyer lapse, so P(alive) falls with their age) and ``churn_risk`` — stored as the
    probability 0–1 of no purchase in the next 90 days
    (:func:`regulars.models.churn.churn_risk`; the report shows it × 100). The maths runs
    in the engine and in numpy on whole columns, the models on at most
@@ -45,6 +47,7 @@ from regulars.clock import local_day, utcnow
 from regulars.config import Settings
 from regulars.errors import ModelFitError
 from regulars.models.churn import churn_risk
+from regulars.models.selection import DEFAULT_MODEL
 from regulars.models.service import score_customers
 from regulars.shop import Shop
 from regulars.store.tables import CustomerScore
@@ -120,7 +123,11 @@ def compute_scores(orders: ibis.Table, *, as_of: date, activity_window_days: int
         problems.append(f"no customer has a counted purchase before {as_of}")
         value = risk = None
     else:
-        value = _model(problems, "value model", lambda: score_customers(orders, as_of=as_of))
+        value = _model(
+            problems,
+            "value model",
+            lambda: score_customers(orders, as_of=as_of, model=DEFAULT_MODEL),
+        )
         risk = _model(
             problems,
             "churn model",
