@@ -71,3 +71,20 @@ def test_typed_parquet_rejects_like_csv(tmp_path: Path) -> None:
     assert orders["A6"]["status"] == "refunded"
     assert orders["A1"]["currency"] == "EUR"
     assert orders["A8"]["channel"] == "shop"
+
+
+def test_integer_and_wide_decimal_amounts(tmp_path: Path) -> None:
+    """Whole-unit amounts typed int64, and decimals wider than the column, import as money;
+    a value beyond NUMERIC(18, 2) is a rejected row, not a crash."""
+    path = tmp_path / "orders.parquet"
+    when = [datetime(2024, 3, d, 12, tzinfo=UTC) for d in (1, 2, 3)]
+    ids = {"order_id": ["A1", "A2", "A3"], "customer_id": ["c1", "c2", "c3"], "ordered_at": when}
+    for amounts in (
+        pa.array([10, 20, 10**17], pa.int64()),
+        pa.array([Decimal("10"), Decimal("20"), Decimal(10**17)], pa.decimal128(38, 2)),
+    ):
+        pq.write_table(pa.table({**ids, "amount": amounts}), path)
+        result = read_orders([path])
+        assert result.orders.column("amount").to_pylist() == [Decimal("10.00"), Decimal("20.00")]
+        [reject] = result.rejects.to_pylist()
+        assert (reject["row"], reject["column"]) == (4, "amount")

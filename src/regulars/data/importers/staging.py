@@ -200,7 +200,12 @@ class _Builder:
             return None
         if pa.types.is_decimal(typed.type) and typed.type.scale > MONEY.scale:
             return None  # more decimals than cents: the text path rounds them properly
-        return pc.cast(typed, MONEY)
+        if pa.types.is_integer(typed.type):  # int64 needs 21 digits with the cents
+            typed = pc.cast(typed, pa.decimal128(38, MONEY.scale))
+        try:
+            return pc.cast(typed, MONEY)
+        except pa.ArrowInvalid:
+            return None  # a value too large for the column: the text path rejects its row
 
     def money_field(self, name: str, scope: str, reason: str) -> pa.Array:
         typed = self.typed_money(name)
