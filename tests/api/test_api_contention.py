@@ -73,7 +73,7 @@ def test_concurrent_bulk_requests_creating_the_same_customers(
 def test_a_busy_database_is_a_503_with_retry_after(store_engine: Engine, message: str) -> None:
     app: FastAPI = create_app(store_engine)
 
-    class Busy(Exception):
+    class BusyError(Exception):
         sqlstate = "40P01" if "deadlock" in message else None
 
         def __str__(self) -> str:
@@ -81,7 +81,7 @@ def test_a_busy_database_is_a_503_with_retry_after(store_engine: Engine, message
 
     @app.get("/v1/busy")
     def busy() -> None:
-        raise OperationalError("INSERT …", {}, Busy())
+        raise OperationalError("INSERT …", {}, BusyError())
 
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.get("/v1/busy")
