@@ -25,8 +25,8 @@ test: $(STAMP)
 # Schemathesis from the OpenAPI schema, longer than in `make test`, on SQLite and then
 # PostgreSQL: any server error fails (a few minutes; CI runs it).
 fuzz: $(STAMP)
-	REGULARS_FUZZ_EXAMPLES=100 $(BIN)/python -m pytest tests/api/test_api_fuzz.py -q
-	REGULARS_FUZZ_EXAMPLES=50 REGULARS_FUZZ_DATABASE=postgresql \
+	REGULARS_FUZZ_EXAMPLES=80 $(BIN)/python -m pytest tests/api/test_api_fuzz.py -q
+	REGULARS_FUZZ_EXAMPLES=40 REGULARS_FUZZ_DATABASE=postgresql \
 		$(BIN)/python -m pytest tests/api/test_api_fuzz.py -q
 
 lint: $(STAMP)

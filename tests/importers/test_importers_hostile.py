@@ -5,10 +5,11 @@ a silently changed value."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from regulars.data.importers import read_orders
+from regulars.data.importers import read_orders, readers
 
 HEADER = "order_id,customer_id,ordered_at,amount,refunded_amount\n"
 
@@ -71,3 +72,42 @@ def test_an_amount_past_the_money_limit_is_rejected(tmp_path: Path) -> None:
     assert result.orders.column("order_id").to_pylist() == ["o2"]
     rejected = result.rejects.to_pylist()
     assert [(r["row"], r["column"]) for r in rejected] == [(2, "amount")]
+
+
+def test_a_cp1251_row_in_a_utf8_file_is_rejected_naming_the_encoding(tmp_path: Path) -> None:
+    """Mixed encodings are not guessed row by row: the odd row is refused by name, the
+    others keep their exact text."""
+    path = tmp_path / "mixed.csv"
+    good = "o1,Крылова,2024-03-05T10:00:00Z,10.00,0\n".encode()
+    bad = "o2,Петров,2024-03-05T10:00:00Z,10.00,0\n".encode("cp1251")
+    path.write_bytes(HEADER.encode() + good + bad)
+    result = read_orders([path])
+    assert result.orders.column("customer_id").to_pylist() == ["Крылова"]
+    rejected = result.rejects.to_pylist()
+    assert [r["row"] for r in rejected] == [3]
+    assert "UTF-8" in rejected[0]["reason"]
+
+
+def test_a_utf8_row_in_a_cp1251_file_is_rejected_naming_the_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    rows = [f"o{i},Петров{i},2024-03-05T10:00:00Z,10.00,0\n".encode("cp1251") for i in range(5)]
+    odd = "o9,Крылова,2024-03-05T10:00:00Z,10.00,0\n".encode()
+    path.write_bytes(HEADER.encode() + b"".join(rows) + odd)
+    result = read_orders([path])
+    assert result.orders.column("customer_id").to_pylist() == [f"Петров{i}" for i in range(5)]
+    rejected = result.rejects.to_pylist()
+    assert [r["row"] for r in rejected] == [7]
+    assert "UTF-8 while the rest of the file is cp1251" in rejected[0]["reason"]
+    assert rejected[0]["raw"].startswith("o9,Крылова")
+
+
+def test_a_cp1251_row_past_the_sample_of_a_utf8_file(tmp_path: Path, monkeypatch: Any) -> None:
+    """The sample says UTF-8; a row further down is not: that row alone is refused."""
+    monkeypatch.setattr(readers, "SAMPLE_BYTES", 200)
+    path = tmp_path / "late.csv"
+    good = [f"o{i},Крылова{i},2024-03-05T10:00:00Z,10.00,0\n".encode() for i in range(20)]
+    bad = "o99,Петров,2024-03-05T10:00:00Z,10.00,0\n".encode("cp1251")
+    path.write_bytes(HEADER.encode() + b"".join(good) + bad)
+    result = read_orders([path])
+    assert result.orders.num_rows == 20
+    assert [r["row"] for r in result.rejects.to_pylist()] == [22]

@@ -540,9 +540,10 @@ def _assemble_rows(build: _Builder) -> pa.Table:
 
 
 def _ragged_problems(raw: RawFile, file_index: int) -> pa.Table:
-    if not raw.ragged:
+    """The rows the reader set aside: a wrong number of fields, another text encoding."""
+    if not raw.ragged and not raw.mixed:
         return rejects.empty_problems()
-    return rejects.problems(
+    ragged = rejects.problems(
         file_index,
         [r.row for r in raw.ragged],
         reason=[
@@ -553,3 +554,11 @@ def _ragged_problems(raw: RawFile, file_index: int) -> pa.Table:
         scope=rejects.ORDER,
         raw=[r.text for r in raw.ragged],
     )
+    mixed = rejects.problems(
+        file_index,
+        [r.row for r in raw.mixed],
+        reason=[r.reason for r in raw.mixed],
+        scope=rejects.ORDER,
+        raw=[r.text for r in raw.mixed],
+    )
+    return rejects.concat_problems([ragged, mixed])
