@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Quiet pip's notes about this machine's local mirror folders; errors still show.
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip -q
 
-.PHONY: demo test lint typecheck check bench lock vendor clean
+.PHONY: demo test fuzz lint typecheck check bench lock vendor clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# Schemathesis from the OpenAPI schema, longer than in `make test`, on SQLite and then
+# PostgreSQL: any server error fails (a few minutes; CI runs it).
+fuzz: $(STAMP)
+	REGULARS_FUZZ_EXAMPLES=80 $(BIN)/python -m pytest tests/api/test_api_fuzz.py -q
+	REGULARS_FUZZ_EXAMPLES=40 REGULARS_FUZZ_DATABASE=postgresql \
+		$(BIN)/python -m pytest tests/api/test_api_fuzz.py -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from regulars import limits
+from regulars.api import create_app
+from regulars.api.app import MAX_BODY_SIZE, MAX_BULK_BODY_SIZE
+from regulars.api.openapi import DEFAULT_LIMIT, MAX_LIMIT
+from regulars.api.schemas.bulk import MAX_BULK_ITEMS
+from regulars.store.session import make_engine
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -129,3 +136,63 @@ def test_every_cited_document_is_in_the_repository() -> None:
         if name not in present | GENERATED_MD
     )
     assert missing == []
+
+
+# --------------------------------------------------------------- documented limits
+API_DOC = ROOT / "docs" / "api.md"
+LIMIT_MENTION = re.compile(r"`limit` \((\d+)–(\d+), default (\d+)\)")
+ENDPOINT = re.compile(r"^#+ `(GET|POST|PUT|PATCH|DELETE) (/v1/[^`\s]+)`")
+
+
+def _limit_params() -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(METHOD, path) → (minimum, maximum, default) of each endpoint's ``limit``."""
+    spec = create_app(make_engine("sqlite://")).openapi()
+    found = {}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for param in operation.get("parameters", []):
+                if param["name"] == "limit":
+                    schema = param["schema"]
+                    key = (method.upper(), path)
+                    found[key] = (schema["minimum"], schema["maximum"], schema["default"])
+    return found
+
+
+def test_every_documented_page_limit_is_the_enforced_one() -> None:
+    """``limit (1–N, default D)`` under an endpoint's heading is that endpoint's schema; the
+    general statement is every list endpoint's."""
+    params = _limit_params()
+    assert params, "no list endpoint found"
+    endpoint = None
+    mentions = 0
+    for line in API_DOC.read_text(encoding="utf-8").splitlines():
+        heading = ENDPOINT.match(line)
+        if heading or line.startswith("#"):
+            endpoint = (heading.group(1), heading.group(2)) if heading else None
+        for found in LIMIT_MENTION.finditer(line):
+            mentions += 1
+            documented = tuple(int(n) for n in found.groups())
+            expected = {params[endpoint]} if endpoint in params else set(params.values())
+            assert expected == {documented}, f"{endpoint or 'api.md'}: {line.strip()}"
+    assert mentions >= 2
+
+
+def test_the_limits_table_is_the_code() -> None:
+    """Every number of the "Limits" section of api.md is a constant the code enforces."""
+    text = API_DOC.read_text(encoding="utf-8")
+    section = text.split("\n## Limits\n", 1)[1].split("\n## ", 1)[0]
+    expected = [
+        f"`{limits.EARLIEST:%Y-%m-%dT%H:%M:%SZ}`",
+        f"`{limits.LATEST:%Y-%m-%dT%H:%M:%SZ}`",
+        f"`±{limits.MAX_OFFSET_MINUTES // 60:02d}:{limits.MAX_OFFSET_MINUTES % 60:02d}`",
+        f"`{limits.EARLIEST:%Y-%m-%d}`",
+        f"`{limits.LATEST:%Y-%m-%d}`",
+        f"`{limits.MAX_MONEY}`",
+        f"`{10**12}`",
+        f"`1`–`{MAX_LIMIT}`, default `{DEFAULT_LIMIT}`",
+        f"`{MAX_BULK_ITEMS}`",
+        f"`{MAX_BODY_SIZE}`",
+        f"`{MAX_BULK_BODY_SIZE}`",
+    ]
+    for value in expected:
+        assert value in section, value

@@ -3,10 +3,17 @@
 Every operation gets generated requests, valid and invalid, with an admin key, against a
 SQLite store; no request may cause a server error, and every response must match what
 the schema declares for its status code (problem details included).
+
+``make fuzz`` (a step of CI) runs it longer and on PostgreSQL too:
+``REGULARS_FUZZ_EXAMPLES`` (default 25) examples per operation, on the database of
+``REGULARS_FUZZ_DATABASE`` (``sqlite``, the default, or ``postgresql``: a fresh schema of
+the test server, see tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import Engine, text
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
@@ -25,6 +33,11 @@ from regulars.store.migrate import upgrade
 from regulars.store.session import make_engine, session_factory
 
 pytestmark = pytest.mark.slow
+
+EXAMPLES = int(os.environ.get("REGULARS_FUZZ_EXAMPLES", "25"))
+DATABASE = os.environ.get("REGULARS_FUZZ_DATABASE", "sqlite")
+# tests/conftest.py sets it when the local server answers.
+POSTGRES_URL = os.environ.get("REGULARS_TEST_POSTGRES_URL")
 
 CHECKS = [
     not_a_server_error,
@@ -41,20 +54,45 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 @pytest.fixture(scope="module")
-def admin_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'store.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    APP.state.engine = engine
-    APP.state.sessions = session_factory(engine)
-    _row, key = create_api_key(engine, "fuzz", ["admin"])
-    yield key
-    engine.dispose()
+def fuzz_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated store on the database of ``REGULARS_FUZZ_DATABASE``."""
+    if DATABASE == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'store.db'}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    assert DATABASE == "postgresql", f"unknown REGULARS_FUZZ_DATABASE {DATABASE!r}"
+    assert POSTGRES_URL, "PostgreSQL is not available"
+    schema = f"regulars_fuzz_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        upgrade(engine)
+        # The server secret a PostgreSQL deployment sets (a SQLite store keeps its own).
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("REGULARS_SECRET_KEY", "fuzz-secret-" + "0" * 32)
+            yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def admin_key(fuzz_engine: Engine) -> str:
+    APP.state.engine = fuzz_engine
+    APP.state.sessions = session_factory(fuzz_engine)
+    _row, key = create_api_key(fuzz_engine, "fuzz", ["admin"])
+    return key
 
 
 @schema.parametrize()
 @settings(
-    max_examples=25,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=list(HealthCheck),
     derandomize=True,

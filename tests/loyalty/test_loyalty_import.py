@@ -28,6 +28,8 @@ carl,5,2025-01-01,,import
 carl,-5,2025-01-01T00:00:00Z,,earn
 carl,-5,2025-01-01T00:00:00Z,,spend
 carl,7,2025-01-01T00:00:00Z,,import
+=HYPERLINK(""http://x""),ten,2025-01-01T00:00:00Z,,import
+carl,5,9999-12-31T23:59:59-05:00,,import
 """
 
 
@@ -60,14 +62,18 @@ def test_cli_rejects_bad_rows_naming_row_and_column(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [*args, "--rejects", str(rejects)])
     assert result.exit_code == 0, result.output
     assert "1 imported" in result.output
-    with rejects.open() as handle:
-        rows = [(r["row"], r["column"]) for r in csv.DictReader(handle)]
+    with rejects.open(encoding="utf-8-sig") as handle:
+        found = list(csv.DictReader(handle))
+    rows = [(r["row"], r["column"]) for r in found]
+    assert found[-2]["customer_id"].startswith("'=")  # no formula in a spreadsheet
     assert rows == [
         ("2", "customer_id"),
         ("3", "points"),
         ("4", "occurred_at"),
         ("5", "kind"),
         ("6", "points"),  # a debit the balance does not cover
+        ("8", "points"),
+        ("9", "occurred_at"),  # outside the accepted range
     ]
     session.expire_all()
     assert account_view(session, program, "carl").balance == 7

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,7 +73,8 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Render HTTP errors, validation errors and :class:`ApiProblemError` as problem details."""
+    """Render every error as problem details: HTTP and validation errors, :class:`ApiProblemError`,
+    a busy database (503, :func:`busy_response`) and anything unexpected (500)."""
 
     async def on_problem(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiProblemError)
@@ -93,9 +95,49 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=_field_errors(exc),
         )
 
+    async def on_database(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        if is_contention(exc):
+            return busy_response()
+        raise exc  # anything else is a bug: on_unexpected answers it
+
+    async def on_unexpected(_request: Request, _exc: Exception) -> JSONResponse:
+        # The traceback goes to the server log (Starlette re-raises it); the client gets
+        # problem details without internals.
+        return problem_response(500, "an unexpected error; it was logged", kind="server-error")
+
     app.add_exception_handler(ApiProblemError, on_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(DBAPIError, on_database)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+RETRY_AFTER_SECONDS = 1
+"""The ``Retry-After`` of a 503 for a busy database."""
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled
+# back whole, so the client may simply send the request again.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_contention(exc: DBAPIError) -> bool:
+    """Whether ``exc`` says the database was too busy (a lock it could not get in time),
+    not that the request was wrong: SQLite's "database is locked", a PostgreSQL deadlock."""
+    if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+def busy_response() -> JSONResponse:
+    """503 problem details with ``Retry-After``: nothing was written, send it again."""
+    return problem_response(
+        503,
+        "the database is busy; nothing was written, retry the request",
+        kind="database-busy",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 class BodySizeLimit:

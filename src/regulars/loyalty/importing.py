@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
+from regulars.data.spreadsheet import write_spreadsheet_csv
 from regulars.errors import InputFileError, RegularsError
+from regulars.limits import check_instant
 from regulars.loyalty.accounting.enrolment import enroll
 from regulars.loyalty.accounting.ledger import EntrySpec, credit, debit
 from regulars.loyalty.catalogue import find_program
@@ -73,11 +76,16 @@ class ImportReport:
         )
 
     def write_rejects(self, path: Path) -> None:
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["row", "column", "error", *COLUMNS])
-            for number, column, message, raw in self.rejected:
-                writer.writerow([number, column, message, *(raw.get(c, "") for c in COLUMNS)])
+        """The rejected rows as a CSV for spreadsheets: UTF-8 with a BOM, formulas neutralised
+        (:func:`regulars.data.spreadsheet.write_spreadsheet_csv`)."""
+        columns: dict[str, pa.Array] = {
+            "row": pa.array([r[0] for r in self.rejected], pa.int64()),
+            "column": pa.array([r[1] for r in self.rejected], pa.string()),
+            "error": pa.array([r[2] for r in self.rejected], pa.string()),
+        }
+        for name in COLUMNS:
+            columns[name] = pa.array([r[3].get(name, "") for r in self.rejected], pa.string())
+        write_spreadsheet_csv(pa.table(columns), path)
 
 
 def _time(raw: dict[str, str], column: str, required: bool) -> datetime | None:
@@ -92,7 +100,10 @@ def _time(raw: dict[str, str], column: str, required: bool) -> datetime | None:
         raise RowError(column, f"'{text}' is not an ISO 8601 date-time") from None
     if value.tzinfo is None:
         raise RowError(column, f"'{text}' has no time zone (add Z or +01:00)")
-    return value
+    try:
+        return check_instant(value)
+    except ValueError as exc:
+        raise RowError(column, f"'{text}' {exc}") from None
 
 
 def parse_row(raw: dict[str, str]) -> Row:

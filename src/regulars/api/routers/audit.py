@@ -15,7 +15,7 @@ from regulars.api.keys import (
     list_api_keys,
     revoke_api_key,
 )
-from regulars.api.openapi import problems
+from regulars.api.openapi import Text, problems
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas import UTCTime
 from regulars.api.schemas.admin import (
@@ -51,11 +51,11 @@ def _invalid(where: str, field: str, message: str) -> ApiProblemError:
 def audit(
     session: SessionDep,
     _key: Admin,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    target_type: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[Text | None, Query(max_length=64)] = None,
+    target_type: Annotated[Text | None, Query(max_length=64)] = None,
     since: Annotated[UTCTime | None, Query(description="Entries at or after this time.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Text | None, Query(max_length=200)] = None,
 ) -> AuditPageOut:
     """The audit log, newest first, one page at a time (pass `next_cursor` as `cursor`)."""
     where = AuditFilter(action=action, target_type=target_type, since=since)
@@ -94,7 +94,7 @@ def create_api_key(body: ApiKeyIn, session: SessionDep, key: Admin) -> ApiKeyCre
     responses=problems(404, d404="no key with this prefix"),
 )
 def delete_api_key(
-    prefix: Annotated[str, Path(min_length=1, max_length=32)], session: SessionDep, key: Admin
+    prefix: Annotated[Text, Path(min_length=1, max_length=32)], session: SessionDep, key: Admin
 ) -> Response:
     """Revoke the key: it gets 401 from then on. Revoking it again changes nothing (204)."""
     try:

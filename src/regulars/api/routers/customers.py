@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime
 
 from regulars.api.deps import SessionDep, require
 from regulars.api.openapi import DEFAULT_LIMIT, Cursor, IdPath, Limit, Text, problems
@@ -17,6 +16,7 @@ from regulars.api.schemas import (
     EventOut,
     MergeIn,
     Page,
+    UTCTime,
 )
 from regulars.api.services import customer360, customers, events
 from regulars.store.tables import ApiKey
@@ -48,8 +48,8 @@ def list_customers(
     phone: Annotated[Text | None, Query(max_length=32)] = None,
     household_id: Annotated[Text | None, Query(max_length=255)] = None,
     segment: Annotated[Text | None, Query(max_length=64)] = None,
-    created_since: AwareDatetime | None = None,
-    updated_since: AwareDatetime | None = None,
+    created_since: UTCTime | None = None,
+    updated_since: UTCTime | None = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[CustomerSummary]:

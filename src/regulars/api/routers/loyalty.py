@@ -3,14 +3,13 @@ cancellation, checkout quote."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
 from regulars.api.deps import SessionDep, require
 from regulars.api.openapi import DEFAULT_LIMIT, Cursor, Limit, Text, problems
-from regulars.api.schemas import Page
+from regulars.api.schemas import CalendarDate, Page
 from regulars.api.schemas.loyalty import (
     AccountOut,
     AdjustIn,
@@ -36,9 +35,9 @@ from regulars.store.tables import ApiKey
 # 401/403 for every route (a missing or under-scoped key), 400/413 for a bad or huge body.
 router = APIRouter(prefix="/loyalty", tags=["loyalty"], responses=problems(body=True))
 
-CustomerId = Annotated[str, Path(min_length=1, max_length=255)]
+CustomerId = Annotated[Text, Path(min_length=1, max_length=255)]
 ProgramQuery = Annotated[
-    str | None,
+    Text | None,
     Query(max_length=64, description="Program code; default: the oldest active program."),
 ]
 IdempotencyKey = Annotated[
@@ -86,10 +85,10 @@ def list_programs(session: SessionDep) -> list[ProgramOut]:
     ),
 )
 def program_effect(
-    code: Annotated[str, Path(min_length=1, max_length=64)],
+    code: Annotated[Text, Path(min_length=1, max_length=64)],
     session: SessionDep,
-    start: Annotated[date, Query(description="First day of the period (shop time).")],
-    end: Annotated[date, Query(description="Day after the period.")],
+    start: Annotated[CalendarDate, Query(description="First day of the period (shop time).")],
+    end: Annotated[CalendarDate, Query(description="Day after the period.")],
 ) -> ProgramEffect:
     """Members against the control group over ``[start, end)``: repeat rate and revenue per
     customer, their differences with confidence intervals, and the incremental revenue."""
@@ -104,13 +103,13 @@ def program_effect(
     ),
 )
 def program_economics(
-    code: Annotated[str, Path(min_length=1, max_length=64)],
+    code: Annotated[Text, Path(min_length=1, max_length=64)],
     session: SessionDep,
     start: Annotated[
-        date | None, Query(description="First day (default: the program's first month).")
+        CalendarDate | None, Query(description="First day (default: the program's first month).")
     ] = None,
     end: Annotated[
-        date | None, Query(description="Day after the period (default: tomorrow).")
+        CalendarDate | None, Query(description="Day after the period (default: tomorrow).")
     ] = None,
 ) -> LiveEconomics:
     """Outstanding points and liability, points flow per month, breakage and reward cost

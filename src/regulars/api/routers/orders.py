@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from pydantic import AwareDatetime
 
 from regulars.api.deps import SessionDep, require
 from regulars.api.openapi import DEFAULT_LIMIT, Cursor, IdPath, Limit, Text, problems
-from regulars.api.schemas import OrderIn, OrderOut, Page, ReturnIn, ReturnOut
+from regulars.api.schemas import OrderIn, OrderOut, Page, ReturnIn, ReturnOut, UTCTime
 from regulars.api.services import orders as service
 from regulars.store.tables import DEFAULT_SHOP, ApiKey
 
@@ -53,8 +52,8 @@ def list_orders(
     session: SessionDep,
     customer_id: Annotated[Text | None, Query(max_length=255)] = None,
     shop_id: Annotated[Text | None, Query(max_length=64)] = None,
-    ordered_since: AwareDatetime | None = None,
-    ordered_until: Annotated[AwareDatetime | None, Query(description="exclusive")] = None,
+    ordered_since: UTCTime | None = None,
+    ordered_until: Annotated[UTCTime | None, Query(description="exclusive")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[OrderOut]:

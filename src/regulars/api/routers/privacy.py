@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from regulars.api.deps import SessionDep, require
 from regulars.api.keys import PRIVACY_ADMIN, actor_of
-from regulars.api.openapi import problems
+from regulars.api.openapi import Text, problems
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas.admin import CustomerExport
 from regulars.privacy import UnknownCustomerError, erase_customer, export_customer
@@ -23,7 +23,7 @@ from regulars.wiring import customer_plan
 router = APIRouter(prefix="/customers", tags=["privacy"])
 
 _NOT_FOUND = problems(404, d404="unknown customer")
-CustomerId = Annotated[str, Path(min_length=1, max_length=255)]
+CustomerId = Annotated[Text, Path(min_length=1, max_length=255)]
 PrivacyAdmin = Annotated[ApiKey, Depends(require(PRIVACY_ADMIN))]
 
 

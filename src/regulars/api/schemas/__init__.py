@@ -3,12 +3,16 @@ string in JSON; every name is re-exported here."""
 
 from regulars.api.schemas.bulk import MAX_BULK_ITEMS, BulkCounts, BulkResult, ItemResult
 from regulars.api.schemas.common import (
+    CalendarDate,
     FieldError,
     In,
     Key,
     Money,
+    MoneyOut,
     Page,
     Problem,
+    StrictInt,
+    TimeZone,
     UTCTime,
     storable,
 )
@@ -49,6 +53,7 @@ __all__ = [
     "MAX_BULK_ITEMS",
     "BulkCounts",
     "BulkResult",
+    "CalendarDate",
     "ConsentIn",
     "ConsentOut",
     "CustomerIn",
@@ -64,6 +69,7 @@ __all__ = [
     "LoyaltyBalance",
     "MergeIn",
     "Money",
+    "MoneyOut",
     "OrderIn",
     "OrderLineIn",
     "OrderLineOut",
@@ -83,6 +89,8 @@ __all__ = [
     "Scores",
     "StockIn",
     "StockOut",
+    "StrictInt",
+    "TimeZone",
     "UTCTime",
     "storable",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -14,18 +14,17 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     field_validator,
 )
+
+from regulars.limits import MAX_MONEY, check_date, check_instant, check_time_zone
 
 _CENT = Decimal("0.01")
 
 
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(_CENT)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
 
 
 def storable(value: Any) -> Any:
@@ -54,16 +53,33 @@ def storable(value: Any) -> Any:
     return value
 
 
+# The shared constrained types of request bodies and parameters; their ranges are
+# regulars.limits, documented in docs/api.md ("Limits").
 Money = Annotated[
     Decimal,
-    Field(max_digits=18, decimal_places=2, examples=["19.90"]),
+    Field(ge=-MAX_MONEY, le=MAX_MONEY, decimal_places=2, examples=["19.90"]),
     AfterValidator(_cents),
     PlainSerializer(str, return_type=str, when_used="json"),
 ]
-UTCTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+"""An amount in a request: two decimals, at most ``MAX_MONEY`` either side of 0."""
+MoneyOut = Annotated[
+    Decimal,
+    Field(examples=["19.90"]),
+    AfterValidator(_cents),
+    PlainSerializer(str, return_type=str, when_used="json"),
+]
+"""An amount in a response: sums of many amounts may pass ``MAX_MONEY``."""
+UTCTime = Annotated[AwareDatetime, AfterValidator(check_instant)]
+"""An instant with its UTC offset (at most ±14:00), in the documented range; held in UTC."""
+CalendarDate = Annotated[date, AfterValidator(check_date)]
+"""A day in the documented range."""
+TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(check_time_zone)]
+"""An IANA time zone name known to this server."""
+StrictInt = Annotated[int, Strict()]
+"""An integer written as a JSON integer: ``true``, ``1.0`` or ``"1"`` are refused."""
 Key = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(storable)]
 ShopId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(storable)]
-Quantity = Annotated[int, Field(ge=-(10**12), le=10**12)]
+Quantity = Annotated[StrictInt, Field(ge=-(10**12), le=10**12)]
 """Item counts: bounded so that every database's BIGINT holds them."""
 
 

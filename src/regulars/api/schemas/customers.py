@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from regulars.api.schemas.common import In, Key, Money, storable
+from regulars.api.schemas.common import CalendarDate, In, Key, MoneyOut, TimeZone, storable
 from regulars.api.schemas.events import EventOut
 from regulars.api.schemas.orders import OrderOut, ReturnOut
 
@@ -34,8 +34,8 @@ class _ProfileFields(In):
     name: Annotated[str | None, Field(max_length=255)] = None
     email: Annotated[str | None, Field(max_length=320)] = None
     phone: Annotated[str | None, Field(max_length=32)] = None
-    birthday: date | None = None
-    time_zone: Annotated[str | None, Field(max_length=64)] = None
+    birthday: CalendarDate | None = None
+    time_zone: TimeZone | None = None
     language: Annotated[str | None, Field(max_length=35)] = None
     acquisition_channel: Annotated[str | None, Field(max_length=64)] = None
     household_id: Annotated[str | None, Field(max_length=255)] = None
@@ -67,7 +67,7 @@ class Scores(BaseModel):
     kind: str | None
     stage: str | None
     p_alive: float | None
-    clv_12m: Money | None
+    clv_12m: MoneyOut | None
     churn_risk: float | None
     computed_at: datetime
 
@@ -78,8 +78,8 @@ class PurchaseStats(BaseModel):
     orders_count: int
     first_order_at: datetime | None
     last_order_at: datetime | None
-    revenue: Money
-    average_check: Money | None
+    revenue: MoneyOut
+    average_check: MoneyOut | None
     mean_days_between_purchases: float | None = Field(
         description="(last - first purchase) / (purchases - 1), in days; null below two"
     )

@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from regulars.api.schemas import In, Key, Money, UTCTime
+from regulars.api.schemas import In, Key, Money, MoneyOut, StrictInt, UTCTime
 from regulars.store.tables import DEFAULT_SHOP
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Policy = Literal["allow_negative", "claw_back_future", "deduct_from_refund"]
-Points = Annotated[int, Field(gt=0, le=10**12)]
+Points = Annotated[StrictInt, Field(gt=0, le=10**12)]
 
 
 class ProgramIn(In):
@@ -78,7 +78,7 @@ class EntryOut(BaseModel):
     entry_id: int
     kind: str
     points: int
-    money: Money | None
+    money: MoneyOut | None
     shop_id: str | None
     order_id: str | None
     return_id: str | None
@@ -91,7 +91,7 @@ class EntryOut(BaseModel):
 
 class AdjustIn(In):
     program: Code | None = None
-    points: Annotated[int, Field(ge=-(10**12), le=10**12)] = Field(
+    points: Annotated[StrictInt, Field(ge=-(10**12), le=10**12)] = Field(
         description="Positive: credit; negative: debit. Not 0."
     )
     reason: Annotated[str, Field(min_length=1, max_length=255)]
@@ -111,7 +111,7 @@ class PostedOut(BaseModel):
     entry_id: int
     kind: str
     points: int
-    money: Money | None
+    money: MoneyOut | None
     balance: int
 
 
@@ -132,14 +132,14 @@ class CancellationOut(BaseModel):
     )
     expired: int = Field(description="Of those, came back into expired lots and expired at once.")
     clawed_back: int = Field(description="Of those, repaid claw-back debt.")
-    money: Money | None
+    money: MoneyOut | None
     balance: int
 
 
 class QuoteLineIn(In):
     sku: Annotated[str | None, Field(max_length=255)] = None
     category: Annotated[str | None, Field(max_length=255)] = None
-    quantity: Annotated[int, Field(ge=1, le=10**6)] = 1
+    quantity: Annotated[StrictInt, Field(ge=1, le=10**6)] = 1
     line_amount: Money
 
 
@@ -169,7 +169,7 @@ class QuoteOut(BaseModel):
     tier: str | None
     available: int
     max_redeemable_points: int
-    max_redeemable_money: Money
+    max_redeemable_money: MoneyOut
     programs: list[ProgramQuoteOut] = Field(
         default_factory=list,
         description="What the cart gets from the discount card, tier club and stamp cards.",
@@ -189,7 +189,7 @@ class ProgramQuoteOut(BaseModel):
     program: str
     type: str
     discount_pct: Decimal | None = None
-    discount_amount: Money | None = None
+    discount_amount: MoneyOut | None = None
     tier: str | None = None
     tier_after: str | None = Field(None, description="The tier this cart reaches.")
     perks: list[str] = Field(default_factory=list)

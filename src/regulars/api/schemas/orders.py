@@ -6,9 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from regulars.api.schemas.common import In, Key, Money, Quantity, ShopId, UTCTime
+from regulars.api.schemas.common import (
+    In,
+    Key,
+    Money,
+    MoneyOut,
+    Quantity,
+    ShopId,
+    StrictInt,
+    UTCTime,
+)
 from regulars.store.tables import DEFAULT_SHOP
 
 OrderStatus = Literal["completed", "refunded", "partially_refunded", "cancelled"]
@@ -36,14 +46,26 @@ class OrderIn(In):
     channel: Annotated[str | None, Field(max_length=64)] = None
     lines: list[OrderLineIn] = Field(default_factory=list)
 
+    @field_validator("refunded_amount")
+    @classmethod
+    def _refund_within_amount(cls, refunded: Decimal, info: ValidationInfo) -> Decimal:
+        amount = info.data.get("amount")  # absent when the amount itself was invalid
+        if amount is not None and refunded > max(amount, Decimal("0.00")):
+            raise PydanticCustomError(
+                "refund_over_amount",
+                "{refunded} is more than the order's amount {amount}",
+                {"refunded": str(refunded), "amount": str(amount)},
+            )
+        return refunded
+
 
 class OrderLineOut(BaseModel):
     sku: str | None
     product_name: str | None
     category: str | None
     quantity: int
-    unit_price: Money
-    line_amount: Money
+    unit_price: MoneyOut
+    line_amount: MoneyOut
 
 
 class OrderOut(BaseModel):
@@ -51,8 +73,8 @@ class OrderOut(BaseModel):
     order_id: str
     customer_id: str
     ordered_at: datetime
-    amount: Money
-    refunded_amount: Money
+    amount: MoneyOut
+    refunded_amount: MoneyOut
     status: str
     currency: str | None
     channel: str | None
@@ -62,14 +84,14 @@ class OrderOut(BaseModel):
 
 class ReturnLine(In):
     sku: Annotated[str, Field(min_length=1, max_length=255)]
-    quantity: Annotated[int, Field(gt=0, le=10**12)]
+    quantity: Annotated[StrictInt, Field(gt=0, le=10**12)]
     line_amount: NonNegativeMoney
 
 
 class ReturnLineOut(BaseModel):
     sku: str
     quantity: int
-    line_amount: Money
+    line_amount: MoneyOut
 
 
 class ReturnIn(In):
@@ -88,7 +110,7 @@ class ReturnOut(BaseModel):
     order_id: str
     customer_id: str
     returned_at: datetime
-    amount: Money
+    amount: MoneyOut
     reason: str | None
     lines: list[ReturnLineOut]
     created_at: datetime

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from regulars.api.schemas.common import In, Money, Quantity, UTCTime
+from regulars.api.schemas.common import In, Money, MoneyOut, Quantity, UTCTime
 
 
 class ProductIn(In):
@@ -21,7 +21,7 @@ class ProductIn(In):
 
 
 class PriceOut(BaseModel):
-    price: Money
+    price: MoneyOut
     valid_from: datetime
 
 
@@ -40,7 +40,7 @@ class ProductSummary(BaseModel):
     sku: str
     name: str | None
     category: str | None
-    price: Money | None
+    price: MoneyOut | None
     created_at: datetime
     updated_at: datetime
 

@@ -183,9 +183,11 @@ def bulk_customers(session: Session, items: Sequence[Any]) -> BulkResult:
     new = {i: b for i, b in firsts.items() if b.customer_id not in existing}
     created: set[str] = set()
     if new:
+        # Rows in one order (by id) in every request: concurrent requests creating the
+        # same customers then wait for each other instead of deadlocking.
         rows = [
             {**b.model_dump(exclude={"consents"}), "created_at": now, "updated_at": now}
-            for b in new.values()
+            for b in sorted(new.values(), key=lambda b: b.customer_id)
         ]
         inserted = conn.execute(
             insert_ignoring_conflicts(conn, TABLES["customers"]).returning(
@@ -224,6 +226,7 @@ def bulk_customers(session: Session, items: Sequence[Any]) -> BulkResult:
         )
         outcomes[index] = _Outcome("updated" if changed else "replayed", body.customer_id, [])
     if updates:
+        updates.sort(key=lambda u: str(u["b_customer_id"]))
         customers = TABLES["customers"]
         conn.execute(
             update(customers)

@@ -95,7 +95,11 @@ def upsert_consents(conn: Connection, consents: Sequence[tuple[str, ConsentIn]])
     now = utcnow()
     conn.execute(
         statement,
-        [{"customer_id": cid, **c.model_dump(), "updated_at": now} for cid, c in latest.values()],
+        # In key order, so that concurrent requests lock the same rows in the same order.
+        [
+            {"customer_id": cid, **c.model_dump(), "updated_at": now}
+            for _key, (cid, c) in sorted(latest.items())
+        ],
     )
 
 

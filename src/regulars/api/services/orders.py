@@ -277,7 +277,8 @@ def write_orders(session: Session, bodies: Sequence[OrderIn]) -> list[OrderWrite
             "created_at": now,
             "updated_at": now,
         }
-        for b in bodies
+        # In key order: concurrent requests with the same new orders lock them alike.
+        for b in sorted(bodies, key=lambda b: (b.shop_id, b.order_id))
     ]
     # The ORM form of the insert returns the created orders as stored rows, ready for the
     # hooks, without reading them back.

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from regulars.data.importers.numbers import Parsed, as_text, is_empty
 from regulars.data.schema import UTC_TIMESTAMP
+from regulars.limits import EARLIEST, LATEST, MAX_OFFSET_MINUTES
 
 _NAIVE = pa.timestamp("us")
 OFFSET = pa.int16()  # minutes east of UTC: −840 … +840
@@ -132,8 +133,11 @@ def local_timestamps(parts: DateParts, day_first: bool) -> Parsed:
     a_is_day = pc.or_(dotted, pa.scalar(True)) if day_first else dotted
     day = pc.if_else(year_first, _int(parts, "d"), pc.if_else(a_is_day, a, b))
     month = pc.if_else(year_first, _int(parts, "m"), pc.if_else(a_is_day, b, a))
+    # Only a year written with two digits is 20xx: "0001-01-01" is the year 1 (and then
+    # out of range), not 2001.
+    short_year = pc.fill_null(pc.equal(pc.utf8_length(parts.get("yy")), 2), False)
     year = pc.if_else(year_first, _int(parts, "y"), _int(parts, "yy"))
-    year = pc.if_else(pc.less(year, 100), pc.add(year, 2000), year)
+    year = pc.if_else(short_year, pc.add(year, 2000), year)
     hour = _hour_24(parts)
     text = pc.binary_join_element_wise(
         _pad(year, 4),
@@ -193,6 +197,21 @@ def written_offsets(parts: DateParts) -> pa.Array | None:
     null where it had none; None when no value had one."""
     minutes = pc.cast(_offset_minutes(parts), OFFSET)
     return _without_offsets(pc.if_else(parts.has("zone"), minutes, pa.scalar(None, OFFSET)))
+
+
+def out_of_range(utc: pa.Array, offsets: pa.Array | None) -> pa.Array:
+    """Per value, why it is refused (null: fine): outside ``regulars.limits``' instants,
+    or written with an offset beyond ±14:00 (``+25:00`` is no zone's wall clock)."""
+    early = pa.scalar(EARLIEST, UTC_TIMESTAMP)
+    late = pa.scalar(LATEST, UTC_TIMESTAMP)
+    outside = pc.or_(pc.less(utc, early), pc.greater_equal(utc, late))
+    reason = pc.if_else(
+        outside, f"outside the accepted range {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}", None
+    )
+    if offsets is not None:
+        far = pc.greater(pc.abs(offsets), MAX_OFFSET_MINUTES)
+        reason = pc.if_else(pc.fill_null(far, False), "UTC offset beyond ±14:00", reason)
+    return reason
 
 
 def to_utc(parts: DateParts, local: pa.Array, timezone: str) -> Converted:

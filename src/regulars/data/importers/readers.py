@@ -7,6 +7,7 @@ types (a timestamp stays a timestamp).
 
 from __future__ import annotations
 
+import codecs
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,15 @@ class RaggedRow:
 
 
 @dataclass
+class MixedEncodingRow:
+    """A CSV line in another text encoding than the rest of its file, set aside."""
+
+    row: int
+    text: str
+    reason: str
+
+
+@dataclass
 class RawFile:
     """One input file as read: every data row, with the spreadsheet row number of each."""
 
@@ -49,6 +59,7 @@ class RawFile:
     rows: np.ndarray[Any, np.dtype[np.int64]]
     delimiter: str = ","
     ragged: list[RaggedRow] = field(default_factory=list)
+    mixed: list[MixedEncodingRow] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -141,6 +152,8 @@ def unique_names(names: list[str]) -> list[str]:
 
 def _read_csv(path: Path, head: bytes, *, delimiter: str | None, encoding: str | None) -> RawFile:
     codec = detect_encoding(path, head, encoding)
+    if encoding is None and codec not in {"utf-8", "utf-16"} and _mostly_utf8(head):
+        codec = "utf-8"  # a UTF-8 file with some rows in a legacy code page
     text = decode_sample(head, codec)
     chosen = delimiter or detect_delimiter(text)
     sample = sample_rows(text, chosen)
@@ -152,11 +165,95 @@ def _read_csv(path: Path, head: bytes, *, delimiter: str | None, encoding: str |
         empty = pa.table({name: pa.array([], pa.string()) for name in header})
         return RawFile(path, "csv", empty, _sequential_rows(0), delimiter=chosen)
     try:
-        table, ragged = _arrow_csv(path, header, chosen, codec)
+        table, ragged, mixed = _parse_csv(path, head, header, chosen, codec, encoding is not None)
     except pa.ArrowInvalid as exc:
         raise InputFileError(path, _csv_failure_message(exc, codec)) from None
     rows = _rows_without(table.num_rows, [r.row for r in ragged])
-    return RawFile(path, "csv", table, rows, delimiter=chosen, ragged=ragged)
+    return RawFile(path, "csv", table, rows, delimiter=chosen, ragged=ragged, mixed=mixed)
+
+
+def _parse_csv(
+    path: Path, head: bytes, header: list[str], delimiter: str, codec: str, explicit: bool
+) -> tuple[pa.Table, list[RaggedRow], list[MixedEncodingRow]]:
+    """Arrow's parse of the file. A file in one encoding goes straight to Arrow; a legacy
+    code page (not named by the user) or a UTF-8 file with rows in another encoding goes
+    through :func:`_one_encoding` first, which sets those rows aside."""
+    data = None
+    if explicit or codec == "utf-16" or (codec == "utf-8" and _is_utf8(head, final=False)):
+        try:
+            return (*_arrow_csv(path, header, delimiter, codec), [])
+        except pa.ArrowInvalid as exc:
+            # Valid UTF-8 in the sample but not further down: rows in another encoding, if
+            # the file has UTF-8 text (else it is a legacy file: the user names its code page).
+            if explicit or codec != "utf-8" or not _is_utf8_failure(exc):
+                raise
+            data = path.read_bytes()
+            if not _mostly_utf8(data):
+                raise
+    data = path.read_bytes() if data is None else data
+    source, mixed = _one_encoding(data, codec, len(header), delimiter)
+    return (*_arrow_csv(source, header, delimiter, "utf-8"), mixed)
+
+
+def _is_utf8(data: bytes, *, final: bool) -> bool:
+    try:
+        data.decode("utf-8") if final else codecs.getincrementaldecoder("utf-8")().decode(data)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _mostly_utf8(sample: bytes) -> bool:
+    """At least as many of the non-ASCII lines are valid UTF-8 as not: a UTF-8
+    file (the default of today's software) with some rows in a legacy code page."""
+    lines = [line for line in sample.split(b"\n")[:-1] if not line.isascii()]
+    valid = sum(_is_utf8(line, final=True) for line in lines)
+    return valid > 0 and valid >= len(lines) - valid
+
+
+def _is_utf8_failure(exc: Exception) -> bool:
+    return "UTF8" in str(exc) or "utf-8" in str(exc).lower()
+
+
+def _one_encoding(
+    data: bytes, codec: str, columns: int, delimiter: str
+) -> tuple[pa.BufferReader, list[MixedEncodingRow]]:
+    """The file as UTF-8, every line decoded with ``codec``; a line in the other encoding
+    (UTF-8 in a legacy file, a legacy code page in a UTF-8 file) is not guessed: it becomes
+    a blank line (dropped with the blank rows) and a :class:`MixedEncodingRow`.
+
+    Rows are counted as lines here, like the ragged rows Arrow reports.
+    """
+    in_utf8 = codec == "utf-8"
+    blank = (delimiter * (columns - 1)).encode()
+    lines = data.split(b"\n")
+    out: list[bytes] = []
+    mixed: list[MixedEncodingRow] = []
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            out.append(line)
+        elif number == 1 or _is_utf8(line, final=True) == in_utf8:
+            out.append(line if in_utf8 else line.decode(codec, errors="replace").encode())
+        else:
+            mixed.append(_mixed_row(number, line, codec))
+            out.append(blank + (b"\r" if line.endswith(b"\r") else b""))
+    return pa.BufferReader(b"\n".join(out)), mixed
+
+
+def _mixed_row(number: int, line: bytes, codec: str) -> MixedEncodingRow:
+    if codec == "utf-8":
+        text = line.decode("utf-8", errors="replace")
+        reason = (
+            "this row is not UTF-8 like the rest of the file (another encoding, e.g. "
+            "cp1251); save the file in one encoding"
+        )
+    else:
+        text = line.decode("utf-8")
+        reason = (
+            f"this row is UTF-8 while the rest of the file is {codec}; "
+            "save the file in one encoding"
+        )
+    return MixedEncodingRow(number, text.rstrip("\r"), reason)
 
 
 def _csv_failure_message(exc: Exception, codec: str) -> str:
@@ -169,7 +266,7 @@ def _csv_failure_message(exc: Exception, codec: str) -> str:
 
 
 def _arrow_csv(
-    path: Path, header: list[str], delimiter: str, codec: str
+    path: Path | pa.BufferReader, header: list[str], delimiter: str, codec: str
 ) -> tuple[pa.Table, list[RaggedRow]]:
     """Parse with Arrow's multi-threaded reader, every column as text.
 
@@ -179,12 +276,14 @@ def _arrow_csv(
     """
     table, ragged = _arrow_csv_once(path, header, delimiter, codec, threads=True)
     if any(r.row <= 0 for r in ragged):
+        if isinstance(path, pa.BufferReader):
+            path.seek(0)
         table, ragged = _arrow_csv_once(path, header, delimiter, codec, threads=False)
     return table, ragged
 
 
 def _arrow_csv_once(
-    path: Path, header: list[str], delimiter: str, codec: str, *, threads: bool
+    path: Path | pa.BufferReader, header: list[str], delimiter: str, codec: str, *, threads: bool
 ) -> tuple[pa.Table, list[RaggedRow]]:
     ragged: list[RaggedRow] = []
 

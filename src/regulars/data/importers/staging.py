@@ -27,6 +27,7 @@ from regulars.data.importers.mapping import MAP_SYNTAX_HINT
 from regulars.data.importers.readers import RawFile
 from regulars.data.schema import LINE_FIELDS, MONEY, UTC_TIMESTAMP
 from regulars.errors import InputFileError
+from regulars.limits import EARLIEST, LATEST, MAX_MONEY
 
 STAGE_SCHEMA = pa.schema(
     [
@@ -208,30 +209,43 @@ class _Builder:
             return None  # a value too large for the column: the text path rejects its row
 
     def money_field(self, name: str, scope: str, reason: str) -> pa.Array:
-        typed = self.typed_money(name)
-        if typed is not None:
-            self.columns[name] = typed
-            return typed
         source = self.source(name)
-        if source is None:
+        typed = self.typed_money(name)
+        if typed is None and source is None:
             self.columns[name] = pa.nulls(self.count, MONEY)
             return self.columns[name]
-        parsed = numbers.parse_money(source.values, self.options.decimal)
-        self.problem(name, parsed.invalid, source, reason, scope)
-        self.columns[name] = parsed.values
-        return parsed.values
+        if typed is not None:
+            values = typed
+        else:
+            assert source is not None
+            parsed = numbers.parse_money(source.values, self.options.decimal)
+            self.problem(name, parsed.invalid, source, reason, scope)
+            values = parsed.values
+        if source is not None:
+            values = self._money_in_range(name, values, source, scope)
+        self.columns[name] = values
+        return values
+
+    def _money_in_range(self, name: str, values: pa.Array, source: _Source, scope: str) -> pa.Array:
+        """``values`` with amounts beyond ``MAX_MONEY`` nulled, each one a problem."""
+        beyond = pc.fill_null(pc.greater(pc.abs(values), pa.scalar(MAX_MONEY, MONEY)), False)
+        if not pc.any(beyond).as_py():
+            return values
+        reason = f"beyond the accepted amount of ±{MAX_MONEY}"
+        self.problem(name, beyond, source, reason, scope)
+        return pc.if_else(beyond, pa.scalar(None, values.type), values)
 
     def timestamp_field(self, name: str, scope: str) -> pa.Array:
         typed = self.typed(name)
         converted = dates.typed_to_utc(typed, self.options.timezone) if typed is not None else None
-        if converted is not None:  # a real timestamp column: no text to parse
-            return self._timestamps(name, converted)
         source = self.source(name)
+        if converted is not None and source is not None:  # a real timestamp column
+            return self._timestamps(name, self._in_range(name, converted, source, scope))
         if source is None:
             return self._timestamps(name, (pa.nulls(self.count, UTC_TIMESTAMP), None))
         quick = dates.quick_to_utc(source.values, self.options.timezone)
         if quick is not None:
-            return self._timestamps(name, quick)
+            return self._timestamps(name, self._in_range(name, quick, source, scope))
         parts = dates.split_dates(source.values)
         day_first = self._day_first(name, parts)
         local = dates.local_timestamps(parts, day_first)
@@ -239,7 +253,22 @@ class _Builder:
         if scope == rejects.NOTE:
             reason += "; value ignored, row imported"
         self.problem(name, local.invalid, source, reason, scope)
-        return self._timestamps(name, dates.to_utc(parts, local.values, self.options.timezone))
+        converted = dates.to_utc(parts, local.values, self.options.timezone)
+        return self._timestamps(name, self._in_range(name, converted, source, scope))
+
+    def _in_range(
+        self, name: str, converted: dates.Converted, source: _Source, scope: str
+    ) -> dates.Converted:
+        """``converted`` with the values outside the limits nulled, each one a problem."""
+        utc, offsets = converted
+        reason = dates.out_of_range(utc, offsets)
+        refused = pc.is_valid(reason)
+        if not pc.any(refused).as_py():
+            return converted
+        if scope == rejects.NOTE:
+            reason = pc.binary_join_element_wise(reason, "; value ignored, row imported", "")
+        self.problem(name, refused, source, reason, scope)
+        return pc.if_else(refused, pa.scalar(None, utc.type), utc), offsets
 
     def _timestamps(self, name: str, converted: dates.Converted) -> pa.Array:
         utc, offsets = converted
@@ -260,7 +289,12 @@ class _Builder:
         local = dates.local_timestamps(parts, self._day_first(name, parts))
         reason = f"not a date we recognise ({_DATE_HELP}); value ignored, row imported"
         self.problem(name, local.invalid, source, reason, rejects.NOTE)
-        self.columns[name] = pc.cast(local.values, pa.date32())
+        utc = pc.assume_timezone(local.values, "UTC")
+        outside = pc.fill_null(pc.is_valid(dates.out_of_range(utc, None)), False)
+        reason = f"outside the accepted range {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}"
+        self.problem(name, outside, source, f"{reason}; value ignored, row imported", rejects.NOTE)
+        local = pc.if_else(outside, pa.scalar(None, local.values.type), local.values)
+        self.columns[name] = pc.cast(local, pa.date32())
         return self.columns[name]
 
     def _day_first(self, name: str, parts: dates.DateParts) -> bool:
@@ -295,7 +329,13 @@ def _order_fields(build: _Builder) -> None:
     build.money_field("amount", rejects.ORDER, "not a valid amount")
     refunded = build.money_field("refunded_amount", rejects.ORDER, "not a valid refunded amount")
     # Some exports write refunds as negative numbers; a refund is stored as a positive part.
-    build.columns["refunded_amount"] = pc.abs(refunded)
+    refunded = build.columns["refunded_amount"] = pc.abs(refunded)
+    source = build.source("refunded_amount")
+    if source is not None:
+        ceiling = pc.max_element_wise(build.columns["amount"], pa.scalar(0, MONEY))
+        over = pc.greater(refunded, ceiling)
+        reason = "the refund is more than the order's amount"
+        build.problem("refunded_amount", over, source, reason, rejects.ORDER)
     build.text_field("currency", lambda v: pc.utf8_upper(numbers.as_text(v)))
     # Currency symbols only live in text amounts; typed amounts carry none.
     if "currency" not in build.spec.sources and build.typed_money("amount") is None:
@@ -505,9 +545,10 @@ def _assemble_rows(build: _Builder) -> pa.Table:
 
 
 def _ragged_problems(raw: RawFile, file_index: int) -> pa.Table:
-    if not raw.ragged:
+    """The rows the reader set aside: a wrong number of fields, another text encoding."""
+    if not raw.ragged and not raw.mixed:
         return rejects.empty_problems()
-    return rejects.problems(
+    ragged = rejects.problems(
         file_index,
         [r.row for r in raw.ragged],
         reason=[
@@ -518,3 +559,11 @@ def _ragged_problems(raw: RawFile, file_index: int) -> pa.Table:
         scope=rejects.ORDER,
         raw=[r.text for r in raw.ragged],
     )
+    mixed = rejects.problems(
+        file_index,
+        [r.row for r in raw.mixed],
+        reason=[r.reason for r in raw.mixed],
+        scope=rejects.ORDER,
+        raw=[r.text for r in raw.mixed],
+    )
+    return rejects.concat_problems([ragged, mixed])
