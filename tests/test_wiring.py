@@ -44,6 +44,7 @@ def test_merge_rules_run_store_first_then_scores_then_loyalty() -> None:
         "loyalty_donations",
         "loyalty_partner_transactions",
         "loyalty_draw_winners",
+        "loyalty_draw_entrants",
     ]
 
 
