@@ -22,6 +22,7 @@ def test_the_product_runs_every_job() -> None:
         "loyalty.gifts",
         "loyalty.memberships",
         "loyalty.referrals",
+        "loyalty.tiers",
         "loyalty.webhooks",
         "scores.refresh",
     ]
