@@ -22,6 +22,7 @@ def test_the_product_runs_every_job() -> None:
         "loyalty.gifts",
         "loyalty.memberships",
         "loyalty.referrals",
+        "loyalty.tiers",
         "loyalty.webhooks",
         "scores.refresh",
     ]
@@ -44,6 +45,7 @@ def test_merge_rules_run_store_first_then_scores_then_loyalty() -> None:
         "loyalty_donations",
         "loyalty_partner_transactions",
         "loyalty_draw_winners",
+        "loyalty_draw_entrants",
     ]
 
 

@@ -64,12 +64,20 @@ class MergeRule:
 class ErasurePlan:
     """What privacy needs to be told about a domain's tables (``docs/privacy.md``).
 
-    Tables with a foreign-key chain to ``customers`` are found on their own. The others
-    are declared: ``mention_tables`` name customers in free text or JSON (scrubbed on
-    erasure), ``not_customer_data`` maps each table that holds nobody's data to the reason.
+    Tables with a foreign-key chain to ``customers`` (*customer tables*) are found on their
+    own, and each needs an erasure rule, the way each needs a merge rule: ``deleted`` tables
+    hold personal data only (the customer's rows go), ``kept`` tables hold the business's
+    records (money, audit: the rows stay, the customer's key becomes the pseudonym and their
+    text is scrubbed), each with the reason. The other tables are declared too:
+    ``mention_tables`` name customers in free text or JSON (scrubbed on erasure; only in
+    ``mention_columns`` where a table is listed there), ``not_customer_data`` maps each table
+    that holds nobody's data to the reason. A test fails for a table without a rule.
     """
 
+    deleted: tuple[str, ...] = ()
+    kept: Mapping[str, str] = field(default_factory=dict)
     mention_tables: tuple[str, ...] = ()
+    mention_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     not_customer_data: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, ForeignKeyConstraint, Integer, MetaData, String, Table
 from sqlalchemy.dialects import sqlite
 
-from regulars.privacy.plan import unclassified_tables
+from regulars.privacy.plan import erasure_rules, tables_without_erasure_rule, unclassified_tables
 from regulars.wiring import MENTION_TABLES, NOT_CUSTOMER_DATA, customer_plan
 
 
@@ -16,8 +16,38 @@ def test_every_table_of_the_store_is_classified() -> None:
     assert unclassified_tables(plan) == []
     assert not set(NOT_CUSTOMER_DATA) & (set(plan.references) | set(MENTION_TABLES))
     # A mention table is a customer table only when rows of it also outlive the customer's
-    # own (the loyalty outbox of a shared household account).
-    assert set(MENTION_TABLES) & set(plan.references) == {"loyalty_events"}
+    # own: the loyalty outbox of a shared household account, another customer's attributes.
+    assert set(MENTION_TABLES) & set(plan.references) == {"loyalty_events", "customers"}
+
+
+def test_every_customer_table_has_an_erasure_rule() -> None:
+    """Fails when a table holding a customer's rows is added without saying what erasure
+    does to them (ErasurePlan.deleted or .kept), the way a table without a merge rule fails."""
+    plan = customer_plan()
+    assert tables_without_erasure_rule(plan) == []
+    rules = erasure_rules(plan)
+    assert "missing" not in rules.values()
+    assert set(rules) == set(plan.metadata.tables)
+    # The business's records stay (under the pseudonym); personal data goes.
+    keep = {t for t, rule in rules.items() if rule == "keep"}
+    assert {
+        "orders",
+        "loyalty_entries",
+        "loyalty_partner_transactions",
+        "loyalty_donations",
+        "loyalty_draw_entrants",
+        "loyalty_referrals",
+        "loyalty_membership_payments",
+    } <= keep
+    assert {"customers", "consents", "events", "customer_scores", "loyalty_badges"} <= {
+        t for t, rule in rules.items() if rule == "delete"
+    }
+
+
+def test_a_customer_table_without_an_erasure_rule_is_flagged() -> None:
+    plan = customer_plan(_shop_metadata())
+    assert "accounts" in tables_without_erasure_rule(plan)
+    assert erasure_rules(plan)["accounts"] == "missing"
 
 
 def test_the_store_customer_tables() -> None:
@@ -45,6 +75,7 @@ def test_the_store_customer_tables() -> None:
         "loyalty_partner_transactions",
         "loyalty_donations",
         "loyalty_draw_winners",
+        "loyalty_draw_entrants",
         "loyalty_memberships",
         "loyalty_membership_payments",
         "loyalty_referrals",

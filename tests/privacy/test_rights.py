@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from privacy_people import BOB, OLD_ID
@@ -16,7 +17,7 @@ from regulars.privacy import (
     pseudonym,
 )
 from regulars.store.session import session_scope
-from regulars.store.tables import AuditEntry, Base
+from regulars.store.tables import AuditEntry, Base, Customer, Order
 from regulars.wiring import customer_plan
 
 
@@ -91,6 +92,7 @@ def test_export_holds_every_customer_table_with_exact_values(
         "loyalty_partner_transactions": 0,
         "loyalty_donations": 0,
         "loyalty_draw_winners": 0,
+        "loyalty_draw_entrants": 0,
         "loyalty_memberships": 0,
         "loyalty_membership_payments": 0,
         "loyalty_referrals": 0,
@@ -134,7 +136,7 @@ def test_export_is_audited_under_the_pseudonym(
     assert not any(n.lower() in text for n in _needles(anna, OLD_ID))
 
 
-def test_erasure_leaves_nothing_but_one_pseudonymous_audit_entry(
+def test_erasure_leaves_nothing_personal_and_keeps_the_records_under_the_pseudonym(
     store_engine: Engine, anna: dict[str, str], secret: bytes
 ) -> None:
     needles = _needles(anna, OLD_ID)
@@ -147,10 +149,15 @@ def test_erasure_leaves_nothing_but_one_pseudonymous_audit_entry(
 
     assert _sql_hits(store_engine, needles) == {}
     assert _python_hits(store_engine, needles) == []
-    assert erasure.deleted["order_lines"] == 2
+    assert erasure.kept["order_lines"] == 2
     assert erasure.deleted["idempotency_keys"] == 1
-    assert erasure.scrubbed == {"audit_log": 2, "jobs": 1, "loyalty_events": 1}
-    assert erasure.deleted["loyalty_entries"] == 2
+    assert erasure.deleted["consents"] == erasure.deleted["customer_scores"] == 1
+    assert {t: n for t, n in erasure.scrubbed.items() if n} == {
+        "audit_log": 2,
+        "jobs": 1,
+        "loyalty_events": 1,
+    }
+    assert erasure.kept["loyalty_entries"] == 2
     with session_scope(store_engine) as session:
         entry = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "customer.erase")
@@ -161,9 +168,19 @@ def test_erasure_leaves_nothing_but_one_pseudonymous_audit_entry(
     assert entry.target_type == "customer"
     assert entry.target_id == pseudonym(secret, anna["customer_id"]) == erasure.pseudonym
     assert entry.details["deleted"]["customers"] == 1
-    # The older entries stay, naming Anna by the same pseudonym.
+    # The older entries stay, naming Anna by the same pseudonym, her old id by its own.
     assert merge.target_id == erasure.pseudonym
-    assert merge.details["merged"] == [erasure.pseudonym]
+    assert merge.details["merged"] == [pseudonym(secret, OLD_ID)]
+    assert merge.details["survivor_name"] == erasure.pseudonym
+    # Her order stays, under the pseudonym, with its lines and return.
+    with session_scope(store_engine) as session:
+        order = session.scalars(select(Order).where(Order.order_id == "A-1")).one()
+        assert order.customer_id == erasure.pseudonym
+        assert order.amount == Decimal("59.80")
+        ghost = session.scalars(
+            select(Customer).where(Customer.customer_id == erasure.pseudonym)
+        ).one()
+        assert (ghost.name, ghost.email, ghost.phone, ghost.birthday) == (None, None, None, None)
 
 
 def test_erasure_leaves_the_other_customer_alone(

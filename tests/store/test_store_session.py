@@ -44,6 +44,8 @@ def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: object) -> None:
         for connection in connections:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            # Erased values are zeroed, not left in free pages (whatever the build default).
+            assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
             connection.close()
     finally:
         engine.dispose()

@@ -203,7 +203,49 @@ def test_too_little_data_writes_nulls_for_the_models(store_engine: Engine) -> No
     )
     assert (score["p_alive"], score["clv_12m"], score["churn_risk"]) == (None, None, None)
     assert [p.split(":")[0] for p in result.problems] == ["value model", "churn model"]
-    assert "written as NULL" in result.summary()
+    assert "previous values kept" in result.summary()
+
+
+def test_a_model_that_cannot_be_fitted_keeps_the_previous_scores_marked_stale(
+    store_engine: Engine,
+) -> None:
+    """The last run computed a churn risk for everyone (set here); tonight the churn model
+    cannot be fitted: the risks stay as they were, every row says why, and the scores that
+    were computed are new."""
+    _store(store_engine, ORDERS)
+    refresh_scores(store_engine, settings=BERLIN, now=NOW)
+    with session_scope(store_engine) as session:
+        for score in session.scalars(select(CustomerScore)):
+            score.churn_risk = 0.25
+            score.segment = "old segment"
+    later = NOW + timedelta(days=1)
+    result = refresh_scores(store_engine, settings=BERLIN, now=later, as_of=AS_OF)
+    assert any(p.startswith("churn model") for p in result.problems)
+    with session_scope(store_engine) as session:
+        rows = session.scalars(select(CustomerScore)).all()
+        assert {r.churn_risk for r in rows} == {0.25}
+        assert {r.segment for r in rows} == {s[0] for s in EXPECTED.values()}
+        assert {r.computed_at for r in rows} == {later}
+        (reason,) = {r.stale_reason for r in rows}
+    assert reason is not None
+    assert "churn model: only" in reason
+    assert reason.endswith("(previous values kept)")
+
+
+def test_a_run_that_scores_nobody_deletes_nothing(store_engine: Engine) -> None:
+    _store(store_engine, ORDERS)
+    refresh_scores(store_engine, settings=BERLIN, now=NOW)
+    before = _scores(store_engine)
+    result = refresh_scores(
+        store_engine, settings=BERLIN, now=NOW + timedelta(days=1), as_of=date(2020, 1, 1)
+    )
+    assert (result.customers, result.removed) == (0, 0)
+    assert _scores(store_engine) == before
+    with session_scope(store_engine) as session:
+        reasons = set(session.scalars(select(CustomerScore.stale_reason)))
+    assert reasons == {
+        "no customer has a counted purchase before 2020-01-01 (previous values kept)"
+    }
 
 
 def test_an_empty_store_is_not_an_error(store_engine: Engine) -> None:

@@ -132,12 +132,13 @@ def customer_erase(
 ) -> None:
     """Erase a customer from every table for good; the audit log keeps only a pseudonym."""
     from regulars.privacy import erase_customer, server_secret
-    from regulars.store.session import session_scope
+    from regulars.store.session import checkpoint, session_scope
     from regulars.wiring import customer_plan
 
     if not yes:
         typer.confirm(
-            f"Erase customer '{customer_id}' and all their orders, events and consents? "
+            f"Erase customer '{customer_id}'s personal data (profile, events, consents; orders "
+            "and the loyalty ledger stay under a pseudonym)? "
             "This cannot be undone",
             abort=True,
         )
@@ -149,10 +150,12 @@ def customer_erase(
             secret=server_secret(engine.url, settings_with()),
             plan=customer_plan(),
         )
+        checkpoint(engine)
     deleted = ", ".join(f"{t} {n}" for t, n in erasure.deleted.items() if n)
+    kept = ", ".join(f"{t} {n}" for t, n in erasure.kept.items() if n)
     console.print(
-        f"Erased '{customer_id}' (rows deleted: {deleted}); audit entry names it "
-        f"{erasure.pseudonym}",
+        f"Erased '{customer_id}' (rows deleted: {deleted}; kept under the pseudonym: "
+        f"{kept or 'none'}); audit entry names it {erasure.pseudonym}",
         highlight=False,
     )
 

@@ -112,11 +112,34 @@ MERGE_RULES = (
         merging.move_partner_transactions,
     ),
     MergeRule("loyalty_draw_winners", ("loyalty_draw_winners",), merging.merge_draw_winners),
+    MergeRule("loyalty_draw_entrants", ("loyalty_draw_entrants",), merging.merge_draw_entrants),
 )
 """The accounts first (and through them their entries, lots, consumptions and events),
 then every program table; tier states are evaluated again over the merged history."""
 
 ERASURE = ErasurePlan(
+    deleted=(
+        "loyalty_events",  # the outbox of the customer's own accounts
+        "loyalty_deliveries",
+        "loyalty_tier_states",  # derived from the orders, recomputed for nobody
+        "loyalty_badges",
+    ),
+    kept={
+        "loyalty_accounts": "the ledger's accounts: balances are the program's liability",
+        "loyalty_lots": "points earned and their expiry: liability and breakage",
+        "loyalty_entries": "the append-only ledger: every balance and report sums it",
+        "loyalty_lot_consumptions": "which lots each spend used: breakage",
+        "loyalty_rewards": "rewards issued and redeemed: the program's cost",
+        "loyalty_partner_transactions": "what partners and the program owe each other",
+        "loyalty_donations": "donations passed on to the causes",
+        "loyalty_draw_winners": "a prize draw's result, verifiable by anyone",
+        "loyalty_draw_entrants": "who a prize draw was drawn from, to verify it",
+        "loyalty_memberships": "paid subscriptions",
+        "loyalty_membership_payments": "membership charges and refunds",
+        "loyalty_referrals": "the other party's referral and the rewards paid for it",
+    },
+    # Household accounts' entries (keys with the member's id, a reason naming them) and the
+    # outbox of such accounts outlive the member's own rows: scrubbed as mentions.
     mention_tables=("loyalty_events",),
     not_customer_data={
         "loyalty_draws": "a draw's seed and rule; its winners are in loyalty_draw_winners",

@@ -17,8 +17,10 @@ composition root by :mod:`regulars.loyalty.contribution`; ``regulars worker`` ru
   job's lease meanwhile; never re-sent after a 2xx).
 * ``loyalty.gifts``: every day at 01:00 **UTC**, the birthday and holiday gifts due on each
   customer's local date (:func:`~regulars.loyalty.program_store.gifts.grant_due_gifts`).
-* ``loyalty.memberships`` and ``loyalty.referrals``: every day at 01:00 shop time, renew
-  the paid memberships and reward the referrals that are due.
+* ``loyalty.memberships``, ``loyalty.referrals`` and ``loyalty.tiers``: every day at 01:00
+  shop time, renew the paid memberships, reward the referrals that are due and store the
+  tier downgrades whose window and grace ended (without waiting for the customer's next
+  order).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from regulars.loyalty.points.expiry import emit_expiry_warnings, expire_due
 from regulars.loyalty.program_store.gifts import grant_due_gifts
 from regulars.loyalty.program_store.membership import renew_all
 from regulars.loyalty.program_store.referrals import evaluate_all
+from regulars.loyalty.program_store.tier_clubs import evaluate_all_clubs
 from regulars.loyalty.webhooks import TIMEOUT_S, deliver_due
 from regulars.worker.registry import JobContext, Registration
 from regulars.worker.schedule import Daily, Every
@@ -40,6 +43,7 @@ WEBHOOKS = "loyalty.webhooks"
 LOYALTY_GIFTS = "loyalty.gifts"
 MEMBERSHIPS_RENEW = "loyalty.memberships"
 REFERRALS_EVALUATE = "loyalty.referrals"
+TIERS_EVALUATE = "loyalty.tiers"
 
 EXPIRE_HOUR = 2
 WARN_HOUR = 4
@@ -108,6 +112,13 @@ def evaluate_referrals(ctx: JobContext) -> dict[str, int]:
     return evaluate_all(ctx.session, ctx.now)
 
 
+def evaluate_tiers(ctx: JobContext) -> dict[str, int]:
+    """Evaluate every held tier on to now and store downgrades
+    (:func:`regulars.loyalty.program_store.tier_clubs.evaluate_all_clubs`); idempotent by the
+    tier change keys."""
+    return evaluate_all_clubs(ctx.session, ctx.now)
+
+
 JOBS = (
     Registration(EXPIRE, expire_job, schedule=expire_schedule, max_attempts=3),
     Registration(EXPIRY_WARNINGS, expiry_warnings_job, schedule=warning_schedule, max_attempts=3),
@@ -115,5 +126,6 @@ JOBS = (
     Registration(LOYALTY_GIFTS, gifts_job, schedule=gifts_schedule, max_attempts=3),
     Registration(MEMBERSHIPS_RENEW, renew_memberships, schedule=early_morning),
     Registration(REFERRALS_EVALUATE, evaluate_referrals, schedule=early_morning),
+    Registration(TIERS_EVALUATE, evaluate_tiers, schedule=early_morning),
 )
 """Every loyalty job with its schedule and attempts."""

@@ -64,6 +64,8 @@ loyalty accounts moved, in the merge's transaction. Nothing a customer was given
   the customer).
 * ``loyalty_draw_winners`` (:func:`merge_draw_winners`): moved; when both won one draw, the
   better (smaller) rank stays and the other goes (a customer wins a draw once).
+* ``loyalty_draw_entrants`` (:func:`merge_draw_entrants`): moved with the ticket drawn on;
+  when both entered one draw, the smaller ticket stays (the one the draw ranked first).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ from regulars.loyalty.accounting.enrolment import Holder, holder_of
 from regulars.loyalty.catalogue import household_rules
 from regulars.loyalty.program_store.tables import (
     Donation,
+    DrawEntrant,
     DrawWinner,
     LoyaltyBadge,
     LoyaltyReward,
@@ -358,6 +361,26 @@ def merge_draw_winners(conn: Connection, survivor_id: str, duplicate_id: str) ->
     moved = conn.execute(
         update(DrawWinner)
         .where(DrawWinner.customer_id == duplicate_id)
+        .values(customer_id=survivor_id)
+    )
+    return moved.rowcount
+
+
+def merge_draw_entrants(conn: Connection, survivor_id: str, duplicate_id: str) -> int:
+    """Move the duplicate's draw entries; when both entered one draw, the smaller ticket
+    stays. Returns how many entries moved."""
+    mine = aliased(DrawEntrant)
+    both = conn.execute(
+        select(DrawEntrant.id, DrawEntrant.ticket, mine.id, mine.ticket)
+        .join(mine, and_(mine.draw_id == DrawEntrant.draw_id, mine.customer_id == survivor_id))
+        .where(DrawEntrant.customer_id == duplicate_id)
+    ).all()
+    for their_id, their_ticket, own_id, own_ticket in both:
+        loser = own_id if their_ticket < own_ticket else their_id
+        conn.execute(delete(DrawEntrant).where(DrawEntrant.id == loser))
+    moved = conn.execute(
+        update(DrawEntrant)
+        .where(DrawEntrant.customer_id == duplicate_id)
         .values(customer_id=survivor_id)
     )
     return moved.rowcount

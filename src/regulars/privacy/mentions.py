@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, String, Table, Text, cast, or_, select, update
@@ -24,13 +24,19 @@ MIN_IDENTIFIER_LENGTH = 3
 
 
 class Identifiers:
-    """The strings that name one customer, matched case-insensitively."""
+    """The strings that name one customer, matched case-insensitively.
 
-    def __init__(self, values: Iterable[str | None]) -> None:
+    ``own`` gives some of them their own replacement: each id (the customer's and every id
+    merged into it) becomes its own pseudonym, so two keys that differed only by the id
+    (the same badge earned under the old id and the new one) stay two keys.
+    """
+
+    def __init__(self, values: Iterable[str | None], own: Mapping[str, str] | None = None) -> None:
         kept = {v.strip() for v in values if v and len(v.strip()) >= MIN_IDENTIFIER_LENGTH}
         self.values = sorted(kept, key=lambda v: (-len(v), v))  # longest first
         alternatives = "|".join(re.escape(v) for v in self.values)
         self._pattern = re.compile(alternatives, re.IGNORECASE) if self.values else None
+        self._own = {k.strip().casefold(): v for k, v in (own or {}).items()}
 
     def found_in(self, value: Any) -> bool:
         """Whether ``value`` (a string, or JSON made of dicts and lists) mentions one."""
@@ -49,7 +55,9 @@ class Identifiers:
         if self._pattern is None:
             return value
         if isinstance(value, str):
-            return self._pattern.sub(replacement, value)
+            return self._pattern.sub(
+                lambda found: self._own.get(found.group(0).casefold(), replacement), value
+            )
         if isinstance(value, dict):
             return {
                 self.replaced(k, replacement): self.replaced(v, replacement)
@@ -74,35 +82,47 @@ def text_columns(table: Table) -> list[str]:
     return [c.name for c in table.columns if isinstance(c.type, (String, Text, JSON))]
 
 
-def _may_mention(table: Table, identifiers: Identifiers) -> ColumnElement[bool]:
+def _may_mention(
+    table: Table, columns: Sequence[str], identifiers: Identifiers
+) -> ColumnElement[bool]:
     checks = [
         cast(table.c[name], Text).icontains(spelling, autoescape=True)
-        for name in text_columns(table)
+        for name in columns
         for spelling in sorted(identifiers.spellings())
     ]
     return or_(*checks)
 
 
 def mentioning_rows(
-    session: Session, table: Table, identifiers: Identifiers
+    session: Session,
+    table: Table,
+    identifiers: Identifiers,
+    columns: Sequence[str] | None = None,
 ) -> Sequence[dict[str, Any]]:
-    """The rows of ``table`` that mention the customer, ordered by primary key."""
-    if not identifiers.values or not text_columns(table):
+    """The rows of ``table`` that mention the customer in ``columns`` (default: every text
+    and JSON column), ordered by primary key."""
+    columns = text_columns(table) if columns is None else columns
+    if not identifiers.values or not columns:
         return []
     candidates = session.execute(
-        select(table).where(_may_mention(table, identifiers)).order_by(*table.primary_key)
+        select(table).where(_may_mention(table, columns, identifiers)).order_by(*table.primary_key)
     ).mappings()
-    columns = text_columns(table)
     return [dict(row) for row in candidates if any(identifiers.found_in(row[c]) for c in columns)]
 
 
 def scrub_mentions(
-    session: Session, table: Table, identifiers: Identifiers, replacement: str
+    session: Session,
+    table: Table,
+    identifiers: Identifiers,
+    replacement: str,
+    columns: Sequence[str] | None = None,
 ) -> int:
-    """Replace the customer's mentions in ``table`` by ``replacement``; returns rows changed."""
-    rows = mentioning_rows(session, table, identifiers)
+    """Replace the customer's mentions in ``columns`` of ``table`` (default: every text and
+    JSON column) by ``replacement``; returns the rows changed."""
+    columns = text_columns(table) if columns is None else columns
+    rows = mentioning_rows(session, table, identifiers, columns)
     key = list(table.primary_key)
     for row in rows:
-        changes = {c: identifiers.replaced(row[c], replacement) for c in text_columns(table)}
+        changes = {c: identifiers.replaced(row[c], replacement) for c in columns}
         session.execute(update(table).where(*(k == row[k.name] for k in key)).values(changes))
     return len(rows)

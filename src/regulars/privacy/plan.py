@@ -63,7 +63,23 @@ LOOSE_REFERENCES = (
 """References without a foreign key that the metadata cannot show."""
 
 STORE_TABLES = ErasurePlan(
-    mention_tables=("audit_log", "jobs"),
+    deleted=(
+        "customers",
+        "consents",
+        "events",
+        "customer_scores",
+        "customer_aliases",
+        "idempotency_keys",
+    ),
+    kept={
+        "orders": "sales: revenue, tax and the loyalty ledger refer to them",
+        "order_lines": "what was sold, with the order",
+        "order_returns": "refunds, with the order",
+    },
+    # Another customer's profile may name this one (``{"referred_by": "anna@…"}``): only its
+    # attributes are scrubbed, never another person's name or e-mail address.
+    mention_tables=("audit_log", "jobs", "customers"),
+    mention_columns={"customers": ("attributes",)},
     not_customer_data={
         "products": "the catalogue",
         "product_price_history": "list prices of the catalogue",
@@ -71,8 +87,9 @@ STORE_TABLES = ErasurePlan(
         "api_keys": "credentials of the shop's API clients",
     },
 )
-"""The store's own tables that name customers in text and JSON (scrubbed on erasure), and
-those that hold no customer's data, each with the reason."""
+"""The erasure rules of the store's own tables: the customer tables deleted and kept, the
+tables that name customers in text and JSON (scrubbed on erasure), and those that hold no
+customer's data, each with the reason."""
 
 
 @dataclass
@@ -80,8 +97,14 @@ class CustomerPlan:
     """The customer tables of a metadata and how to find one customer's rows in them."""
 
     metadata: MetaData
+    deleted: tuple[str, ...] = ()
+    """Customer tables whose rows of the customer are deleted on erasure."""
+    kept: dict[str, str] = field(default_factory=dict)
+    """Customer tables whose rows are kept on erasure, re-keyed to the pseudonym, with why."""
     mention_tables: tuple[str, ...] = ()
     """Tables whose text and JSON columns may name a customer (scrubbed on erasure)."""
+    mention_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The columns scrubbed in a mention table listed here (the others: all text and JSON)."""
     not_customer_data: dict[str, str] = field(default_factory=dict)
     """Tables that hold no customer's data, each with the reason."""
     references: dict[str, list[Reference]] = field(default_factory=dict)
@@ -125,7 +148,10 @@ def customer_plan(metadata: MetaData, declarations: Sequence[ErasurePlan]) -> Cu
     declared = (STORE_TABLES, *declarations)
     plan = CustomerPlan(
         metadata,
+        deleted=tuple(t for d in declared for t in d.deleted),
+        kept={t: why for d in declared for t, why in d.kept.items()},
         mention_tables=tuple(t for d in declared for t in d.mention_tables),
+        mention_columns={t: c for d in declared for t, c in d.mention_columns.items()},
         not_customer_data={t: why for d in declared for t, why in d.not_customer_data.items()},
         references={CUSTOMERS: []},
     )
@@ -175,3 +201,26 @@ def unclassified_tables(plan: CustomerPlan) -> list[str]:
     """
     known = set(plan.references) | set(plan.mention_tables) | set(plan.not_customer_data)
     return sorted(set(plan.metadata.tables) - known)
+
+
+def tables_without_erasure_rule(plan: CustomerPlan) -> list[str]:
+    """Customer tables of the plan that are neither deleted nor kept, or both (should be
+    none): every table that holds a customer's rows says what erasure does to them, the way
+    every one has a merge rule."""
+    deleted, kept = set(plan.deleted), set(plan.kept)
+    return sorted(t for t in plan.references if (t in deleted) == (t in kept))
+
+
+def erasure_rules(plan: CustomerPlan) -> dict[str, str]:
+    """Every table of the plan's metadata and what erasure does to it: ``delete``,
+    ``keep``, ``scrub`` (mentions), ``none`` (no customer's data) or ``missing``."""
+    rules = {}
+    for name in plan.metadata.tables:
+        if name in plan.references:
+            rule = "delete" if name in plan.deleted else "keep" if name in plan.kept else "missing"
+        elif name in plan.mention_tables:
+            rule = "scrub"
+        else:
+            rule = "none" if name in plan.not_customer_data else "missing"
+        rules[name] = rule
+    return rules

@@ -18,7 +18,16 @@ log = logging.getLogger("regulars.worker")
 
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 SCORES_REFRESH = "scores.refresh"
-SCORE_COLUMNS = ("segment", "kind", "stage", "p_alive", "clv_12m", "churn_risk", "computed_at")
+SCORE_COLUMNS = (
+    "segment",
+    "kind",
+    "stage",
+    "p_alive",
+    "clv_12m",
+    "churn_risk",
+    "computed_at",
+    "stale_reason",
+)
 
 
 def nightly(settings: Settings) -> Daily:

@@ -23,14 +23,18 @@
    so the table always describes one run.
 
 When a model cannot be fitted (too little data: :class:`~regulars.errors.ModelFitError`)
-its columns are written as NULL and :attr:`RefreshResult.problems` says why; the
-analytics-only scores are written all the same.
+its columns are **not overwritten**: a customer scored before keeps the values of the last
+run that computed them (NULL for a customer never scored), every row written says why in
+``stale_reason``, and :attr:`RefreshResult.problems` says it too; the analytics-only scores
+are written all the same. When no customer can be scored at all, nothing is deleted: the
+stored rows stay, marked stale with the reason. A run that computes everything clears
+``stale_reason``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -39,7 +43,7 @@ import ibis
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Engine, Table, delete
+from sqlalchemy import Engine, Table, delete, update
 from threadpoolctl import threadpool_limits
 
 from regulars.analytics.customer_table import customer_table
@@ -58,6 +62,7 @@ SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 WRITE_BATCH = 10_000
 CHURN_HORIZON_DAYS = 90
 SCORE_FIELDS = ("segment", "kind", "stage", "p_alive", "clv_12m", "churn_risk")
+VALUE_FIELDS = ("p_alive", "clv_12m")
 
 Progress = Callable[[str], None]
 
@@ -71,6 +76,15 @@ class Scores:
 
     table: pa.Table
     problems: list[str] = field(default_factory=list)
+    stale: dict[str, str] = field(default_factory=dict)
+    """The fields this run could not compute, each with the reason (their stored values
+    are kept)."""
+
+    def stale_reason(self) -> str | None:
+        """What the stored rows say about the fields kept, None when none is."""
+        if not self.problems:
+            return None
+        return "; ".join(self.problems) + " (previous values kept)"
 
 
 def _probability(values: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -102,11 +116,14 @@ def _left_join(base: pa.Table, scores: pa.Table | None, columns: dict[str, str])
     return base.join(picked, "customer_id", join_type="left outer")
 
 
-def _model(problems: list[str], what: str, run: Callable[[], pa.Table]) -> pa.Table | None:
+def _model(
+    scores: Scores, what: str, fields: tuple[str, ...], run: Callable[[], pa.Table]
+) -> pa.Table | None:
     try:
         return run()
     except ModelFitError as exc:
-        problems.append(f"{what}: {exc}")
+        scores.problems.append(f"{what}: {exc}")
+        scores.stale.update(dict.fromkeys(fields, str(exc)))
         return None
 
 
@@ -118,19 +135,22 @@ def compute_scores(orders: ibis.Table, *, as_of: date, activity_window_days: int
     """
     labels = customer_table(orders, as_of=as_of, activity_window_days=activity_window_days)
     table = labels.select("customer_id", "segment", "kind", "stage").to_pyarrow()
-    problems: list[str] = []
+    result = Scores(table)
     if table.num_rows == 0:
-        problems.append(f"no customer has a counted purchase before {as_of}")
+        result.problems.append(f"no customer has a counted purchase before {as_of}")
+        result.stale = dict.fromkeys(SCORE_FIELDS, result.problems[0])
         value = risk = None
     else:
         value = _model(
-            problems,
+            result,
             "value model",
+            VALUE_FIELDS,
             lambda: score_customers(orders, as_of=as_of, model=DEFAULT_MODEL),
         )
         risk = _model(
-            problems,
+            result,
             "churn model",
+            ("churn_risk",),
             lambda: churn_risk(orders, as_of=as_of, horizon_days=CHURN_HORIZON_DAYS),
         )
     table = _left_join(table, value, {"p_alive": "p_alive", "clv_12m": "clv_12m"})
@@ -145,53 +165,62 @@ def compute_scores(orders: ibis.Table, *, as_of: date, activity_window_days: int
     table = table.set_column(
         table.schema.get_field_index("churn_risk"), "churn_risk", _probability(table["churn_risk"])
     )
-    return Scores(table.select(["customer_id", *SCORE_FIELDS]), problems)
+    result.table = table.select(["customer_id", *SCORE_FIELDS])
+    return result
 
 
 # -- writing ------------------------------------------------------------------------------
 
 
-def _upsert(engine: Engine) -> Any:
+def _upsert(engine: Engine, kept: Collection[str]) -> Any:
+    """The batch upsert; the ``kept`` fields of a stored row are not overwritten."""
     statement = dialect_insert(engine, SCORES)
-    fields = (*SCORE_FIELDS, "computed_at")
+    fields = (*(f for f in SCORE_FIELDS if f not in kept), "computed_at", "stale_reason")
     return statement.on_conflict_do_update(
         index_elements=["customer_id"], set_={name: statement.excluded[name] for name in fields}
     )
 
 
 def _rows(
-    table: pa.Table, batch_size: int, computed_at: datetime
+    table: pa.Table, batch_size: int, computed_at: datetime, stale_reason: str | None
 ) -> Iterator[list[dict[str, Any]]]:
     for batch in table.to_batches(max_chunksize=batch_size):
         if batch.num_rows:
             rows = batch.to_pylist()
             for row in rows:
                 row["computed_at"] = computed_at
+                row["stale_reason"] = stale_reason
             yield rows
 
 
 def write_scores(
     engine: Engine,
-    scores: pa.Table,
+    scores: Scores,
     *,
     computed_at: datetime,
     batch_size: int = WRITE_BATCH,
     progress: Progress | None = None,
 ) -> tuple[int, int]:
-    """Upsert ``scores`` into ``customer_scores`` (one transaction per batch), then delete
-    the rows older than ``computed_at``. Returns (rows written, rows deleted).
+    """Upsert ``scores`` into ``customer_scores`` (one transaction per batch), keeping the
+    stored values of the fields it could not compute, then delete the rows older than
+    ``computed_at`` — unless it scored nobody: then the stored rows stay, marked stale.
+    Returns (rows written, rows deleted).
 
     Re-running with the same scores changes nothing but ``computed_at``.
     """
     step = progress or (lambda _description: None)
-    statement = _upsert(engine)
+    statement = _upsert(engine, scores.stale)
+    reason = scores.stale_reason()
     written = 0
-    for rows in _rows(scores, batch_size, computed_at):
+    for rows in _rows(scores.table, batch_size, computed_at, reason):
         with engine.begin() as conn:
             conn.execute(statement, rows)
         written += len(rows)
-        step(f"scores written {written:,}/{scores.num_rows:,}")
+        step(f"scores written {written:,}/{scores.table.num_rows:,}")
     with engine.begin() as conn:
+        if scores.table.num_rows == 0:
+            conn.execute(update(SCORES).values(stale_reason=reason))
+            return written, 0
         removed = conn.execute(delete(SCORES).where(SCORES.c.computed_at < computed_at)).rowcount
     return written, removed
 
@@ -224,7 +253,7 @@ class RefreshResult:
             f"({total:.1f} s)."
         )
         for problem in self.problems:
-            text += f"\nNot computed: {problem} (written as NULL)."
+            text += f"\nNot computed: {problem} (previous values kept, marked stale)."
         return text
 
 
@@ -269,9 +298,7 @@ def refresh_scores(
         shop.con.disconnect()
 
     started = time.perf_counter()
-    written, removed = write_scores(
-        engine, scores.table, computed_at=now.astimezone(UTC), progress=step
-    )
+    written, removed = write_scores(engine, scores, computed_at=now.astimezone(UTC), progress=step)
     seconds["write"] = time.perf_counter() - started
     return RefreshResult(
         as_of=as_of,

@@ -4,7 +4,9 @@
 
 * SQLite (``sqlite:///path.db``; the embedded default): every connection gets
   ``PRAGMA journal_mode=WAL`` (readers do not block the writer), ``PRAGMA foreign_keys=ON``
-  (SQLite ignores foreign keys, cascades included, without it) and a busy timeout.
+  (SQLite ignores foreign keys, cascades included, without it), ``PRAGMA secure_delete=ON``
+  (deleted and overwritten values are zeroed in the file, not left in free space: an
+  erasure must not stay readable there; see :func:`checkpoint`) and a busy timeout.
 * PostgreSQL through psycopg 3: ``postgresql+psycopg://…``; plain ``postgresql://`` and
   ``postgres://`` are rewritten to it.
 """
@@ -55,6 +57,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
@@ -73,6 +76,17 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
     return engine
+
+
+def checkpoint(engine: Engine) -> None:
+    """After an erasure on SQLite: copy the write-ahead log into the database file and
+    truncate it, so the erased values do not stay readable in the ``-wal`` file while the
+    server runs (in the file itself ``secure_delete`` has zeroed them). Nothing on other
+    databases (PostgreSQL: see docs/privacy.md on VACUUM)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -238,6 +238,9 @@ class CustomerScore(Base):
     clv_12m: Mapped[Decimal | None] = mapped_column(MONEY)
     churn_risk: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    stale_reason: Mapped[str | None] = mapped_column(Text)
+    """Why some scores are older than ``computed_at`` (a model could not be fitted on the
+    last run, which kept them); None when the last run computed every one."""
 
     customer: Mapped[Customer] = relationship(back_populates="score")
 

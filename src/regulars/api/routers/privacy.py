@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request, Response
 
 from regulars.api.deps import SessionDep, require
 from regulars.api.keys import PRIVACY_ADMIN, actor_of
@@ -17,6 +17,7 @@ from regulars.api.problems import ApiProblemError
 from regulars.api.schemas.admin import CustomerExport
 from regulars.privacy import UnknownCustomerError, erase_customer, export_customer
 from regulars.privacy.secret import server_secret
+from regulars.store.session import checkpoint
 from regulars.store.tables import ApiKey
 from regulars.wiring import customer_plan
 
@@ -59,13 +60,19 @@ def export(
 
 @router.delete("/{customer_id}", status_code=204, responses=_NOT_FOUND)
 def erase(
-    customer_id: CustomerId, session: SessionDep, key: PrivacyAdmin, server_key: SecretDep
+    customer_id: CustomerId,
+    session: SessionDep,
+    key: PrivacyAdmin,
+    server_key: SecretDep,
+    after: BackgroundTasks,
 ) -> Response:
-    """Erase the customer from every table for good (GDPR art. 17); 204 when done."""
+    """Erase the customer's personal data for good, keeping the business's records under a
+    pseudonym (GDPR art. 17); 204 when done."""
     try:
         erase_customer(
             session, customer_id, actor=actor_of(key), secret=server_key, plan=customer_plan()
         )
     except UnknownCustomerError as exc:
         raise _not_found(exc) from None
+    after.add_task(checkpoint, session.get_bind().engine)  # once the erasure is committed
     return Response(status_code=204)

@@ -70,6 +70,11 @@ class Scores(BaseModel):
     clv_12m: MoneyOut | None
     churn_risk: float | None
     computed_at: datetime
+    stale_reason: str | None = Field(
+        None,
+        description="Why some scores are older than computed_at: a model could not be fitted "
+        "on the last refresh, which kept their previous values; null when all are current.",
+    )
 
 
 class PurchaseStats(BaseModel):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
 from regulars.loyalty.catalogue import lock_program, typed_config
-from regulars.loyalty.program_store.tables import Draw, DrawWinner
+from regulars.loyalty.program_store.tables import Draw, DrawEntrant, DrawWinner
 from regulars.loyalty.program_types import DrawConfig, draws
 from regulars.loyalty.program_types.history import Purchase
 from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
@@ -124,7 +124,8 @@ def run_draw(
             f"the draw '{program.code}' can run once its period ends at "
             f"{config.ends_at.isoformat()}"
         )
-    result = draws.draw(config, eligible_ids(session, program, config), seed or draws.new_seed())
+    entrants = eligible_ids(session, program, config)
+    result = draws.draw(config, entrants, seed or draws.new_seed())
     stored = Draw(
         program_id=program.id,
         seed=result.seed,
@@ -143,6 +144,10 @@ def run_draw(
         for rank, cid in enumerate(result.winners, start=1)
     ]
     session.add_all(winners)
+    session.add_all(
+        DrawEntrant(draw_id=stored.id, customer_id=cid, ticket=draws.ticket(result.seed, cid))
+        for cid in set(entrants)
+    )
     session.flush()
     record(
         session,
@@ -164,16 +169,26 @@ class Verification:
 
 
 def verify(session: Session, program: LoyaltyProgram) -> Verification | None:
-    """Re-draw with the stored seed from the store as it is now (None: not drawn yet)."""
+    """Re-draw with the stored seed from the store as it is now (None: not drawn yet).
+
+    A draw that stored its entrants is compared with them, each keeping the ticket it was
+    drawn with: an erased entrant is found under their pseudonym on both sides (their
+    orders and their entry are kept, re-keyed), so erasure does not break the draw. A draw
+    made before entrants were stored is compared by the eligible list's SHA-256."""
     stored = find_draw(session, program)
     if stored is None:
         return None
     config = DrawConfig.model_validate(stored.rule)
-    again = draws.draw(config, eligible_ids(session, program, config), stored.seed)
+    draw_id = session.scalars(select(Draw.id).where(Draw.program_id == program.id)).one()
+    held = select(DrawEntrant.customer_id, DrawEntrant.ticket).where(DrawEntrant.draw_id == draw_id)
+    entrants = dict(session.execute(held).tuples().all())
+    now = eligible_ids(session, program, config)
+    again = draws.draw(config, now, stored.seed, tickets=entrants)
     winners = [cid for _, cid, _ in stored.winners]
+    if entrants:
+        same_eligible = set(now) == set(entrants)
+    else:
+        same_eligible = again.eligible_sha256 == stored.eligible_sha256
     return Verification(
-        again.eligible_sha256,
-        again.winners,
-        again.eligible_sha256 == stored.eligible_sha256,
-        again.winners == winners,
+        again.eligible_sha256, again.winners, same_eligible, again.winners == winners
     )

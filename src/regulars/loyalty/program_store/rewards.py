@@ -19,6 +19,7 @@ from regulars.errors import RegularsError
 from regulars.loyalty.catalogue import program_config
 from regulars.loyalty.program_store.apply import rowcount
 from regulars.loyalty.program_store.tables import LoyaltyBadge, LoyaltyReward, LoyaltyTierState
+from regulars.loyalty.program_store.tier_clubs import state_now
 from regulars.loyalty.program_types import TierClubConfig
 from regulars.loyalty.tables import LoyaltyProgram
 
@@ -101,8 +102,12 @@ class TierView:
     perks: list[str]
 
 
-def tier_views(session: Session, customer_id: str) -> list[TierView]:
-    """The customer's tier in every tier club they have a state in."""
+def tier_views(session: Session, customer_id: str, now: datetime | None = None) -> list[TierView]:
+    """The customer's tier now in every tier club they have a state in: the stored state
+    evaluated on to now (:func:`~regulars.loyalty.program_store.tier_clubs.state_now`), so a
+    tier whose window and grace ended shows as lost before the nightly evaluation stores it,
+    as the account view and the quote say."""
+    now = now or utcnow()
     rows = session.execute(
         select(LoyaltyTierState, LoyaltyProgram)
         .join(LoyaltyProgram, LoyaltyProgram.id == LoyaltyTierState.program_id)
@@ -110,9 +115,10 @@ def tier_views(session: Session, customer_id: str) -> list[TierView]:
         .order_by(LoyaltyProgram.id)
     ).all()
     views = []
-    for state, program in rows:
+    for stored, program in rows:
         config = program_config(program)
         assert isinstance(config, TierClubConfig)  # only tier clubs have a tier state
+        state = state_now(session, program, config, customer_id, max(now, stored.as_of))
         tier = config.tier(state.tier)
         ends = None
         if state.tier is not None and state.window_start is not None:
@@ -121,7 +127,7 @@ def tier_views(session: Session, customer_id: str) -> list[TierView]:
             TierView(
                 program.code,
                 state.tier,
-                state.since,
+                stored.since if state.tier == stored.tier else None,
                 state.window_start,
                 ends,
                 state.grace_until,

@@ -205,6 +205,22 @@ class DrawWinner(Base):
     ticket: Mapped[str] = mapped_column(String(64))
 
 
+class DrawEntrant(Base):
+    """Who a draw was drawn from, with their ticket, stored when it ran: an erased entrant
+    stays an entrant under their pseudonym with the ticket they had, so the draw still
+    verifies (:func:`regulars.loyalty.program_store.draws.verify`)."""
+
+    __tablename__ = "loyalty_draw_entrants"
+    __table_args__ = (UniqueConstraint("draw_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    draw_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey("loyalty_draws.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(
+        String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE), index=True
+    )
+    ticket: Mapped[str] = mapped_column(String(64))
+
+
 class Membership(Base):
     """A customer's paid membership of a membership program: the current period, and
     whether (and when) it ends. One row per customer and program; subscribing again after

@@ -7,7 +7,9 @@ from no state over the whole history (:func:`evaluation_start`); the new state i
 (:func:`run_tiers`; :func:`~regulars.loyalty.program_store.apply.apply_tier_history` for a
 history evaluated again). The same evaluation, without writing, gives the tier an order
 earns at in the ``points`` programs (:func:`club_tiers`, :func:`earning_tier`,
-:func:`tiers_for_order`): ``tiers`` is the one tier model.
+:func:`tiers_for_order`) and the tier the account shows (:func:`state_now`): ``tiers`` is
+the one tier model. Downgrades do not wait for an order: :func:`evaluate_all_clubs`, the
+nightly ``loyalty.tiers`` job, evaluates every held tier on to now and stores it.
 """
 
 from __future__ import annotations
@@ -205,3 +207,49 @@ def reevaluate_club(
     history = customer_history(session, customer_id)
     run_tiers(session, program, config, customer_id, history, Cause(cause_key, row.as_of))
     return 1
+
+
+def state_now(
+    session: Session,
+    program: LoyaltyProgram,
+    config: TierClubConfig,
+    customer_id: str,
+    at: datetime,
+) -> tiers.TierState:
+    """The customer's state in the club at ``at``, the stored state evaluated on (reads only):
+    what the account view shows, the same evaluation the quote and the next order make."""
+    row = session.scalars(
+        select(LoyaltyTierState).where(
+            LoyaltyTierState.program_id == program.id,
+            LoyaltyTierState.customer_id == customer_id,
+        )
+    ).one_or_none()
+    last = stored_tier_state(row, customer_id)
+    events = qualifying_events(session, config, customer_id, customer_history(session, customer_id))
+    return tiers.evaluate(config, events, evaluation_start(last, at), at).state
+
+
+def evaluate_all_clubs(session: Session, now: datetime) -> dict[str, int]:
+    """Evaluate every customer holding a tier in a running club on to ``now`` and store the
+    state (the window ended, the grace ran out: the downgrade happens now, with its
+    ``tier_changed`` event, not at the customer's next order). Idempotent: a second run at
+    the same ``now`` changes nothing. Returns the customers evaluated and the tiers changed."""
+    evaluated = changed = 0
+    for program in running_programs(session, ("tiers",), now):
+        config = program_config(program)
+        assert isinstance(config, TierClubConfig)  # running_programs of type "tiers"
+        holders = session.scalars(
+            select(LoyaltyTierState.customer_id).where(
+                LoyaltyTierState.program_id == program.id,
+                LoyaltyTierState.tier.is_not(None),
+                LoyaltyTierState.as_of < now,
+            )
+        ).all()
+        for customer_id in holders:
+            lock_customer(session, customer_id)
+            history = customer_history(session, customer_id)
+            cause = Cause(f"tiers:{now.isoformat()}", now)
+            applied = run_tiers(session, program, config, customer_id, history, cause)
+            evaluated += 1
+            changed += applied.tier_changes
+    return {"evaluated": evaluated, "tier_changes": changed}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -106,12 +106,21 @@ def ticket(seed: str, customer_id: str) -> str:
     return _sha256(f"{seed}\n{customer_id}")
 
 
-def draw(config: DrawConfig, eligible_ids: Iterable[str], seed: str) -> DrawResult:
-    """Draw ``config.winners`` distinct winners (all of them if fewer are eligible)."""
+def draw(
+    config: DrawConfig,
+    eligible_ids: Iterable[str],
+    seed: str,
+    tickets: Mapping[str, str] | None = None,
+) -> DrawResult:
+    """Draw ``config.winners`` distinct winners (all of them if fewer are eligible).
+
+    ``tickets`` are the tickets a draw was made with, by customer id: an id there keeps its
+    ticket (an entrant erased since holds a pseudonym, whose own ticket would differ)."""
     if not seed:
         raise ValueError("seed: a non-empty seed is required (store it with the draw)")
     ids = sorted(set(eligible_ids))
-    ranked = sorted(ids, key=lambda cid: (ticket(seed, cid), cid))
+    held = tickets or {}
+    ranked = sorted(ids, key=lambda cid: (held.get(cid) or ticket(seed, cid), cid))
     winners = ranked[: config.winners]
     prizes = [
         Gift(key=f"draw:{config.code}:{cid}", gift=config.prize, reason=f"draw {config.code}")
