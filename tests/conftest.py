@@ -165,6 +165,28 @@ def store_engine(empty_engine: Engine) -> Engine:
     return empty_engine
 
 
+def _assert_same(got: Any, expected: Any) -> None:
+    """Equal, floats to 1e-9 relative: engines may add a column's floats in another order."""
+    if isinstance(expected, dict):
+        assert got.keys() == expected.keys()
+        for key in expected:
+            _assert_same(got[key], expected[key])
+    elif isinstance(expected, list | tuple):
+        assert len(got) == len(expected)
+        for item, wanted in zip(got, expected, strict=True):
+            _assert_same(item, wanted)
+    elif isinstance(expected, float):
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    else:
+        assert got == expected  # counts, money (Decimal), dates, labels: exact
+
+
+@pytest.fixture(scope="session")
+def assert_same() -> Callable[[Any, Any], None]:
+    """The cross-engine comparison: exact for counts and money, 1e-9 for rates."""
+    return _assert_same
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """``diverges(engine, reason=…)``: a strict expected failure on that engine only."""
     for item in items:

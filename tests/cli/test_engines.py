@@ -4,9 +4,11 @@ the same numbers from every source and engine, and one-line errors for every mis
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from regulars.errors import RegularsError
 from regulars.store.session import make_engine
 
 runner = CliRunner()
+POSTGRES_URL = os.environ.get("REGULARS_TEST_POSTGRES_URL")
 
 ORDERS_CSV = """order_id,customer_id,ordered_at,amount
 1,alice,2025-01-10,10.00
@@ -117,11 +120,9 @@ def test_table_on_a_duckdb_file(history_csv: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="no PostgreSQL for the tests")
 def test_table_on_postgresql(orders_csv: Path) -> None:
-    from tests.conftest import POSTGRES_URL
-
-    if not POSTGRES_URL:
-        pytest.skip("no PostgreSQL for the tests")
+    assert POSTGRES_URL
     schema = f"regulars_test_{uuid.uuid4().hex[:12]}"
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as conn:
@@ -207,7 +208,9 @@ def test_spark_without_its_extra_says_how_to_install_it(monkeypatch: pytest.Monk
 
 @pytest.mark.spark
 @pytest.mark.filterwarnings("ignore::regulars.models.estimation.ModelConvergenceWarning")
-def test_metrics_and_fit_on_spark_match_duckdb(history_csv: Path, spark: Any) -> None:
+def test_metrics_and_fit_on_spark_match_duckdb(
+    history_csv: Path, spark: Any, assert_same: Callable[[Any, Any], None]
+) -> None:
     # The CLI's session is the test run's (getOrCreate): no second Spark start.
     on_spark = _metrics(str(history_csv), "--engine", "spark")
     assert on_spark == _metrics(str(history_csv))
@@ -216,20 +219,4 @@ def test_metrics_and_fit_on_spark_match_duckdb(history_csv: Path, spark: Any) ->
     spark_fit = runner.invoke(app, [*fit_args, "--engine", "spark"])
     assert spark_fit.exit_code == 0, spark_fit.output
     # Parameters equal; sums over customers may add in another order (1e-16 apart).
-    _assert_close(json.loads(spark_fit.output), json.loads(duck.output))
-
-
-def _assert_close(got: Any, expected: Any) -> None:
-    """Equal, floats to 1e-9 relative (the suite's tolerance for rates across engines)."""
-    if isinstance(expected, dict):
-        assert got.keys() == expected.keys()
-        for key in expected:
-            _assert_close(got[key], expected[key])
-    elif isinstance(expected, list):
-        assert len(got) == len(expected)
-        for item, wanted in zip(got, expected, strict=True):
-            _assert_close(item, wanted)
-    elif isinstance(expected, float):
-        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
-    else:
-        assert got == expected
+    assert_same(json.loads(spark_fit.output), json.loads(duck.output))
