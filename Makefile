@@ -19,8 +19,11 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/regulars demo --out out/demo
 
+# Spark's tests share one Spark session (seconds to start), so they run in a second,
+# single-process step; every other test runs on two workers.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not spark"
+	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -m spark
 
 # Schemathesis from the OpenAPI schema, longer than in `make test`, on SQLite and then
 # PostgreSQL: any server error fails (a few minutes; CI runs it).

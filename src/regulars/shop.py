@@ -22,6 +22,7 @@ import ibis
 
 from regulars.analytics.cohorts import cohort_matrix
 from regulars.analytics.customer_table import customer_table
+from regulars.analytics.expr import MONEY
 from regulars.analytics.goal import RetentionGoal, retention_goal, suggest_target
 from regulars.analytics.kinds import customer_kinds
 from regulars.analytics.kpis import PeriodKPIs, kpi_series, period_kpis
@@ -32,7 +33,9 @@ from regulars.analytics.stages import loyalty_stages
 from regulars.clock import LocalDays, to_local_time
 from regulars.config import Period, Settings
 from regulars.data.importers import ColumnMapping, ImportResult, read_orders
+from regulars.data.schema import required_columns
 from regulars.engine import connect, table_from_arrow
+from regulars.errors import RegularsError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -115,6 +118,21 @@ class Shop:
         """
         return cls(orders, settings or Settings(), con=ibis.get_backend(orders))
 
+    @classmethod
+    def from_engine_table(cls, con: Any, name: str, *, settings: Settings | None = None) -> Shop:
+        """Analyse the table ``name`` (``SCHEMA.TABLE`` or ``CATALOG.SCHEMA.TABLE``) that
+        the engine ``con`` already holds: the canonical order columns, ``ordered_at`` in the
+        shop's local time. Amounts become exact money; a missing table or column, or a
+        column of the wrong kind, is a :class:`RegularsError` naming it."""
+        *where, table_name = name.split(".")
+        database = None if not where else where[0] if len(where) == 1 else tuple(where)
+        try:
+            orders = con.table(table_name, database=database)
+        except Exception as exc:  # each backend raises its own "not found"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RegularsError(f"--table {name}: no such table on the engine ({first})") from None
+        return cls.from_table(_canonical_orders(orders, name), settings=settings)
+
     # ---- dates -------------------------------------------------------------------------
 
     def date_range(self) -> tuple[date, date]:
@@ -196,3 +214,25 @@ class Shop:
         if target is None:
             target = suggest_target(period_kpis)
         return retention_goal(period_kpis, target)
+
+
+def _canonical_orders(orders: ibis.Table, name: str) -> ibis.Table:
+    """An engine table checked against the canonical orders columns: ids as strings, money
+    as exact decimals; a missing column or one of the wrong kind names the column."""
+    missing = [c for c in required_columns("orders") if c not in orders.columns]
+    if missing:
+        raise RegularsError(f"--table {name}: missing column(s) {', '.join(missing)}")
+    kinds = orders.schema()
+    if not kinds["ordered_at"].is_timestamp():
+        raise RegularsError(f"--table {name}: ordered_at is {kinds['ordered_at']}, not a timestamp")
+    for money in ("amount", "refunded_amount"):
+        if money in kinds and not kinds[money].is_numeric():
+            raise RegularsError(f"--table {name}: {money} is {kinds[money]}, not a number")
+    casts: dict[str, Any] = {
+        "customer_id": orders.customer_id.cast(str),
+        "order_id": orders.order_id.cast(str),
+        "amount": orders.amount.cast(MONEY),
+    }
+    if "refunded_amount" in kinds:
+        casts["refunded_amount"] = orders.refunded_amount.cast(MONEY)
+    return orders.mutate(**casts)

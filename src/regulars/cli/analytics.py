@@ -16,19 +16,25 @@ from rich.table import Table
 
 from regulars.cli.common import (
     CurrencyOpt,
+    EngineOpt,
+    EngineUrlOpt,
+    FromStoreOpt,
     JsonOpt,
     LocaleOpt,
     MapOpt,
     MappingFileOpt,
     MarginOpt,
-    Paths,
+    OptionalPaths,
+    OrderSource,
     QuietOpt,
+    StoreUrlOpt,
+    TableOpt,
     TimezoneOpt,
     WindowOpt,
     column_mapping,
     console,
     err_console,
-    load_shop,
+    load_orders,
     parse_date,
     parse_day,
     parse_decimal,
@@ -51,7 +57,7 @@ UNITS = ("day", "week", "month")
 
 
 def report(
-    orders: Paths,
+    orders: OptionalPaths = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out/report"),
     as_of: Annotated[
         str | None,
@@ -74,9 +80,15 @@ def report(
         bool, typer.Option(help="Fit the predictive models (the Future section).")
     ] = True,
     quiet: QuietOpt = False,
+    engine: EngineOpt = "duckdb",
+    engine_url: EngineUrlOpt = None,
+    from_store: FromStoreOpt = False,
+    store_url: StoreUrlOpt = None,
+    table: TableOpt = None,
 ) -> None:
     """Write report.html, metrics.json, customers.parquet, contacts/*.csv and rejects.csv
-    to --out."""
+    to --out, from order files, the operational store (--from-store) or an engine table
+    (--table)."""
     settings = settings_with(
         timezone=timezone,
         activity_window_days=activity_window,
@@ -89,7 +101,7 @@ def report(
         currency=currency,
     )
     _run_report(
-        orders,
+        OrderSource(orders or [], from_store, store_url, table, engine, engine_url),
         out,
         settings,
         column_mapping(map_, mapping),
@@ -100,7 +112,7 @@ def report(
 
 
 def _run_report(
-    paths: list[Path],
+    source: OrderSource,
     out: Path,
     settings: Settings,
     mapping: ColumnMapping | None,
@@ -114,12 +126,14 @@ def _run_report(
     from regulars.report.render import write_report
 
     Formatter.of(settings.locale, settings.currency)  # a bad locale fails before the work
+    source.check(mapping)
     with progress_steps(quiet, total=9) as step:
-        step(f"importing {len(paths)} file(s)")
-        shop = load_shop(paths, settings, mapping)
+        step(_reading(source))
+        shop = load_orders(source, settings, mapping)
         data = compute_report(shop, as_of=as_of, models=models, progress=step)
         step("writing report")
-        written = write_report(data, out, source=shop.import_result, files=[str(p) for p in paths])
+        files = [str(p) for p in source.paths]
+        written = write_report(data, out, source=shop.import_result, files=files)
     result = shop.import_result
     if not quiet and result is not None:
         console.print(result.summary(), highlight=False)
@@ -140,10 +154,19 @@ def _run_report(
     console.print(f"Report: {written.html}", highlight=False)
 
 
+def _reading(source: OrderSource) -> str:
+    """The progress line of the first step."""
+    if source.table is not None:
+        return f"reading {source.table} on {source.engine}"
+    if source.from_store:
+        return f"loading the store's orders into {source.engine}"
+    return f"importing {len(source.paths)} file(s)"
+
+
 def metrics(
-    orders: Paths,
     start: Annotated[str, typer.Option(help="First day of the period (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option(help="Day after the period (YYYY-MM-DD), exclusive.")],
+    orders: OptionalPaths = None,
     as_json: JsonOpt = False,
     acquisition_cost: AcquisitionCostOpt = None,
     margin: MarginOpt = None,
@@ -154,6 +177,11 @@ def metrics(
     activity_window: WindowOpt = None,
     locale: LocaleOpt = None,
     currency: CurrencyOpt = None,
+    engine: EngineOpt = "duckdb",
+    engine_url: EngineUrlOpt = None,
+    from_store: FromStoreOpt = False,
+    store_url: StoreUrlOpt = None,
+    table: TableOpt = None,
 ) -> None:
     """Print one period's KPIs (S, N, E, CRR, churn, repeat rate, AOV, frequency…) and
     the historic CLTV as of its end."""
@@ -169,7 +197,8 @@ def metrics(
         locale=locale,
         currency=currency,
     )
-    shop = load_shop(orders, settings, column_mapping(map_, mapping))
+    source = OrderSource(orders or [], from_store, store_url, table, engine, engine_url)
+    shop = load_orders(source, settings, column_mapping(map_, mapping))
     values = shop.kpis(start_d, end_d).to_dict()
     values["lifetime"] = shop.lifetime_value(end_d).to_dict()
     if as_json:
@@ -238,10 +267,10 @@ def _print_kpis(values: dict[str, Any], start: date, end: date, fmt: Formatter) 
 
 
 def fit(
-    orders: Paths,
     calibration_end: Annotated[
         str, typer.Option(help="Fit on orders before this date (YYYY-MM-DD).")
     ],
+    orders: OptionalPaths = None,
     model: Annotated[str, typer.Option(help="bgnbd, mbgnbd, pareto or gammagamma.")] = "bgnbd",
     observation_end: Annotated[
         str | None,
@@ -255,8 +284,14 @@ def fit(
     map_: MapOpt = None,
     mapping: MappingFileOpt = None,
     timezone: TimezoneOpt = None,
+    engine: EngineOpt = "duckdb",
+    engine_url: EngineUrlOpt = None,
+    from_store: FromStoreOpt = False,
+    store_url: StoreUrlOpt = None,
+    table: TableOpt = None,
 ) -> None:
-    """Fit a buy-till-you-die or spend model and check it on the holdout period."""
+    """Fit a buy-till-you-die or spend model and check it on the holdout period. The
+    summary is computed on the engine; the fit runs here on the de-duplicated summary."""
     from regulars.models.service import fit_model
 
     if not _is_model(model):
@@ -264,7 +299,8 @@ def fit(
     if unit not in UNITS:
         raise RegularsError(f"--unit: '{unit}' is not one of {', '.join(UNITS)}")
     cal_end = parse_day(calibration_end, "--calibration-end")
-    shop = load_shop(orders, settings_with(timezone=timezone), column_mapping(map_, mapping))
+    source = OrderSource(orders or [], from_store, store_url, table, engine, engine_url)
+    shop = load_orders(source, settings_with(timezone=timezone), column_mapping(map_, mapping))
     obs_end = parse_date(observation_end, "--observation-end") or shop.default_as_of()
     if obs_end < cal_end:
         raise RegularsError("--observation-end must not be before --calibration-end")
@@ -325,7 +361,7 @@ def demo(
             f"Demo shop: {shop.n_customers} customers, {shop.n_orders} orders, "
             f"{shop.n_defects} deliberate defects → {shop.orders}"
         )
-    _run_report([shop.orders], out, Settings(), None, None, quiet)
+    _run_report(OrderSource([shop.orders]), out, Settings(), None, None, quiet)
 
 
 @contextmanager

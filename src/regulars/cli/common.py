@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -72,6 +73,74 @@ DatabaseUrlOpt = Annotated[
 ]
 
 
+# Where the orders come from and where the analyses run (report, metrics, fit).
+OptionalPaths = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Order exports: CSV, Parquet or XLSX files (or --from-store, --table)."),
+]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where the analyses run: duckdb (in-process, the default), postgres or spark.",
+    ),
+]
+EngineUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine-url",
+        help="The engine's URL: postgresql://USER@HOST/DB; spark://HOST:PORT (a standalone "
+        "master), spark://local[N] or sc://HOST:PORT (Spark Connect); duckdb:///FILE.db. "
+        "Default for spark: local mode on every core.",
+    ),
+]
+FromStoreOpt = Annotated[
+    bool,
+    typer.Option(
+        "--from-store",
+        help="Read the orders from the operational store (--store-url) instead of files.",
+    ),
+]
+StoreUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store-url",
+        help="The store for --from-store (default: REGULARS_DATABASE_URL or sqlite:///regulars.db).",
+    ),
+]
+TableOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--table",
+        help="Read the orders from this table (or SCHEMA.TABLE) on the engine: the canonical "
+        "order columns, ordered_at in the shop's local time.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class OrderSource:
+    """Where a command's orders come from — files, the store or an engine table — and the
+    engine its analyses run on."""
+
+    paths: list[Path] = field(default_factory=list)
+    from_store: bool = False
+    store_url: str | None = None
+    table: str | None = None
+    engine: str = "duckdb"
+    engine_url: str | None = None
+
+    def check(self, mapping: ColumnMapping | None) -> None:
+        """Exactly one source; a column mapping only for files."""
+        given = [bool(self.paths), self.from_store, self.table is not None]
+        if sum(given) != 1:
+            raise RegularsError("give order files, or --from-store, or --table (exactly one)")
+        if mapping is not None and not self.paths:
+            raise RegularsError("--map and --mapping apply to order files only")
+        if self.store_url is not None and not self.from_store:
+            raise RegularsError("--store-url goes with --from-store")
+
+
 def settings_with(
     *,
     timezone: str | None = None,
@@ -120,6 +189,22 @@ def load_shop(paths: list[Path], settings: Settings, mapping: ColumnMapping | No
     from regulars.shop import Shop
 
     return Shop.from_files(paths, mapping=mapping, settings=settings)
+
+
+def load_orders(source: OrderSource, settings: Settings, mapping: ColumnMapping | None) -> Shop:
+    """The orders of ``source`` on its engine: files imported into it, the store's orders
+    loaded into it, or a table it already holds."""
+    from regulars.engine import connect_engine
+    from regulars.shop import Shop
+
+    source.check(mapping)
+    con = connect_engine(source.engine, source.engine_url)
+    if source.table is not None:
+        return Shop.from_engine_table(con, source.table, settings=settings)
+    if source.from_store:
+        with open_store(source.store_url) as store:
+            return Shop.from_store(store, settings=settings, con=con)
+    return Shop.from_files(source.paths, mapping=mapping, settings=settings, con=con)
 
 
 def parse_date(text: str | None, option: str) -> date | None:
