@@ -20,10 +20,12 @@ demo: $(STAMP)
 	$(BIN)/regulars demo --out out/demo
 
 # Spark's tests share one Spark session (seconds to start), so they run in a second,
-# single-process step; every other test runs on two workers.
+# single-process step; every other test runs on two workers. Each Spark query costs
+# seconds, so the property tests draw 3 examples there (8 elsewhere) unless told otherwise.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not spark"
-	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -m spark
+	SPARK_LOCAL_IP=127.0.0.1 REGULARS_HYPOTHESIS_EXAMPLES=$${REGULARS_HYPOTHESIS_EXAMPLES:-3} \
+		$(BIN)/python -m pytest -m spark
 
 # Schemathesis from the OpenAPI schema, longer than in `make test`, on SQLite and then
 # PostgreSQL: any server error fails (a few minutes; CI runs it).

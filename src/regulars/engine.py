@@ -24,6 +24,8 @@ _names = itertools.count()
 
 #: The engines ``--engine`` names.
 ENGINES = ("duckdb", "postgres", "spark")
+#: The URL schemes ``--engine-url`` may have for each.
+_SCHEMES = {"duckdb": ("duckdb",), "postgres": ("postgres", "postgresql"), "spark": ("spark", "sc")}
 
 SPARK_EXTRA = "Spark needs the spark extra: pip install 'regulars[spark]' (and Java 17)"
 _LOCAL_MASTER = re.compile(r"local(\[(\*|\d+)\])?")
@@ -66,10 +68,8 @@ def connect_engine(engine: str, url: str | None = None) -> Any:
         if engine == "postgres":
             raise RegularsError("--engine postgres needs --engine-url postgresql://USER@HOST/DB")
         return connect(engine)
-    wanted = {"duckdb": ("duckdb",), "postgres": ("postgres", "postgresql")}
-    wanted["spark"] = ("spark", "sc")
-    if urlsplit(url).scheme not in wanted[engine]:
-        schemes = " or ".join(f"{s}://" for s in wanted[engine])
+    if urlsplit(url).scheme not in _SCHEMES[engine]:
+        schemes = " or ".join(f"{s}://" for s in _SCHEMES[engine])
         raise RegularsError(f"--engine-url: a {engine} URL starts with {schemes}")
     return connect(url)
 
