@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,7 @@ def _one_encoding(
     """
     blank = delimiter * (columns - 1)
     if codec == "utf-8":
-        suspects = range(1, data.count(b"\n") + 1)  # rare: a file already known to be mixed
+        suspects: Sequence[int] = range(1, data.count(b"\n") + 1)  # rare: known to be mixed
         lines = data.decode("utf-8", errors="replace").split("\n")
     else:
         suspects = _lines_with_utf8(data)
