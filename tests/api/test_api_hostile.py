@@ -169,6 +169,9 @@ PROBES: dict[str, Probe] = {
     "nul-in-query": Probe("GET", "/v1/orders", params={"customer_id": "a\x00b"}),
     "nul-in-product-search": Probe("GET", "/v1/products", params={"q": "\x00"}),
     "nul-in-loyalty-path": Probe("GET", "/v1/loyalty/accounts/a%00b"),
+    "nul-in-redemption-key": Probe("POST", "/v1/loyalty/accounts/c1/redemptions/a%00b/cancel"),
+    "nul-in-export-path": Probe("GET", "/v1/customers/a%00b/export"),
+    "nul-in-program-query": Probe("GET", "/v1/loyalty/accounts/c1", params={"program": "\x00"}),
     "referral-on-points-program": Probe(
         "POST",
         "/v1/loyalty/programs/pts/referrals",
@@ -182,9 +185,10 @@ PROBES: dict[str, Probe] = {
 
 
 @pytest.fixture
-def hostile(store_engine: Engine) -> Iterator[TestClient]:
+def hostile(store_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """A client with an admin key, a points program ``pts``, customer c1 and order o1
-    (10.00)."""
+    (10.00), on a server configured as a deployment is (the secret PostgreSQL needs)."""
+    monkeypatch.setenv("REGULARS_SECRET_KEY", "hostile-" + "0" * 32)
     with TestClient(create_app(store_engine), raise_server_exceptions=False) as client:
         _row, key = create_api_key(store_engine, "hostile", ["admin"])
         client.headers["Authorization"] = f"Bearer {key}"

@@ -114,3 +114,18 @@ def test_bad_locale_or_currency_is_a_one_line_error(tmp_path: Path) -> None:
         assert proc.stderr.strip().count("\n") == 0
         assert value in proc.stderr
         assert not (tmp_path / "o" / "report.html").exists()
+
+
+def test_a_file_of_one_month_with_dates_past_the_limits_gets_a_report(tmp_path: Path) -> None:
+    """Orders all in one month, plus rows at the calendar's edges: the report is built, the
+    edge rows are in rejects.csv with their reason (no traceback, no overflow)."""
+    orders = tmp_path / "orders.csv"
+    rows = [f"o{i},c{i % 4},2024-03-{i + 1:02d} 10:00,{i + 5}.50" for i in range(12)]
+    rows += ["late,c9,9999-12-31T23:59:59-05:00,5.00", "early,c9,0001-01-01T00:00:00+01:00,5"]
+    orders.write_text("order_id,customer_id,ordered_at,amount\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["report", str(orders), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.html").stat().st_size > 0
+    rejects = (out / "rejects.csv").read_text(encoding="utf-8-sig")
+    assert rejects.count("outside the accepted range") == 2

@@ -8,7 +8,9 @@ types (a timestamp stays a timestamp).
 from __future__ import annotations
 
 import codecs
+import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,20 +226,39 @@ def _one_encoding(
 
     Rows are counted as lines here, like the ragged rows Arrow reports.
     """
-    in_utf8 = codec == "utf-8"
-    blank = (delimiter * (columns - 1)).encode()
-    lines = data.split(b"\n")
-    out: list[bytes] = []
+    blank = delimiter * (columns - 1)
+    if codec == "utf-8":
+        suspects: Sequence[int] = range(1, data.count(b"\n") + 1)  # rare: known to be mixed
+        lines = data.decode("utf-8", errors="replace").split("\n")
+    else:
+        suspects = _lines_with_utf8(data)
+        lines = data.decode(codec, errors="replace").split("\n")
+    raw = data.split(b"\n") if len(suspects) else []
     mixed: list[MixedEncodingRow] = []
-    for number, line in enumerate(lines, start=1):
-        if line.isascii():
-            out.append(line)
-        elif number == 1 or _is_utf8(line, final=True) == in_utf8:
-            out.append(line if in_utf8 else line.decode(codec, errors="replace").encode())
-        else:
-            mixed.append(_mixed_row(number, line, codec))
-            out.append(blank + (b"\r" if line.endswith(b"\r") else b""))
-    return pa.BufferReader(b"\n".join(out)), mixed
+    for index in suspects:
+        line = raw[index]
+        if line.isascii() or _is_utf8(line, final=True) == (codec == "utf-8"):
+            continue
+        mixed.append(_mixed_row(index + 1, line, codec))
+        lines[index] = blank + ("\r" if line.endswith(b"\r") else "")
+    return pa.BufferReader("\n".join(lines).encode()), mixed
+
+
+# A multi-byte UTF-8 sequence: rare in single-byte code page text, where a line containing
+# one is checked whole.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def _lines_with_utf8(data: bytes) -> list[int]:
+    """Indexes of the lines after the header holding a multi-byte UTF-8 sequence."""
+    starts = [match.start() for match in _UTF8_SEQUENCE.finditer(data)]
+    if not starts:
+        return []
+    breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    found = np.unique(np.searchsorted(breaks, np.asarray(starts)))
+    return [int(i) for i in found if i > 0]
 
 
 def _mixed_row(number: int, line: bytes, codec: str) -> MixedEncodingRow:
