@@ -69,6 +69,7 @@ STORE_TABLES = ErasurePlan(
         "product_price_history": "list prices of the catalogue",
         "product_stock_history": "stock levels of the catalogue",
         "api_keys": "credentials of the shop's API clients",
+        "users": "the staff who log in to the web app (logins, roles), not customers",
     },
 )
 """The store's own tables that name customers in text and JSON (scrubbed on erasure), and
