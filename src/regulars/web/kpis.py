@@ -47,6 +47,10 @@ class Period:
             datetime.combine(self.end, time(), UTC),
         )
 
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
     def previous(self) -> Period:
         return Period(self.start - (self.end - self.start), self.start)
 
