@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from web_helpers import LATEST, PASSWORD, SECRET, log_in
 
+from regulars.loyalty.catalogue import ProgramSpec, create_program
 from regulars.store.session import session_scope
 from regulars.store.tables import USER_ROLES, Customer, CustomerScore, Order
 from regulars.web.app import create_app
@@ -41,6 +42,23 @@ def login(web: TestClient) -> Callable[[str], TestClient]:
         return web
 
     return as_role
+
+
+@pytest.fixture
+def program(store_engine: Engine) -> str:
+    """A running points program, ``club``."""
+    with session_scope(store_engine) as session:
+        create_program(
+            session,
+            ProgramSpec(
+                code="club",
+                name="Club",
+                type="points",
+                config={"earn_per_unit": "1", "point_value": "0.01"},
+                starts_at=LATEST - timedelta(days=365),
+            ),
+        )
+    return "club"
 
 
 @pytest.fixture

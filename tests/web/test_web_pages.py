@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
@@ -196,3 +197,53 @@ def test_a_bad_key_form_names_the_fields_and_keeps_what_was_typed(
     assert kept.status_code == 422
     assert 'value="crm"' in kept.text
     assert "Choose scopes from the list" in kept.text
+
+
+def _change(client: TestClient, code: str, **data: str) -> Any:
+    token = csrf_of(client.get("/loyalty").text)
+    return client.post(f"/loyalty/{code}/state", data={"csrf_token": token, **data})
+
+
+def test_a_program_paused_resumed_and_ended_through_the_forms(
+    login: Callable[[str], TestClient], program: str, store_engine: Engine
+) -> None:
+    client = login("marketer")
+    assert "running" in client.get("/loyalty").text
+    assert _change(client, program, action="pause").status_code == 303
+    assert "paused" in client.get("/loyalty").text
+    assert _change(client, program, action="pause").status_code == 303  # again: no change
+    assert _change(client, program, action="resume").status_code == 303
+    unconfirmed = _change(client, program, action="end")
+    assert unconfirmed.status_code == 422
+    assert "end it for good" in unconfirmed.text
+    assert "running" in unconfirmed.text  # nothing changed
+    assert _change(client, program, action="end", confirm="yes").status_code == 303
+    ended = client.get("/loyalty").text
+    assert "ended" in ended
+    assert 'value="pause"' not in ended  # no more buttons
+    again = _change(client, program, action="resume")
+    assert again.status_code == 409
+    assert "has ended" in again.text
+    assert _change(client, "nope", action="pause").status_code == 404
+    with session_scope(store_engine) as session:
+        entries = session.execute(
+            select(AuditEntry.actor, AuditEntry.action).where(
+                AuditEntry.target_type == "loyalty_program"
+            )
+        ).all()
+    assert entries == [
+        ("user:marketer", "loyalty.program.pause"),
+        ("user:marketer", "loyalty.program.resume"),
+        ("user:marketer", "loyalty.program.end"),
+    ]
+
+
+def test_an_agent_sees_programs_but_cannot_change_them(
+    login: Callable[[str], TestClient], program: str
+) -> None:
+    client = login("agent")
+    page = client.get("/loyalty").text
+    assert "Club" in page
+    assert 'value="pause"' not in page
+    assert _change(client, program, action="pause").status_code == 403
+    assert "running" in client.get("/loyalty").text

@@ -21,6 +21,7 @@ ROUTES: list[tuple[str, str, Permission]] = [
     ("GET", "/customers.csv", Permission.CUSTOMERS_EXPORT),
     ("GET", "/customers/c1", Permission.CUSTOMERS),
     ("GET", "/loyalty", Permission.LOYALTY),
+    ("POST", "/loyalty/club/state", Permission.LOYALTY_WRITE),
     ("GET", "/settings/keys", Permission.SETTINGS),
     ("POST", "/settings/keys", Permission.SETTINGS),
     ("POST", "/settings/keys/unknown/revoke", Permission.SETTINGS),
@@ -40,7 +41,13 @@ def _app_routes() -> set[tuple[str, str]]:
 
 def test_the_matrix_covers_every_page() -> None:
     listed = {
-        (m, p.replace("c1", "{customer_id}").replace("unknown", "{prefix}")) for m, p, _ in ROUTES
+        (
+            m,
+            p.replace("c1", "{customer_id}")
+            .replace("unknown", "{prefix}")
+            .replace("club", "{code}"),
+        )
+        for m, p, _ in ROUTES
     }
     assert _app_routes() - PUBLIC == listed
 
@@ -53,7 +60,7 @@ def test_the_owner_may_do_everything() -> None:
 
 @pytest.mark.parametrize("role", USER_ROLES)
 def test_every_route_for_every_role(
-    role: str, login: Callable[[str], TestClient], shop: None
+    role: str, login: Callable[[str], TestClient], shop: None, program: str
 ) -> None:
     client = login(role)
     token = csrf_of(_any_form(client))
