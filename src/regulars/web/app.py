@@ -16,6 +16,7 @@ from regulars.api.app import create_app as create_api_app
 from regulars.config import Settings
 from regulars.privacy import server_secret
 from regulars.web.deps import CsrfError, ForbiddenError, LoginRequiredError
+from regulars.web.i18n import N_
 from regulars.web.pages import auth, customers, dashboard, loyalty, settings
 from regulars.web.render import render
 from regulars.web.security import LoginThrottle, Signer
@@ -67,7 +68,7 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ForbiddenError)
     async def _forbidden(request: Request, exc: ForbiddenError) -> HTMLResponse:
         context = {
-            "title": "Not allowed",
+            "title": N_("Not allowed"),
             "message": f"Your role ({exc.user.role}) cannot "
             f"open this page or make this change ({exc.permission.value}).",
         }
@@ -76,8 +77,10 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(CsrfError)
     async def _csrf(request: Request, exc: CsrfError) -> HTMLResponse:
         context = {
-            "title": "Form expired",
-            "message": "The form was too old or not sent "
-            "from this app. Go back, reload the page and send it again.",
+            "title": N_("Form expired"),
+            "message": N_(
+                "The form was too old or not sent from this app. "
+                "Go back, reload the page and send it again."
+            ),
         }
         return render(request, "error.html", context, user=None, status_code=403)

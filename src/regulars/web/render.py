@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from regulars.report.formatting import Formatter
 from regulars.store.tables import User
+from regulars.web.i18n import N_, browser_locale, translations
 from regulars.web.roles import Permission, allows
 from regulars.web.security import CSRF_COOKIE, Signer, new_csrf_cookie
 
@@ -23,10 +24,10 @@ env = jinja2.Environment(
 )
 
 NAV: tuple[tuple[str, str, Permission], ...] = (
-    ("/", "Dashboard", Permission.DASHBOARD),
-    ("/customers", "Customers", Permission.CUSTOMERS),
-    ("/loyalty", "Loyalty", Permission.LOYALTY),
-    ("/settings/keys", "Settings", Permission.SETTINGS),
+    ("/", N_("Dashboard"), Permission.DASHBOARD),
+    ("/customers", N_("Customers"), Permission.CUSTOMERS),
+    ("/loyalty", N_("Loyalty"), Permission.LOYALTY),
+    ("/settings/keys", N_("Settings"), Permission.SETTINGS),
 )
 
 
@@ -44,7 +45,9 @@ def render(
     fresh = csrf_cookie is None
     if csrf_cookie is None:
         csrf_cookie = new_csrf_cookie()
-    locale = user.locale if user is not None else "en"
+    locale = (
+        user.locale if user is not None else browser_locale(request.headers.get("accept-language"))
+    )
     page = env.get_template(template).render(
         request=request,
         user=user,
@@ -53,6 +56,8 @@ def render(
         can=lambda p: user is not None and allows(user.role, Permission(p)),
         csrf_token=signer.csrf_token(csrf_cookie),
         fmt=Formatter.of(locale, request.app.state.web.currency),
+        lang=locale,
+        _=translations(locale).gettext,
         **context,
     )
     response = HTMLResponse(page, status_code=status_code)

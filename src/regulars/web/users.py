@@ -19,6 +19,8 @@ from regulars.errors import RegularsError
 from regulars.store.audit import record
 from regulars.store.tables import USER_ROLES, User
 
+USER_LOCALES = ("en", "ru")
+"""The languages of the web app (``regulars.web.i18n.LOCALES``; a test checks they agree)."""
 MIN_PASSWORD_LENGTH = 10
 MAX_FAILED_LOGINS = 5
 """Wrong passwords in a row that lock an account for :data:`LOCKOUT`."""
@@ -55,6 +57,8 @@ def create_user(
     name = _username(username)
     if role not in USER_ROLES:
         raise RegularsError(f"unknown role '{role}'; use {', '.join(USER_ROLES)}")
+    if locale not in USER_LOCALES:
+        raise RegularsError(f"unknown locale '{locale}'; use {', '.join(USER_LOCALES)}")
     check_password(password)
     if find_user(session, name) is not None:
         raise RegularsError(f"a user '{name}' exists; use reset-password to change it")

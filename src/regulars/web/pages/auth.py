@@ -3,7 +3,7 @@ after repeated wrong passwords (:func:`regulars.web.users.authenticate`)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -12,6 +12,7 @@ from regulars.api.deps import SessionDep
 from regulars.clock import utcnow
 from regulars.store.audit import record
 from regulars.web.deps import CsrfDep, UserDep, client_address, session_user, signer_of
+from regulars.web.i18n import N_
 from regulars.web.render import render
 from regulars.web.security import SESSION_COOKIE
 from regulars.web.users import authenticate
@@ -30,7 +31,7 @@ def safe_next(target: str | None) -> str:
 def login_page(request: Request, session: SessionDep, next: str = "/") -> Response:
     if session_user(request, session) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    context = {"next": safe_next(next), "username": "", "error": None}
+    context = {"next": safe_next(next), "username": "", "error": None, "minutes": 0}
     return render(request, "login.html", context, user=None)
 
 
@@ -43,20 +44,21 @@ def login(
     next: Annotated[str, Form(max_length=2048)] = "/",
 ) -> Response:
     target = safe_next(next)
-    context = {"next": target, "username": username, "error": None}
+    context: dict[str, Any] = {"next": target, "username": username, "error": None, "minutes": 0}
     if not request.app.state.web.throttle.allow(client_address(request)):
-        context["error"] = "Too many attempts from here. Wait a minute and try again."
+        context["error"] = N_("Too many attempts from here. Wait a minute and try again.")
         return render(request, "login.html", context, user=None, status_code=429)
     result = authenticate(session, username, password)
     if result.user is None:
         if result.locked_until is not None:
             minutes = max(1, int((result.locked_until - utcnow()).total_seconds() // 60) + 1)
-            context["error"] = (
-                f"This account is locked after too many wrong passwords; try again in "
-                f"{minutes} minutes or ask the owner to reset the password."
+            context["minutes"] = minutes
+            context["error"] = N_(
+                "This account is locked after too many wrong passwords; try again in "
+                "%(minutes)s minutes or ask the owner to reset the password."
             )
         else:
-            context["error"] = "Wrong username or password."
+            context["error"] = N_("Wrong username or password.")
         return render(request, "login.html", context, user=None, status_code=400)
     user = result.user
     record(

@@ -23,6 +23,7 @@ from regulars.api.services.customer360 import customer_360
 from regulars.api.services.customers import list_customers
 from regulars.store.tables import CustomerScore, User
 from regulars.web.deps import require
+from regulars.web.i18n import N_
 from regulars.web.render import render
 from regulars.web.roles import Permission
 
@@ -287,7 +288,7 @@ def customer_page(
     except ApiProblemError as exc:
         if exc.status != 404:
             raise
-        context = {"title": "No such customer", "message": f"No customer '{customer_id}'."}
+        context = {"title": N_("No such customer"), "message": f"No customer '{customer_id}'."}
         return render(request, "error.html", context, user=user, status_code=404)
     return render(
         request, "customer.html", {"customer": customer, "timeline": timeline(customer)}, user=user

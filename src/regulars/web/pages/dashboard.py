@@ -11,36 +11,47 @@ from regulars.api.deps import SessionDep
 from regulars.store.tables import User
 from regulars.web import kpis
 from regulars.web.deps import require
+from regulars.web.i18n import N_
 from regulars.web.render import render
 from regulars.web.roles import Permission
 
 router = APIRouter()
 
-PERIODS = {7: "7 days", 30: "30 days", 90: "90 days", 365: "12 months"}
+PERIODS = {
+    7: N_("Last 7 days"),
+    30: N_("Last 30 days"),
+    90: N_("Last 90 days"),
+    365: N_("Last 12 months"),
+}
 
 TILES: tuple[tuple[str, str, str, str], ...] = (
     # (attribute, label, format, definition)
     (
         "revenue",
-        "Net revenue",
+        N_("Net revenue"),
         "money",
-        "Every order not cancelled, minus refunds; returns count against it.",
+        N_("Every order not cancelled, minus refunds; returns count against it."),
     ),
     (
         "orders",
-        "Purchases",
+        N_("Purchases"),
         "count",
-        "Orders that count as purchases: not cancelled or refunded, net amount above zero.",
+        N_("Orders that count as purchases: not cancelled or refunded, net amount above zero."),
     ),
-    ("customers", "Buyers", "count", "Customers with at least one purchase in the period."),
-    ("new_customers", "New buyers", "count", "Buyers whose first purchase ever is in the period."),
+    ("customers", N_("Buyers"), "count", N_("Customers with at least one purchase in the period.")),
+    (
+        "new_customers",
+        N_("New buyers"),
+        "count",
+        N_("Buyers whose first purchase ever is in the period."),
+    ),
     (
         "returning_customers",
-        "Returning buyers",
+        N_("Returning buyers"),
         "count",
-        "Buyers who had bought before the period.",
+        N_("Buyers who had bought before the period."),
     ),
-    ("average_check", "Average check", "money", "Net revenue ÷ purchases."),
+    ("average_check", N_("Average check"), "money", N_("Net revenue ÷ purchases.")),
 )
 
 

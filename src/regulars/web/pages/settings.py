@@ -13,6 +13,7 @@ from regulars.api.deps import SessionDep
 from regulars.api.keys import SCOPES, UnknownApiKeyError, add_api_key, list_api_keys, revoke_api_key
 from regulars.store.tables import User
 from regulars.web.deps import CsrfDep, require
+from regulars.web.i18n import N_
 from regulars.web.render import render
 from regulars.web.roles import Permission
 
@@ -73,6 +74,6 @@ def revoke_key(request: Request, session: SessionDep, user: Owner, prefix: str) 
     try:
         revoke_api_key(session, prefix, actor=actor(user))
     except UnknownApiKeyError:
-        context = {"title": "No such key", "message": f"No API key '{prefix}'."}
+        context = {"title": N_("No such key"), "message": f"No API key '{prefix}'."}
         return render(request, "error.html", context, user=user, status_code=404)
     return RedirectResponse("/settings/keys", status_code=303)
