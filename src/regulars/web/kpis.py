@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from regulars.data.purchase import NOT_COUNTED_STATUSES
 from regulars.store.tables import Customer, CustomerScore, Order
@@ -20,17 +20,18 @@ AT_RISK_CHURN = 0.5
 AT_RISK_ROWS = 10
 
 
-def net_amount() -> ColumnElement[Decimal]:
-    return Order.amount - func.coalesce(Order.refunded_amount, 0)
+def net_amount(orders: type[Order] = Order) -> ColumnElement[Decimal]:
+    return orders.amount - func.coalesce(orders.refunded_amount, 0)
 
 
-def is_purchase() -> ColumnElement[bool]:
+def is_purchase(orders: type[Order] = Order) -> ColumnElement[bool]:
     """:func:`regulars.data.purchase.counts_as_purchase` as SQL (a test checks they agree):
-    not cancelled or refunded, and a positive net amount or a zero-value order."""
-    net = net_amount()
+    not cancelled or refunded, and a positive net amount or a zero-value order. ``orders``
+    is the table or an alias of it."""
+    net = net_amount(orders)
     return and_(
-        func.coalesce(Order.status, "completed").not_in(NOT_COUNTED_STATUSES),
-        or_(net > 0, and_(Order.amount == 0, net == 0)),
+        func.coalesce(orders.status, "completed").not_in(NOT_COUNTED_STATUSES),
+        or_(net > 0, and_(orders.amount == 0, net == 0)),
     )
 
 
@@ -92,14 +93,22 @@ def period_kpis(session: Session, period: Period) -> Kpis:
             in_period, is_purchase()
         )
     ).one()
-    first = (
-        select(Order.customer_id, func.min(Order.ordered_at).label("first_at"))
-        .where(is_purchase())
-        .group_by(Order.customer_id)
-        .subquery()
+    # New: a buyer of the period with no purchase before it. NOT EXISTS probes the
+    # (customer_id, ordered_at) index once per buyer, instead of every customer's history.
+    earlier = aliased(Order)
+    bought_before = (
+        select(earlier.id)
+        .where(
+            earlier.customer_id == Order.customer_id,
+            earlier.ordered_at < start,
+            is_purchase(earlier),
+        )
+        .exists()
     )
     new = session.scalar(
-        select(func.count()).where(first.c.first_at >= start, first.c.first_at < end)
+        select(func.count(Order.customer_id.distinct())).where(
+            in_period, is_purchase(), ~bought_before
+        )
     )
     return Kpis(Decimal(revenue or 0).quantize(Decimal("0.01")), orders, customers, new or 0)
 
