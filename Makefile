@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Quiet pip's notes about this machine's local mirror folders; errors still show.
 PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip -q
 
-.PHONY: demo test fuzz lint typecheck check bench lock vendor clean
+.PHONY: demo test fuzz lint typecheck check bench lock vendor translations clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,17 @@ lock: $(STAMP)
 vendor: $(STAMP)
 	cd vendor && npm ci --ignore-scripts --no-audit --no-fund
 	$(BIN)/python vendor/copy_assets.py
+
+# The web app's texts: extract them, update every language's catalog, compile the .mo files
+# (both committed). Translate the new entries in locale/<lang>/LC_MESSAGES/messages.po, then
+# run it again to compile.
+WEB_LOCALE := src/regulars/web/locale
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F $(WEB_LOCALE)/babel.cfg -k N_ --no-location \
+		--sort-output -o $(WEB_LOCALE)/messages.pot src/regulars/web
+	$(BIN)/pybabel update -i $(WEB_LOCALE)/messages.pot -d $(WEB_LOCALE) -D messages \
+		--width 100
+	$(BIN)/pybabel compile -d $(WEB_LOCALE) -D messages --statistics
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

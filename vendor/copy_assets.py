@@ -14,12 +14,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "node_modules"
-TARGET = HERE.parent / "src" / "regulars"
+TARGET = HERE.parent  # the repository root
 
 ASSETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    # package: (destination under src/regulars, files)
+    # package: (destination under the repository root, files)
     "swagger-ui-dist": (
-        "api/static/swagger-ui",
+        "src/regulars/api/static/swagger-ui",
         (
             "swagger-ui-bundle.js",
             "swagger-ui-bundle.js.LICENSE.txt",
@@ -29,6 +29,10 @@ ASSETS: dict[str, tuple[str, tuple[str, ...]]] = {
             "NOTICE",
         ),
     ),
+    # The web app's partial page updates (regulars.web).
+    "htmx.org": ("src/regulars/web/static/vendor/htmx", ("dist/htmx.min.js", "LICENSE")),
+    # The accessibility checker the browser tests inject into every page (tests only).
+    "axe-core": ("tests/web/assets/axe-core", ("axe.min.js", "LICENSE", "LICENSE-3RD-PARTY.txt")),
 }
 
 
@@ -40,7 +44,7 @@ def copy_package(package: str, destination: str, files: tuple[str, ...]) -> None
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     for name in files:
-        shutil.copyfile(source / name, target / name)
+        shutil.copyfile(source / name, target / Path(name).name)
     version = json.loads((source / "package.json").read_text(encoding="utf-8"))["version"]
     (target / "VERSION").write_text(f"{package} {version} (npm)\n", encoding="utf-8")
     print(f"{package} {version} -> {target.relative_to(HERE.parent)}")

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from regulars.api import create_app
-from regulars.api.app import APP_FACTORY
 from regulars.cli import app
 from regulars.errors import RegularsError
 from regulars.store.migrate import upgrade
@@ -80,12 +79,15 @@ def test_serve_runs_uvicorn_on_the_app_factory(
     inherit; the factory then serves that store."""
     import uvicorn
 
+    from regulars.web.app import APP_FACTORY
+    from regulars.web.app import create_app as create_web_app
+
     seen: dict[str, Any] = {}
 
     def fake_run(application: Any, **kwargs: Any) -> None:
         seen["app"] = application
         seen.update(kwargs)
-        seen["app_built"] = create_app()  # as a worker does, from the environment
+        seen["app_built"] = create_web_app()  # as a worker does, from the environment
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     result = CliRunner().invoke(
@@ -94,7 +96,7 @@ def test_serve_runs_uvicorn_on_the_app_factory(
         env={"REGULARS_DATABASE_URL": None},  # restored afterwards
     )
     assert result.exit_code == 0, result.output
-    assert seen["app"] == APP_FACTORY == "regulars.api.app:create_app"
+    assert seen["app"] == APP_FACTORY == "regulars.web.app:create_app"
     assert seen["factory"] is True
     assert (seen["host"], seen["port"], seen["workers"]) == ("127.0.0.1", 8123, 3)
     assert seen["access_log"] is False
@@ -102,6 +104,8 @@ def test_serve_runs_uvicorn_on_the_app_factory(
     built = seen["app_built"]
     assert str(built.state.engine.url) == db_url
     assert "/v1/orders" in built.openapi()["paths"]
+    with TestClient(built) as client:  # and the pages
+        assert client.get("/login").status_code == 200
     built.state.engine.dispose()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import select as selectors
 import signal
 import socket
@@ -18,7 +19,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from regulars.api import create_app
 from regulars.cli import app
 from regulars.demo_store import prepare_demo_store
 from regulars.errors import RegularsError
@@ -26,6 +26,7 @@ from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
 from regulars.store.migrate import current_revision, head_revision
 from regulars.store.session import make_engine, session_scope
 from regulars.store.tables import ApiKey, AuditEntry, Customer, CustomerScore, Order, OrderLine
+from regulars.web.app import create_app
 
 SMALL = 1_000
 
@@ -86,7 +87,7 @@ def test_a_store_without_its_marker_is_rebuilt(tmp_path: Path) -> None:
     assert not prepare_demo_store(path, seed=3, transactions=SMALL).reused
 
 
-def test_serve_demo_prints_a_working_admin_key_last(
+def test_serve_demo_prints_a_working_admin_key_last_and_an_owner_login(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import uvicorn
@@ -105,14 +106,34 @@ def test_serve_demo_prints_a_working_admin_key_last(
     assert "built" in result.stderr
     with TestClient(seen["app"]) as client:
         response = client.get("/v1/customers/C000001", headers={"Authorization": f"Bearer {key}"})
-    assert response.status_code == 200, response.text
+        assert response.status_code == 200, response.text
+        _logs_in_as_printed(client, result.stderr)
 
     second = CliRunner().invoke(app, args, env=env)
     assert "reused" in second.stderr
     assert second.stdout.strip() != key
     url = f"sqlite:///{path}"
     assert _count(url, ApiKey) == 2
-    assert _count(url, AuditEntry) == 2  # apikey.create, actor cli, per start
+    # apikey.create per start, user.create then user.reset_password (actor cli), and the
+    # owner's user.login
+    assert _count(url, AuditEntry) == 5
+
+
+def _logs_in_as_printed(client: TestClient, stderr: str) -> None:
+    """The owner login printed on start opens the web app's dashboard."""
+    found = re.search(r"web app login: (\S+) / (\S+)", stderr)
+    assert found, stderr
+    page = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    answer = client.post(
+        "/login",
+        data={"username": found[1], "password": found[2], "csrf_token": token[1]},
+        follow_redirects=True,
+    )
+    assert answer.status_code == 200
+    assert "Dashboard" in answer.text
+    assert "owner" in answer.text
 
 
 def test_serve_demo_refuses_a_database_url(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Administering the service: ``regulars apikey``, ``customer`` (GDPR export and erasure),
-``audit`` and ``serve`` (the HTTP API)."""
+``user`` (web app logins), ``audit`` and ``serve`` (the HTTP API and the web app)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -23,6 +23,9 @@ from regulars.cli.common import (
     settings_with,
 )
 from regulars.errors import RegularsError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 CustomerIdArg = Annotated[str, typer.Argument(help="The customer's customer_id.")]
 
@@ -230,8 +233,8 @@ def serve(
         bool,
         typer.Option(
             "--demo",
-            help="Serve a demo shop: build (or reuse) a SQLite demo store, print a fresh "
-            "admin key on standard output, serve it.",
+            help="Serve a demo shop: build (or reuse) a SQLite demo store, print an owner "
+            "login for the web app and a fresh admin key on standard output, serve it.",
         ),
     ] = False,
     demo_db: Annotated[
@@ -244,12 +247,12 @@ def serve(
     ] = None,
     demo_seed: Annotated[int | None, typer.Option(help=r"Demo shop seed \[default: 7].")] = None,
 ) -> None:
-    """Serve the HTTP API (/v1; OpenAPI at /docs) on the store."""
+    """Serve the web app (/) and the HTTP API (/v1; OpenAPI at /docs) on the store."""
     import uvicorn
 
-    from regulars.api.app import APP_FACTORY
     from regulars.privacy import server_secret
     from regulars.store.session import display_url
+    from regulars.web.app import APP_FACTORY
 
     if demo:
         if url is not None:
@@ -263,7 +266,8 @@ def serve(
     os.environ["REGULARS_DATABASE_URL"] = store_url.render_as_string(hide_password=False)
     processes = f" with {workers} worker processes" if workers > 1 else ""
     err_console.print(
-        f"serving {display_url(store_url)} at http://{host}:{port}/v1 (docs at /docs){processes}",
+        f"serving {display_url(store_url)}: the app at http://{host}:{port}/, the API at "
+        f"/v1 (docs at /docs){processes}",
         highlight=False,
     )
     uvicorn.run(
@@ -291,6 +295,7 @@ def _prepare_demo(path: Path | None, seed: int | None, transactions: int | None)
     engine = make_engine(store.url)
     try:
         _row, key = create_api_key(engine, "demo", ["admin"], actor="cli")
+        password = _demo_owner(engine)
     finally:
         engine.dispose()
     how = "reused" if store.reused else f"built ({store.counts.summary() if store.counts else ''})"
@@ -299,13 +304,80 @@ def _prepare_demo(path: Path | None, seed: int | None, transactions: int | None)
         "admin API key on standard output:",
         highlight=False,
     )
+    err_console.print(
+        f"web app login: {DEMO_OWNER} / {password} (owner; a new password on every start)",
+        highlight=False,
+    )
     typer.echo(key)
     sys.stdout.flush()
     return store.url
 
 
+DEMO_OWNER = "owner"
+
+
+def _demo_owner(engine: Engine) -> str:
+    """The demo's owner login with a fresh random password (created or reset)."""
+    import secrets
+
+    from regulars.store.session import session_scope
+    from regulars.web.users import create_user, find_user, reset_password
+
+    password = secrets.token_urlsafe(12)
+    with session_scope(engine) as session:
+        if find_user(session, DEMO_OWNER) is None:
+            create_user(session, DEMO_OWNER, password, "owner", actor="cli")
+        else:
+            reset_password(session, DEMO_OWNER, password, actor="cli")
+    return password
+
+
+UsernameArg = Annotated[str, typer.Argument(help="The login name (case-insensitive).")]
+PasswordOpt = Annotated[
+    str,
+    typer.Option(
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help="At least 10 characters; asked for when not given (it is not echoed).",
+    ),
+]
+
+
+def user_create(
+    username: UsernameArg,
+    role: Annotated[
+        str, typer.Option(help="owner, marketer, agent or viewer (docs/app.md).")
+    ] = "viewer",
+    password: PasswordOpt = "",
+    locale: Annotated[str, typer.Option(help="The language of the user's pages: en or ru.")] = "en",
+    url: DatabaseUrlOpt = None,
+) -> None:
+    """Create a login for the web app. Recorded in the audit log."""
+    from regulars.store.session import session_scope
+    from regulars.web.users import create_user
+
+    with open_store(url) as engine, session_scope(engine) as session:
+        user = create_user(session, username, password, role, actor="cli", locale=locale)
+        name, role = user.username, user.role
+    console.print(f"user '{name}' ({role}) created", highlight=False)
+
+
+def user_reset_password(
+    username: UsernameArg, password: PasswordOpt = "", url: DatabaseUrlOpt = None
+) -> None:
+    """Set a new password, unlock the account and log the user out everywhere."""
+    from regulars.store.session import session_scope
+    from regulars.web.users import reset_password
+
+    with open_store(url) as engine, session_scope(engine) as session:
+        name = reset_password(session, username, password, actor="cli").username
+    console.print(f"password of '{name}' reset; their open sessions are ended", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``apikey`` and ``customer`` groups, ``audit`` and ``serve`` to the root."""
+    """Add the ``apikey``, ``customer`` and ``user`` groups, ``audit`` and ``serve`` to the
+    root."""
     apikey_app = typer.Typer(help="API keys for the HTTP API.", no_args_is_help=True)
     apikey_app.command("create")(apikey_create)
     apikey_app.command("list")(apikey_list)
@@ -318,5 +390,11 @@ def register(app: typer.Typer) -> None:
     customer_app.command("export")(customer_export)
     customer_app.command("erase")(customer_erase)
     app.add_typer(customer_app, name="customer")
+    user_app = typer.Typer(
+        help="Logins of the web app (staff, not customers).", no_args_is_help=True
+    )
+    user_app.command("create")(user_create)
+    user_app.command("reset-password")(user_reset_password)
+    app.add_typer(user_app, name="user")
     app.command("audit")(audit)
     app.command("serve")(serve)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
@@ -114,6 +114,52 @@ def find_program(session: Session, code: str) -> LoyaltyProgram | None:
 
 def list_programs(session: Session) -> list[LoyaltyProgram]:
     return list(session.scalars(select(LoyaltyProgram).order_by(LoyaltyProgram.id)))
+
+
+PROGRAM_ACTIONS = ("pause", "resume", "end")
+"""What an operator may do to a program: pause it (it earns and runs nothing until resumed),
+resume it, or end it for good (``ends_at`` = now; balances stay, the ledger is kept)."""
+
+
+class Scheduled(Protocol):
+    """A program's switch and dates (the stored row, or a view of it)."""
+
+    @property
+    def active(self) -> bool: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def ends_at(self) -> datetime | None: ...
+
+
+def program_state(program: Scheduled, at: datetime) -> str:
+    """``ended``, ``scheduled`` (starts later), ``paused`` or ``running`` at ``at``."""
+    if program.ends_at is not None and program.ends_at <= at:
+        return "ended"
+    if program.starts_at > at:
+        return "scheduled"
+    return "running" if program.active else "paused"
+
+
+def change_program_state(
+    session: Session, program: LoyaltyProgram, action: str, at: datetime | None = None
+) -> bool:
+    """Pause, resume or end ``program``; returns whether anything changed (pausing a
+    paused program changes nothing). An ended program cannot be resumed or ended again:
+    a :class:`ProgramError` says so, as does an unknown action."""
+    moment = at or utcnow()
+    if action not in PROGRAM_ACTIONS:
+        raise ProgramError(f"unknown action '{action}'; use {', '.join(PROGRAM_ACTIONS)}")
+    if program_state(program, moment) == "ended":
+        raise ProgramError(f"program '{program.code}' has ended; it cannot {action}")
+    if action == "end":
+        program.ends_at = moment
+        return True
+    wanted = action == "resume"
+    if program.active == wanted:
+        return False
+    program.active = wanted
+    return True
 
 
 def points_config(program: LoyaltyProgram) -> PointsProgramConfig:

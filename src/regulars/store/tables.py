@@ -52,6 +52,8 @@ DEFAULT_SHOP = "default"
 ORDER_STATUSES = ("completed", "refunded", "partially_refunded", "cancelled")
 JOB_STATES = ("pending", "running", "done", "failed")
 """``failed``: every attempt used up; ``pending`` with ``attempts > 0``: waiting to retry."""
+USER_ROLES = ("owner", "marketer", "agent", "viewer")
+"""Roles of the web app's staff users (``regulars.web.roles`` says what each may do)."""
 EVENT_KINDS = ("viewed", "wished", "added_to_cart", "removed_from_cart", "searched", "visited")
 """Usual behavioural event kinds; the column accepts any short name."""
 
@@ -257,6 +259,29 @@ class ApiKey(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON_DOC, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    """A member of the shop's staff who logs in to the web app (not a customer).
+
+    Only the argon2 hash of the password is stored. ``failed_logins`` and ``locked_until``
+    lock the account after repeated wrong passwords; ``session_version`` is part of every
+    session cookie, so bumping it (a password reset) ends every open session at once.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(one_of("role", USER_ROLES), name="role_known"),)
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    username: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class IdempotencyKey(Base):

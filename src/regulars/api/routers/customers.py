@@ -42,7 +42,8 @@ def create_customer(body: CustomerIn, session: SessionDep) -> CustomerOut:
 def list_customers(
     session: SessionDep,
     q: Annotated[
-        Text | None, Query(max_length=255, description="substring of name, email or phone")
+        Text | None,
+        Query(max_length=255, description="substring of name, email or phone, or the customer_id"),
     ] = None,
     email: Annotated[Text | None, Query(max_length=320)] = None,
     phone: Annotated[Text | None, Query(max_length=32)] = None,

@@ -150,15 +150,22 @@ def list_customers(
     phone: str | None = None,
     household_id: str | None = None,
     segment: str | None = None,
+    kind: str | None = None,
+    stage: str | None = None,
+    min_churn_risk: float | None = None,
     created_since: datetime | None = None,
     updated_since: datetime | None = None,
     limit: int,
     cursor: str | None = None,
+    newest_first: bool = False,
 ) -> Page[CustomerSummary]:
-    """Customers matching every filter given, in the order they were created.
+    """Customers matching every filter given, in the order they were created (or newest
+    first).
 
-    ``q`` is a case-insensitive substring of the name, email or phone; ``email`` matches
-    the whole address case-insensitively; ``segment`` is the analytics' latest segment.
+    ``q`` is a case-insensitive substring of the name, email or phone, or the whole
+    customer_id; ``email`` matches the whole address case-insensitively; ``segment``,
+    ``kind``, ``stage`` and ``min_churn_risk`` are the latest scores' (customers not yet
+    scored match none of them).
     """
     query = select(Customer)
     if q:
@@ -167,6 +174,7 @@ def list_customers(
                 icontains(Customer.name, q),
                 icontains(Customer.email, q),
                 icontains(Customer.phone, q),
+                Customer.customer_id == q.strip(),
             )
         )
     if email is not None:
@@ -175,10 +183,16 @@ def list_customers(
         query = query.where(Customer.phone == phone)
     if household_id is not None:
         query = query.where(Customer.household_id == household_id)
-    if segment is not None:
-        query = query.join(CustomerScore, CustomerScore.customer_id == Customer.customer_id).where(
-            CustomerScore.segment == segment
-        )
+    scored = {
+        CustomerScore.segment: segment,
+        CustomerScore.kind: kind,
+        CustomerScore.stage: stage,
+    }
+    if any(v is not None for v in scored.values()) or min_churn_risk is not None:
+        query = query.join(CustomerScore, CustomerScore.customer_id == Customer.customer_id)
+        query = query.where(*(column == v for column, v in scored.items() if v is not None))
+        if min_churn_risk is not None:
+            query = query.where(CustomerScore.churn_risk >= min_churn_risk)
     if created_since is not None:
         query = query.where(Customer.created_at >= created_since)
     if updated_since is not None:
@@ -190,6 +204,7 @@ def list_customers(
         limit=limit,
         cursor=cursor,
         render=lambda rows: [CustomerSummary.model_validate(c, from_attributes=True) for c in rows],
+        newest_first=newest_first,
     )
 
 

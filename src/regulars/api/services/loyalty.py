@@ -154,6 +154,27 @@ def list_programs(session: Session) -> list[ProgramOut]:
     return [_program_out(p) for p in catalogue.list_programs(session)]
 
 
+def change_program_state(session: Session, code: str, action: str, *, actor: str) -> ProgramOut:
+    """Pause, resume or end the program ``code`` (:func:`catalogue.change_program_state`);
+    a change is recorded in the audit log (``loyalty.program.pause``…), a repeated pause or
+    resume changes and records nothing. 404 for an unknown program, 409 for an ended one."""
+    program = _program(session, code)
+    try:
+        changed = catalogue.change_program_state(session, program, action)
+    except ProgramError as exc:
+        raise ApiProblemError(409, str(exc), kind="conflict") from None
+    if changed:
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action=f"loyalty.program.{action}",
+            target_type="loyalty_program",
+            target_id=program.code,
+        )
+    return _program_out(program)
+
+
 def get_account(session: Session, customer_id: str, program_code: str | None) -> AccountOut:
     _customer(session, customer_id)
     view = points_views.account_view(session, _program(session, program_code), customer_id)
