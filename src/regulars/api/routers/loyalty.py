@@ -271,11 +271,18 @@ def list_rewards(
     status_code=201,
     responses={
         200: {"description": "a replay: already redeemed for the same order_id"},
-        **problems(404, 409, body=True, d404="unknown reward", d409="already redeemed or revoked"),
+        **problems(
+            404,
+            409,
+            body=True,
+            d404="unknown reward",
+            d409="already redeemed or revoked",
+            d422="invalid body, or the order is unknown or another customer's",
+        ),
     },
 )
 def redeem_reward(
-    reward_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    reward_id: Annotated[str, Path(min_length=1, max_length=32, description="Its public id.")],
     body: RedeemRewardIn,
     response: Response,
     session: SessionDep,

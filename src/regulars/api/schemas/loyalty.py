@@ -211,7 +211,7 @@ class TierOut(BaseModel):
 
 
 class RewardOut(BaseModel):
-    reward_id: int
+    reward_id: str = Field(description="The reward's public id (random, not sequential).")
     program: str
     customer_id: str
     reward_key: str
@@ -229,8 +229,11 @@ class RewardOut(BaseModel):
 
 
 class RedeemRewardIn(In):
+    shop_id: Annotated[str, Field(min_length=1, max_length=64)] = DEFAULT_SHOP
     order_id: Key | None = Field(
-        None, description="The order it is used on; a retry with the same order_id is a replay."
+        None,
+        description="The order it is used on: it must be recorded and the reward's "
+        "customer's (422 otherwise); a retry with the same order_id is a replay.",
     )
 
 

@@ -342,7 +342,7 @@ def club_tiers(session: Session, customer_id: str) -> list[TierOut]:
 
 def _reward_out(session: Session, reward: LoyaltyReward) -> RewardOut:
     return RewardOut(
-        reward_id=reward.id,
+        reward_id=reward.public_id,
         program=program_rewards.program_code(session, reward.program_id),
         customer_id=reward.customer_id,
         reward_key=reward.reward_key,
@@ -367,13 +367,16 @@ def list_rewards(session: Session, customer_id: str, state: str | None) -> list[
 
 
 def redeem_reward(
-    session: Session, reward_id: int, body: RedeemRewardIn, key: ApiKey
+    session: Session, reward_id: str, body: RedeemRewardIn, key: ApiKey
 ) -> tuple[RewardOut, bool]:
-    """Use a voucher; 404 when unknown, 409 when already used or revoked."""
+    """Use a voucher; 404 when unknown, 422 for an order that is not its customer's, 409
+    when already used or revoked."""
     try:
-        done = program_rewards.redeem_reward(session, reward_id, body.order_id)
+        done = program_rewards.redeem_reward(session, reward_id, body.order_id, body.shop_id)
     except program_rewards.RewardNotFoundError as exc:
         raise ApiProblemError(404, str(exc), kind="not-found") from None
+    except program_rewards.RewardOrderError as exc:
+        raise ApiProblemError(422, str(exc), kind="reward-order") from None
     except program_rewards.RewardUsedError as exc:
         raise ApiProblemError(409, str(exc), kind="reward-used", state=exc.state) from None
     if not done.replay:
@@ -382,7 +385,7 @@ def redeem_reward(
             actor=actor(key),
             action="loyalty.reward.redeem",
             target_type="loyalty_reward",
-            target_id=str(reward_id),
+            target_id=reward_id,
             details={"order_id": body.order_id},
         )
     return _reward_out(session, done.reward), not done.replay
