@@ -84,6 +84,11 @@ class EntryOut(BaseModel):
     return_id: str | None
     lot_id: int | None
     actor: str
+    customer_id: str | None = Field(
+        None,
+        description="Who redeemed or was adjusted (on a household card: the member); null "
+        "on other entries.",
+    )
     reason: str | None
     occurred_at: datetime
     created_at: datetime

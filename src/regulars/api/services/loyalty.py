@@ -202,6 +202,7 @@ def _entry(e: LoyaltyEntry) -> EntryOut:
         return_id=e.return_id,
         lot_id=e.lot_id,
         actor=e.actor,
+        customer_id=e.customer_id,
         reason=e.reason,
         occurred_at=e.occurred_at,
         created_at=e.created_at,
