@@ -60,12 +60,24 @@ def _print_effect(effect: ProgramEffect, title: str) -> None:
     rate, revenue = effect.repeat_rate_diff, effect.revenue_per_customer_diff
     level = f"{effect.confidence:.0%}"
     console.print(
-        f"incremental repeat rate {rate.estimate:+.1%} ({level} CI "
-        f"{_span(rate.low, rate.high, '.1%')}); revenue per customer {revenue.estimate:+,.2f} "
+        f"incremental repeat rate {_points(rate.estimate)} ({level} CI "
+        f"{_span(_scaled(rate.low), _scaled(rate.high), '+.1f')} percentage points); revenue "
+        f"per customer {revenue.estimate:+,.2f} "
         f"({level} CI {_span(revenue.low, revenue.high, ',.2f')}); incremental revenue "
         f"{effect.incremental_revenue:,.2f}",
         highlight=False,
     )
+
+
+def _scaled(rate: float | None) -> float | None:
+    """A difference of two rates in percentage points (0.021 → 2.1)."""
+    return None if rate is None else rate * 100
+
+
+def _points(rate: float) -> str:
+    """A difference of two rates: percentage points, never percent (12 % vs 10 % is +2.0
+    percentage points, a 20 % increase)."""
+    return f"{rate * 100:+.1f} percentage points"
 
 
 def _span(low: float | None, high: float | None, spec: str) -> str:
