@@ -22,6 +22,7 @@ from regulars.cli.common import (
 if TYPE_CHECKING:
     from regulars.loyalty.economics.holdout import ProgramEffect
     from regulars.loyalty.economics.ledger_mapping import LiveEconomics
+    from regulars.loyalty.economics.results import FlowRow
 
 ProgramOpt = Annotated[str, typer.Option(help="The program's code.")]
 
@@ -113,15 +114,27 @@ def loyalty_economics(
     _print_economics(result, program)
 
 
+def _net(r: FlowRow) -> int:
+    """A month's movements, signed as the columns read: outstanding grows by this."""
+    return r.issued - r.redeemed - r.expired - r.reversed + r.recredited + r.adjusted
+
+
 def _print_economics(result: LiveEconomics, program: str) -> None:
+    """The flow as a table whose rows add up: each month's outstanding is the line above
+    plus issued − redeemed − expired − reversed + recredited + adjusted, from the opening
+    balance (everything before the first month)."""
     table = Table(title=f"{program}: points flow, [{result.start}, {result.end})")
-    for column in ("month", "issued", "redeemed", "expired", "reversed", "adjusted", "outstanding"):
+    columns = ("issued", "redeemed", "expired", "reversed", "recredited", "adjusted")
+    for column in ("month", *columns, "outstanding"):
         table.add_column(column, justify="right")
+    if result.flow:
+        first = result.flow[0]
+        opening = first.outstanding_end - _net(first)
+        table.add_row("opening", *("" for _ in columns), f"{opening:,}")
     for r in result.flow:
+        values = (r.issued, r.redeemed, r.expired, r.reversed, r.recredited, r.adjusted)
         table.add_row(
-            f"{r.period_start:%Y-%m}",
-            *(f"{v:,}" for v in (r.issued, r.redeemed, r.expired, r.reversed, r.adjusted)),
-            f"{r.outstanding_end:,}",
+            f"{r.period_start:%Y-%m}", *(f"{v:,}" for v in values), f"{r.outstanding_end:,}"
         )
     console.print(table)
     rate = result.breakage.rate
