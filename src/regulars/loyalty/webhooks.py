@@ -9,7 +9,8 @@ from; :func:`emit` refuses any other): ``tier_changed`` (a tier club's change),
 account and day), ``points_expired`` (the nightly expiry, one per account that lost points,
 written only while an endpoint subscribes to it: :func:`subscribed`), ``reward_granted`` (a
 voucher or gift of a live program), ``badge_awarded`` (a badge), ``bonus_awarded`` (bonus
-points of a points program).
+points of a points program), ``membership_charged`` and ``membership_refunded`` (a
+membership's first period, renewal, plan change or cancellation, once per payment).
 
 **Subscriptions.** An endpoint receives every kind, or — registered with ``kinds`` — only
 those.
@@ -88,6 +89,8 @@ EVENT_KINDS = (
     "reward_granted",
     "badge_awarded",
     "bonus_awarded",
+    "membership_charged",
+    "membership_refunded",
 )
 """Every kind of loyalty event, the only ones recorded; what an endpoint may subscribe to."""
 
