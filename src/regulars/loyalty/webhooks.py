@@ -171,6 +171,21 @@ def add_endpoint(
     return endpoint.id, secret
 
 
+def list_endpoints(session: Session) -> list[LoyaltyWebhookEndpoint]:
+    """Every registered endpoint, oldest first (inactive ones included)."""
+    return list(session.scalars(select(LoyaltyWebhookEndpoint).order_by(LoyaltyWebhookEndpoint.id)))
+
+
+def deactivate_endpoint(session: Session, endpoint_id: int) -> LoyaltyWebhookEndpoint | None:
+    """Stop sending to an endpoint (its row and deliveries stay, for the record); None for
+    an unknown id. Deactivating it again changes nothing."""
+    endpoint = session.get(LoyaltyWebhookEndpoint, endpoint_id)
+    if endpoint is not None:
+        endpoint.active = False
+        session.flush()
+    return endpoint
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     """``sha256=`` + hex HMAC-SHA256 of ``"<timestamp>." + body`` under ``secret``."""
     message = str(timestamp).encode() + b"." + body

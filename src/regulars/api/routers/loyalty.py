@@ -27,6 +27,8 @@ from regulars.api.schemas.loyalty import (
     RedeemRewardIn,
     RewardOut,
     StateIn,
+    WebhookIn,
+    WebhookOut,
 )
 from regulars.api.services import loyalty as services
 from regulars.loyalty.economics.holdout import ProgramEffect
@@ -302,3 +304,30 @@ def redeem_reward(
 def list_badges(customer_id: CustomerId, session: SessionDep) -> list[BadgeOut]:
     """Badges the customer was awarded, oldest first."""
     return services.list_badges(session, customer_id)
+
+
+# -- webhook endpoints ----------------------------------------------------------------------
+
+Admin = Annotated[ApiKey, Depends(require("admin"))]
+
+
+@router.post("/webhooks", status_code=201, responses=problems(body=True, d422="bad url or kind"))
+def add_webhook(body: WebhookIn, session: SessionDep, key: Admin) -> WebhookOut:
+    """Register an endpoint for every event kind, or only ``kinds``; the answer holds the
+    signing secret, shown this once."""
+    return services.add_webhook(session, body, key)
+
+
+@router.get("/webhooks", responses=problems())
+def list_webhooks(session: SessionDep, _key: Admin) -> list[WebhookOut]:
+    """Every registered endpoint, oldest first, without secrets."""
+    return services.list_webhooks(session)
+
+
+@router.delete("/webhooks/{endpoint_id}", status_code=204, responses=problems(404))
+def remove_webhook(
+    endpoint_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, key: Admin
+) -> Response:
+    """Stop sending to the endpoint (kept for the record); 404 for an unknown id."""
+    services.remove_webhook(session, endpoint_id, key)
+    return Response(status_code=204)

@@ -251,3 +251,23 @@ class BadgeOut(BaseModel):
 
 AccountOut.model_rebuild()
 QuoteOut.model_rebuild()
+
+
+class WebhookIn(In):
+    url: Annotated[str, Field(min_length=8, max_length=2048)] = Field(
+        description="Where the events are POSTed: https:// (or http://)."
+    )
+    kinds: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        None, max_length=32, description="Only these event kinds; null: every kind."
+    )
+
+
+class WebhookOut(BaseModel):
+    endpoint_id: int
+    url: str
+    kinds: list[str] | None
+    active: bool
+    created_at: datetime
+    secret: str | None = Field(
+        None, description="The signing secret: in the answer to its creation only."
+    )
