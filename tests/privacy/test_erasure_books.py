@@ -214,7 +214,7 @@ def _books(shop: TestClient, engine: Engine) -> dict[str, Any]:
         by_kind = select(LoyaltyEntry.kind, func.sum(LoyaltyEntry.points)).group_by(
             LoyaltyEntry.kind
         )
-        ledger = dict(conn.execute(by_kind).tuples().all())
+        ledger = dict(conn.execute(by_kind).all())
         sums = {
             "ledger": ledger,
             "balances": conn.scalar(select(func.sum(LoyaltyAccount.balance))),
