@@ -76,10 +76,10 @@ def _badges(client: TestClient, customer: str) -> list[tuple[str, str]]:
 
 
 def _granted(engine: Engine) -> int:
-    """``reward_granted`` events of badges in the outbox."""
+    """``badge_awarded`` events in the outbox."""
     with Session(engine) as session:
         rows = session.scalars(
-            select(LoyaltyEvent.payload).where(LoyaltyEvent.kind == "reward_granted")
+            select(LoyaltyEvent.payload).where(LoyaltyEvent.kind == "badge_awarded")
         ).all()
         return sum(1 for payload in rows if "badge" in payload)
 

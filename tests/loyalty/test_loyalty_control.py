@@ -154,3 +154,15 @@ def test_effect_cli(tmp_path: Path) -> None:
     table = CliRunner().invoke(app, [*args, "--url", url])
     assert table.exit_code == 0, table.output
     assert "incremental repeat rate" in table.stdout
+    # A difference of two rates is in percentage points, never in percent.
+    said = " ".join(table.stdout.split())
+    rate = said.split("incremental repeat rate ")[1].split(";")[0]
+    assert rate.split(" (")[0].endswith("percentage points")
+    assert rate.endswith("percentage points)")
+
+
+def test_effect_refuses_a_period_before_the_launch(store_engine: Engine) -> None:
+    """The program launched on 2020-01-01: 2019 is before anything it did."""
+    _shop(store_engine)
+    with pytest.raises(RegularsError, match="before program 'stars' launched on 2020-01-01"):
+        program_effect(store_engine, "stars", date(2019, 6, 1), date(2020, 2, 1))

@@ -20,6 +20,7 @@ from regulars.cli import app
 from regulars.config import Settings
 from regulars.loyalty.catalogue import find_program
 from regulars.loyalty.economics.ledger_mapping import program_economics
+from regulars.loyalty.importing import import_history
 from regulars.loyalty.points.earning import on_order_recorded
 from regulars.loyalty.points.expiry import expire_due
 from regulars.loyalty.points.redemption import adjust, redeem
@@ -133,3 +134,53 @@ def test_live_economics_cli(tmp_path: Path) -> None:
     table = CliRunner().invoke(app, [*args, *period])
     assert table.exit_code == 0, table.output
     assert "breakage" in table.stdout
+
+
+def test_imported_lots_are_earnings_in_the_flow_and_in_breakage(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    """Besides the ledger above, cy's history is imported: 30 points earned on 3 Jan,
+    expiring on 2 Feb, none spent; the expiry takes them. They are issued in January and
+    an ended lot of breakage (30 more expired), not an adjustment."""
+    _ledger(store_engine)
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "customer_id,points,occurred_at,expires_at,kind\n"
+        "cy,30,2026-01-03T12:00:00Z,2026-02-02T12:00:00Z,import\n",
+        encoding="utf-8",
+    )
+    import_history(store_engine, history, "stars")
+    assert expire_due(store_engine, _noon(3, 2)) == 30
+    result = program_economics(store_engine, "stars", START, END, settings=BERLIN)
+    january, february, _march = result.flow
+    assert (january.issued, january.adjusted) == (180, 0)
+    assert february.expired == 85 + 30
+    b = result.breakage
+    assert (b.lots, b.earned, b.expired, b.redeemed) == (3, 180, 115, 40)
+
+
+def test_the_cli_table_adds_up(tmp_path: Path) -> None:
+    """Every month's outstanding = the line above + issued − redeemed − expired − reversed
+    + recredited + adjusted, from an opening line."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    _ledger(engine)
+    engine.dispose()
+    args = ["loyalty", "economics", "--program", "stars", "--url", url]
+    period = ["--start", "2026-02-01", "--end", "2026-04-01"]
+    table = CliRunner().invoke(app, [*args, *period], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    rows = [
+        [cell.strip().replace(",", "") for cell in line.split("│")[1:-1]]
+        for line in table.stdout.splitlines()
+        if line.startswith("│") and ("opening" in line or "2026-" in line)
+    ]
+    assert rows[0][0] == "opening"
+    outstanding = int(rows[0][-1])
+    assert outstanding == 85  # the balance at the end of January
+    for row in rows[1:]:
+        issued, redeemed, expired, reversed_, recredited, adjusted = map(int, row[1:7])
+        outstanding += issued - redeemed - expired - reversed_ + recredited + adjusted
+        assert int(row[-1]) == outstanding
+    assert outstanding == 10

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from loyalty_helpers import add_customer, add_order, make_program
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from regulars.api import create_app
 from regulars.api.keys import create_api_key
 from regulars.loyalty.points.earning import on_order_recorded
 from regulars.loyalty.program_store import membership
+from regulars.loyalty.tables import LoyaltyEvent
 
 CLUB: dict[str, Any] = {
     "code": "club",
@@ -24,7 +25,10 @@ CLUB: dict[str, Any] = {
     "type": "membership",
     "config": {
         "code": "club",
-        "plans": [{"code": "plus", "price": "9.99", "period": "month", "earn_multiplier": "2"}],
+        "plans": [
+            {"code": "plus", "price": "9.99", "period": "month", "earn_multiplier": "2"},
+            {"code": "premium", "price": "19.99", "period": "month", "earn_multiplier": "3"},
+        ],
     },
 }
 
@@ -154,3 +158,40 @@ def test_membership_errors_are_problems(client: TestClient, clock: Clock) -> Non
         "/v1/loyalty/programs/club/memberships", json={"customer_id": "zed", "plan": "plus"}
     )
     assert nobody.status_code == 404
+
+
+def test_plan_change_with_proration_webhooks_and_the_documented_409(
+    client: TestClient, clock: Clock, store_engine: Engine
+) -> None:
+    """ann is on plus (9.99 a month) from 1 April (30 days). Subscribing to premium while a
+    member is the documented 409. On 16 April she moves to premium (19.99): 16 days used,
+    14 unused: credit round_down(9.99 × 14 / 30) = 4.66, cost round_down(19.99 × 14 / 30)
+    = 9.32, she pays 4.66 more. Every payment is a webhook event, once."""
+    clock.now = datetime(2026, 4, 1, tzinfo=UTC)
+    assert _subscribe(client, "ann").status_code == 201
+    premium = {"customer_id": "ann", "plan": "premium"}
+    conflict = client.post("/v1/loyalty/programs/club/memberships", json=premium)
+    assert (conflict.status_code, conflict.json()["type"]) == (
+        409,
+        "urn:regulars:problem:membership-conflict",
+    )
+    clock.now = datetime(2026, 4, 16, 12, tzinfo=UTC)
+    change = "/v1/loyalty/programs/club/memberships/ann/change"
+    moved = client.post(change, json={"plan": "premium"})
+    assert moved.status_code == 200, moved.text
+    body = moved.json()
+    assert (body["plan"], body["charged"], body["period_end"]) == (
+        "premium",
+        "14.65",
+        "2026-05-01T00:00:00Z",
+    )
+    assert client.post(change, json={"plan": "premium"}).json()["charged"] == "14.65"
+    client.post("/v1/loyalty/programs/club/memberships/ann/cancel", json={"immediate": True})
+    ended = client.post(change, json={"plan": "plus"})
+    assert ended.status_code == 409
+    with Session(store_engine) as session:
+        events = session.scalars(select(LoyaltyEvent).order_by(LoyaltyEvent.id)).all()
+    paid = [(e.kind, e.payload["amount"]) for e in events]
+    assert paid[:2] == [("membership_charged", "9.99"), ("membership_charged", "4.66")]
+    assert paid[2][0] == "membership_refunded"
+    assert len(paid) == 3

@@ -189,3 +189,34 @@ def test_a_stamp_card_alone_collects_from_api_orders(store_engine: Engine) -> No
         rewards = client.get("/v1/loyalty/accounts/ann/rewards")
         assert rewards.status_code == 200, rewards.text
         assert [(r["kind"], r["sku"]) for r in rewards.json()] == [("free_item", "coffee")]
+
+
+def test_the_return_answer_says_what_to_deduct_from_the_refund(
+    store_engine: Engine, client: TestClient
+) -> None:
+    """A program with the shortfall policy deduct_from_refund: 100.00 earns 100 points, 80
+    of them are spent; returning the whole order reverses 100, only 20 are left: the 80
+    spent (× 0.01 = 0.80) come off the refund, in the answer and its replay."""
+    program = {**PROGRAM, "code": "refundable", "shortfall_policy": "deduct_from_refund"}
+    assert client.post("/v1/loyalty/programs", json=program).status_code == 201
+    assert client.post("/v1/orders", json=_order("A-9", "100.00", "bea")).status_code == 201
+    spend = {"program": "refundable", "points": 80}
+    paid = client.post(
+        "/v1/loyalty/accounts/bea/redeem", json=spend, headers={"Idempotency-Key": "bea-1"}
+    )
+    assert paid.status_code == 201, paid.text
+    ret = {
+        "shop_id": "berlin",
+        "return_id": "R-9",
+        "order_id": "A-9",
+        "returned_at": "2026-03-05T10:00:00Z",
+        "amount": "100.00",
+    }
+    first = client.post("/v1/returns", json=ret)
+    assert (first.status_code, first.json()["deduct_from_refund"]) == (201, "0.80")
+    again = client.post("/v1/returns", json=ret)
+    assert (again.status_code, again.json()["deduct_from_refund"]) == (200, "0.80")
+    plain = client.post("/v1/orders", json=_order("A-10", "10.00", "bea"))
+    assert plain.status_code == 201
+    other = {**ret, "return_id": "R-10", "order_id": "A-10", "amount": "10.00"}
+    assert client.post("/v1/returns", json=other).json()["deduct_from_refund"] == "0.00"

@@ -26,7 +26,7 @@ from regulars.loyalty.points.cancellation import cancel_redemption
 from regulars.loyalty.points.earning import on_order_recorded
 from regulars.loyalty.points.redemption import redeem
 from regulars.loyalty.points.views import account_view, quote
-from regulars.loyalty.tables import LoyaltyAccount, LoyaltyProgram
+from regulars.loyalty.tables import LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
 from regulars.store.session import session_scope
 
 NOW = T0 + timedelta(days=30)
@@ -76,8 +76,9 @@ def test_owner_only_lets_only_the_owner_spend(session: Session) -> None:
 def test_members_spend_at_most_member_points_per_order(session: Session) -> None:
     """Limit 25 per order for members other than the owner, counted with what the account
     already spent on that order: dad 20 on O1 (20 ≤ 25), 10 more on O1 refused (30), 25 on
-    O2 fine; without an order each redemption counts alone (26 refused); mum is not
-    limited. A retry of an accepted redemption is its replay, not a refusal."""
+    O2 fine; without an order a member may not redeem at all (the limit is per order: 5
+    points at a time without one would add up past it); mum is not limited. A retry of an
+    accepted redemption is its replay, not a refusal. The ledger names who spent."""
     program = _family(session, {"member_points_per_order": 25})
     on_order_recorded(session, add_order(session, "mum-1", "mum", "200.00"))
     o1, o2 = OrderRef("default", "O1"), OrderRef("default", "O2")
@@ -85,12 +86,24 @@ def test_members_spend_at_most_member_points_per_order(session: Session) -> None
     with pytest.raises(HouseholdSpendError, match="at most 25 points per order"):
         redeem(session, program, "dad", 10, key="b", actor="pos", order=o1, now=NOW)
     redeem(session, program, "dad", 25, key="c", actor="pos", order=o2, now=NOW)
-    with pytest.raises(HouseholdSpendError):
-        redeem(session, program, "kid", 26, key="d", actor="pos", now=NOW)
+    with pytest.raises(HouseholdSpendError, match="only on an order"):
+        redeem(session, program, "kid", 5, key="d", actor="pos", now=NOW)
     redeem(session, program, "mum", 100, key="e", actor="pos", order=o1, now=NOW)
+    redeem(session, program, "mum", 1, key="f", actor="pos", now=NOW)  # the owner may
     assert redeem(session, program, "dad", 20, key="a", actor="pos", order=o1, now=NOW).replay
     session.commit()
-    assert account_view(session, program, "mum", now=NOW).balance == 200 - 20 - 25 - 100
+    assert account_view(session, program, "mum", now=NOW).balance == 200 - 20 - 25 - 100 - 1
+    spenders = session.execute(
+        select(LoyaltyEntry.idempotency_key, LoyaltyEntry.customer_id)
+        .where(LoyaltyEntry.kind == "spend")
+        .order_by(LoyaltyEntry.id)
+    ).all()
+    assert [tuple(row) for row in spenders] == [
+        ("redeem:a", "dad"),
+        ("redeem:c", "dad"),
+        ("redeem:e", "mum"),
+        ("redeem:f", "mum"),
+    ]
     assert (
         quote(session, program, "kid", Decimal("200.00"), [], now=NOW).max_redeemable_points == 25
     )

@@ -200,14 +200,28 @@ def test_cafe_sixth_coffee_free_with_a_return_before_redeeming(
         "issued",
         "revoked",
     )
+    assert len(new["reward_id"]) == 22  # 128 random bits, not a counter
     redeem = f"/v1/loyalty/rewards/{new['reward_id']}/redeem"
+    with Session(store_engine) as session:  # orders without coffee: no stamps
+        for order_id, customer in [("C6", "ann"), ("C7", "ann"), ("B9", "bob")]:
+            add_order(session, order_id, customer, "3.00", at=BASE + timedelta(hours=8))
+        session.commit()
+    unknown = client.post(redeem, json={"order_id": "nope"})
+    assert (unknown.status_code, unknown.json()["detail"]) == (
+        422,
+        "order_id: no order 'nope' in shop 'default'",
+    )
+    theirs = client.post(redeem, json={"order_id": "B9"})
+    assert theirs.status_code == 422
+    assert "another customer's" in theirs.json()["detail"]
     assert client.post(redeem, json={"order_id": "C6"}).status_code == 201
     assert client.post(redeem, json={"order_id": "C6"}).status_code == 200  # a retry
     used = client.post(redeem, json={"order_id": "C7"})
     assert used.status_code == 409
     assert used.json()["state"] == "redeemed"
     assert client.post(f"/v1/loyalty/rewards/{old['reward_id']}/redeem", json={}).status_code == 409
-    assert client.post("/v1/loyalty/rewards/999999/redeem", json={}).status_code == 404
+    # The primary key (1 is the first reward's) is no public id.
+    assert client.post("/v1/loyalty/rewards/1/redeem", json={}).status_code == 404
     # A return dated before the redemption (a backdated import): the used voucher stays used.
     _return_coffee(store_engine, "R2", "C3", hours=7)
     assert [r["state"] for r in _rewards(client, "ann")] == ["redeemed", "revoked"]

@@ -718,3 +718,16 @@ def test_verdict_answers_for_an_expected_lift(lift: float, answer: str) -> None:
         margin=D("0.4"),
     )
     assert sim.verdict().endswith(f"with the expected +{lift:.1f} % it {answer}.")
+
+
+def test_no_verdict_without_a_margin() -> None:
+    """Revenue is not profit: without a margin the expected lift gets no "pays" verdict."""
+    orders = table_from_arrow(
+        connect(), orders_arrow([("a", "2024-01-01", "300.00"), ("a", "2024-01-10", "400.00")])
+    )
+    assumptions = ALL_IN.model_copy(update={"expected_lift_pct": 50.0})
+    sim = simulate_program(orders, ProposedProgram(rules=RULES, assumptions=assumptions))
+    text = sim.verdict()
+    assert "it pays for itself" not in text
+    assert "does not pay" not in text
+    assert "no verdict on the expected +50.0 % without a margin" in text

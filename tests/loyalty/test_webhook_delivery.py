@@ -10,10 +10,13 @@ from collections import Counter
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from loyalty_helpers import T0
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from regulars.api import create_app
+from regulars.api.keys import create_api_key
 from regulars.loyalty.tables import LoyaltyDelivery, LoyaltyWebhookEndpoint
 from regulars.loyalty.webhooks import add_endpoint, deliver_due, emit, fan_out
 from regulars.store.session import session_scope
@@ -176,3 +179,35 @@ def test_concurrent_runs_never_send_one_delivery_twice(
     assert sum(delivered) == 300
     assert len(receiver.ids) == 300
     assert set(receiver.ids.values()) == {1}
+
+
+def test_webhook_endpoints_through_the_api(store_engine: Engine) -> None:
+    """Register (admin only; the secret is shown once), list without secrets, refuse an
+    unknown kind, deactivate (404 for an unknown id)."""
+    with TestClient(create_app(store_engine)) as client:
+        _row, admin = create_api_key(store_engine, "admin", ["admin"])
+        _row, writer = create_api_key(store_engine, "pos", ["loyalty:write"])
+        as_admin = {"Authorization": f"Bearer {admin}"}
+        body = {"url": "https://hooks.example.com/loyalty", "kinds": ["tier_changed"]}
+        refused = client.post(
+            "/v1/loyalty/webhooks", json=body, headers={"Authorization": f"Bearer {writer}"}
+        )
+        assert refused.status_code == 403
+        created = client.post("/v1/loyalty/webhooks", json=body, headers=as_admin)
+        assert created.status_code == 201, created.text
+        endpoint = created.json()
+        assert (endpoint["kinds"], endpoint["active"]) == (["tier_changed"], True)
+        assert len(endpoint["secret"]) >= 32
+        listed = client.get("/v1/loyalty/webhooks", headers=as_admin).json()
+        assert [(e["endpoint_id"], e["secret"]) for e in listed] == [
+            (endpoint["endpoint_id"], None)
+        ]
+        wrong = client.post(
+            "/v1/loyalty/webhooks", json={**body, "kinds": ["points_wobbled"]}, headers=as_admin
+        )
+        assert wrong.status_code == 422
+        assert "points_wobbled" in wrong.json()["detail"]
+        gone = client.delete(f"/v1/loyalty/webhooks/{endpoint['endpoint_id']}", headers=as_admin)
+        assert gone.status_code == 204
+        assert client.get("/v1/loyalty/webhooks", headers=as_admin).json()[0]["active"] is False
+        assert client.delete("/v1/loyalty/webhooks/999", headers=as_admin).status_code == 404

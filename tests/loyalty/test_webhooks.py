@@ -12,7 +12,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from loyalty_helpers import T0, add_order, make_program
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from regulars.errors import RegularsError
@@ -21,7 +21,7 @@ from regulars.loyalty.points.earning import on_order_recorded
 from regulars.loyalty.points.expiry import emit_expiry_warnings, emit_points_expired, expire_due
 from regulars.loyalty.points.redemption import redeem
 from regulars.loyalty.tables import LoyaltyDelivery, LoyaltyEvent, LoyaltyWebhookEndpoint
-from regulars.loyalty.webhooks import add_endpoint, deliver_due, subscribed
+from regulars.loyalty.webhooks import EVENT_KINDS, add_endpoint, deliver_due, emit, subscribed
 
 GOLD = {"code": "vip", "tiers": [{"name": "gold", "threshold": "100", "earn_multiplier": "2"}]}
 
@@ -95,13 +95,30 @@ def test_failed_after_max_attempts(store_engine: Engine, session: Session) -> No
     assert state == "failed"
 
 
-def test_expiry_warnings_once_per_lot(session: Session) -> None:
-    make_program(session, config={"expiry_days": 30})
-    on_order_recorded(session, add_order(session, "A1", "ann", "10.00"))
-    assert emit_expiry_warnings(session, T0 + timedelta(days=25), days=7) == 1
-    assert emit_expiry_warnings(session, T0 + timedelta(days=26), days=7) == 1
+def test_expiry_warnings_once_per_account_and_day(session: Session) -> None:
+    """ann's ten orders each make a lot expiring on days 30–39: on day 25 (a week ahead)
+    the lots of days 30–32 are due a warning, in one event with their total; a rerun that
+    day sends nothing more; the next day one new event with the lots of days 30–33."""
+    make_program(session, config={"expiry_days": 30, "pending_days": 0})
+    for day in range(10):
+        order = add_order(session, f"A{day}", "ann", "10.00", at=T0 + timedelta(days=day))
+        on_order_recorded(session, order)
+    day25 = T0 + timedelta(days=25, hours=1)
+    assert emit_expiry_warnings(session, day25, days=7) == 3
+    assert emit_expiry_warnings(session, day25 + timedelta(hours=2), days=7) == 3
+    assert emit_expiry_warnings(session, day25 + timedelta(days=1), days=7) == 4
     session.commit()
-    assert session.scalar(select(func.count()).select_from(LoyaltyEvent)) == 1
+    events = session.scalars(
+        select(LoyaltyEvent).where(LoyaltyEvent.kind == "points_expiring").order_by(LoyaltyEvent.id)
+    ).all()
+    assert [(e.payload["points"], len(e.payload["lots"])) for e in events] == [(30, 3), (40, 4)]
+    assert events[0].payload["expires_at"] == (T0 + timedelta(days=30)).isoformat()
+
+
+def test_every_kind_recorded_is_one_an_endpoint_can_subscribe_to(session: Session) -> None:
+    with pytest.raises(ValueError, match="unknown loyalty event kind"):
+        emit(session, "points_wobbled", "k1", {})
+    assert {"badge_awarded", "bonus_awarded", "points_expiring"} <= set(EVENT_KINDS)
 
 
 def _expiring_ledger(session: Session) -> None:

@@ -214,7 +214,7 @@ def _books(shop: TestClient, engine: Engine) -> dict[str, Any]:
         by_kind = select(LoyaltyEntry.kind, func.sum(LoyaltyEntry.points)).group_by(
             LoyaltyEntry.kind
         )
-        ledger = dict(conn.execute(by_kind).tuples().all())
+        ledger = dict(conn.execute(by_kind).all())
         sums = {
             "ledger": ledger,
             "balances": conn.scalar(select(func.sum(LoyaltyAccount.balance))),
@@ -319,3 +319,24 @@ def _secret(engine: Engine) -> bytes:
     from regulars.privacy import server_secret
 
     return server_secret(engine.url)
+
+
+def test_the_same_id_erased_twice_keeps_both_records_apart(
+    shop: TestClient, store_engine: Engine
+) -> None:
+    """The shop sends erin-k7 again after her erasure: a new customer with a new account
+    in the same program; erasing her too keeps both records, under two keys."""
+    _ok(
+        shop.post("/v1/loyalty/programs", json={**PROGRAMS[0], "starts_at": "2020-01-01T00:00:00Z"})
+    )
+    for attempt in ("1", "2"):
+        _ok(shop.post("/v1/customers", json=ERIN))
+        _order(shop, f"again-{attempt}", ERIN["customer_id"], "10.00")
+        assert shop.delete(f"/v1/customers/{ERIN['customer_id']}").status_code == 204
+    name = pseudonym(_secret(store_engine), ERIN["customer_id"])
+    with store_engine.connect() as conn:
+        owners = conn.execute(select(Order.customer_id).order_by(Order.order_id)).scalars().all()
+        balances = conn.execute(select(func.sum(LoyaltyAccount.balance))).scalar()
+    assert owners == [name, f"{name}#2"]
+    assert balances == 20
+    assert _column_hits(store_engine) == {}

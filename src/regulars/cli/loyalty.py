@@ -123,7 +123,8 @@ def loyalty_webhook_add(
         str | None,
         typer.Option(
             help="Only these event kinds, comma-separated (tier_changed, points_expiring, "
-            "points_expired, reward_granted); default: every kind."
+            "points_expired, reward_granted, badge_awarded, bonus_awarded); default: every "
+            "kind."
         ),
     ] = None,
     url: DatabaseUrlOpt = None,

@@ -22,6 +22,7 @@ from regulars.cli.common import (
 if TYPE_CHECKING:
     from regulars.loyalty.economics.holdout import ProgramEffect
     from regulars.loyalty.economics.ledger_mapping import LiveEconomics
+    from regulars.loyalty.economics.results import FlowRow
 
 ProgramOpt = Annotated[str, typer.Option(help="The program's code.")]
 
@@ -60,12 +61,24 @@ def _print_effect(effect: ProgramEffect, title: str) -> None:
     rate, revenue = effect.repeat_rate_diff, effect.revenue_per_customer_diff
     level = f"{effect.confidence:.0%}"
     console.print(
-        f"incremental repeat rate {rate.estimate:+.1%} ({level} CI "
-        f"{_span(rate.low, rate.high, '.1%')}); revenue per customer {revenue.estimate:+,.2f} "
+        f"incremental repeat rate {_points(rate.estimate)} ({level} CI "
+        f"{_span(_scaled(rate.low), _scaled(rate.high), '+.1f')} percentage points); revenue "
+        f"per customer {revenue.estimate:+,.2f} "
         f"({level} CI {_span(revenue.low, revenue.high, ',.2f')}); incremental revenue "
         f"{effect.incremental_revenue:,.2f}",
         highlight=False,
     )
+
+
+def _scaled(rate: float | None) -> float | None:
+    """A difference of two rates in percentage points (0.021 → 2.1)."""
+    return None if rate is None else rate * 100
+
+
+def _points(rate: float) -> str:
+    """A difference of two rates: percentage points, never percent (12 % vs 10 % is +2.0
+    percentage points, a 20 % increase)."""
+    return f"{rate * 100:+.1f} percentage points"
 
 
 def _span(low: float | None, high: float | None, spec: str) -> str:
@@ -101,15 +114,27 @@ def loyalty_economics(
     _print_economics(result, program)
 
 
+def _net(r: FlowRow) -> int:
+    """A month's movements, signed as the columns read: outstanding grows by this."""
+    return r.issued - r.redeemed - r.expired - r.reversed + r.recredited + r.adjusted
+
+
 def _print_economics(result: LiveEconomics, program: str) -> None:
+    """The flow as a table whose rows add up: each month's outstanding is the line above
+    plus issued − redeemed − expired − reversed + recredited + adjusted, from the opening
+    balance (everything before the first month)."""
     table = Table(title=f"{program}: points flow, [{result.start}, {result.end})")
-    for column in ("month", "issued", "redeemed", "expired", "reversed", "adjusted", "outstanding"):
+    columns = ("issued", "redeemed", "expired", "reversed", "recredited", "adjusted")
+    for column in ("month", *columns, "outstanding"):
         table.add_column(column, justify="right")
+    if result.flow:
+        first = result.flow[0]
+        opening = first.outstanding_end - _net(first)
+        table.add_row("opening", *("" for _ in columns), f"{opening:,}")
     for r in result.flow:
+        values = (r.issued, r.redeemed, r.expired, r.reversed, r.recredited, r.adjusted)
         table.add_row(
-            f"{r.period_start:%Y-%m}",
-            *(f"{v:,}" for v in (r.issued, r.redeemed, r.expired, r.reversed, r.adjusted)),
-            f"{r.outstanding_end:,}",
+            f"{r.period_start:%Y-%m}", *(f"{v:,}" for v in values), f"{r.outstanding_end:,}"
         )
     console.print(table)
     rate = result.breakage.rate

@@ -6,9 +6,9 @@ composition root by :mod:`regulars.loyalty.contribution`; ``regulars worker`` ru
   nothing left to expire) and, while an endpoint subscribes, record a ``points_expired``
   event per account that lost points.
 * ``loyalty.expiry_warnings``: every day at :data:`WARN_HOUR`:00 shop time, after the
-  expiry, a ``points_expiring`` event for every lot expiring within :data:`WARN_DAYS`
-  (:func:`~regulars.loyalty.points.expiry.emit_expiry_warnings`; once per lot, in the job's
-  transaction).
+  expiry, one ``points_expiring`` event per account with lots expiring within
+  :data:`WARN_DAYS` (:func:`~regulars.loyalty.points.expiry.emit_expiry_warnings`; once per
+  account and day, in the job's transaction).
 * ``loyalty.webhooks``: every :data:`DELIVERY_MINUTES` minutes on a UTC grid
   (:class:`~regulars.worker.schedule.Every`: no daylight saving time), POST the due
   webhook deliveries (:func:`~regulars.loyalty.webhooks.deliver_due`: batches of

@@ -129,6 +129,12 @@ def merge_loyalty_accounts(conn: Connection, survivor_id: str, duplicate_id: str
             )
         else:
             _move_ledger(conn, account_id, target)
+    # Who spent, on any account (a household card's entries name the member).
+    conn.execute(
+        update(LoyaltyEntry)
+        .where(LoyaltyEntry.customer_id == duplicate_id)
+        .values(customer_id=survivor_id)
+    )
     return len(accounts)
 
 

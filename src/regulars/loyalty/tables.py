@@ -166,6 +166,9 @@ class LoyaltyEntry(Base):
     idempotency_key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(255))
+    customer_id: Mapped[str | None] = mapped_column(String(255))
+    """Who redeemed or was adjusted, on spends and adjustments: on a shared household account,
+    the member (no foreign key: the ledger outlives a merge or an erasure, which re-key it)."""
     reason: Mapped[str | None] = mapped_column(String(255))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -3,11 +3,14 @@
 **Outbox.** :func:`emit` records an event in ``loyalty_events`` in the caller's transaction
 (so it exists exactly when the change that caused it does), under a key unique per event:
 recording it again is a no-op; :func:`emit_from_select` records many with one
-``INSERT … SELECT``. Kinds (:data:`EVENT_KINDS`): ``tier_changed`` (on an order),
-``points_expiring`` (:func:`regulars.loyalty.points.expiry.emit_expiry_warnings`, one per lot),
-``points_expired`` (the nightly expiry, one per account that lost points, written only
-while an endpoint subscribes to it: :func:`subscribed`), ``reward_granted`` (live
-programs).
+``INSERT … SELECT``. Kinds (:data:`EVENT_KINDS`, the same list an endpoint subscribes
+from; :func:`emit` refuses any other): ``tier_changed`` (a tier club's change),
+``points_expiring`` (:func:`regulars.loyalty.points.expiry.emit_expiry_warnings`, one per
+account and day), ``points_expired`` (the nightly expiry, one per account that lost points,
+written only while an endpoint subscribes to it: :func:`subscribed`), ``reward_granted`` (a
+voucher or gift of a live program), ``badge_awarded`` (a badge), ``bonus_awarded`` (bonus
+points of a points program), ``membership_charged`` and ``membership_refunded`` (a
+membership's first period, renewal, plan change or cancellation, once per payment).
 
 **Subscriptions.** An endpoint receives every kind, or — registered with ``kinds`` — only
 those.
@@ -79,8 +82,17 @@ HORIZON_PAUSE_S = 0.05
 _GUARDED = "regulars.loyalty.webhooks.guarded"
 
 
-EVENT_KINDS = ("tier_changed", "points_expiring", "points_expired", "reward_granted")
-"""Every kind of loyalty event; what an endpoint may subscribe to."""
+EVENT_KINDS = (
+    "tier_changed",
+    "points_expiring",
+    "points_expired",
+    "reward_granted",
+    "badge_awarded",
+    "bonus_awarded",
+    "membership_charged",
+    "membership_refunded",
+)
+"""Every kind of loyalty event, the only ones recorded; what an endpoint may subscribe to."""
 
 
 def emit(
@@ -90,7 +102,10 @@ def emit(
     payload: dict[str, Any],
     account_id: int | None = None,
 ) -> None:
-    """Record event ``key`` (once) in the caller's transaction."""
+    """Record event ``key`` (once) in the caller's transaction; ``kind`` is one of
+    :data:`EVENT_KINDS` (a kind nobody can subscribe to is a bug, refused here)."""
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown loyalty event kind '{kind}'; add it to EVENT_KINDS")
     _guard_writes(session)
     session.execute(
         dialect_insert(session, LoyaltyEvent)
@@ -154,6 +169,21 @@ def add_endpoint(
     session.add(endpoint)
     session.flush()
     return endpoint.id, secret
+
+
+def list_endpoints(session: Session) -> list[LoyaltyWebhookEndpoint]:
+    """Every registered endpoint, oldest first (inactive ones included)."""
+    return list(session.scalars(select(LoyaltyWebhookEndpoint).order_by(LoyaltyWebhookEndpoint.id)))
+
+
+def deactivate_endpoint(session: Session, endpoint_id: int) -> LoyaltyWebhookEndpoint | None:
+    """Stop sending to an endpoint (its row and deliveries stay, for the record); None for
+    an unknown id. Deactivating it again changes nothing."""
+    endpoint = session.get(LoyaltyWebhookEndpoint, endpoint_id)
+    if endpoint is not None:
+        endpoint.active = False
+        session.flush()
+    return endpoint
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

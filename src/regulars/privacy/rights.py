@@ -153,7 +153,11 @@ def erase_customer(
 def _rekey(session: Session, plan: CustomerPlan, customer_id: str, name: str) -> dict[str, int]:
     """Count the customer's rows of every kept table, then give the rows that name the
     customer directly the pseudonym ``name`` instead, under a profile-less customer of that
-    id (the foreign keys need one); returns the kept rows per table."""
+    id (the foreign keys need one); returns the kept rows per table.
+
+    The same id erased a second time (the shop sent it again after the first erasure)
+    keeps its records under ``name#2`` (then ``#3``…): one key per erased customer, so the
+    second one's account or membership in a program cannot collide with the first's."""
     connection = session.connection()
     kept = {
         table_name: connection.scalar(
@@ -168,9 +172,18 @@ def _rekey(session: Session, plan: CustomerPlan, customer_id: str, name: str) ->
     if not any(kept.values()):
         return kept
     customers = plan.metadata.tables[CUSTOMERS]
-    exists = select(customers.c[CUSTOMER_KEY]).where(customers.c[CUSTOMER_KEY] == name)
-    if connection.scalar(exists) is None:
-        connection.execute(insert(customers).values({CUSTOMER_KEY: name}))
+    taken = set(
+        connection.scalars(
+            select(customers.c[CUSTOMER_KEY]).where(
+                customers.c[CUSTOMER_KEY].startswith(name, autoescape=True)
+            )
+        )
+    )
+    base, number = name, 1
+    while name in taken:
+        number += 1
+        name = f"{base}#{number}"
+    connection.execute(insert(customers).values({CUSTOMER_KEY: name}))
     for table_name in kept:
         table = plan.metadata.tables[table_name]
         for ref in plan.references[table_name]:

@@ -26,6 +26,8 @@ from regulars.api.schemas.loyalty import (
     RedeemRewardIn,
     RewardOut,
     StateIn,
+    WebhookIn,
+    WebhookOut,
 )
 from regulars.api.services import loyalty as services
 from regulars.loyalty.economics.holdout import ProgramEffect
@@ -270,11 +272,18 @@ def list_rewards(
     status_code=201,
     responses={
         200: {"description": "a replay: already redeemed for the same order_id"},
-        **problems(404, 409, body=True, d404="unknown reward", d409="already redeemed or revoked"),
+        **problems(
+            404,
+            409,
+            body=True,
+            d404="unknown reward",
+            d409="already redeemed or revoked",
+            d422="invalid body, or the order is unknown or another customer's",
+        ),
     },
 )
 def redeem_reward(
-    reward_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    reward_id: Annotated[str, Path(min_length=1, max_length=32, description="Its public id.")],
     body: RedeemRewardIn,
     response: Response,
     session: SessionDep,
@@ -294,3 +303,30 @@ def redeem_reward(
 def list_badges(customer_id: CustomerId, session: SessionDep) -> list[BadgeOut]:
     """Badges the customer was awarded, oldest first."""
     return services.list_badges(session, customer_id)
+
+
+# -- webhook endpoints ----------------------------------------------------------------------
+
+Admin = Annotated[ApiKey, Depends(require("admin"))]
+
+
+@router.post("/webhooks", status_code=201, responses=problems(body=True, d422="bad url or kind"))
+def add_webhook(body: WebhookIn, session: SessionDep, key: Admin) -> WebhookOut:
+    """Register an endpoint for every event kind, or only ``kinds``; the answer holds the
+    signing secret, shown this once."""
+    return services.add_webhook(session, body, key)
+
+
+@router.get("/webhooks", responses=problems())
+def list_webhooks(session: SessionDep, _key: Admin) -> list[WebhookOut]:
+    """Every registered endpoint, oldest first, without secrets."""
+    return services.list_webhooks(session)
+
+
+@router.delete("/webhooks/{endpoint_id}", status_code=204, responses=problems(404))
+def remove_webhook(
+    endpoint_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, key: Admin
+) -> Response:
+    """Stop sending to the endpoint (kept for the record); 404 for an unknown id."""
+    services.remove_webhook(session, endpoint_id, key)
+    return Response(status_code=204)

@@ -13,6 +13,7 @@ from regulars.api.schemas import UTCTime
 from regulars.api.schemas.loyalty_programs import (
     CancelIn,
     CausesReportOut,
+    ChangePlanIn,
     DonationIn,
     DonationOut,
     DrawIn,
@@ -182,6 +183,19 @@ def renew_membership(
 ) -> MembershipOut:
     """Charge the periods started by now (the daily job loyalty.memberships does it too)."""
     return services.renew_membership(session, program, customer_id)
+
+
+@router.post("/memberships/{customer_id}/change", responses=_MEMBERSHIP)
+def change_membership_plan(
+    program: ProgramCode,
+    customer_id: CustomerId,
+    body: ChangePlanIn,
+    session: SessionDep,
+    key: Writer,
+) -> MembershipOut:
+    """Move to another plan now: one charge or refund for the prorated difference (the same
+    plan: unchanged); 409 for a membership that is not running."""
+    return services.change_membership_plan(session, program, customer_id, body, key)
 
 
 @router.post("/memberships/{customer_id}/cancel", responses=_MEMBERSHIP)

@@ -84,6 +84,11 @@ class EntryOut(BaseModel):
     return_id: str | None
     lot_id: int | None
     actor: str
+    customer_id: str | None = Field(
+        None,
+        description="Who redeemed or was adjusted (on a household card: the member); null "
+        "on other entries.",
+    )
     reason: str | None
     occurred_at: datetime
     created_at: datetime
@@ -211,7 +216,7 @@ class TierOut(BaseModel):
 
 
 class RewardOut(BaseModel):
-    reward_id: int
+    reward_id: str = Field(description="The reward's public id (random, not sequential).")
     program: str
     customer_id: str
     reward_key: str
@@ -229,8 +234,11 @@ class RewardOut(BaseModel):
 
 
 class RedeemRewardIn(In):
+    shop_id: Annotated[str, Field(min_length=1, max_length=64)] = DEFAULT_SHOP
     order_id: Key | None = Field(
-        None, description="The order it is used on; a retry with the same order_id is a replay."
+        None,
+        description="The order it is used on: it must be recorded and the reward's "
+        "customer's (422 otherwise); a retry with the same order_id is a replay.",
     )
 
 
@@ -243,3 +251,23 @@ class BadgeOut(BaseModel):
 
 AccountOut.model_rebuild()
 QuoteOut.model_rebuild()
+
+
+class WebhookIn(In):
+    url: Annotated[str, Field(min_length=8, max_length=2048)] = Field(
+        description="Where the events are POSTed: https:// (or http://)."
+    )
+    kinds: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        None, max_length=32, description="Only these event kinds; null: every kind."
+    )
+
+
+class WebhookOut(BaseModel):
+    endpoint_id: int
+    url: str
+    kinds: list[str] | None
+    active: bool
+    created_at: datetime
+    secret: str | None = Field(
+        None, description="The signing secret: in the answer to its creation only."
+    )

@@ -124,6 +124,10 @@ class SubscribeIn(In):
     plan: Code
 
 
+class ChangePlanIn(In):
+    plan: Code = Field(description="The plan to move to, now, with proration.")
+
+
 class CancelIn(In):
     immediate: bool = Field(
         False, description="true: end now with the prorated refund; false: at period end."

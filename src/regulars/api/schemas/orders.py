@@ -114,3 +114,9 @@ class ReturnOut(BaseModel):
     reason: str | None
     lines: list[ReturnLineOut]
     created_at: datetime
+    deduct_from_refund: Money = Field(
+        Decimal("0.00"),
+        description="Money to take off the customer's refund: points this return reverses "
+        "that were already spent, in programs whose shortfall policy is deduct_from_refund "
+        "(0.00 otherwise). In the answer to POST /v1/returns and its replays.",
+    )

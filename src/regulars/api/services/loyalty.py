@@ -31,11 +31,13 @@ from regulars.api.schemas.loyalty import (
     RedeemRewardIn,
     RewardOut,
     TierOut,
+    WebhookIn,
+    WebhookOut,
 )
 from regulars.api.services.common import paginate
 from regulars.clock import utcnow
 from regulars.errors import RegularsError
-from regulars.loyalty import catalogue
+from regulars.loyalty import catalogue, webhooks
 from regulars.loyalty.accounting import enrolment
 from regulars.loyalty.accounting.ledger import OrderRef, Posted
 from regulars.loyalty.economics import ledger_mapping
@@ -58,7 +60,7 @@ from regulars.loyalty.program_store import quote as program_quote
 from regulars.loyalty.program_store import rewards as program_rewards
 from regulars.loyalty.program_store.tables import LoyaltyReward
 from regulars.loyalty.program_types.history import OrderLine
-from regulars.loyalty.tables import LoyaltyEntry, LoyaltyProgram
+from regulars.loyalty.tables import LoyaltyEntry, LoyaltyProgram, LoyaltyWebhookEndpoint
 from regulars.store.audit import record
 from regulars.store.tables import ApiKey, Customer
 
@@ -223,6 +225,7 @@ def _entry(e: LoyaltyEntry) -> EntryOut:
         return_id=e.return_id,
         lot_id=e.lot_id,
         actor=e.actor,
+        customer_id=e.customer_id,
         reason=e.reason,
         occurred_at=e.occurred_at,
         created_at=e.created_at,
@@ -363,7 +366,7 @@ def club_tiers(session: Session, customer_id: str) -> list[TierOut]:
 
 def _reward_out(session: Session, reward: LoyaltyReward) -> RewardOut:
     return RewardOut(
-        reward_id=reward.id,
+        reward_id=reward.public_id,
         program=program_rewards.program_code(session, reward.program_id),
         customer_id=reward.customer_id,
         reward_key=reward.reward_key,
@@ -388,13 +391,16 @@ def list_rewards(session: Session, customer_id: str, state: str | None) -> list[
 
 
 def redeem_reward(
-    session: Session, reward_id: int, body: RedeemRewardIn, key: ApiKey
+    session: Session, reward_id: str, body: RedeemRewardIn, key: ApiKey
 ) -> tuple[RewardOut, bool]:
-    """Use a voucher; 404 when unknown, 409 when already used or revoked."""
+    """Use a voucher; 404 when unknown, 422 for an order that is not its customer's, 409
+    when already used or revoked."""
     try:
-        done = program_rewards.redeem_reward(session, reward_id, body.order_id)
+        done = program_rewards.redeem_reward(session, reward_id, body.order_id, body.shop_id)
     except program_rewards.RewardNotFoundError as exc:
         raise ApiProblemError(404, str(exc), kind="not-found") from None
+    except program_rewards.RewardOrderError as exc:
+        raise ApiProblemError(422, str(exc), kind="reward-order") from None
     except program_rewards.RewardUsedError as exc:
         raise ApiProblemError(409, str(exc), kind="reward-used", state=exc.state) from None
     if not done.replay:
@@ -403,7 +409,7 @@ def redeem_reward(
             actor=actor(key),
             action="loyalty.reward.redeem",
             target_type="loyalty_reward",
-            target_id=str(reward_id),
+            target_id=reward_id,
             details={"order_id": body.order_id},
         )
     return _reward_out(session, done.reward), not done.replay
@@ -449,3 +455,55 @@ def program_economics(
         return ledger_mapping.program_economics(engine, program.code, start, end)
     except RegularsError as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-value") from None
+
+
+# -- webhook endpoints (loyalty.webhooks) -------------------------------------------------
+
+
+def _webhook_out(endpoint: LoyaltyWebhookEndpoint, secret: str | None = None) -> WebhookOut:
+    return WebhookOut(
+        endpoint_id=endpoint.id,
+        url=endpoint.url,
+        kinds=endpoint.kinds,
+        active=endpoint.active,
+        created_at=endpoint.created_at,
+        secret=secret,
+    )
+
+
+def add_webhook(session: Session, body: WebhookIn, key: ApiKey) -> WebhookOut:
+    """Register an endpoint; 422 for a bad url or an unknown kind."""
+    try:
+        endpoint_id, secret = webhooks.add_endpoint(session, body.url, kinds=body.kinds)
+    except RegularsError as exc:
+        raise ApiProblemError(422, str(exc), kind="invalid-value") from None
+    endpoint = session.get(LoyaltyWebhookEndpoint, endpoint_id)
+    assert endpoint is not None
+    record(
+        session,
+        actor=actor(key),
+        action="loyalty.webhook.add",
+        target_type="loyalty_webhook",
+        target_id=str(endpoint_id),
+        details={"url": body.url, "kinds": endpoint.kinds},
+    )
+    return _webhook_out(endpoint, secret)
+
+
+def list_webhooks(session: Session) -> list[WebhookOut]:
+    return [_webhook_out(e) for e in webhooks.list_endpoints(session)]
+
+
+def remove_webhook(session: Session, endpoint_id: int, key: ApiKey) -> None:
+    """Deactivate an endpoint; 404 for an unknown id."""
+    endpoint = webhooks.deactivate_endpoint(session, endpoint_id)
+    if endpoint is None:
+        raise ApiProblemError(404, f"no webhook endpoint {endpoint_id}", kind="not-found")
+    record(
+        session,
+        actor=actor(key),
+        action="loyalty.webhook.remove",
+        target_type="loyalty_webhook",
+        target_id=str(endpoint_id),
+        details={"url": endpoint.url},
+    )

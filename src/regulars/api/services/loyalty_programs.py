@@ -14,6 +14,7 @@ from regulars.api.schemas.loyalty_programs import (
     CancelIn,
     CauseLineOut,
     CausesReportOut,
+    ChangePlanIn,
     DonationIn,
     DonationOut,
     DrawIn,
@@ -221,6 +222,26 @@ def cancel_membership(
         target_id=f"{program.code}:{customer_id}",
         details={"immediate": body.immediate, "refund": str(view.last_refund or 0)},
     )
+    return _membership_out(view)
+
+
+def change_membership_plan(
+    session: Session, program_code: str, customer_id: str, body: ChangePlanIn, key: ApiKey
+) -> MembershipOut:
+    """Move a member to another plan with proration; 409 when not running."""
+    program = _program(session, program_code)
+    view = _membership_call(
+        lambda: membership.change_plan(session, program, customer_id, body.plan)
+    )
+    if view.created:
+        record(
+            session,
+            actor=actor(key),
+            action="loyalty.membership.change",
+            target_type="loyalty_membership",
+            target_id=f"{program.code}:{customer_id}",
+            details={"plan": view.plan},
+        )
     return _membership_out(view)
 
 

@@ -40,6 +40,7 @@ from regulars.api.services.common import (
 from regulars.clock import utcnow
 from regulars.customers.aliases import resolve_aliases, resolve_customer_id
 from regulars.data.schema import LINE_FIELDS, ORDER_FACTS
+from regulars.loyalty.points.returns import refund_deduction
 from regulars.store.tables import Order, OrderLine, OrderReturn
 from regulars.store.types import MONEY
 from regulars.store.upsert import insert_ignoring_conflicts
@@ -444,7 +445,7 @@ def record_return(
         seen = _remembered(session, api_key_id, idempotency_key, fingerprint)
         replay = load_return(session, *seen) if seen else None
         if replay is not None:
-            return replay, False
+            return _with_deduction(session, replay), False
     order = session.execute(
         select(Order.customer_id, Order.status).where(
             Order.shop_id == body.shop_id, Order.order_id == body.order_id
@@ -479,4 +480,10 @@ def record_return(
     if idempotency_key is not None:
         key = (body.shop_id, body.return_id)
         _remember(conn, api_key_id, idempotency_key, fingerprint, key)
-    return stored, created
+    return _with_deduction(session, stored), created
+
+
+def _with_deduction(session: Session, ret: ReturnOut) -> ReturnOut:
+    """The return with what to take off its refund, as its hooks recorded it."""
+    deduction = refund_deduction(session, ret.shop_id, ret.order_id, ret.return_id)
+    return ret.model_copy(update={"deduct_from_refund": deduction})

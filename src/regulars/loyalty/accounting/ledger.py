@@ -203,6 +203,8 @@ class EntrySpec:
     reason: str | None = None
     money: Decimal | None = None
     order: OrderRef | None = None
+    customer_id: str | None = None
+    """The customer who spent or was adjusted (a household account's member)."""
 
 
 def add_entry(
@@ -222,6 +224,7 @@ def add_entry(
         idempotency_key=spec.key,
         request_hash=spec.request_hash,
         actor=spec.actor,
+        customer_id=spec.customer_id,
         reason=spec.reason,
         occurred_at=spec.occurred_at,
         created_at=utcnow(),

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from regulars.analytics.transactions import purchases
 from regulars.analytics.validation import require_period
+from regulars.clock import local_day
 from regulars.config import Settings
 from regulars.errors import RegularsError
 from regulars.loyalty.accounting.control import control_mask, control_share, unit_of
@@ -59,6 +60,13 @@ def program_effect(
         program = find_program(session, program_code)
         if program is None:
             raise ProgramError(f"no loyalty program '{program_code}'")
+        launched = local_day(program.starts_at, (settings or Settings()).timezone)
+        if start < launched:
+            raise RegularsError(
+                f"the period starts on {start.isoformat()}, before program '{program_code}' "
+                f"launched on {launched.isoformat()}: nothing it did can be measured there; "
+                f"choose a start on or after {launched.isoformat()}"
+            )
         share = control_share(program)
         if share == 0:
             raise RegularsError(

@@ -13,12 +13,15 @@ contract column        live ledger
                        (a return or a cancellation gives back what a redemption
                        spent); ``claw_back`` → ``reverse_earn`` (points of a
                        later lot taken back for an earlier return); ``import`` →
-                       ``adjust`` (history loaded with ``regulars loyalty import``)
+                       ``earn`` (points earned before, loaded with ``regulars loyalty
+                       import``: lots like any other, so they count as issued when they
+                       were earned and in breakage when they end)
 ``points``             ``points`` (signed; Σ = the accounts' balances)
 ``created_at``         ``occurred_at``, in the shop's time zone
 ``lot_id``             ``lot_id`` (an earn's own lot, the lot an expiry or reversal takes
                        from)
-``expires_at``         on ``earn`` entries the lot's ``expires_at``, shop time
+``expires_at``         on ``earn`` and ``import`` entries the lot's ``expires_at``, shop
+                       time
 =====================  ==========================================================
 
 So outstanding points, liability, the monthly flow, breakage and reward cost are computed
@@ -51,7 +54,7 @@ KIND_MAP = {
     "recredit": "reverse_spend",
     "cancel_spend": "reverse_spend",
     "claw_back": "reverse_earn",
-    "import": "adjust",
+    "import": "earn",
 }
 """Live entry kinds renamed to the contract's; the others keep their name."""
 
@@ -77,7 +80,8 @@ def _entries_query(program_id: int) -> Any:
         *((LoyaltyEntry.kind == live, literal(name)) for live, name in KIND_MAP.items()),
         else_=LoyaltyEntry.kind,
     )
-    expires = case((LoyaltyEntry.kind == "earn", LoyaltyLot.expires_at), else_=null())
+    earned = LoyaltyEntry.kind.in_(("earn", "import"))
+    expires = case((earned, LoyaltyLot.expires_at), else_=null())
     return (
         select(
             func.coalesce(LoyaltyAccount.customer_id, LoyaltyAccount.household_id),

@@ -127,22 +127,32 @@ def expiring_soon(session: Session, now: datetime, days: int) -> list[ExpiringLo
 
 
 def emit_expiry_warnings(session: Session, now: datetime, days: int) -> int:
-    """A ``points_expiring`` event for every lot with points left that expires within
-    ``days`` (once per lot); returns how many lots are expiring."""
+    """One ``points_expiring`` event per account with points expiring within ``days``, once
+    per account and day (key ``points_expiring:<account>:<UTC date>``, so a rerun the same
+    day sends nothing more): the total, the first expiry and each lot's points and expiry,
+    soonest first. Returns how many lots are expiring."""
     lots = expiring_soon(session, now, days)
+    by_account: dict[int, list[ExpiringLot]] = {}
     for lot in lots:
+        by_account.setdefault(lot.account_id, []).append(lot)
+    for account_id, held in by_account.items():
+        first = held[0]  # expiring_soon orders by expiry
         emit(
             session,
             "points_expiring",
-            f"points_expiring:{lot.lot_id}",
+            f"points_expiring:{account_id}:{now.astimezone(UTC).date().isoformat()}",
             {
-                "program": lot.program,
-                "customer_id": lot.customer_id,
-                "household_id": lot.household_id,
-                "points": lot.remaining,
-                "expires_at": lot.expires_at.isoformat(),
+                "program": first.program,
+                "customer_id": first.customer_id,
+                "household_id": first.household_id,
+                "points": sum(lot.remaining for lot in held),
+                "expires_at": first.expires_at.isoformat(),
+                "lots": [
+                    {"points": lot.remaining, "expires_at": lot.expires_at.isoformat()}
+                    for lot in held
+                ],
             },
-            account_id=lot.account_id,
+            account_id=account_id,
         )
     return len(lots)
 

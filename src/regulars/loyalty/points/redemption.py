@@ -70,6 +70,15 @@ def _check_household_spend(
         return  # not a member (the holder changed in this transaction): enroll decided
     lock_account(session, account.id)
     counted = points
+    limited = rules.member_points_per_order is not None and customer_id != household.owner
+    if limited and order is None:
+        # A limit per order means nothing without the order: redemptions without one
+        # would add up past it.
+        raise HouseholdSpendError(
+            f"customer '{customer_id}' may redeem from the household account of "
+            f"'{account.household_id}' only on an order (members may spend at most "
+            f"{rules.member_points_per_order} points per order): send order_id"
+        )
     if order is not None and rules.member_points_per_order is not None:
         counted += _spent_on_order(session, account.id, order)
     decision = may_spend(rules, household, customer_id, counted)
@@ -145,6 +154,7 @@ def redeem(
         request_hash=request,
         money=points_money(points, config.point_value),
         order=order,
+        customer_id=customer_id,
     )
     return spend(session, account.id, points, spec, now=now)
 
@@ -174,6 +184,7 @@ def adjust(
         occurred_at=now,
         reason=reason,
         request_hash=fingerprint({"points": points, "reason": reason}),
+        customer_id=customer_id,
     )
     if points > 0:
         expiry_days = points_config(program).expiry_days if program.type == "points" else None

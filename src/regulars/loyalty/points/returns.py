@@ -76,6 +76,21 @@ class ReturnOutcome:
     """Money to take off the refund (policy ``deduct_from_refund``)."""
 
 
+def refund_deduction(session: Session, shop_id: str, order_id: str, return_id: str) -> Decimal:
+    """Money to take off the refund of return ``return_id``: the value of the points it
+    reversed that were spent already, in every program whose shortfall policy is
+    ``deduct_from_refund`` (recorded as the ``money`` of its ``reverse_earn`` entries)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(LoyaltyEntry.money), 0)).where(
+            LoyaltyEntry.shop_id == shop_id,
+            LoyaltyEntry.order_id == order_id,
+            LoyaltyEntry.return_id == return_id,
+            LoyaltyEntry.kind == "reverse_earn",
+        )
+    )
+    return Decimal(total or 0).quantize(Decimal("0.01"))
+
+
 def reversed_points(earned: int, amount: Decimal, returned: Decimal) -> int:
     """``E − floor(E × (A − c) / A)``: points an order of amount ``A`` that earned ``E``
     may no longer keep once ``c`` of it came back."""

@@ -298,7 +298,7 @@ def _apply_badge(
     if inserted:
         done.badges += 1
         payload = {"program": program.code, "customer_id": customer_id, "badge": out.code}
-        emit(session, "reward_granted", f"reward_granted:{program.id}:{out.key}", payload)
+        emit(session, "badge_awarded", f"badge_awarded:{program.id}:{out.key}", payload)
 
 
 def tier_state_row(

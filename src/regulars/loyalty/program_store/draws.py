@@ -181,7 +181,7 @@ def verify(session: Session, program: LoyaltyProgram) -> Verification | None:
     config = DrawConfig.model_validate(stored.rule)
     draw_id = session.scalars(select(Draw.id).where(Draw.program_id == program.id)).one()
     held = select(DrawEntrant.customer_id, DrawEntrant.ticket).where(DrawEntrant.draw_id == draw_id)
-    entrants = dict(session.execute(held).tuples().all())
+    entrants = dict(session.execute(held).all())
     now = eligible_ids(session, program, config)
     again = draws.draw(config, now, stored.seed, tickets=entrants)
     winners = [cid for _, cid, _ in stored.winners]

@@ -24,16 +24,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
+from regulars.errors import RegularsError
 from regulars.loyalty.catalogue import lock_program, typed_config
 from regulars.loyalty.program_cache import loaded_programs
 from regulars.loyalty.program_store.tables import Membership, MembershipPayment
 from regulars.loyalty.program_types import MembershipConfig, membership
 from regulars.loyalty.program_types.outcomes import Charge, Refund
 from regulars.loyalty.tables import LoyaltyProgram
+from regulars.loyalty.webhooks import emit
 
 
-class MembershipStateError(ValueError):
-    """A change the membership's state does not allow (e.g. subscribing while a member)."""
+class MembershipStateError(RegularsError):
+    """A change the membership's state does not allow (e.g. subscribing while a member):
+    a conflict with the state, not a bad value (HTTP 409)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,22 @@ def _pay(session: Session, row: Membership, outcome: Charge | Refund, at: dateti
     else:
         row.refunded += outcome.amount
     session.flush()
+    payload = {
+        "program": _program_code(session, row.program_id),
+        "customer_id": row.customer_id,
+        "plan": row.plan,
+        "amount": str(outcome.amount),
+        "reason": outcome.reason,
+        "occurred_at": at.isoformat(),
+    }
+    event = "membership_charged" if kind == "charge" else "membership_refunded"
+    emit(session, event, f"{event}:{outcome.key}", payload)
+
+
+def _program_code(session: Session, program_id: int) -> str:
+    program = session.get(LoyaltyProgram, program_id)
+    assert program is not None  # a membership's program is never deleted before it
+    return program.code
 
 
 def _view(program: LoyaltyProgram, row: Membership, at: datetime) -> MembershipView:
@@ -206,6 +225,41 @@ def cancel(
     session.flush()
     refunded = sum((r.amount for r in refunds), Decimal("0.00"))
     return replace(_view(program, row, now), last_refund=refunded)
+
+
+def change_plan(
+    session: Session,
+    program: LoyaltyProgram,
+    customer_id: str,
+    plan: str,
+    now: datetime | None = None,
+) -> MembershipView:
+    """Move an active member to ``plan`` now, with proration
+    (:func:`regulars.loyalty.program_types.membership.change_plan`: one charge or refund
+    for the difference, recorded once under its key). Changing to the plan one is on
+    changes nothing; a membership that is not active cannot change
+    (:class:`MembershipStateError`)."""
+    config = membership_config(program)
+    now = now or utcnow()
+    lock_program(session, program)
+    row = _existing(session, program, customer_id)
+    _renewed(session, program, row, now)
+    sub = _subscription(row)
+    if not membership.is_active(sub, now) or sub.cancel_at_period_end:
+        raise MembershipStateError(
+            f"customer {customer_id}'s membership of '{program.code}' is not running "
+            "(ended, or cancelled at period end): subscribe again instead"
+        )
+    target = config.plan(plan).code
+    if target == row.plan:
+        return _view(program, row, now)
+    changed, payments = membership.change_plan(config, sub, target, now)
+    for payment in payments:
+        _pay(session, row, payment, now)
+    _store(row, changed)
+    session.flush()
+    refunded = sum((p.amount for p in payments if isinstance(p, Refund)), Decimal("0.00"))
+    return replace(_view(program, row, now), last_refund=refunded, created=True)
 
 
 def find(

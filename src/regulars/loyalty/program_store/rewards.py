@@ -22,17 +22,22 @@ from regulars.loyalty.program_store.tables import LoyaltyBadge, LoyaltyReward, L
 from regulars.loyalty.program_store.tier_clubs import state_now
 from regulars.loyalty.program_types import TierClubConfig
 from regulars.loyalty.tables import LoyaltyProgram
+from regulars.store.tables import DEFAULT_SHOP, Order
 
 
 class RewardNotFoundError(RegularsError):
     """No reward with that id."""
 
 
+class RewardOrderError(RegularsError):
+    """The order a reward is used on does not exist or is another customer's."""
+
+
 class RewardUsedError(RegularsError):
     """The reward was already redeemed (for another order) or revoked."""
 
     def __init__(self, reward: LoyaltyReward) -> None:
-        super().__init__(f"reward {reward.id} is {reward.state}; it cannot be redeemed")
+        super().__init__(f"reward {reward.public_id} is {reward.state}; it cannot be redeemed")
         self.state = reward.state
 
 
@@ -57,21 +62,45 @@ def program_code(session: Session, program_id: int) -> str:
     return code
 
 
+def _check_order(session: Session, reward: LoyaltyReward, shop_id: str, order_id: str) -> None:
+    """The order must exist and be the reward's customer's (a voucher is theirs alone)."""
+    owner = session.scalar(
+        select(Order.customer_id).where(Order.shop_id == shop_id, Order.order_id == order_id)
+    )
+    if owner is None:
+        raise RewardOrderError(f"order_id: no order '{order_id}' in shop '{shop_id}'")
+    if owner != reward.customer_id:
+        raise RewardOrderError(
+            f"order_id: order '{order_id}' is another customer's; reward "
+            f"{reward.public_id} is {reward.customer_id}'s"
+        )
+
+
 def redeem_reward(
-    session: Session, reward_id: int, order_id: str | None, now: datetime | None = None
+    session: Session,
+    public_id: str,
+    order_id: str | None,
+    shop_id: str = DEFAULT_SHOP,
+    now: datetime | None = None,
 ) -> Redeemed:
-    """Use an issued reward (idempotent for the same ``order_id``)."""
+    """Use an issued reward, found by its public id, on one of its customer's orders
+    (idempotent for the same ``order_id``)."""
     now = now or utcnow()
+    reward = session.scalars(
+        select(LoyaltyReward).where(LoyaltyReward.public_id == public_id)
+    ).one_or_none()
+    if reward is None:
+        raise RewardNotFoundError(f"no reward {public_id}")
+    if order_id is not None:
+        _check_order(session, reward, shop_id, order_id)
     changed = rowcount(
         session.execute(
             update(LoyaltyReward)
-            .where(LoyaltyReward.id == reward_id, LoyaltyReward.state == "issued")
+            .where(LoyaltyReward.id == reward.id, LoyaltyReward.state == "issued")
             .values(state="redeemed", redeemed_at=now, redeemed_order_id=order_id)
         )
     )
-    reward = session.get(LoyaltyReward, reward_id, populate_existing=True)
-    if reward is None:
-        raise RewardNotFoundError(f"no reward {reward_id}")
+    session.refresh(reward)
     if changed:
         return Redeemed(reward, replay=False)
     if reward.state == "redeemed" and order_id is not None and reward.redeemed_order_id == order_id:

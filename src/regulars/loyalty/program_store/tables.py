@@ -26,6 +26,7 @@ Partners and causes themselves, with their rates, are the programs' configs
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,6 +55,11 @@ _CASCADE: dict[str, Any] = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
 _PROGRAM_FK = "loyalty_programs.id"
 
 
+def new_public_id() -> str:
+    """A reward's public id: 128 random bits, URL-safe (22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
 class LoyaltyReward(Base):
     """A voucher a program granted to a customer."""
 
@@ -67,6 +73,8 @@ class LoyaltyReward(Base):
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    """The id in URLs and answers: 128 random bits, so no reward can be found by counting."""
     program_id: Mapped[int] = mapped_column(BIG_ID, ForeignKey(_PROGRAM_FK, ondelete="CASCADE"))
     customer_id: Mapped[str] = mapped_column(String(255), ForeignKey(_CUSTOMER_FK, **_CASCADE))
     reward_key: Mapped[str] = mapped_column(String(255))

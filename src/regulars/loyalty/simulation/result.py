@@ -67,6 +67,13 @@ def verdict(sim: Simulation) -> str:
     )
     lift = sim.assumptions.expected_lift_pct
     if lift is not None and b.required_revenue_lift_pct is not None:
-        answer = "pays for itself" if lift >= b.required_revenue_lift_pct else "does not pay"
-        sentence += f" — with the expected +{lift:.1f} % it {answer}"
+        if b.margin is None:
+            # Revenue is not profit: no verdict on whether the program pays without a margin.
+            sentence += (
+                f" — no verdict on the expected +{lift:.1f} % without a margin: revenue is "
+                "not profit; give one (--margin) for the verdict"
+            )
+        else:
+            answer = "pays for itself" if lift >= b.required_revenue_lift_pct else "does not pay"
+            sentence += f" — with the expected +{lift:.1f} % it {answer}"
     return sentence + "."
