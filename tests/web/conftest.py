@@ -79,9 +79,9 @@ def shop(store_engine: Engine) -> None:
         ("c4", 1, "-4.00", "0", "completed"),  # a return document
     ]
     scores = [
-        ("c1", "Champions", 0.1, "120.00"),
+        ("c1", "Champions", 0.05, "120.00"),
         ("c2", "At Risk", 0.8, "90.00"),
-        ("c4", "At Risk", 0.6, "15.00"),
+        ("c4", "At Risk", 0.68, "15.00"),
     ]
     with session_scope(store_engine) as session:
         for cid, name, email, phone in people:
@@ -106,6 +106,7 @@ def shop(store_engine: Engine) -> None:
                     segment=segment,
                     kind="regular",
                     stage="active",
+                    active=True,
                     p_alive=1 - risk,
                     churn_risk=risk,
                     clv_12m=Decimal(clv),

@@ -12,13 +12,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from web_helpers import csrf_of
 
 from regulars.data.purchase import counts_as_purchase
 from regulars.store.session import session_scope
-from regulars.store.tables import ApiKey, AuditEntry, Customer, Order
+from regulars.store.tables import ApiKey, AuditEntry, Customer, CustomerScore, Order
 from regulars.web import kpis
 
 
@@ -62,10 +63,25 @@ def test_period_kpis_by_hand(store_engine: Engine, shop: None) -> None:
     assert now.returning_customers == 1
     assert before == kpis.Kpis(Decimal("0.00"), 0, 0, 0)
     assert scores.scored == 3
+    # base rate b = mean risk (0.05 + 0.8 + 0.68) / 3 = 0.51; twice its odds: 2b / (1 + b)
+    assert scores.threshold == pytest.approx(1.02 / 1.51, abs=1e-9)
     assert scores.at_risk == 2
-    assert scores.value_at_risk == Decimal("105.00")
+    assert scores.value_at_risk == Decimal("82.20")  # 0.8 × 90 + 0.68 × 15
     assert scores.segments == [("At Risk", 2), ("Champions", 1)]
-    assert [r["customer_id"] for r in at_risk] == ["c2", "c4"]  # the most valuable first
+    assert [r["customer_id"] for r in at_risk] == ["c2", "c4"]  # the most value at risk first
+
+
+def test_lapsed_customers_are_not_on_the_call_list(store_engine: Engine, shop: None) -> None:
+    """A customer past the activity window is a win-back, not a save (as in the report)."""
+    with session_scope(store_engine) as session:
+        session.execute(
+            update(CustomerScore).where(CustomerScore.customer_id == "c2").values(active=False)
+        )
+    with session_scope(store_engine) as session:
+        scores = kpis.score_summary(session)
+        at_risk = kpis.at_risk_customers(session)
+    assert (scores.at_risk, scores.value_at_risk) == (1, Decimal("10.20"))
+    assert [r["customer_id"] for r in at_risk] == ["c4"]
 
 
 def test_the_dashboard_shows_tiles_with_definitions_and_who_to_call(

@@ -7,7 +7,8 @@
    (:func:`regulars.store.arrow.read_store_orders`) in batches straight into Arrow, in
    the canonical schema, money exact.
 2. **Compute**, as of the start of the shop's local day (orders before it count): the
-   RFM ``segment``, ``kind`` and ``stage`` of every customer
+   RFM ``segment``, ``kind``, ``stage`` and ``active`` (last purchase within the
+   activity window) of every customer
    (:func:`regulars.analytics.customer_table.customer_table`, the same table the report
    shows), ``p_alive`` and ``clv_12m`` (MBG/NBD + Gamma-Gamma,
    :func:`regulars.models.service.score_customers`; MBG/NBD is the report's default,
@@ -61,7 +62,7 @@ SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 
 WRITE_BATCH = 10_000
 CHURN_HORIZON_DAYS = 90
-SCORE_FIELDS = ("segment", "kind", "stage", "p_alive", "clv_12m", "churn_risk")
+SCORE_FIELDS = ("segment", "kind", "stage", "active", "p_alive", "clv_12m", "churn_risk")
 VALUE_FIELDS = ("p_alive", "clv_12m")
 
 Progress = Callable[[str], None]
@@ -134,7 +135,7 @@ def compute_scores(orders: ibis.Table, *, as_of: date, activity_window_days: int
     (:class:`regulars.shop.Shop` holds one).
     """
     labels = customer_table(orders, as_of=as_of, activity_window_days=activity_window_days)
-    table = labels.select("customer_id", "segment", "kind", "stage").to_pyarrow()
+    table = labels.select("customer_id", "segment", "kind", "stage", "active").to_pyarrow()
     result = Scores(table)
     if table.num_rows == 0:
         result.problems.append(f"no customer has a counted purchase before {as_of}")

@@ -236,6 +236,8 @@ class CustomerScore(Base):
     segment: Mapped[str | None] = mapped_column(String(64), index=True)
     kind: Mapped[str | None] = mapped_column(String(64))
     stage: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool | None] = mapped_column(Boolean)
+    """Whether the last counted purchase is within the activity window (as of the refresh)."""
     p_alive: Mapped[float | None] = mapped_column(Float)
     clv_12m: Mapped[Decimal | None] = mapped_column(MONEY)
     churn_risk: Mapped[float | None] = mapped_column(Float)

@@ -55,7 +55,10 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return Decimal(int(value)).scaleb(-2).quantize(_CENT)
+            # Stored cents are integers; an amount computed in SQL (money × a probability)
+            # comes back as a float and is rounded to the cent.
+            cents = Decimal(value) if isinstance(value, int) else Decimal(str(value))
+            return cents.scaleb(-2).quantize(_CENT)
         return Decimal(value).quantize(_CENT)
 
 

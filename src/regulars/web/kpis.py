@@ -9,14 +9,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from regulars.data.purchase import NOT_COUNTED_STATUSES
+from regulars.models.risk import risk_threshold
 from regulars.store.tables import Customer, CustomerScore, Order
+from regulars.store.types import MONEY
 
-AT_RISK_CHURN = 0.5
-"""Churn risk from which a scored customer is "at risk"."""
 AT_RISK_ROWS = 10
 
 
@@ -118,8 +118,31 @@ class ScoreSummary:
     scored: int
     computed_at: datetime | None
     segments: list[tuple[str, int]]
+    threshold: float | None
+    """Churn risk (0–1) from which an active customer is at risk; None before any score."""
     at_risk: int
     value_at_risk: Decimal
+    """Σ churn risk × 12-month CLV over the customers at risk."""
+
+
+def _value_at_risk() -> ColumnElement[Decimal]:
+    """Churn risk × 12-month CLV, read back as money (cents on SQLite)."""
+    return type_coerce(CustomerScore.churn_risk * CustomerScore.clv_12m, MONEY)
+
+
+def at_risk_threshold(session: Session) -> float | None:
+    """The report's "who to call" threshold (:func:`regulars.models.risk.risk_threshold`:
+    twice the odds of the shop's typical customer) for the stored scores.
+
+    The base rate is the mean stored churn risk: the classifier's probabilities are
+    calibrated, so their mean is the share of customers expected to go 90 days without a
+    purchase — the same quantity the report takes from its training labels."""
+    base_rate = session.scalar(select(func.avg(CustomerScore.churn_risk)))
+    return None if base_rate is None else risk_threshold(float(base_rate))
+
+
+def _at_risk(threshold: float) -> ColumnElement[bool]:
+    return and_(CustomerScore.active.is_(True), CustomerScore.churn_risk >= threshold)
 
 
 def score_summary(session: Session) -> ScoreSummary:
@@ -133,18 +156,30 @@ def score_summary(session: Session) -> ScoreSummary:
         .group_by(CustomerScore.segment)
         .order_by(func.count().desc(), CustomerScore.segment)
     ).all()
-    at_risk, value = session.execute(
-        select(func.count(), func.coalesce(func.sum(CustomerScore.clv_12m), 0)).where(
-            CustomerScore.churn_risk >= AT_RISK_CHURN
-        )
-    ).one()
+    threshold = at_risk_threshold(session)
+    at_risk, value = 0, Decimal(0)
+    if threshold is not None:
+        at_risk, value = session.execute(
+            select(func.count(), type_coerce(func.sum(_value_at_risk()), MONEY)).where(
+                _at_risk(threshold)
+            )
+        ).one()
     return ScoreSummary(
-        scored, computed_at, [(str(s), int(n)) for s, n in segments], at_risk, Decimal(value or 0)
+        scored,
+        computed_at,
+        [(str(s), int(n)) for s, n in segments],
+        threshold,
+        at_risk,
+        value or Decimal("0.00"),
     )
 
 
 def at_risk_customers(session: Session, limit: int = AT_RISK_ROWS) -> list[dict[str, Any]]:
-    """Who to call first: customers at risk, the most valuable (12-month CLV) first."""
+    """Who to call first: active customers at risk, the largest value at risk (churn
+    risk × 12-month CLV) first, as in the report (:mod:`regulars.models.risk`)."""
+    threshold = at_risk_threshold(session)
+    if threshold is None:
+        return []
     rows = session.execute(
         select(
             Customer.customer_id,
@@ -154,8 +189,8 @@ def at_risk_customers(session: Session, limit: int = AT_RISK_ROWS) -> list[dict[
             CustomerScore.clv_12m,
         )
         .join(CustomerScore, CustomerScore.customer_id == Customer.customer_id)
-        .where(CustomerScore.churn_risk >= AT_RISK_CHURN)
-        .order_by(CustomerScore.clv_12m.desc().nulls_last(), Customer.customer_id)
+        .where(_at_risk(threshold))
+        .order_by(_value_at_risk().desc().nulls_last(), Customer.customer_id)
         .limit(limit)
     ).all()
     return [row._asdict() for row in rows]

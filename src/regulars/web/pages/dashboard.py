@@ -85,7 +85,6 @@ def dashboard(
         "tiles": [],
         "scores": kpis.score_summary(session),
         "at_risk": kpis.at_risk_customers(session),
-        "at_risk_threshold": kpis.AT_RISK_CHURN,
     }
     if period is not None:
         context["tiles"] = _tiles(
