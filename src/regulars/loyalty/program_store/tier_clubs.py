@@ -66,6 +66,17 @@ def stored_tier_state(row: LoyaltyTierState | None, customer_id: str = "") -> ti
     return tiers.TierState(row.customer_id, row.as_of, row.tier, row.window_start, row.grace_until)
 
 
+def _state_row(
+    session: Session, program: LoyaltyProgram, customer_id: str
+) -> LoyaltyTierState | None:
+    return session.scalars(
+        select(LoyaltyTierState).where(
+            LoyaltyTierState.program_id == program.id,
+            LoyaltyTierState.customer_id == customer_id,
+        )
+    ).one_or_none()
+
+
 def evaluation_start(last: tiers.TierState, at: datetime) -> tiers.TierState:
     """Where a club's evaluation up to an event at ``at`` starts: the stored state ``last``
     when ``at`` is after the instant it was evaluated to (``last.as_of``); otherwise no
@@ -99,13 +110,7 @@ def tier_at(
     reaches (upgrades are immediate). A points-based club does not count it: its points are
     earned when the order is recorded.
     """
-    row = session.scalars(
-        select(LoyaltyTierState).where(
-            LoyaltyTierState.program_id == program.id,
-            LoyaltyTierState.customer_id == customer_id,
-        )
-    ).one_or_none()
-    last = stored_tier_state(row, customer_id)
+    last = stored_tier_state(_state_row(session, program, customer_id), customer_id)
     events = qualifying_events(session, config, customer_id, history)
     if cart is not None and cart > 0 and config.basis == "spend":
         events = [*events, tiers.QualifyingEvent(at, cart)]
@@ -218,13 +223,7 @@ def state_now(
 ) -> tiers.TierState:
     """The customer's state in the club at ``at``, the stored state evaluated on (reads only):
     what the account view shows, the same evaluation the quote and the next order make."""
-    row = session.scalars(
-        select(LoyaltyTierState).where(
-            LoyaltyTierState.program_id == program.id,
-            LoyaltyTierState.customer_id == customer_id,
-        )
-    ).one_or_none()
-    last = stored_tier_state(row, customer_id)
+    last = stored_tier_state(_state_row(session, program, customer_id), customer_id)
     events = qualifying_events(session, config, customer_id, customer_history(session, customer_id))
     return tiers.evaluate(config, events, evaluation_start(last, at), at).state
 
