@@ -252,3 +252,38 @@ def test_cancel_is_scoped_to_the_api_key_that_redeemed(
     )
     assert forbidden.status_code == 403
     assert _cancel(funded, "pay").status_code == 201
+
+
+def test_pause_resume_and_end_a_program(client: TestClient, store_engine: Engine) -> None:
+    assert client.post("/v1/loyalty/programs", json=PROGRAM).status_code == 201
+    paused = client.post("/v1/loyalty/programs/stars/pause")
+    assert (paused.status_code, paused.json()["state"]) == (200, "paused")
+    assert client.post("/v1/loyalty/programs/stars/pause").json()["state"] == "paused"
+    assert client.post("/v1/loyalty/programs/stars/resume").json()["state"] == "running"
+    assert client.post("/v1/loyalty/programs/stars/end").json()["state"] == "ended"
+    again = client.post("/v1/loyalty/programs/stars/resume")
+    assert again.status_code == 409
+    assert "has ended" in again.json()["detail"]
+    assert client.post("/v1/loyalty/programs/nope/pause").status_code == 404
+    with Session(store_engine) as session:
+        actions = session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.action.like("loyalty.program.%"))
+            .order_by(AuditEntry.id)
+        ).all()
+    # the repeated pause changed nothing and recorded nothing
+    assert actions[-3:] == [
+        "loyalty.program.pause",
+        "loyalty.program.resume",
+        "loyalty.program.end",
+    ]
+    assert actions.count("loyalty.program.pause") == 1
+
+
+def test_only_writers_change_a_programs_state(client: TestClient, store_engine: Engine) -> None:
+    assert client.post("/v1/loyalty/programs", json=PROGRAM).status_code == 201
+    _row, reader = create_api_key(store_engine, "reader", ["loyalty:read"])
+    answer = client.post(
+        "/v1/loyalty/programs/stars/pause", headers={"Authorization": f"Bearer {reader}"}
+    )
+    assert answer.status_code == 403

@@ -79,6 +79,29 @@ def list_programs(session: SessionDep) -> list[ProgramOut]:
     return services.list_programs(session)
 
 
+ProgramCode = Annotated[Text, Path(min_length=1, max_length=64)]
+_STATE_RESPONSES = problems(404, 409, d404="unknown program", d409="the program has ended")
+
+
+@router.post("/programs/{code}/pause", responses=_STATE_RESPONSES)
+def pause_program(code: ProgramCode, session: SessionDep, key: Writer) -> ProgramOut:
+    """Pause a program: it earns and runs nothing until resumed; pausing a paused program
+    changes nothing. Audited."""
+    return services.change_program_state(session, code, "pause", actor=services.actor(key))
+
+
+@router.post("/programs/{code}/resume", responses=_STATE_RESPONSES)
+def resume_program(code: ProgramCode, session: SessionDep, key: Writer) -> ProgramOut:
+    """Resume a paused program. Audited."""
+    return services.change_program_state(session, code, "resume", actor=services.actor(key))
+
+
+@router.post("/programs/{code}/end", responses=_STATE_RESPONSES)
+def end_program(code: ProgramCode, session: SessionDep, key: Writer) -> ProgramOut:
+    """End a program for good (``ends_at`` = now): balances and the ledger stay. Audited."""
+    return services.change_program_state(session, code, "end", actor=services.actor(key))
+
+
 @router.get(
     "/programs/{code}/effect",
     dependencies=[Reader],

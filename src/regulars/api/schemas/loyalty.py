@@ -45,6 +45,9 @@ class ProgramOut(BaseModel):
     shared_household: bool
     shortfall_policy: str
     active: bool
+    state: str = Field(
+        default="running", description="Now: running, paused, scheduled (starts later) or ended."
+    )
     created_at: datetime
 
 

@@ -113,7 +113,8 @@ def _customer(session: Session, customer_id: str) -> None:
 
 
 def _program_out(program: LoyaltyProgram) -> ProgramOut:
-    return ProgramOut.model_validate(program, from_attributes=True)
+    out = ProgramOut.model_validate(program, from_attributes=True)
+    return out.model_copy(update={"state": catalogue.program_state(program, utcnow())})
 
 
 def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut:
