@@ -114,3 +114,26 @@ def test_customer_360_counts_orders_and_shows_scores(
     assert body["scores"]["segment"] == "Champions"
     assert body["scores"]["clv_12m"] == "123.45"
     assert body["scores"]["p_alive"] == 0.9
+
+
+def test_list_only_the_customers_at_risk(
+    client: TestClient, auth: Auth, store_engine: Engine
+) -> None:
+    """Base rate = mean risk (0.05 + 0.8 + 0.68 + 0.99) / 4 = 0.63; twice its odds gives a
+    threshold of 2b / (1 + b) = 0.7730: c2 is at risk; c3 is riskier but has lapsed."""
+    headers = auth("admin")
+    scores = {"c1": (0.05, True), "c2": (0.8, True), "c4": (0.68, True), "c3": (0.99, False)}
+    for customer_id in scores:
+        answer = client.post("/v1/customers", json={"customer_id": customer_id}, headers=headers)
+        assert answer.status_code == 201
+    with session_scope(store_engine) as session:
+        for customer_id, (risk, active) in scores.items():
+            session.add(
+                CustomerScore(
+                    customer_id=customer_id, churn_risk=risk, active=active, clv_12m="10.00"
+                )
+            )
+    page = client.get("/v1/customers", params={"at_risk": "true"}, headers=headers).json()
+    assert [c["customer_id"] for c in page["items"]] == ["c2"]
+    everyone = client.get("/v1/customers", headers=headers).json()
+    assert len(everyone["items"]) == 4

@@ -263,3 +263,15 @@ def test_an_agent_sees_programs_but_cannot_change_them(
     assert 'value="pause"' not in page
     assert _change(client, program, action="pause").status_code == 403
     assert "running" in client.get("/loyalty").text
+
+
+def test_the_dashboards_link_lists_the_same_customers_at_risk(
+    login: Callable[[str], TestClient], shop: None
+) -> None:
+    client = login("marketer")
+    dashboard = client.get("/").text
+    assert 'href="/customers?risk=at_risk"' in dashboard
+    listed = client.get("/customers", params={"risk": "at_risk"}).text
+    assert 'href="/customers/c2"' in listed
+    assert 'href="/customers/c4"' in listed
+    assert 'href="/customers/c1"' not in listed

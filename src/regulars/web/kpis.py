@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from regulars.data.purchase import NOT_COUNTED_STATUSES
-from regulars.models.risk import risk_threshold
+from regulars.scoring import at_risk as rule
 from regulars.store.tables import Customer, CustomerScore, Order
 from regulars.store.types import MONEY
 
@@ -125,26 +125,6 @@ class ScoreSummary:
     """Σ churn risk × 12-month CLV over the customers at risk."""
 
 
-def _value_at_risk() -> ColumnElement[Decimal]:
-    """Churn risk × 12-month CLV, read back as money (cents on SQLite)."""
-    return type_coerce(CustomerScore.churn_risk * CustomerScore.clv_12m, MONEY)
-
-
-def at_risk_threshold(session: Session) -> float | None:
-    """The report's "who to call" threshold (:func:`regulars.models.risk.risk_threshold`:
-    twice the odds of the shop's typical customer) for the stored scores.
-
-    The base rate is the mean stored churn risk: the classifier's probabilities are
-    calibrated, so their mean is the share of customers expected to go 90 days without a
-    purchase — the same quantity the report takes from its training labels."""
-    base_rate = session.scalar(select(func.avg(CustomerScore.churn_risk)))
-    return None if base_rate is None else risk_threshold(float(base_rate))
-
-
-def _at_risk(threshold: float) -> ColumnElement[bool]:
-    return and_(CustomerScore.active.is_(True), CustomerScore.churn_risk >= threshold)
-
-
 def score_summary(session: Session) -> ScoreSummary:
     """What the last scores refresh stored: segment sizes and the customers at risk."""
     scored, computed_at = session.execute(
@@ -156,12 +136,12 @@ def score_summary(session: Session) -> ScoreSummary:
         .group_by(CustomerScore.segment)
         .order_by(func.count().desc(), CustomerScore.segment)
     ).all()
-    threshold = at_risk_threshold(session)
+    threshold = rule.at_risk_threshold(session)
     at_risk, value = 0, Decimal(0)
     if threshold is not None:
         at_risk, value = session.execute(
-            select(func.count(), type_coerce(func.sum(_value_at_risk()), MONEY)).where(
-                _at_risk(threshold)
+            select(func.count(), type_coerce(func.sum(rule.value_at_risk()), MONEY)).where(
+                rule.at_risk(threshold)
             )
         ).one()
     return ScoreSummary(
@@ -177,7 +157,7 @@ def score_summary(session: Session) -> ScoreSummary:
 def at_risk_customers(session: Session, limit: int = AT_RISK_ROWS) -> list[dict[str, Any]]:
     """Who to call first: active customers at risk, the largest value at risk (churn
     risk × 12-month CLV) first, as in the report (:mod:`regulars.models.risk`)."""
-    threshold = at_risk_threshold(session)
+    threshold = rule.at_risk_threshold(session)
     if threshold is None:
         return []
     rows = session.execute(
@@ -189,8 +169,8 @@ def at_risk_customers(session: Session, limit: int = AT_RISK_ROWS) -> list[dict[
             CustomerScore.clv_12m,
         )
         .join(CustomerScore, CustomerScore.customer_id == Customer.customer_id)
-        .where(_at_risk(threshold))
-        .order_by(_value_at_risk().desc().nulls_last(), Customer.customer_id)
+        .where(rule.at_risk(threshold))
+        .order_by(rule.value_at_risk().desc().nulls_last(), Customer.customer_id)
         .limit(limit)
     ).all()
     return [row._asdict() for row in rows]

@@ -49,6 +49,9 @@ def list_customers(
     phone: Annotated[Text | None, Query(max_length=32)] = None,
     household_id: Annotated[Text | None, Query(max_length=255)] = None,
     segment: Annotated[Text | None, Query(max_length=64)] = None,
+    at_risk: Annotated[
+        bool, Query(description="only the customers to call (docs/churn.md, who to call)")
+    ] = False,
     created_since: UTCTime | None = None,
     updated_since: UTCTime | None = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -62,6 +65,7 @@ def list_customers(
         phone=phone,
         household_id=household_id,
         segment=segment,
+        at_risk=at_risk,
         created_since=created_since,
         updated_since=updated_since,
         limit=limit,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,7 @@ from regulars.customers.merge import (
 )
 from regulars.customers.merge import merge_customers as merge
 from regulars.customers.profile import PROFILE_FIELDS, profile_of
+from regulars.scoring import at_risk as risk_rule
 from regulars.store.tables import Consent, Customer, CustomerScore
 from regulars.store.upsert import dialect_insert
 from regulars.wiring import MERGE_RULES, PROFILE_SAVED
@@ -153,6 +154,7 @@ def list_customers(
     kind: str | None = None,
     stage: str | None = None,
     min_churn_risk: float | None = None,
+    at_risk: bool = False,
     created_since: datetime | None = None,
     updated_since: datetime | None = None,
     limit: int,
@@ -165,7 +167,8 @@ def list_customers(
     ``q`` is a case-insensitive substring of the name, email or phone, or the whole
     customer_id; ``email`` matches the whole address case-insensitively; ``segment``,
     ``kind``, ``stage`` and ``min_churn_risk`` are the latest scores' (customers not yet
-    scored match none of them).
+    scored match none of them); ``at_risk`` keeps the customers to call
+    (:mod:`regulars.scoring.at_risk`).
     """
     query = select(Customer)
     if q:
@@ -188,11 +191,14 @@ def list_customers(
         CustomerScore.kind: kind,
         CustomerScore.stage: stage,
     }
-    if any(v is not None for v in scored.values()) or min_churn_risk is not None:
+    if any(v is not None for v in scored.values()) or min_churn_risk is not None or at_risk:
         query = query.join(CustomerScore, CustomerScore.customer_id == Customer.customer_id)
         query = query.where(*(column == v for column, v in scored.items() if v is not None))
         if min_churn_risk is not None:
             query = query.where(CustomerScore.churn_risk >= min_churn_risk)
+        if at_risk:
+            threshold = risk_rule.at_risk_threshold(session)
+            query = query.where(false() if threshold is None else risk_rule.at_risk(threshold))
     if created_since is not None:
         query = query.where(Customer.created_at >= created_since)
     if updated_since is not None:

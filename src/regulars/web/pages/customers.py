@@ -33,7 +33,14 @@ PAGE_SIZE = 25
 EXPORT_PAGE = 1_000
 EXPORT_LIMIT = 100_000
 """Most rows one CSV export holds (filter further for more)."""
-RISK_LEVELS = {"0.5": "50% or more", "0.7": "70% or more", "0.9": "90% or more"}
+RISK_LEVELS = {
+    "at_risk": "At risk: the customers to call",
+    "0.5": "50% or more",
+    "0.7": "70% or more",
+    "0.9": "90% or more",
+}
+AT_RISK = "at_risk"
+"""The churn-risk choice that keeps the dashboard's customers at risk."""
 SORTS = {"oldest": "Oldest first", "newest": "Newest first"}
 Text = Annotated[str, Query(max_length=255)]
 
@@ -67,7 +74,10 @@ class Filters:
             "segment": self.segment or None,
             "kind": self.kind or None,
             "stage": self.stage or None,
-            "min_churn_risk": float(self.risk) if self.risk in RISK_LEVELS else None,
+            "min_churn_risk": (
+                float(self.risk) if self.risk in RISK_LEVELS and self.risk != AT_RISK else None
+            ),
+            "at_risk": self.risk == AT_RISK,
             "newest_first": self.sort == "newest",
         }
 
