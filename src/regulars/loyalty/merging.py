@@ -349,47 +349,41 @@ def merge_referrals(conn: Connection, survivor_id: str, duplicate_id: str) -> in
     return changed
 
 
+def _move_keeping_smaller(
+    conn: Connection,
+    model: type[DrawWinner] | type[DrawEntrant],
+    rank: str,
+    survivor_id: str,
+    duplicate_id: str,
+) -> int:
+    """Move the duplicate's rows of ``model`` (one per draw and customer) to the survivor;
+    where both have one in the same draw, the row with the smaller ``rank`` column stays.
+    Returns how many rows moved."""
+    mine = aliased(model)
+    both = conn.execute(
+        select(model.id, getattr(model, rank), mine.id, getattr(mine, rank))
+        .join(mine, and_(mine.draw_id == model.draw_id, mine.customer_id == survivor_id))
+        .where(model.customer_id == duplicate_id)
+    ).all()
+    for their_id, their_rank, own_id, own_rank in both:
+        loser = own_id if their_rank < own_rank else their_id
+        conn.execute(delete(model).where(model.id == loser))
+    moved = conn.execute(
+        update(model).where(model.customer_id == duplicate_id).values(customer_id=survivor_id)
+    )
+    return moved.rowcount
+
+
 def merge_draw_winners(conn: Connection, survivor_id: str, duplicate_id: str) -> int:
     """Move the duplicate's draw wins; when both won one draw, the smaller rank stays.
     Returns how many wins moved."""
-    mine = aliased(DrawWinner)
-    both_won = conn.execute(
-        select(DrawWinner.id, DrawWinner.rank, mine.id, mine.rank)
-        .join(mine, and_(mine.draw_id == DrawWinner.draw_id, mine.customer_id == survivor_id))
-        .where(DrawWinner.customer_id == duplicate_id)
-    ).all()
-    for their_id, their_rank, own_id, own_rank in both_won:
-        conn.execute(
-            delete(DrawWinner).where(
-                DrawWinner.id == (own_id if their_rank < own_rank else their_id)
-            )
-        )
-    moved = conn.execute(
-        update(DrawWinner)
-        .where(DrawWinner.customer_id == duplicate_id)
-        .values(customer_id=survivor_id)
-    )
-    return moved.rowcount
+    return _move_keeping_smaller(conn, DrawWinner, "rank", survivor_id, duplicate_id)
 
 
 def merge_draw_entrants(conn: Connection, survivor_id: str, duplicate_id: str) -> int:
     """Move the duplicate's draw entries; when both entered one draw, the smaller ticket
     stays. Returns how many entries moved."""
-    mine = aliased(DrawEntrant)
-    both = conn.execute(
-        select(DrawEntrant.id, DrawEntrant.ticket, mine.id, mine.ticket)
-        .join(mine, and_(mine.draw_id == DrawEntrant.draw_id, mine.customer_id == survivor_id))
-        .where(DrawEntrant.customer_id == duplicate_id)
-    ).all()
-    for their_id, their_ticket, own_id, own_ticket in both:
-        loser = own_id if their_ticket < own_ticket else their_id
-        conn.execute(delete(DrawEntrant).where(DrawEntrant.id == loser))
-    moved = conn.execute(
-        update(DrawEntrant)
-        .where(DrawEntrant.customer_id == duplicate_id)
-        .values(customer_id=survivor_id)
-    )
-    return moved.rowcount
+    return _move_keeping_smaller(conn, DrawEntrant, "ticket", survivor_id, duplicate_id)
 
 
 def move_donations(conn: Connection, survivor_id: str, duplicate_id: str) -> int:

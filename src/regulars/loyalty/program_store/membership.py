@@ -16,6 +16,7 @@ member of at the order's time (1 without one); the tier multiplier applies on to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -139,12 +140,23 @@ def _view(program: LoyaltyProgram, row: Membership, at: datetime) -> MembershipV
     )
 
 
-def _renewed(session: Session, program: LoyaltyProgram, row: Membership, now: datetime) -> None:
-    sub, charges = membership.renew(membership_config(program), _subscription(row), now)
-    for charge in charges:
-        _pay(session, row, charge, now)
+def _apply(
+    session: Session,
+    row: Membership,
+    sub: membership.Subscription,
+    payments: Sequence[Charge | Refund],
+    at: datetime,
+) -> None:
+    """Record ``payments`` (each once), then store the subscription they lead to."""
+    for payment in payments:
+        _pay(session, row, payment, at)
     _store(row, sub)
     session.flush()
+
+
+def _renewed(session: Session, program: LoyaltyProgram, row: Membership, now: datetime) -> None:
+    sub, charges = membership.renew(membership_config(program), _subscription(row), now)
+    _apply(session, row, sub, charges, now)
 
 
 def subscribe(
@@ -219,10 +231,7 @@ def cancel(
     if sub.ended_at is not None or (sub.cancel_at_period_end and not immediate):
         return _view(program, row, now)
     sub, refunds = membership.cancel(config, sub, now, immediate)
-    for refund in refunds:
-        _pay(session, row, refund, now)
-    _store(row, sub)
-    session.flush()
+    _apply(session, row, sub, refunds, now)
     refunded = sum((r.amount for r in refunds), Decimal("0.00"))
     return replace(_view(program, row, now), last_refund=refunded)
 
@@ -254,10 +263,7 @@ def change_plan(
     if target == row.plan:
         return _view(program, row, now)
     changed, payments = membership.change_plan(config, sub, target, now)
-    for payment in payments:
-        _pay(session, row, payment, now)
-    _store(row, changed)
-    session.flush()
+    _apply(session, row, changed, payments, now)
     refunded = sum((p.amount for p in payments if isinstance(p, Refund)), Decimal("0.00"))
     return replace(_view(program, row, now), last_refund=refunded, created=True)
 
