@@ -87,6 +87,8 @@ class Contribution:
 
     domain: str
     order_hooks: tuple[OrderHook, ...] = ()
+    cancel_hooks: tuple[OrderHook, ...] = ()
+    """Run when a recorded order is cancelled, after its reversal return's hooks."""
     return_hooks: tuple[ReturnHook, ...] = ()
     event_hooks: tuple[EventHook, ...] = ()
     profile_hooks: tuple[ProfileHook, ...] = ()

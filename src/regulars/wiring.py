@@ -45,6 +45,7 @@ METADATA: MetaData = Base.metadata
 """The store's tables, every domain's included (they registered when imported above)."""
 
 ORDER_RECORDED: list[OrderHook] = [h for c in CONTRIBUTIONS for h in c.order_hooks]
+ORDER_CANCELLED: list[OrderHook] = [h for c in CONTRIBUTIONS for h in c.cancel_hooks]
 RETURN_RECORDED: list[ReturnHook] = [h for c in CONTRIBUTIONS for h in c.return_hooks]
 EVENT_RECORDED: list[EventHook] = [h for c in CONTRIBUTIONS for h in c.event_hooks]
 PROFILE_SAVED: list[ProfileHook] = [h for c in CONTRIBUTIONS for h in c.profile_hooks]

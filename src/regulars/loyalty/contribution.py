@@ -4,9 +4,10 @@
   ``/v1/events``, ``/v1/customers``, the ``/v1/bulk/…`` endpoints; ``regulars import``
   writes history without hooks and earns nothing): an order earns in every running points
   program and moves the other running programs (stamp cards, tier clubs, badges…); an order
-  recorded as cancelled gives back what its redemptions spent; a return reverses what the
-  order earned; a ``review_written`` event earns the review bonuses and counts towards
-  badges; a save that completes a profile earns the profile bonuses.
+  recorded as cancelled, or cancelled later (``POST /v1/orders/{id}/cancel``, after the
+  return hooks reversed what it earned), gives back what its redemptions spent; a return
+  reverses what the order earned; a ``review_written`` event earns the review bonuses and
+  counts towards badges; a save that completes a profile earns the profile bonuses.
 * **Merge rules** for the loyalty accounts (with their ledgers) and every program table.
 * The **Customer 360** ``loyalty`` section: the customer's account in every program.
 * **Jobs**: expiry, expiry warnings, webhook delivery, gifts, memberships, referrals.
@@ -151,6 +152,7 @@ ERASURE = ErasurePlan(
 CONTRIBUTION = Contribution(
     "loyalty",
     order_hooks=(earn_on_order, give_back_redemptions),
+    cancel_hooks=(give_back_redemptions,),
     return_hooks=(reverse_on_return,),
     event_hooks=(earn_review_bonus, award_review_badges),
     profile_hooks=(earn_profile_bonus,),

@@ -8,7 +8,16 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 
 from regulars.api.deps import SessionDep, require
 from regulars.api.openapi import DEFAULT_LIMIT, Cursor, IdPath, Limit, Text, problems
-from regulars.api.schemas import OrderIn, OrderOut, Page, ReturnIn, ReturnOut, UTCTime
+from regulars.api.schemas import (
+    OrderCancelIn,
+    OrderCancellationOut,
+    OrderIn,
+    OrderOut,
+    Page,
+    ReturnIn,
+    ReturnOut,
+    UTCTime,
+)
 from regulars.api.services import orders as service
 from regulars.store.tables import DEFAULT_SHOP, ApiKey
 
@@ -73,6 +82,41 @@ def list_orders(
 def get_order(order_id: IdPath, session: SessionDep, shop_id: ShopQuery = DEFAULT_SHOP) -> OrderOut:
     """One order with its lines."""
     return service.get_order(session, shop_id, order_id)
+
+
+@router.post(
+    "/{order_id}/cancel",
+    status_code=201,
+    responses={
+        200: {
+            "description": "the order was already cancelled: the first cancellation",
+            "model": OrderCancellationOut,
+        },
+        **problems(
+            404,
+            409,
+            body=True,
+            d404="unknown order",
+            d409="the reversal's return id is taken by another return",
+            d422="invalid input, or cancelled_at before the order",
+        ),
+    },
+)
+def cancel_order(
+    order_id: IdPath,
+    body: OrderCancelIn,
+    response: Response,
+    session: SessionDep,
+    key: Annotated[ApiKey, Depends(require("orders:write"))],
+    shop_id: ShopQuery = DEFAULT_SHOP,
+) -> OrderCancellationOut:
+    """Cancel a recorded order: what is left of it is returned (reversing what it earned),
+    the loyalty redemptions sent with it give their points back; safe to retry."""
+    outcome, created = service.cancel_order(
+        session, shop_id, order_id, body, actor=f"apikey:{key.prefix}"
+    )
+    response.status_code = 201 if created else 200
+    return outcome
 
 
 @returns_router.post(

@@ -30,6 +30,8 @@ from regulars.api.schemas.customers import (
 )
 from regulars.api.schemas.events import EventIn, EventOut
 from regulars.api.schemas.orders import (
+    OrderCancelIn,
+    OrderCancellationOut,
     OrderIn,
     OrderLineIn,
     OrderLineOut,
@@ -70,6 +72,8 @@ __all__ = [
     "MergeIn",
     "Money",
     "MoneyOut",
+    "OrderCancelIn",
+    "OrderCancellationOut",
     "OrderIn",
     "OrderLineIn",
     "OrderLineOut",

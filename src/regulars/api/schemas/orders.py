@@ -120,3 +120,18 @@ class ReturnOut(BaseModel):
         "that were already spent, in programs whose shortfall policy is deduct_from_refund "
         "(0.00 otherwise). In the answer to POST /v1/returns and its replays.",
     )
+
+
+class OrderCancelIn(In):
+    cancelled_at: UTCTime | None = Field(
+        None, description="When the order was cancelled; now when left out."
+    )
+    reason: Annotated[str | None, Field(max_length=200)] = None
+
+
+class OrderCancellationOut(BaseModel):
+    order: OrderOut
+    reversal: ReturnOut | None = Field(
+        description="The return that took back what was left of the order (its amount not "
+        "yet refunded) with what it earned; null when nothing was left to refund."
+    )

@@ -18,12 +18,24 @@ from sqlalchemy.orm import Session
 
 from regulars.domain import Profile
 from regulars.store.tables import Event, Order, OrderReturn
-from regulars.wiring import EVENT_RECORDED, ORDER_RECORDED, PROFILE_SAVED, RETURN_RECORDED
+from regulars.wiring import (
+    EVENT_RECORDED,
+    ORDER_CANCELLED,
+    ORDER_RECORDED,
+    PROFILE_SAVED,
+    RETURN_RECORDED,
+)
 
 
 def order_recorded(session: Session, order: Order) -> None:
     """Run the order hooks for a newly created order."""
     for hook in ORDER_RECORDED:
+        hook(session, order)
+
+
+def order_cancelled(session: Session, order: Order) -> None:
+    """Run the cancel hooks for an order just marked cancelled (``POST …/cancel``)."""
+    for hook in ORDER_CANCELLED:
         hook(session, order)
 
 

@@ -7,6 +7,7 @@ orders and returns are passed to :mod:`regulars.api.services.hooks`.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas import (
+    OrderCancelIn,
+    OrderCancellationOut,
     OrderIn,
     OrderLineOut,
     OrderOut,
@@ -41,6 +44,7 @@ from regulars.clock import utcnow
 from regulars.customers.aliases import resolve_aliases, resolve_customer_id
 from regulars.data.schema import LINE_FIELDS, ORDER_FACTS
 from regulars.loyalty.points.returns import refund_deduction
+from regulars.store import audit
 from regulars.store.tables import Order, OrderLine, OrderReturn
 from regulars.store.types import MONEY
 from regulars.store.upsert import insert_ignoring_conflicts
@@ -455,13 +459,23 @@ def record_return(
         raise not_found(f"order '{body.order_id}' of shop '{body.shop_id}'")
     if order.status == "cancelled":
         raise invalid("order_id", f"order '{body.order_id}' is cancelled: nothing to refund")
+    stored, created = _write_return(session, body, order.customer_id)
+    if idempotency_key is not None:
+        key = (body.shop_id, body.return_id)
+        _remember(session.connection(), api_key_id, idempotency_key, fingerprint, key)
+    return _with_deduction(session, stored), created
+
+
+def _write_return(session: Session, body: ReturnIn, customer_id: str) -> tuple[ReturnOut, bool]:
+    """Insert the return unless ``(shop_id, return_id)`` exists; a new one refunds its
+    order and runs the return hooks. A different return under the same id is a 409."""
     conn = session.connection()
     inserted = conn.execute(
         insert_ignoring_conflicts(conn, RETURNS).returning(RETURNS.c.id),
         {
             **body.model_dump(exclude={"lines"}),
             "lines": [line.model_dump(mode="json") for line in body.lines],
-            "customer_id": order.customer_id,
+            "customer_id": customer_id,
             "created_at": utcnow(),
         },
     ).first()
@@ -477,13 +491,87 @@ def record_return(
         )
     if created:
         hooks.return_recorded(session, row)
-    if idempotency_key is not None:
-        key = (body.shop_id, body.return_id)
-        _remember(conn, api_key_id, idempotency_key, fingerprint, key)
-    return _with_deduction(session, stored), created
+    return stored, created
 
 
 def _with_deduction(session: Session, ret: ReturnOut) -> ReturnOut:
     """The return with what to take off its refund, as its hooks recorded it."""
     deduction = refund_deduction(session, ret.shop_id, ret.order_id, ret.return_id)
     return ret.model_copy(update={"deduct_from_refund": deduction})
+
+
+# -- cancellations ------------------------------------------------------------------------
+
+CANCEL_PREFIX = "cancel:"
+
+
+def cancellation_return_id(order_id: str) -> str:
+    """The id of the return that reverses a cancelled order: ``cancel:<order_id>``, or
+    ``cancel:#<sha256 of the id>`` where that would not fit the 255 characters of an id."""
+    whole = f"{CANCEL_PREFIX}{order_id}"
+    if len(whole) <= 255:
+        return whole
+    return f"{CANCEL_PREFIX}#{hashlib.sha256(order_id.encode()).hexdigest()}"
+
+
+def cancel_order(
+    session: Session, shop_id: str, order_id: str, body: OrderCancelIn, *, actor: str
+) -> tuple[OrderCancellationOut, bool]:
+    """Cancel a recorded order; returns the outcome and whether this call cancelled it.
+
+    A cancellation is a return of whatever is left of the order (its amount less what
+    returns already refunded), recorded as ``cancel:<order_id>`` so that the return hooks
+    reverse what the order earned in every program exactly as a return would, then the
+    status ``cancelled`` and the cancel hooks (the loyalty redemptions sent with the order
+    give their points back). The order row is locked first, so concurrent cancellations
+    queue and the later ones answer the first (200). 404 for an unknown order; 422 for a
+    ``cancelled_at`` before the order.
+    """
+    order = session.execute(
+        select(Order).where(Order.shop_id == shop_id, Order.order_id == order_id).with_for_update()
+    ).scalar_one_or_none()
+    if order is None:
+        raise not_found(f"order '{order_id}' of shop '{shop_id}'")
+    return_id = cancellation_return_id(order_id)
+    if order.status == "cancelled":
+        return _cancellation(session, order, return_id), False
+    cancelled_at = body.cancelled_at or utcnow()
+    if cancelled_at < order.ordered_at:
+        raise invalid("cancelled_at", "the order cannot be cancelled before it was placed")
+    left = order.amount - order.refunded_amount
+    if left > 0:
+        reversal = ReturnIn(
+            shop_id=shop_id,
+            return_id=return_id,
+            order_id=order_id,
+            returned_at=cancelled_at,
+            amount=left,
+            reason=f"order cancelled: {body.reason}" if body.reason else "order cancelled",
+        )
+        _write_return(session, reversal, order.customer_id)
+        session.refresh(order)
+    order.status = "cancelled"
+    order.updated_at = utcnow()
+    session.flush()
+    hooks.order_cancelled(session, order)
+    audit.record(
+        session,
+        actor=actor,
+        action="order.cancel",
+        target_type="order",
+        target_id=order_id,
+        details={
+            "shop_id": shop_id,
+            "reversed": str(left) if left > 0 else "0.00",
+            "reason": body.reason,
+        },
+    )
+    return _cancellation(session, order, return_id), True
+
+
+def _cancellation(session: Session, order: Order, return_id: str) -> OrderCancellationOut:
+    key = (order.shop_id, order.order_id)
+    reversal = load_return(session, order.shop_id, return_id)
+    if reversal is not None:
+        reversal = _with_deduction(session, reversal)
+    return OrderCancellationOut(order=load_orders(session, [key])[key], reversal=reversal)

@@ -177,7 +177,7 @@ def _reverse_key(ref: OrderRef, order: Order, earn: LoyaltyEntry) -> str:
     ``:<earn key>`` for each bonus lot of the order."""
     key = f"return:{ref.shop_id}:{ref.return_id}:reverse"
     if earn.idempotency_key == _order_key(order):
-        return key
+        return bounded_key(key)
     return bounded_key(f"{key}:{earn.idempotency_key}")
 
 
@@ -255,7 +255,7 @@ def _recredit(
     expires = None if expiry is None else max(expiry, floor)
     spec = EntrySpec(
         kind="recredit",
-        key=f"return:{ref.shop_id}:{ref.return_id}:recredit",
+        key=bounded_key(f"return:{ref.shop_id}:{ref.return_id}:recredit"),
         actor=SYSTEM,
         occurred_at=now,
         order=ref,

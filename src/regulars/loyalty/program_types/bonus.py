@@ -203,8 +203,9 @@ class PointsProgramConfig(PointsRules):
 
 
 def order_key(shop_id: str, order_id: str) -> str:
-    """The key of an order's base earn lot (and the stem of its period bonus keys)."""
-    return f"order:{shop_id}:{order_id}"
+    """The key of an order's base earn lot (and the stem of its period bonus keys), bounded
+    like every key (an order id may use all of its 255 characters)."""
+    return bounded_key(f"order:{shop_id}:{order_id}")
 
 
 def bounded_key(key: str) -> str:
