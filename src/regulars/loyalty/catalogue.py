@@ -323,10 +323,10 @@ def update_program(
     _check_household(config, shared)
     starts_at = changes.starts_at or program.starts_at
     ends_at = None if changes.clear_ends_at else (changes.ends_at or program.ends_at)
-    if ends_at is not None and ends_at <= starts_at:
-        raise ProgramError("ends_at must be after starts_at")
     if changes.ends_at is not None and changes.ends_at <= now:
         raise ProgramError("ends_at must be in the future; to end the program now, end it")
+    if ends_at is not None and ends_at <= starts_at:
+        raise ProgramError("ends_at must be after starts_at")
     wanted: dict[str, Any] = {
         "name": changes.name or program.name,
         "currency": program.currency if changes.currency is None else changes.currency,
@@ -336,17 +336,25 @@ def update_program(
         "shortfall_policy": changes.shortfall_policy or program.shortfall_policy,
     }
     changed = {
-        f"config.{k}": (program.config.get(k), v)
-        for k, v in config.items()
-        if program.config.get(k) != v
+        f"config.{k}": (program.config.get(k), config.get(k))
+        for k in _changed_config_keys(program, config)
     }
     for name, value in wanted.items():
         if getattr(program, name) != value:
             changed[name] = (getattr(program, name), value)
             setattr(program, name, value)
-    program.config = config
+    if any(k.startswith("config.") for k in changed):
+        program.config = config
     session.flush()
     return changed
+
+
+def _changed_config_keys(program: LoyaltyProgram, config: dict[str, Any]) -> list[str]:
+    """The config keys whose value differs, compared as the type's model reads them (so
+    "1.0" and "1" are the same rate)."""
+    old = validate_config(program.type, program.config)
+    new = validate_config(program.type, config)
+    return [k for k in type(new).model_fields if getattr(old, k) != getattr(new, k)]
 
 
 def _merged_config(program: LoyaltyProgram, changes: ProgramChanges) -> dict[str, Any]:
