@@ -43,7 +43,7 @@ TYPE_LABELS: dict[str, str] = {
     "coalition": N_("Coalition (partners)"),
     "charity": N_("Charity"),
     "gifts": N_("Gifts"),
-    "draws": N_("Prize draw"),
+    "draw": N_("Prize draw"),
     "badges": N_("Badges"),
 }
 
