@@ -215,6 +215,11 @@ def field_errors(problems: list[dict[str, Any]]) -> dict[str, str]:
     return errors
 
 
+def _n(value: Decimal) -> str:
+    """A number as people write it: 50, not 5E+1 or 50.0000."""
+    return f"{value.normalize():f}"
+
+
 Sentence = tuple[str, dict[str, Any]]
 """A rule in plain words: a message to translate and its values."""
 
@@ -232,7 +237,7 @@ def _describe_points(config: Any, money: Callable[[Any], str]) -> list[Sentence]
     said: list[Sentence] = [
         (
             N_("{earn} points per {unit} spent."),
-            {"earn": rules.earn_per_unit.normalize(), "unit": money(1)},
+            {"earn": _n(rules.earn_per_unit), "unit": money(1)},
         ),
     ]
     per_unit = (Decimal(1) / rules.point_value).normalize()
@@ -254,7 +259,7 @@ def _describe_points(config: Any, money: Callable[[Any], str]) -> list[Sentence]
     said.append(
         (
             N_("Points pay for at most {pct} % of an order."),
-            {"pct": (rules.max_redeem_share * 100).normalize()},
+            {"pct": _n(rules.max_redeem_share * 100)},
         )
     )
     if rules.bonuses:
@@ -265,7 +270,7 @@ def _describe_points(config: Any, money: Callable[[Any], str]) -> list[Sentence]
         said.append(
             (
                 N_("{pct} % of customers are held out as a control group."),
-                {"pct": (rules.control_share * 100).normalize()},
+                {"pct": _n(rules.control_share * 100)},
             )
         )
     return said
@@ -276,7 +281,7 @@ def _describe_discount_card(config: Any, money: Callable[[Any], str]) -> list[Se
     said: list[Sentence] = [
         (
             N_("From {threshold} spent: {pct} % off every order."),
-            {"threshold": money(s.threshold), "pct": s.pct.normalize()},
+            {"threshold": money(s.threshold), "pct": _n(s.pct)},
         )
         for s in card.steps
     ]
@@ -305,8 +310,8 @@ def _describe_tiers(config: Any, money: Callable[[Any], str]) -> list[Sentence]:
                 "name": t.name,
                 "threshold": money(t.threshold) if club.basis == "spend" else t.threshold,
                 "days": club.window_days,
-                "multiplier": t.earn_multiplier.normalize(),
-                "pct": t.discount_pct.normalize(),
+                "multiplier": _n(t.earn_multiplier),
+                "pct": _n(t.discount_pct),
             },
         )
         for t in club.tiers
@@ -349,7 +354,7 @@ def _describe_membership(config: Any, money: Callable[[Any], str]) -> list[Sente
                 "code": p.code,
                 "price": money(p.price),
                 "period": p.period,
-                "multiplier": p.earn_multiplier.normalize(),
+                "multiplier": _n(p.earn_multiplier),
             },
         )
         for p in membership.plans
