@@ -220,6 +220,11 @@ def _n(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+def _pct(value: Decimal) -> str:
+    """A percentage with its sign, in the value (a "%" in a message would read as a format)."""
+    return f"{_n(value)} %"
+
+
 Sentence = tuple[str, dict[str, Any]]
 """A rule in plain words: a message to translate and its values."""
 
@@ -258,8 +263,8 @@ def _describe_points(config: Any, money: Callable[[Any], str]) -> list[Sentence]
     )
     said.append(
         (
-            N_("Points pay for at most {pct} % of an order."),
-            {"pct": _n(rules.max_redeem_share * 100)},
+            N_("Points pay for at most {pct} of an order."),
+            {"pct": _pct(rules.max_redeem_share * 100)},
         )
     )
     if rules.bonuses:
@@ -269,8 +274,8 @@ def _describe_points(config: Any, money: Callable[[Any], str]) -> list[Sentence]
     if rules.control_share:
         said.append(
             (
-                N_("{pct} % of customers are held out as a control group."),
-                {"pct": _n(rules.control_share * 100)},
+                N_("{pct} of customers are held out as a control group."),
+                {"pct": _pct(rules.control_share * 100)},
             )
         )
     return said
@@ -280,8 +285,8 @@ def _describe_discount_card(config: Any, money: Callable[[Any], str]) -> list[Se
     card: DiscountCardConfig = config
     said: list[Sentence] = [
         (
-            N_("From {threshold} spent: {pct} % off every order."),
-            {"threshold": money(s.threshold), "pct": _n(s.pct)},
+            N_("From {threshold} spent: {pct} off every order."),
+            {"threshold": money(s.threshold), "pct": _pct(s.pct)},
         )
         for s in card.steps
     ]
@@ -305,13 +310,13 @@ def _describe_tiers(config: Any, money: Callable[[Any], str]) -> list[Sentence]:
     club: TierClubConfig = config
     said: list[Sentence] = [
         (
-            N_("{name}: from {threshold} in {days} days — earns ×{multiplier}, {pct} % off."),
+            N_("{name}: from {threshold} in {days} days — earns ×{multiplier}, {pct} off."),
             {
                 "name": t.name,
                 "threshold": money(t.threshold) if club.basis == "spend" else t.threshold,
                 "days": club.window_days,
                 "multiplier": _n(t.earn_multiplier),
-                "pct": _n(t.discount_pct),
+                "pct": _pct(t.discount_pct),
             },
         )
         for t in club.tiers
