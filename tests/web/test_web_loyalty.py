@@ -6,16 +6,18 @@ what-if fragments."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
-from web_helpers import csrf_of
+from web_helpers import LATEST, csrf_of
 
-from regulars.loyalty.catalogue import find_program
+from regulars.loyalty.catalogue import ProgramSpec, create_program, find_program
 from regulars.loyalty.points.redemption import adjust
 from regulars.store.session import session_scope
-from regulars.store.tables import AuditEntry
+from regulars.store.tables import AuditEntry, Customer, Order
 
 POINTS_FORM = {
     "type": "points",
@@ -262,3 +264,64 @@ def test_a_card_program_has_no_points_economics(
     }
     assert _post(client, "/loyalty/new", card).status_code == 303
     assert "keeps no points" in client.get("/loyalty/card/economics").text
+
+
+def test_the_effect_says_when_there_is_not_enough_data(
+    login: Callable[[str], TestClient], shop: None, store_engine: Engine
+) -> None:
+    with session_scope(store_engine) as session:
+        create_program(
+            session,
+            ProgramSpec(
+                code="held",
+                name="Held out",
+                type="points",
+                config={"earn_per_unit": "1", "point_value": "0.01", "control_share": "0.5"},
+                starts_at=LATEST - timedelta(days=365),
+            ),
+        )
+        for n in range(20):  # bought before the period; half of them again in it
+            session.add(Customer(customer_id=f"h{n}", name=f"Held {n}"))
+            session.flush()
+            for k, days in enumerate([60, 10] if n % 2 else [60]):
+                session.add(
+                    Order(
+                        order_id=f"h{n}-{k}",
+                        customer_id=f"h{n}",
+                        ordered_at=LATEST - timedelta(days=days),
+                        amount=Decimal("25.00"),
+                        refunded_amount=Decimal(0),
+                        status="completed",
+                        currency="EUR",
+                    )
+                )
+    client = login("viewer")
+    start = (LATEST - timedelta(days=30)).date().isoformat()
+    end = (LATEST + timedelta(days=1)).date().isoformat()
+    effect = client.get(f"/loyalty/held/effect?start={start}&end={end}").text
+    assert "Not enough data" in effect
+    assert "Members" in effect
+    before = client.get("/loyalty/held/effect?start=2020-01-01&end=2020-02-01").text
+    assert "before program" in before
+
+
+def test_members_come_in_pages_of_25(
+    login: Callable[[str], TestClient], program: str, store_engine: Engine
+) -> None:
+    with session_scope(store_engine) as session:
+        club = find_program(session, program)
+        assert club is not None
+        for n in range(27):
+            session.add(Customer(customer_id=f"m{n:02}", name=f"Member {n:02}"))
+        session.flush()
+        for n in range(27):
+            adjust(session, club, f"m{n:02}", n + 1, reason="welcome", actor="t", key=f"k{n}")
+    client = login("viewer")
+    first = client.get(f"/loyalty/{program}?sort=customer").text
+    assert "Page 1 of 2" in first
+    assert "Member 00" in first
+    assert "Member 26" not in first
+    second = client.get(f"/loyalty/{program}?sort=customer&page=2").text
+    assert "Member 26" in second
+    assert "Member 00" not in second
+    assert "sort=customer&amp;page=1" in second  # the pager keeps the sort

@@ -83,6 +83,8 @@ class ConfigField:
 
     @property
     def label(self) -> str:
+        if self.name == "code":  # not the program's own code, which the form also has
+            return "Rules code"
         return self.name.replace("_", " ").capitalize()
 
     @property

@@ -201,8 +201,11 @@ def effect(
     try:
         measured = program_effect(session, code, first, after)
     except ApiProblemError as exc:
+        problem = exc.detail
+        if "no customers" in problem:  # a group is empty: say it is a question of data
+            problem = f"Not enough data to measure: {problem}."
         return _fragment(
-            request, user, "loyalty_effect.html", effect=None, problem=exc.detail, few=False
+            request, user, "loyalty_effect.html", effect=None, problem=problem, few=False
         )
     few = min(measured.members.customers, measured.control.customers) < MIN_GROUP
     return _fragment(request, user, "loyalty_effect.html", effect=measured, problem=None, few=few)
