@@ -1,7 +1,7 @@
 """Who is in a program, read for the people who run it: the members with their balance,
 tier and last activity, the rewards the program issued, its referrals. Reads only; a page
-of rows at a time (``offset``/``limit``), sorted and searched in SQL so a program with a
-million members answers as fast as one with ten.
+of rows at a time (``offset``/``limit``), sorted and searched in SQL (one query for the
+page, one for the count).
 
 *Members* are the program's accounts (a points program, and every type that posts points
 to accounts), or in a tier club the customers it has evaluated. *Tier* is the customer's
@@ -92,6 +92,8 @@ def _account_members(
 ) -> Listing[Member]:
     last = (
         select(LoyaltyEntry.account_id, func.max(LoyaltyEntry.occurred_at).label("last"))
+        .join(LoyaltyAccount, LoyaltyAccount.id == LoyaltyEntry.account_id)
+        .where(LoyaltyAccount.program_id == program.id)  # this program's entries only
         .group_by(LoyaltyEntry.account_id)
         .subquery()
     )
