@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from web_helpers import PASSWORD, SECRET
 
-from regulars.demo_store import prepare_demo_store
+from regulars.demo_store import DEMO_PROGRAM, prepare_demo_store
 from regulars.store.session import make_engine, session_scope
 from regulars.web.app import create_app
 from regulars.web.security import SESSION_COOKIE
@@ -134,6 +134,9 @@ def test_every_page_renders_clean_and_accessible(browser: Any, server: str, widt
         "customers": "/customers",
         "customer": "/customers/C000001",
         "loyalty": "/loyalty",
+        "loyalty-new": "/loyalty/new?type=tiers",
+        "loyalty-program": f"/loyalty/{DEMO_PROGRAM}",
+        "loyalty-edit": f"/loyalty/{DEMO_PROGRAM}/edit",
         "keys": "/settings/keys",
     }
     for name, path in pages.items():
@@ -176,6 +179,53 @@ def test_search_as_you_type_and_download_the_csv(browser: Any, server: str) -> N
     assert content.startswith(b'\xef\xbb\xbf"customer_id",')
     assert wanted.encode() in content
     assert watch.problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_program_created_through_the_form_and_simulated(
+    browser: Any, server: str, width: int
+) -> None:
+    """Preview, a field error that keeps what was typed, save, the program page with its
+    economics and effect loaded, and a what-if run with its loading indicator."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    watch = Watch(page, server)
+    _log_in(page, server, "/loyalty/new")
+    code = f"card{width}"
+    page.get_by_label("Type").select_option("discount_card")
+    page.get_by_role("button", name="Choose this type").click()
+    page.get_by_label("Code").fill(code)
+    page.get_by_label("Name", exact=True).fill("Discount card")
+    page.get_by_label("Steps *").fill('[{"threshold": "0", "pct": "3"}, {"threshold": "9"')
+    page.get_by_role("button", name="Create program").click()
+    assert page.get_by_label("Name", exact=True).input_value() == "Discount card"
+    assert "Not valid JSON" in page.locator("#e-steps").inner_text()
+    page.get_by_label("Steps *").fill(
+        '[{"threshold": "0", "pct": "3"}, {"threshold": "900", "pct": "6"}]'
+    )
+    page.get_by_role("button", name="Preview the rules").click()
+    assert "6 % off every order" in page.locator(".preview").inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"loyalty-form-preview-{width}.png"), full_page=True)
+    page.get_by_role("button", name="Create program").click()
+    page.wait_for_url(f"{server}/loyalty/{code}")
+    page.wait_for_load_state("networkidle")
+    assert "keeps no points" in page.locator("#economics").inner_text()
+    page.goto(f"{server}/loyalty/{DEMO_PROGRAM}")
+    page.wait_for_load_state("networkidle")
+    page.get_by_label("Share of customers who join").fill("1")
+    page.get_by_role("button", name="Simulate").click()
+    page.wait_for_selector("#simulation .tiles", timeout=60_000)
+    assert "Program cost" in page.locator("#simulation").inner_text()
+    page.screenshot(path=str(SHOTS / f"loyalty-simulated-{width}.png"), full_page=True)
+    assert _serious_violations(page) == []
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    # the form with the bad JSON was answered 422 on purpose (and Chromium logs it)
+    assert all("422" in p for p in watch.problems), watch.problems
     context.close()
 
 

@@ -244,3 +244,130 @@ def program_of_type(session: Session, code: str | None, kind: str) -> LoyaltyPro
         named = f"'{code}'" if code else "active"
         raise ProgramError(f"no {named} {kind} program")
     return found
+
+
+FIXED_ONCE_STARTED = ("currency", "shared_household", "starts_at")
+"""What a program keeps once it has started: its currency (the ledger's money is in it),
+whether accounts are shared by a household (the accounts already exist), and its start
+(what it did is measured from it). Its ``code`` and ``type`` never change."""
+
+FIXED_CONFIG_KEYS = ("type", "code", "control_share")
+"""Config keys a started program keeps: its type, the ``code`` some types carry (rewards
+and tiers are keyed by it) and ``control_share`` (changing it would move customers
+between the members and the control group and break the comparison)."""
+
+
+@dataclass(frozen=True)
+class ProgramChanges:
+    """What to change on a program; ``None`` keeps the stored value. ``config`` holds
+    top-level config keys that replace the stored ones (the others stay); the result is
+    validated whole by the type's model. ``clear_ends_at`` removes a planned end."""
+
+    name: str | None = None
+    config: dict[str, Any] | None = None
+    currency: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    clear_ends_at: bool = False
+    shared_household: bool | None = None
+    shortfall_policy: str | None = None
+
+
+class ProgramEndedError(ProgramError):
+    """The program has ended: nothing of it changes any more."""
+
+
+def _started(program: LoyaltyProgram, now: datetime) -> bool:
+    return program_state(program, now) != "scheduled"
+
+
+def _refuse_fixed(
+    program: LoyaltyProgram, changes: ProgramChanges, config: dict[str, Any], now: datetime
+) -> None:
+    """A started program keeps :data:`FIXED_ONCE_STARTED` and :data:`FIXED_CONFIG_KEYS`
+    (``config`` is the validated new config, so "1.0" and "1" are the same value)."""
+    if not _started(program, now):
+        return
+    for name in FIXED_ONCE_STARTED:
+        wanted = getattr(changes, name)
+        if wanted is not None and wanted != getattr(program, name):
+            raise ProgramError(f"{name} cannot change once the program has started")
+    stored = _merged_config(program, ProgramChanges())
+    for key in FIXED_CONFIG_KEYS:
+        if config.get(key) != stored.get(key):
+            raise ProgramError(f"config.{key} cannot change once the program has started")
+
+
+def update_program(
+    session: Session, program: LoyaltyProgram, changes: ProgramChanges, at: datetime | None = None
+) -> dict[str, tuple[Any, Any]]:
+    """Apply ``changes`` to ``program`` and return what changed, ``{field: (old, new)}``
+    (config keys as ``config.<key>``). The code and type never change; an ended program
+    raises :class:`ProgramEndedError`; a started one keeps :data:`FIXED_ONCE_STARTED` and
+    :data:`FIXED_CONFIG_KEYS` (:class:`ProgramError`); a config its type refuses raises
+    :class:`pydantic.ValidationError`. What was earned stays: new rates apply to orders
+    from now on, lots keep the expiry they were given."""
+    now = at or utcnow()
+    if program_state(program, now) == "ended":
+        raise ProgramEndedError(f"program '{program.code}' has ended; it cannot change")
+    config = _merged_config(program, changes)
+    _refuse_fixed(program, changes, config, now)
+    if changes.shortfall_policy is not None and changes.shortfall_policy not in SHORTFALL_POLICIES:
+        raise ProgramError(
+            f"unknown shortfall_policy '{changes.shortfall_policy}'; "
+            f"use {', '.join(SHORTFALL_POLICIES)}"
+        )
+    shared = (
+        program.shared_household if changes.shared_household is None else changes.shared_household
+    )
+    _check_household(config, shared)
+    starts_at = changes.starts_at or program.starts_at
+    ends_at = None if changes.clear_ends_at else (changes.ends_at or program.ends_at)
+    if changes.ends_at is not None and changes.ends_at <= now:
+        raise ProgramError("ends_at must be in the future; to end the program now, end it")
+    if ends_at is not None and ends_at <= starts_at:
+        raise ProgramError("ends_at must be after starts_at")
+    wanted: dict[str, Any] = {
+        "name": changes.name or program.name,
+        "currency": program.currency if changes.currency is None else changes.currency,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "shared_household": shared,
+        "shortfall_policy": changes.shortfall_policy or program.shortfall_policy,
+    }
+    changed = {
+        f"config.{k}": (program.config.get(k), config.get(k))
+        for k in _changed_config_keys(program, config)
+    }
+    for name, value in wanted.items():
+        if getattr(program, name) != value:
+            changed[name] = (getattr(program, name), value)
+            setattr(program, name, value)
+    if any(k.startswith("config.") for k in changed):
+        program.config = config
+    session.flush()
+    return changed
+
+
+def _changed_config_keys(program: LoyaltyProgram, config: dict[str, Any]) -> list[str]:
+    """The config keys whose value differs, compared as the type's model reads them (so
+    "1.0" and "1" are the same rate)."""
+    old = validate_config(program.type, program.config)
+    new = validate_config(program.type, config)
+    return [k for k in type(new).model_fields if getattr(old, k) != getattr(new, k)]
+
+
+def _merged_config(program: LoyaltyProgram, changes: ProgramChanges) -> dict[str, Any]:
+    merged = {**program.config, **(changes.config or {})}
+    dumped: dict[str, Any] = validate_config(program.type, merged).model_dump(mode="json")
+    return dumped
+
+
+def _check_household(config: dict[str, Any], shared_household: bool) -> None:
+    if config.get("type") != "points" or shared_household:
+        return
+    if PointsProgramConfig.model_validate(config).household != HouseholdRules():
+        raise ProgramError(
+            "config.household only applies with shared_household: true; "
+            "set it or leave the household section out"
+        )

@@ -20,6 +20,7 @@ from regulars.api.schemas.loyalty import (
     PostedOut,
     ProgramIn,
     ProgramOut,
+    ProgramPatchIn,
     QuoteIn,
     QuoteOut,
     RedeemIn,
@@ -70,7 +71,7 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 def create_program(body: ProgramIn, session: SessionDep, key: Writer) -> ProgramOut:
     """Create a loyalty program: a ``type`` and its ``config``."""
-    return services.create_program(session, body, key)
+    return services.create_program(session, body, actor=services.actor(key))
 
 
 @router.get("/programs", dependencies=[Reader], responses=problems())
@@ -81,6 +82,27 @@ def list_programs(session: SessionDep) -> list[ProgramOut]:
 
 ProgramCode = Annotated[Text, Path(min_length=1, max_length=64)]
 _STATE_RESPONSES = problems(404, 409, d404="unknown program", d409="the program has ended")
+
+
+@router.patch(
+    "/programs/{code}",
+    responses=problems(
+        404,
+        409,
+        body=True,
+        d404="unknown program",
+        d409="the program has ended",
+        d422="a config its type refuses, or a change a started program does not allow",
+    ),
+)
+def update_program(
+    code: ProgramCode, body: ProgramPatchIn, session: SessionDep, key: Writer
+) -> ProgramOut:
+    """Change a program's name, config, dates or policies (``code`` and ``type`` never).
+    A started program keeps its currency, start, household sharing, ``config.code`` and
+    ``config.control_share``; points already earned stay as they were. Audited."""
+    changes = services.patch_changes(body)
+    return services.update_program(session, code, changes, actor=services.actor(key))
 
 
 @router.post("/programs/{code}/pause", responses=_STATE_RESPONSES)

@@ -34,6 +34,22 @@ class ProgramIn(In):
     active: bool = True
 
 
+class ProgramPatchIn(In):
+    """What to change on a program; a field left out keeps its value. ``config`` holds the
+    top-level config keys to replace (the others stay); ``ends_at: null`` removes a planned
+    end. ``code`` and ``type`` never change (docs/loyalty-programs.md)."""
+
+    name: Annotated[str | None, Field(min_length=1, max_length=255)] = None
+    config: dict[str, Any] | None = Field(
+        None, description="Config keys to replace; the result is validated whole by the type."
+    )
+    currency: Annotated[str | None, Field(min_length=3, max_length=3)] = None
+    starts_at: UTCTime | None = None
+    ends_at: UTCTime | None = None
+    shared_household: bool | None = None
+    shortfall_policy: Policy | None = None
+
+
 class ProgramOut(BaseModel):
     code: str
     name: str

@@ -24,6 +24,7 @@ from regulars.api.schemas.loyalty import (
     PostedOut,
     ProgramIn,
     ProgramOut,
+    ProgramPatchIn,
     ProgramQuoteOut,
     QuoteIn,
     QuoteOut,
@@ -117,7 +118,23 @@ def _program_out(program: LoyaltyProgram) -> ProgramOut:
     return out.model_copy(update={"state": catalogue.program_state(program, utcnow())})
 
 
-def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut:
+def config_problem(exc: pydantic.ValidationError) -> ApiProblemError:
+    """A config its type's model refuses, as a 422 naming each field (``config.<loc>``)."""
+    errors = [
+        {
+            "in": "body",
+            "field": ".".join(["config", *(str(p) for p in e["loc"])]),
+            "message": e["msg"],
+            "type": e["type"],
+        }
+        for e in exc.errors()
+    ]
+    return ApiProblemError(
+        422, "the program config is not valid; see errors", kind="validation-error", errors=errors
+    )
+
+
+def create_program(session: Session, body: ProgramIn, *, actor: str) -> ProgramOut:
     """Create a program; 409 when the code is taken, 422 for a config its type refuses."""
     if catalogue.find_program(session, body.code) is not None:
         raise ApiProblemError(409, f"a program with code '{body.code}' exists", kind="conflict")
@@ -125,32 +142,69 @@ def create_program(session: Session, body: ProgramIn, key: ApiKey) -> ProgramOut
     try:
         program = catalogue.create_program(session, spec)
     except pydantic.ValidationError as exc:
-        errors = [
-            {
-                "in": "body",
-                "field": ".".join(["config", *(str(p) for p in e["loc"])]),
-                "message": e["msg"],
-                "type": e["type"],
-            }
-            for e in exc.errors()
-        ]
-        raise ApiProblemError(
-            422,
-            "the program config is not valid; see errors",
-            kind="validation-error",
-            errors=errors,
-        ) from None
+        raise config_problem(exc) from None
     except ProgramError as exc:
         raise ApiProblemError(422, str(exc), kind="invalid-program") from None
     record(
         session,
-        actor=actor(key),
+        actor=actor,
         action="loyalty.program.create",
         target_type="loyalty_program",
         target_id=program.code,
         details={"type": program.type, "config": program.config},
     )
     return _program_out(program)
+
+
+def patch_changes(body: ProgramPatchIn) -> catalogue.ProgramChanges:
+    """The API's PATCH body as changes: ``ends_at: null`` given removes a planned end."""
+    return catalogue.ProgramChanges(
+        name=body.name,
+        config=body.config,
+        currency=body.currency,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        clear_ends_at="ends_at" in body.model_fields_set and body.ends_at is None,
+        shared_household=body.shared_household,
+        shortfall_policy=body.shortfall_policy,
+    )
+
+
+def update_program(
+    session: Session, code: str, changes: catalogue.ProgramChanges, *, actor: str
+) -> ProgramOut:
+    """Change a program (:func:`catalogue.update_program`), recorded in the audit log as
+    ``loyalty.program.update`` with each change's old and new value (nothing recorded when
+    nothing changed). 404 for an unknown program, 409 for an ended one, 422 for a change
+    its type refuses or that a started program does not allow."""
+    program = _program(session, code)
+    try:
+        changed = catalogue.update_program(session, program, changes)
+    except catalogue.ProgramEndedError as exc:
+        raise ApiProblemError(409, str(exc), kind="conflict") from None
+    except pydantic.ValidationError as exc:
+        raise config_problem(exc) from None
+    except ProgramError as exc:
+        raise ApiProblemError(422, str(exc), kind="invalid-program") from None
+    if changed:
+        record(
+            session,
+            actor=actor,
+            action="loyalty.program.update",
+            target_type="loyalty_program",
+            target_id=program.code,
+            details={
+                "changed": {
+                    k: [_jsonable(old), _jsonable(new)] for k, (old, new) in changed.items()
+                }
+            },
+        )
+    return _program_out(program)
+
+
+def _jsonable(value: object) -> object:
+    """An audit detail: times as ISO 8601, the rest as stored (config values are JSON)."""
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def list_programs(session: Session) -> list[ProgramOut]:
