@@ -72,10 +72,15 @@ def _period(shop: Shop, start: date, end: date) -> dict[str, Any]:
     previous = shop.kpis(start - (end - start), start)
     goal = shop.goal(current) if current.crr is not None else None
     return {
-        "current": current.to_dict(),
-        "previous": previous.to_dict(),
-        "goal": None if goal is None else dataclasses.asdict(goal),
+        "current": _clean(current.to_dict()),
+        "previous": _clean(previous.to_dict()),
+        "goal": None if goal is None else _clean(dataclasses.asdict(goal)),
     }
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    """A nested dict as JSON accepts it (PostgreSQL's JSONB refuses NaN)."""
+    return {k: _clean(v) if isinstance(v, dict) else _json_value(v) for k, v in values.items()}
 
 
 def _sizes(labels: pa.Table) -> dict[str, dict[str, int]]:
