@@ -66,16 +66,22 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     return [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
 
 
-def _period(shop: Shop, start: date, end: date) -> dict[str, Any]:
-    """The KPIs of ``[start, end)``, of the period as long before it, and the goal."""
-    current = shop.kpis(start, end)
-    previous = shop.kpis(start - (end - start), start)
-    goal = shop.goal(current) if current.crr is not None else None
-    return {
-        "current": _clean(current.to_dict()),
-        "previous": _clean(previous.to_dict()),
-        "goal": None if goal is None else _clean(dataclasses.asdict(goal)),
-    }
+def _periods(shop: Shop, end: date) -> dict[str, dict[str, Any]]:
+    """For each of :data:`DASHBOARD_DAYS`: the KPIs of the days ending with ``end``, of as
+    many days before them, and the period's goal (two queries for all of them)."""
+    current = shop.kpis_many([(end - timedelta(days=d), end) for d in DASHBOARD_DAYS])
+    previous = shop.kpis_many(
+        [(end - timedelta(days=2 * d), end - timedelta(days=d)) for d in DASHBOARD_DAYS]
+    )
+    periods = {}
+    for days, now, before in zip(DASHBOARD_DAYS, current, previous, strict=True):
+        goal = shop.goal(now) if now.crr is not None else None
+        periods[str(days)] = {
+            "current": _clean(now.to_dict()),
+            "previous": _clean(before.to_dict()),
+            "goal": None if goal is None else _clean(dataclasses.asdict(goal)),
+        }
+    return periods
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -122,9 +128,7 @@ def compute_dashboard(shop: Shop, *, as_of: date, labels: pa.Table) -> dict[str,
         "end": end.isoformat(),
         "first_order": first.isoformat(),
         "customers": labels.num_rows,
-        "periods": {
-            str(days): _period(known, end - timedelta(days=days), end) for days in DASHBOARD_DAYS
-        },
+        "periods": _periods(known, end),
         "trend": _rows(known.kpi_series(trend_start, end, "month").to_pyarrow()),
         "lifecycle": _rows(known.lifecycle(trend_start, end, "month").to_pyarrow()),
         "cohorts": _rows(cohorts.order_by(["cohort_start", "period_number"]).to_pyarrow()),
