@@ -5,7 +5,8 @@ files: orders, their lines and the customer profiles), migrates a new SQLite dat
 loads the shop with :func:`regulars.store.ingest.ingest` — which has no side effects: no
 points, no messages. Then it scores every customer once
 (:func:`regulars.scoring.refresh.refresh_scores` as of the day after the demo's last order, so the
-models fit on the whole history and the Customer 360 shows scores) and creates the points
+models fit on the whole history and the Customer 360 shows scores; the same refresh computes the
+dashboard snapshot, so the dashboard is full at the first start) and creates the points
 program :data:`DEMO_PROGRAM` (running from the build on: orders posted to the API earn; the
 imported history earned nothing). A marker file ``<path>.demo.json`` records what was
 built (contents, seed, size, schema revision, regulars version); the next call with the
@@ -44,7 +45,7 @@ DEFAULT_DEMO_SEED = 7
 DEMO_PROGRAM = "demo-points"
 DEMO_PROGRAM_CONFIG = {"earn_per_unit": "1", "point_value": "0.01", "pending_days": 14}
 """One point per currency unit, worth 0.01, spendable after the 14-day returns window."""
-CONTENTS = ("orders", "scores", DEMO_PROGRAM)
+CONTENTS = ("orders", "scores", "dashboard", DEMO_PROGRAM)
 """What a build puts in (part of the marker: a store built before scores were added is rebuilt)."""
 
 

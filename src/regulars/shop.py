@@ -25,7 +25,7 @@ from regulars.analytics.customer_table import customer_table
 from regulars.analytics.expr import MONEY
 from regulars.analytics.goal import RetentionGoal, retention_goal, suggest_target
 from regulars.analytics.kinds import customer_kinds
-from regulars.analytics.kpis import PeriodKPIs, kpi_series, period_kpis
+from regulars.analytics.kpis import PeriodKPIs, kpi_series, period_kpis, period_kpis_many
 from regulars.analytics.lifecycle import lifecycle
 from regulars.analytics.lifetime import LifetimeValue, lifetime_value
 from regulars.analytics.rfm import rfm_scores
@@ -157,6 +157,16 @@ class Shop:
             self.orders,
             start,
             end,
+            activity_window_days=s.activity_window_days,
+            definition=s.retention_definition,
+        )
+
+    def kpis_many(self, bounds: Sequence[tuple[date, date]]) -> list[PeriodKPIs]:
+        """:meth:`kpis` of several periods (distinct starts) in one query."""
+        s = self.settings
+        return period_kpis_many(
+            self.orders,
+            bounds,
             activity_window_days=s.activity_window_days,
             definition=s.retention_definition,
         )

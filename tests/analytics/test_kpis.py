@@ -130,3 +130,16 @@ def test_bad_arguments_are_rejected(make_orders):  # type: ignore[no-untyped-def
         period_kpis(orders, date(2024, 1, 1), date(2024, 2, 1), definition="bogus")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="activity_window_days"):
         period_kpis(orders, date(2024, 1, 1), date(2024, 2, 1), activity_window_days=0)
+
+
+def test_several_overlapping_periods_in_one_query_are_each_periods_kpis(make_orders):  # type: ignore[no-untyped-def]
+    from regulars.analytics.kpis import period_kpis_many
+
+    orders = make_orders(SMALL)
+    end = date(2024, 2, 1)
+    december = (date(2023, 12, 1), date(2024, 1, 1))
+    bounds = [(date(2024, 1, 25), end), (date(2024, 1, 1), end), december]
+    many = period_kpis_many(orders, bounds)
+    assert many == [period_kpis(orders, start, stop) for start, stop in bounds]
+    with pytest.raises(AnalysisArgumentError, match="own start"):
+        period_kpis_many(orders, [(date(2024, 1, 1), end), (date(2024, 1, 1), date(2024, 3, 1))])

@@ -112,3 +112,19 @@ def shop(store_engine: Engine) -> None:
                     clv_12m=Decimal(clv),
                 )
             )
+
+
+@pytest.fixture
+def snapshot(store_engine: Engine, shop: None) -> None:
+    """The dashboard snapshot of :func:`shop`, as the scores refresh computes it (without
+    rewriting the fixture's hand-made scores)."""
+    from regulars.scoring.dashboard import compute_dashboard, write_snapshot
+    from regulars.scoring.refresh import compute_scores
+    from regulars.shop import Shop
+
+    as_of = LATEST.date() + timedelta(days=1)
+    analysed = Shop.from_store(store_engine)
+    labels = compute_scores(analysed.orders, as_of=as_of, activity_window_days=365).labels
+    assert labels is not None
+    document = compute_dashboard(analysed, as_of=as_of, labels=labels)
+    write_snapshot(store_engine, document, computed_at=LATEST, as_of=as_of)

@@ -131,6 +131,8 @@ def test_every_page_renders_clean_and_accessible(browser: Any, server: str, widt
     SHOTS.mkdir(parents=True, exist_ok=True)
     pages = {
         "dashboard": "/",
+        "dashboard-year": "/?days=365",
+        "segments": "/segments",
         "customers": "/customers",
         "customer": "/customers/C000001",
         "loyalty": "/loyalty",

@@ -54,7 +54,7 @@ def test_the_browsers_language(header: str | None, locale: str) -> None:
 
 
 def test_a_russian_user_sees_russian_pages_and_numbers(
-    web: TestClient, store_engine: Engine, shop: None
+    web: TestClient, store_engine: Engine, snapshot: None
 ) -> None:
     with session_scope(store_engine) as session:
         create_user(session, "olga", PASSWORD, "viewer", actor="test", locale="ru")

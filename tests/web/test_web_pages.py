@@ -5,69 +5,42 @@ what was typed."""
 from __future__ import annotations
 
 import csv
+import html
 import io
-import itertools
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
-from web_helpers import csrf_of
+from web_helpers import LATEST, csrf_of
 
-from regulars.data.purchase import counts_as_purchase
+from regulars.analytics.rfm import SEGMENTS
+from regulars.scoring.dashboard import write_snapshot
 from regulars.store.session import session_scope
-from regulars.store.tables import ApiKey, AuditEntry, Customer, CustomerScore, Order
+from regulars.store.tables import (
+    ApiKey,
+    AuditEntry,
+    Customer,
+    CustomerScore,
+    DashboardSnapshot,
+    Job,
+)
 from regulars.web import kpis
 
 
-def test_the_sql_purchase_rule_is_the_python_one(store_engine: Engine) -> None:
-    amounts = ("10.00", "0.00", "-5.00")
-    refunds = ("0.00", "4.00", "10.00")
-    statuses = ("completed", "partially_refunded", "refunded", "cancelled")
-    cases = list(itertools.product(amounts, refunds, statuses))
+def test_scores_and_who_to_call_by_hand(store_engine: Engine, shop: None) -> None:
     with session_scope(store_engine) as session:
-        session.add(Customer(customer_id="x"))
-        for n, (amount, refunded, status) in enumerate(cases):
-            session.add(
-                Order(
-                    order_id=str(n),
-                    customer_id="x",
-                    amount=Decimal(amount),
-                    refunded_amount=Decimal(refunded),
-                    status=status,
-                    ordered_at=datetime(2026, 1, 1, tzinfo=UTC),
-                )
-            )
-        session.flush()
-        counted = set(session.scalars(select(Order.order_id).where(kpis.is_purchase())))
-    expected = {
-        str(n) for n, (a, r, s) in enumerate(cases) if counts_as_purchase(Decimal(a), Decimal(r), s)
-    }
-    assert counted == expected
-
-
-def test_period_kpis_by_hand(store_engine: Engine, shop: None) -> None:
-    with session_scope(store_engine) as session:
-        period = kpis.default_period(session, 30)
-        assert period == kpis.Period(date(2026, 11, 1), date(2026, 12, 1))
-        now = kpis.period_kpis(session, period)
-        before = kpis.period_kpis(session, period.previous())
         scores = kpis.score_summary(session)
         at_risk = kpis.at_risk_customers(session)
-    # 30 + (20 − 5) + 10 − 4 (a return document); the cancelled order counts for nothing
-    assert now == kpis.Kpis(Decimal("51.00"), orders=3, customers=3, new_customers=2)
-    assert now.average_check == Decimal("17.00")
-    assert now.returning_customers == 1
-    assert before == kpis.Kpis(Decimal("0.00"), 0, 0, 0)
     assert scores.scored == 3
     # base rate b = mean risk (0.05 + 0.8 + 0.68) / 3 = 0.51; twice its odds: 2b / (1 + b)
     assert scores.threshold == pytest.approx(1.02 / 1.51, abs=1e-9)
     assert scores.at_risk == 2
     assert scores.value_at_risk == Decimal("82.20")  # 0.8 × 90 + 0.68 × 15
-    assert scores.segments == [("At Risk", 2), ("Champions", 1)]
     assert [r["customer_id"] for r in at_risk] == ["c2", "c4"]  # the most value at risk first
 
 
@@ -85,23 +58,98 @@ def test_lapsed_customers_are_not_on_the_call_list(store_engine: Engine, shop: N
 
 
 def test_the_dashboard_shows_tiles_with_definitions_and_who_to_call(
-    login: Callable[[str], TestClient], shop: None
+    login: Callable[[str], TestClient], snapshot: None
 ) -> None:
     page = login("viewer").get("/?days=30")
     assert page.status_code == 200
     assert "Net revenue" in page.text
+    # 1–30 November: 30 + (20 − 5) + 10 − 4 (a return document); the cancelled order
+    # counts for nothing
     assert "51.00" in page.text
-    assert "minus refunds" in page.text  # the tile's definition
+    assert "minus refunds" not in page.text
+    assert "net of refunds" in page.text
     assert 'href="/customers/c2"' in page.text
     assert "Boris Petrov" in page.text
+    for section in ("Retention goal", "Trend by month", "Lifecycle", "Cohorts", "RFM grid"):
+        assert section in page.text
+    assert "Compute now" not in page.text
+    assert "Refresh now" not in page.text
     assert login("viewer").get("/?days=99999").status_code == 200  # an unknown period: 30
+
+
+def test_a_period_switch_shows_that_periods_numbers(
+    login: Callable[[str], TestClient], snapshot: None
+) -> None:
+    client = login("marketer")
+    # 24–30 November: c2 20 − 5 and c4 10 − 4; c1's order of the 20th is before it
+    week = client.get("/?days=7").text
+    assert "21.00" in _tiles(week)
+    assert "51.00" not in _tiles(week)  # (November's 51.00 is in the monthly trend)
+    assert '<option value="7" selected>' in week
+    assert "51.00" in _tiles(client.get("/?days=30").text)
+
+
+def _tiles(page: str) -> str:
+    """The KPI tiles of a dashboard page."""
+    return page.split('<ul class="tiles">', 1)[1].split("</ul>", 1)[0]
 
 
 def test_an_empty_store_says_what_to_do(login: Callable[[str], TestClient]) -> None:
     page = login("owner").get("/")
     assert page.status_code == 200
-    assert "No orders in the store yet" in page.text
+    assert "Not computed yet" in page.text
+    assert "regulars scores refresh" in page.text
+    assert 'action="/dashboard/refresh"' in page.text  # the owner may queue it
     assert "No scores yet" in page.text
+    assert 'action="/dashboard/refresh"' not in login("agent").get("/").text
+    segments = login("viewer").get("/segments")
+    assert segments.status_code == 200
+    assert "Not computed yet" in segments.text
+
+
+def test_the_refresh_button_queues_the_job_once_and_is_audited(
+    login: Callable[[str], TestClient], store_engine: Engine
+) -> None:
+    client = login("marketer")
+    token = csrf_of(client.get("/").text)
+    answer = client.post("/dashboard/refresh", data={"csrf_token": token})
+    assert (answer.status_code, answer.headers["location"]) == (303, "/?queued=yes")
+    assert "Refresh queued" in client.get(answer.headers["location"]).text
+    again = client.post("/dashboard/refresh", data={"csrf_token": token})
+    assert again.headers["location"] == "/?queued=waiting"  # one is waiting already
+    assert client.post("/dashboard/refresh").status_code == 403  # no CSRF token
+    with session_scope(store_engine) as session:
+        jobs = session.scalars(select(Job).where(Job.kind == "scores.refresh")).all()
+        audit = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "scores.refresh.queue")
+        ).all()
+    assert [(j.state, j.key) for j in jobs] == [("pending", "manual")]
+    assert [a.actor for a in audit] == ["user:marketer"]
+
+
+def test_segments_show_sizes_changes_and_what_to_do(
+    login: Callable[[str], TestClient], snapshot: None, store_engine: Engine
+) -> None:
+    client = login("agent")
+    page = client.get("/segments").text
+    assert "Changes appear after the next refresh" in page
+    assert 'href="/customers?segment=' in page
+    assert 'href="/customers?kind=one-time"' in page
+    assert 'href="/customers?stage=first%20purchase"' in page
+    assert "What to do:" in page
+    with session_scope(store_engine) as session:
+        latest = session.scalars(select(DashboardSnapshot)).one()
+        document = dict(latest.document)
+    assert document["sizes"]["segment"]
+    for name in document["sizes"]["segment"]:  # each segment with the report's advice
+        assert f'href="/customers?segment={quote(name)}"' in page
+        assert html.escape(SEGMENTS[name].action) in page
+    document["sizes"] = {**document["sizes"], "kind": {"one-time": 1}}
+    later = LATEST + timedelta(days=1)
+    write_snapshot(store_engine, document, computed_at=later, as_of=later.date())
+    changed = client.get("/segments?sort=size").text
+    assert "since the refresh before" in changed
+    assert client.get("/segments?sort=bogus").status_code == 200
 
 
 def test_search_by_name_email_phone_or_id(login: Callable[[str], TestClient], shop: None) -> None:

@@ -17,6 +17,8 @@ from regulars.web.roles import ROLE_PERMISSIONS, Permission
 # (method, path, what the route needs); a POST carries the page's CSRF token and no data.
 ROUTES: list[tuple[str, str, Permission]] = [
     ("GET", "/", Permission.DASHBOARD),
+    ("POST", "/dashboard/refresh", Permission.DASHBOARD_REFRESH),
+    ("GET", "/segments", Permission.DASHBOARD),
     ("GET", "/customers", Permission.CUSTOMERS),
     ("GET", "/customers.csv", Permission.CUSTOMERS_EXPORT),
     ("GET", "/customers/c1", Permission.CUSTOMERS),

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         RetentionCounts,
         kpi_series,
         period_kpis,
+        period_kpis_many,
         period_kpis_table,
     )
     from regulars.analytics.lifecycle import lifecycle
@@ -44,6 +45,7 @@ _SOURCES = {
     "RetentionCounts": "regulars.analytics.kpis",
     "kpi_series": "regulars.analytics.kpis",
     "period_kpis": "regulars.analytics.kpis",
+    "period_kpis_many": "regulars.analytics.kpis",
     "period_kpis_table": "regulars.analytics.kpis",
     "lifecycle": "regulars.analytics.lifecycle",
     "LifetimeValue": "regulars.analytics.lifetime",
@@ -108,6 +110,7 @@ __all__ = [
     "loyalty_stages",
     "net_revenue",
     "period_kpis",
+    "period_kpis_many",
     "period_kpis_table",
     "purchases",
     "retention_goal",

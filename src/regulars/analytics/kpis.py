@@ -8,6 +8,7 @@ customer at a moment (:mod:`regulars.analytics.lifetime`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,7 +19,12 @@ import ibis.expr.types as ir
 from regulars.analytics.activity import DEFAULT_ACTIVITY_WINDOW_DAYS
 from regulars.analytics.period_metrics import period_metrics
 from regulars.analytics.periods import PeriodUnit, calendar_periods
-from regulars.analytics.validation import require_choice, require_period, require_positive
+from regulars.analytics.validation import (
+    AnalysisArgumentError,
+    require_choice,
+    require_period,
+    require_positive,
+)
 
 Definition = Literal["activity_window", "repeat"]
 DEFINITIONS: tuple[str, ...] = get_args(Definition)
@@ -172,6 +178,35 @@ def period_kpis(
     require_choice("definition", definition, DEFINITIONS)
     table = period_kpis_table(orders, start, end, activity_window_days=activity_window_days)
     row: dict[str, Any] = table.to_pyarrow().to_pylist()[0]
+    return _kpis_of_row(row, start, end, activity_window_days, definition)
+
+
+def period_kpis_many(
+    orders: ir.Table,
+    bounds: Sequence[tuple[date, date]],
+    *,
+    activity_window_days: int = DEFAULT_ACTIVITY_WINDOW_DAYS,
+    definition: Definition = "activity_window",
+) -> list[PeriodKPIs]:
+    """:func:`period_kpis` of several periods ``[start, end)`` in one query, in the order
+    given; the periods may overlap but their starts must differ (rows are keyed by it)."""
+    require_choice("definition", definition, DEFINITIONS)
+    require_positive("activity_window_days", activity_window_days)
+    if len({start for start, _ in bounds}) != len(bounds):
+        raise AnalysisArgumentError("period_kpis_many: every period needs its own start")
+    for start, end in bounds:
+        require_period(start, end)
+    rows = period_metrics(orders, bounds, activity_window_days).to_pyarrow().to_pylist()
+    by_start = {row["period_start"]: row for row in rows}
+    return [
+        _kpis_of_row(by_start[start], start, end, activity_window_days, definition)
+        for start, end in bounds
+    ]
+
+
+def _kpis_of_row(
+    row: dict[str, Any], start: date, end: date, activity_window_days: int, definition: Definition
+) -> PeriodKPIs:
     return PeriodKPIs(
         start=start,
         end=end,

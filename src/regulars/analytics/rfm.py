@@ -167,3 +167,18 @@ def rfm_scores(orders: ir.Table, *, as_of: date) -> ir.Table:
         + scored.m_score.cast("string"),
         segment=_segment(scored.r_score, fm_score),
     )
+
+
+def rfm_grid(customers: ir.Table) -> ir.Table:
+    """``r_score, f_score, customers, avg_revenue``: how many customers sit in each cell
+    of the recency × frequency grid, and their mean net revenue, by R then F.
+
+    ``customers`` is a customer table (:func:`regulars.analytics.customer_table.
+    customer_table`, or any table with ``r_score``, ``f_score`` and ``revenue``); the
+    report's RFM grid and the dashboard's are this one query.
+    """
+    return (
+        customers.group_by(["r_score", "f_score"])
+        .aggregate(customers=customers.count(), avg_revenue=customers.revenue.mean())
+        .order_by(["r_score", "f_score"])
+    )

@@ -23,7 +23,7 @@ from regulars.analytics.goal import RetentionGoal
 from regulars.analytics.kpis import PeriodKPIs
 from regulars.analytics.lifetime import LifetimeValue
 from regulars.analytics.periods import last_complete_period, period_floor, shift_periods
-from regulars.analytics.rfm import SEGMENTS
+from regulars.analytics.rfm import SEGMENTS, rfm_grid
 from regulars.analytics.summary import purchases_before
 from regulars.analytics.transactions import revenue_lines
 from regulars.clock import LocalDays
@@ -167,15 +167,6 @@ def _segment_summary(customers: ibis.Table) -> pa.Table:
     return table.take(sorted(range(table.num_rows), key=ranks.__getitem__))
 
 
-def _rfm_grid(customers: ibis.Table) -> pa.Table:
-    return (
-        customers.group_by(["r_score", "f_score"])
-        .aggregate(customers=customers.count(), avg_revenue=customers.revenue.mean())
-        .order_by(["r_score", "f_score"])
-        .to_pyarrow()
-    )
-
-
 def _kinds(customers: ibis.Table) -> tuple[pa.Table, pa.Table]:
     kinds = (
         customers.group_by("kind")
@@ -299,7 +290,7 @@ def compute_report(
         cohorts=cohorts,
         cohorts_cumulative=cumulative,
         segments=_segment_summary(cached),
-        rfm_grid=_rfm_grid(cached),
+        rfm_grid=rfm_grid(cached).to_pyarrow(),
         kinds=kinds,
         regularity=regularity,
         stages=stages,

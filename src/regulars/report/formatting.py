@@ -111,6 +111,13 @@ class Formatter:
         sign = "+" if float(number) > 0 else "−" if float(number) < 0 else "±"
         return f"{sign}{text} pts"
 
+    def month(self, value: date | str | None) -> str:
+        """The month of a date (or ISO date text), short: ``Nov 2026``, ``нояб. 2026``."""
+        if value is None:
+            return MISSING
+        day = date.fromisoformat(value) if isinstance(value, str) else value
+        return format_date(day, format="LLL y", locale=self.locale)
+
     def day(self, value: date | str | None) -> str:
         """A date (or ISO date text) in the locale's medium style (``Nov 1, 2026``,
         ``01.11.2026``)."""

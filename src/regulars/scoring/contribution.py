@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, select
@@ -10,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from regulars.config import Settings
 from regulars.domain import Contribution, MergeRule
-from regulars.store.tables import Customer, CustomerScore
+from regulars.store.audit import record
+from regulars.store.tables import Customer, CustomerScore, Job
+from regulars.worker.queue import enqueue
 from regulars.worker.registry import JobContext, Registration
 from regulars.worker.schedule import Daily
 
@@ -18,6 +21,7 @@ log = logging.getLogger("regulars.worker")
 
 SCORES: Table = CustomerScore.__table__  # type: ignore[assignment]
 SCORES_REFRESH = "scores.refresh"
+REFRESH_ATTEMPTS = 3
 SCORE_COLUMNS = (
     "segment",
     "kind",
@@ -51,6 +55,30 @@ def refresh_scores_job(ctx: JobContext) -> dict[str, Any]:
     return result.to_dict()
 
 
+def queue_refresh(session: Session, *, actor: str, now: datetime) -> bool:
+    """Queue a scores refresh (scores and dashboard snapshot) to run now, unless one is
+    already waiting or running; audited as ``scores.refresh.queue``. Returns whether a job
+    was queued. The worker (``regulars worker``) runs it."""
+    waiting = session.scalar(
+        select(Job.id)
+        .where(Job.kind == SCORES_REFRESH, Job.state.in_(("pending", "running")))
+        .where(Job.run_after <= now)
+        .limit(1)
+    )
+    if waiting is not None:
+        return False
+    job_id = enqueue(session, SCORES_REFRESH, now, key="manual", max_attempts=REFRESH_ATTEMPTS)
+    record(
+        session,
+        actor=actor,
+        action="scores.refresh.queue",
+        target_type="job",
+        target_id=None if job_id is None else str(job_id),
+        details={"due_at": now.isoformat()},
+    )
+    return job_id is not None
+
+
 def drop_scores(conn: Connection, _survivor_id: str, duplicate_id: str) -> int:
     """The duplicate's scores go; the next analytics refresh scores the merged history."""
     return conn.execute(delete(SCORES).where(SCORES.c.customer_id == duplicate_id)).rowcount
@@ -70,5 +98,9 @@ CONTRIBUTION = Contribution(
     "scoring",
     merge_rules=(MergeRule("scores_dropped", ("customer_scores",), drop_scores),),
     sections={"scores": scores_section},
-    jobs=(Registration(SCORES_REFRESH, refresh_scores_job, schedule=nightly, max_attempts=3),),
+    jobs=(
+        Registration(
+            SCORES_REFRESH, refresh_scores_job, schedule=nightly, max_attempts=REFRESH_ATTEMPTS
+        ),
+    ),
 )

@@ -18,10 +18,13 @@
    (:func:`regulars.models.churn.churn_risk`; the report shows it × 100). The maths runs
    in the engine and in numpy on whole columns, the models on at most
    ``settings.refresh_threads`` OpenMP/BLAS threads (default 1).
-3. **Write** ``customer_scores`` (:func:`write_scores`): one upsert per batch on
+3. **Dashboard**: the dashboard snapshot (:mod:`regulars.scoring.dashboard`) — the
+   report's KPIs for each period choice, trend, goal, cohorts, lifecycle, RFM grid and the
+   sizes of segments, kinds and stages — from the same orders, unless nobody was scored.
+4. **Write** ``customer_scores`` (:func:`write_scores`): one upsert per batch on
    ``customer_id``, every row stamped with this run's ``computed_at``; afterwards the
    rows of customers this run did not score (no counted purchase any more) are deleted,
-   so the table always describes one run.
+   so the table always describes one run; then the snapshot into ``dashboard_snapshots``.
 
 When a model cannot be fitted (too little data: :class:`~regulars.errors.ModelFitError`)
 its columns are **not overwritten**: a customer scored before keeps the values of the last
@@ -54,6 +57,7 @@ from regulars.errors import ModelFitError
 from regulars.models.churn import churn_risk
 from regulars.models.selection import DEFAULT_MODEL
 from regulars.models.service import score_customers
+from regulars.scoring.dashboard import compute_dashboard, write_snapshot
 from regulars.shop import Shop
 from regulars.store.tables import CustomerScore
 from regulars.store.upsert import dialect_insert
@@ -64,6 +68,7 @@ WRITE_BATCH = 10_000
 CHURN_HORIZON_DAYS = 90
 SCORE_FIELDS = ("segment", "kind", "stage", "active", "p_alive", "clv_12m", "churn_risk")
 VALUE_FIELDS = ("p_alive", "clv_12m")
+LABEL_EXTRAS = ("r_score", "f_score", "revenue")
 
 Progress = Callable[[str], None]
 
@@ -76,6 +81,9 @@ class Scores:
     """One row per customer: ``customer_id`` + :data:`SCORE_FIELDS`, by customer id."""
 
     table: pa.Table
+    labels: pa.Table | None = None
+    """The customer table's labels behind the scores, with :data:`LABEL_EXTRAS` (for the
+    dashboard snapshot's RFM grid)."""
     problems: list[str] = field(default_factory=list)
     stale: dict[str, str] = field(default_factory=dict)
     """The fields this run could not compute, each with the reason (their stored values
@@ -135,8 +143,10 @@ def compute_scores(orders: ibis.Table, *, as_of: date, activity_window_days: int
     (:class:`regulars.shop.Shop` holds one).
     """
     labels = customer_table(orders, as_of=as_of, activity_window_days=activity_window_days)
-    table = labels.select("customer_id", "segment", "kind", "stage", "active").to_pyarrow()
-    result = Scores(table)
+    columns = ("customer_id", "segment", "kind", "stage", "active", *LABEL_EXTRAS)
+    labelled = labels.select(*columns).to_pyarrow()
+    table = labelled.drop_columns(list(LABEL_EXTRAS))
+    result = Scores(table, labels=labelled)
     if table.num_rows == 0:
         result.problems.append(f"no customer has a counted purchase before {as_of}")
         result.stale = dict.fromkeys(SCORE_FIELDS, result.problems[0])
@@ -295,11 +305,22 @@ def refresh_scores(
                 shop.orders, as_of=as_of, activity_window_days=settings.activity_window_days
             )
         seconds["compute"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        step("computing the dashboard")
+        dashboard = None
+        if scores.labels is not None and scores.labels.num_rows:
+            with threadpool_limits(limits=settings.refresh_threads):
+                dashboard = compute_dashboard(shop, as_of=as_of, labels=scores.labels)
+        seconds["dashboard"] = time.perf_counter() - started
     finally:
         shop.con.disconnect()
 
     started = time.perf_counter()
-    written, removed = write_scores(engine, scores, computed_at=now.astimezone(UTC), progress=step)
+    computed_at = now.astimezone(UTC)
+    written, removed = write_scores(engine, scores, computed_at=computed_at, progress=step)
+    if dashboard is not None:
+        write_snapshot(engine, dashboard, computed_at=computed_at, as_of=as_of)
     seconds["write"] = time.perf_counter() - started
     return RefreshResult(
         as_of=as_of,

@@ -392,3 +392,21 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class DashboardSnapshot(Base):
+    """What the web app's dashboard shows, computed by one scores refresh.
+
+    ``document`` is JSON: the KPIs of each period choice and the period before it, the
+    retention goal, the KPI trend, lifecycle, cohorts, the RFM grid and the sizes of the
+    segments, kinds and stages (:mod:`regulars.scoring.dashboard`). Only aggregates: no
+    customer's data. The last :data:`regulars.scoring.dashboard.KEEP_SNAPSHOTS` are kept,
+    so the segments page can show the change since the refresh before.
+    """
+
+    __tablename__ = "dashboard_snapshots"
+
+    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON_DOC)

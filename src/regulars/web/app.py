@@ -17,7 +17,15 @@ from regulars.config import Settings
 from regulars.privacy import server_secret
 from regulars.web.deps import CsrfError, ForbiddenError, LoginRequiredError
 from regulars.web.i18n import N_
-from regulars.web.pages import auth, customers, dashboard, loyalty, loyalty_program, settings
+from regulars.web.pages import (
+    auth,
+    customers,
+    dashboard,
+    loyalty,
+    loyalty_program,
+    segments,
+    settings,
+)
 from regulars.web.render import render
 from regulars.web.security import LoginThrottle, Signer
 
@@ -26,7 +34,7 @@ APP_FACTORY = "regulars.web.app:create_app"
 SESSION_MAX_AGE = 12 * 3600
 """Seconds a login lasts; then the next page asks to log in again."""
 STATIC = Path(__file__).parent / "static"
-PAGES = (auth, dashboard, customers, loyalty, loyalty_program, settings)
+PAGES = (auth, dashboard, segments, customers, loyalty, loyalty_program, settings)
 """The modules of the pages, each with its ``router``."""
 
 

@@ -1,123 +1,58 @@
-"""The dashboard's numbers, read from the store: KPIs for a period (SQL aggregates over
-``orders`` with the purchase rule) and what the nightly scores refresh stored
-(``customer_scores``: segments, who is at risk). No raw order is brought into Python."""
+"""The dashboard's numbers, read from what the nightly scores refresh stored: the
+dashboard snapshot (``dashboard_snapshots``: the report's KPIs, trend, goal, cohorts…,
+computed by :mod:`regulars.scoring.dashboard`) and ``customer_scores`` (who is at risk).
+No page reads the raw orders."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select, type_coerce
+from sqlalchemy.orm import Session
 
-from regulars.data.purchase import NOT_COUNTED_STATUSES
 from regulars.scoring import at_risk as rule
-from regulars.store.tables import Customer, CustomerScore, Order
+from regulars.store.tables import Customer, CustomerScore, DashboardSnapshot
 from regulars.store.types import MONEY
 
 AT_RISK_ROWS = 10
 
 
-def net_amount(orders: type[Order] = Order) -> ColumnElement[Decimal]:
-    return orders.amount - func.coalesce(orders.refunded_amount, 0)
-
-
-def is_purchase(orders: type[Order] = Order) -> ColumnElement[bool]:
-    """:func:`regulars.data.purchase.counts_as_purchase` as SQL (a test checks they agree):
-    not cancelled or refunded, and a positive net amount or a zero-value order. ``orders``
-    is the table or an alias of it."""
-    net = net_amount(orders)
-    return and_(
-        func.coalesce(orders.status, "completed").not_in(NOT_COUNTED_STATUSES),
-        or_(net > 0, and_(orders.amount == 0, net == 0)),
-    )
-
-
 @dataclass(frozen=True)
-class Period:
-    """``[start, end)`` in UTC days."""
+class Snapshot:
+    """A dashboard snapshot as stored by the scores refresh
+    (:mod:`regulars.scoring.dashboard`)."""
 
-    start: date
-    end: date
+    computed_at: datetime
+    as_of: date
+    document: dict[str, Any]
 
-    def bounds(self) -> tuple[datetime, datetime]:
-        return (
-            datetime.combine(self.start, time(), UTC),
-            datetime.combine(self.end, time(), UTC),
-        )
+    @property
+    def end(self) -> date:
+        """The day after the last day the snapshot's periods cover."""
+        return date.fromisoformat(self.document["end"])
 
     @property
     def last_day(self) -> date:
         return self.end - timedelta(days=1)
 
-    def previous(self) -> Period:
-        return Period(self.start - (self.end - self.start), self.start)
 
-
-@dataclass(frozen=True)
-class Kpis:
-    revenue: Decimal
-    orders: int
-    customers: int
-    new_customers: int
-
-    @property
-    def average_check(self) -> Decimal | None:
-        return (self.revenue / self.orders).quantize(Decimal("0.01")) if self.orders else None
-
-    @property
-    def returning_customers(self) -> int:
-        return self.customers - self.new_customers
-
-
-def last_order_day(session: Session) -> date | None:
-    """The UTC day of the latest order: the dashboard's periods end there by default."""
-    last = session.scalar(select(func.max(Order.ordered_at)))
-    return None if last is None else last.astimezone(UTC).date()
-
-
-def period_kpis(session: Session, period: Period) -> Kpis:
-    """Net revenue (every order not cancelled, return documents included, net of refunds),
-    purchases, buyers and new buyers (first purchase ever in the period)."""
-    start, end = period.bounds()
-    in_period = and_(Order.ordered_at >= start, Order.ordered_at < end)
-    revenue = session.scalar(
-        select(func.coalesce(func.sum(net_amount()), 0)).where(
-            in_period, func.coalesce(Order.status, "completed") != "cancelled"
-        )
-    )
-    orders, customers = session.execute(
-        select(func.count(), func.count(Order.customer_id.distinct())).where(
-            in_period, is_purchase()
-        )
-    ).one()
-    # New: a buyer of the period with no purchase before it. NOT EXISTS probes the
-    # (customer_id, ordered_at) index once per buyer, instead of every customer's history.
-    earlier = aliased(Order)
-    bought_before = (
-        select(earlier.id)
-        .where(
-            earlier.customer_id == Order.customer_id,
-            earlier.ordered_at < start,
-            is_purchase(earlier),
-        )
-        .exists()
-    )
-    new = session.scalar(
-        select(func.count(Order.customer_id.distinct())).where(
-            in_period, is_purchase(), ~bought_before
-        )
-    )
-    return Kpis(Decimal(revenue or 0).quantize(Decimal("0.01")), orders, customers, new or 0)
+def latest_snapshots(session: Session, count: int = 1) -> list[Snapshot]:
+    """The ``count`` newest dashboard snapshots, newest first (one indexed read)."""
+    rows = session.scalars(
+        select(DashboardSnapshot)
+        .order_by(DashboardSnapshot.computed_at.desc(), DashboardSnapshot.id.desc())
+        .limit(count)
+    ).all()
+    return [Snapshot(row.computed_at, row.as_of, row.document) for row in rows]
 
 
 @dataclass(frozen=True)
 class ScoreSummary:
     scored: int
     computed_at: datetime | None
-    segments: list[tuple[str, int]]
     threshold: float | None
     """Churn risk (0–1) from which an active customer is at risk; None before any score."""
     at_risk: int
@@ -126,16 +61,11 @@ class ScoreSummary:
 
 
 def score_summary(session: Session) -> ScoreSummary:
-    """What the last scores refresh stored: segment sizes and the customers at risk."""
+    """What the last scores refresh stored: how many were scored, and the customers at
+    risk (the segments' sizes are in the dashboard snapshot)."""
     scored, computed_at = session.execute(
         select(func.count(), func.max(CustomerScore.computed_at))
     ).one()
-    segments = session.execute(
-        select(CustomerScore.segment, func.count())
-        .where(CustomerScore.segment.is_not(None))
-        .group_by(CustomerScore.segment)
-        .order_by(func.count().desc(), CustomerScore.segment)
-    ).all()
     threshold = rule.at_risk_threshold(session)
     at_risk, value = 0, Decimal(0)
     if threshold is not None:
@@ -147,7 +77,6 @@ def score_summary(session: Session) -> ScoreSummary:
     return ScoreSummary(
         scored,
         computed_at,
-        [(str(s), int(n)) for s, n in segments],
         threshold,
         at_risk,
         value or Decimal("0.00"),
@@ -174,11 +103,3 @@ def at_risk_customers(session: Session, limit: int = AT_RISK_ROWS) -> list[dict[
         .limit(limit)
     ).all()
     return [row._asdict() for row in rows]
-
-
-def default_period(session: Session, days: int) -> Period | None:
-    last = last_order_day(session)
-    if last is None:
-        return None
-    end = last + timedelta(days=1)
-    return Period(end - timedelta(days=days), end)

@@ -25,6 +25,7 @@ env = jinja2.Environment(
 
 NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/", N_("Dashboard"), Permission.DASHBOARD),
+    ("/segments", N_("Segments"), Permission.DASHBOARD),
     ("/customers", N_("Customers"), Permission.CUSTOMERS),
     ("/loyalty", N_("Loyalty"), Permission.LOYALTY),
     ("/settings/keys", N_("Settings"), Permission.SETTINGS),

@@ -14,6 +14,7 @@ from regulars.store.tables import USER_ROLES
 
 class Permission(StrEnum):
     DASHBOARD = "dashboard:read"
+    DASHBOARD_REFRESH = "dashboard:refresh"
     CUSTOMERS = "customers:read"
     CUSTOMERS_EXPORT = "customers:export"
     LOYALTY = "loyalty:read"
@@ -25,7 +26,8 @@ _READ = frozenset({Permission.DASHBOARD, Permission.CUSTOMERS, Permission.LOYALT
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "owner": frozenset(Permission),
-    "marketer": _READ | {Permission.CUSTOMERS_EXPORT, Permission.LOYALTY_WRITE},
+    "marketer": _READ
+    | {Permission.CUSTOMERS_EXPORT, Permission.LOYALTY_WRITE, Permission.DASHBOARD_REFRESH},
     "agent": _READ,
     "viewer": _READ,
 }
