@@ -86,6 +86,7 @@ STORE_TABLES = ErasurePlan(
         "product_stock_history": "stock levels of the catalogue",
         "api_keys": "credentials of the shop's API clients",
         "users": "the staff who log in to the web app (logins, roles), not customers",
+        "shop_settings": "the shop's name, time zone, currency and locale",
     },
 )
 """The erasure rules of the store's own tables: the customer tables deleted and kept, the

@@ -19,13 +19,14 @@ class Permission(StrEnum):
     LOYALTY = "loyalty:read"
     LOYALTY_WRITE = "loyalty:write"
     SETTINGS = "settings:admin"
+    IMPORT = "data:import"
 
 
 _READ = frozenset({Permission.DASHBOARD, Permission.CUSTOMERS, Permission.LOYALTY})
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "owner": frozenset(Permission),
-    "marketer": _READ | {Permission.CUSTOMERS_EXPORT, Permission.LOYALTY_WRITE},
+    "marketer": _READ | {Permission.CUSTOMERS_EXPORT, Permission.LOYALTY_WRITE, Permission.IMPORT},
     "agent": _READ,
     "viewer": _READ,
 }
