@@ -226,7 +226,9 @@ def delivery_status(session: Session) -> dict[int, DeliveryStatus]:
     failed = select(LoyaltyDelivery.endpoint_id, LoyaltyDelivery.last_error).where(
         LoyaltyDelivery.id.in_(newest_failed)
     )
-    errors = {endpoint_id: error for endpoint_id, error in session.execute(failed)}
+    errors: dict[int, str | None] = {}
+    for endpoint_id, error in session.execute(failed):
+        errors[endpoint_id] = error
     return {e: DeliveryStatus(c, latest.get(e), errors.get(e)) for e, c in counts.items()}
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from regulars.data.importers import read_orders
+from regulars.data.importers import ImportResult, read_orders
 from regulars.errors import RegularsError
 from regulars.store.ingest import ingest
 from regulars.store.shop_settings import effective_for
@@ -107,7 +108,7 @@ def _import(request: Request, path: Path, user: User) -> dict[str, Any]:
     """``regulars import`` of one file: read (rejects listed), then written to the store."""
     engine = request.app.state.engine
     settings, _name = effective_for(engine, request.app.state.web.config)
-    found = read_orders([path], timezone=settings.shop_timezone)
+    found = _named(read_orders([path], timezone=settings.shop_timezone), path.name)
     counts = ingest(engine, found)
     token = _keep_rejects(found) if found.rows_rejected else None
     _audit(request, user, path.name, found.rows_read, counts.orders_inserted, found.rows_rejected)
@@ -120,6 +121,16 @@ def _import(request: Request, path: Path, user: User) -> dict[str, Any]:
         "rejects": found.rejects.slice(0, REJECTS_SHOWN).to_pylist(),
         "rejects_token": token,
     }
+
+
+def _named(found: ImportResult, name: str) -> ImportResult:
+    """The rejects naming the file as uploaded, not the server's temporary path."""
+    import pyarrow as pa
+
+    rejects = found.rejects
+    column = rejects.schema.get_field_index("file")
+    named = pa.array([name] * rejects.num_rows, pa.string())
+    return replace(found, rejects=rejects.set_column(column, rejects.schema.field(column), named))
 
 
 def _audit(request: Request, user: User, name: str, read: int, new: int, rejected: int) -> None:
@@ -137,7 +148,7 @@ def _audit(request: Request, user: User, name: str, read: int, new: int, rejecte
         )
 
 
-def _keep_rejects(found: Any) -> str:
+def _keep_rejects(found: ImportResult) -> str:
     """Write the rejects CSV for download under a random name; drop day-old ones."""
     REJECTS_DIR.mkdir(mode=0o700, exist_ok=True)
     for old in REJECTS_DIR.glob("*.csv"):
