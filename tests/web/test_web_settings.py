@@ -274,3 +274,32 @@ def test_an_import_refuses_a_bad_file_clearly(login: Callable[[str], TestClient]
     assert no_columns.status_code == 422
     assert 'aria-invalid="true"' in no_columns.text
     assert client.get("/settings/import/rejects/nothing.csv").status_code == 404
+
+
+def test_customer_filters_sorts_and_errors_keep_input(
+    login: Callable[[str], TestClient], shop: None
+) -> None:
+    client = login("marketer")
+    rich = client.get("/customers", params={"clv_min": "100"}).text
+    assert 'href="/customers/c1"' in rich
+    assert 'href="/customers/c2"' not in rich
+    recent = client.get("/customers", params={"after": "2026-11-27"}).text
+    assert 'href="/customers/c4"' in recent
+    assert 'href="/customers/c1"' not in recent  # c3's order was cancelled
+    assert 'href="/customers/c3"' not in recent
+    by_clv = client.get("/customers", params={"sort": "-clv"}).text
+    assert by_clv.index("/customers/c1") < by_clv.index("/customers/c2")
+    assert by_clv.index("/customers/c2") < by_clv.index("/customers/c4")
+    assert 'aria-sort="descending"' in by_clv
+    assert "sort=clv" in by_clv  # the heading's link turns the order round
+    bad = client.get("/customers", params={"clv_min": "lots", "after": "30.11.2026"})
+    assert bad.status_code == 422
+    assert 'value="lots"' in bad.text
+    assert 'value="30.11.2026"' in bad.text
+    assert 'aria-describedby="e-clv_min"' in bad.text
+    assert "Type a date as YYYY-MM-DD." in bad.text
+    live = client.get("/customers", params={"clv_max": "x"}, headers={"HX-Request": "true"})
+    assert live.headers["HX-Retarget"] == "main"  # the form with its errors replaces the page's
+    export = client.get("/customers.csv", params={"sort": "-clv", "clv_min": "20"})
+    rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert [r["customer_id"] for r in rows] == ["c1", "c2"]

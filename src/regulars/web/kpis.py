@@ -9,30 +9,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
+from sqlalchemy import and_, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
-from regulars.data.purchase import NOT_COUNTED_STATUSES
 from regulars.scoring import at_risk as rule
+from regulars.store.purchases import is_purchase, net_amount
 from regulars.store.tables import Customer, CustomerScore, Order
 from regulars.store.types import MONEY
 
 AT_RISK_ROWS = 10
-
-
-def net_amount(orders: type[Order] = Order) -> ColumnElement[Decimal]:
-    return orders.amount - func.coalesce(orders.refunded_amount, 0)
-
-
-def is_purchase(orders: type[Order] = Order) -> ColumnElement[bool]:
-    """:func:`regulars.data.purchase.counts_as_purchase` as SQL (a test checks they agree):
-    not cancelled or refunded, and a positive net amount or a zero-value order. ``orders``
-    is the table or an alias of it."""
-    net = net_amount(orders)
-    return and_(
-        func.coalesce(orders.status, "completed").not_in(NOT_COUNTED_STATUSES),
-        or_(net > 0, and_(orders.amount == 0, net == 0)),
-    )
 
 
 @dataclass(frozen=True)
