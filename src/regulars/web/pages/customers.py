@@ -36,9 +36,9 @@ EXPORT_LIMIT = 100_000
 """Most rows one CSV export holds (filter further for more)."""
 RISK_LEVELS = {
     "at_risk": N_("At risk: the customers to call"),
-    "0.5": N_("50% or more"),
-    "0.7": N_("70% or more"),
-    "0.9": N_("90% or more"),
+    "0.5": N_("at least 50%"),
+    "0.7": N_("at least 70%"),
+    "0.9": N_("at least 90%"),
 }
 AT_RISK = "at_risk"
 """The churn-risk choice that keeps the dashboard's customers at risk."""
