@@ -303,3 +303,20 @@ def test_customer_filters_sorts_and_errors_keep_input(
     export = client.get("/customers.csv", params={"sort": "-clv", "clv_min": "20"})
     rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert [r["customer_id"] for r in rows] == ["c1", "c2"]
+
+
+def test_a_russian_owner_reads_the_settings_and_customers_in_russian(
+    web: TestClient, store_engine: Engine, shop: None
+) -> None:
+    from regulars.web.users import create_user
+
+    with session_scope(store_engine) as session:
+        create_user(session, "olga", PASSWORD, "owner", actor="test", locale="ru")
+    log_in(web, "olga")
+    assert "Часовой пояс" in web.get("/settings/shop").text
+    assert "Добавить пользователя" in web.get("/settings/users").text
+    _post(web, "/settings/shop", "/settings/shop", currency="EUR", locale="ru_RU")
+    customers = web.get("/customers", params={"sort": "-clv"}).text
+    assert "Последняя покупка" in customers
+    assert "120,00\xa0€" in customers  # money in the user's locale and the shop's currency
+    assert "Профиль" in web.get("/customers/c1").text
