@@ -32,6 +32,18 @@ ROUTES: list[tuple[str, str, Permission]] = [
     ("GET", "/loyalty/club/economics", Permission.LOYALTY),
     ("GET", "/loyalty/club/effect", Permission.LOYALTY),
     ("GET", "/loyalty/club/simulate", Permission.LOYALTY),
+    ("GET", "/settings", Permission.IMPORT),
+    ("GET", "/settings/shop", Permission.SETTINGS),
+    ("POST", "/settings/shop", Permission.SETTINGS),
+    ("GET", "/settings/users", Permission.SETTINGS),
+    ("POST", "/settings/users", Permission.SETTINGS),
+    ("POST", "/settings/users/nobody/role", Permission.SETTINGS),
+    ("GET", "/settings/webhooks", Permission.SETTINGS),
+    ("POST", "/settings/webhooks", Permission.SETTINGS),
+    ("POST", "/settings/webhooks/99/disable", Permission.SETTINGS),
+    ("GET", "/settings/import", Permission.IMPORT),
+    ("POST", "/settings/import", Permission.IMPORT),
+    ("GET", "/settings/import/rejects/gone.csv", Permission.IMPORT),
     ("GET", "/settings/keys", Permission.SETTINGS),
     ("POST", "/settings/keys", Permission.SETTINGS),
     ("POST", "/settings/keys/unknown/revoke", Permission.SETTINGS),
@@ -55,7 +67,10 @@ def test_the_matrix_covers_every_page() -> None:
             m,
             p.replace("c1", "{customer_id}")
             .replace("unknown", "{prefix}")
-            .replace("club", "{code}"),
+            .replace("club", "{code}")
+            .replace("nobody/role", "{username}/{change}")
+            .replace("99/disable", "{endpoint_id}/{change}")
+            .replace("rejects/gone", "rejects/{token}"),
         )
         for m, p, _ in ROUTES
     }

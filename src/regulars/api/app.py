@@ -6,7 +6,7 @@ of the settings, which is how ``regulars serve`` builds the app in every worker 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from weakref import WeakKeyDictionary
 
@@ -62,6 +62,7 @@ def create_app(
     *,
     max_body_size: int = MAX_BODY_SIZE,
     max_bulk_body_size: int = MAX_BULK_BODY_SIZE,
+    larger_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """An app serving the store behind ``engine`` under ``/v1``.
 
@@ -95,7 +96,8 @@ def create_app(
     app.add_middleware(
         BodySizeLimit,
         max_body_size=max_body_size,
-        larger_limits={"/v1/bulk/": max_bulk_body_size},
+        # ``larger_limits``: other paths' own limits (the web app's file upload).
+        larger_limits={"/v1/bulk/": max_bulk_body_size, **(larger_limits or {})},
     )
     v1 = APIRouter(prefix="/v1")
     v1.include_router(customers.router)

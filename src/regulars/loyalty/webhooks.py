@@ -56,7 +56,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, Select, bindparam, func, literal, select, text, true, update
+from sqlalchemy import Engine, Select, bindparam, delete, func, literal, select, text, true, update
 from sqlalchemy.orm import Session
 
 from regulars.clock import utcnow
@@ -184,6 +184,52 @@ def deactivate_endpoint(session: Session, endpoint_id: int) -> LoyaltyWebhookEnd
         endpoint.active = False
         session.flush()
     return endpoint
+
+
+def delete_endpoint(session: Session, endpoint: LoyaltyWebhookEndpoint) -> None:
+    """Delete an endpoint and its deliveries (the events stay for the other endpoints)."""
+    session.execute(delete(LoyaltyDelivery).where(LoyaltyDelivery.endpoint_id == endpoint.id))
+    session.delete(endpoint)
+    session.flush()
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """One endpoint's deliveries at a glance."""
+
+    counts: dict[str, int]
+    """Deliveries per state: pending, delivered, failed."""
+    last_delivered_at: datetime | None
+    last_error: str | None
+    """The error of the latest attempt that failed, if any."""
+
+
+def delivery_status(session: Session) -> dict[int, DeliveryStatus]:
+    """:class:`DeliveryStatus` of every endpoint with deliveries, by endpoint id."""
+    counts: dict[int, dict[str, int]] = {}
+    grouped = select(
+        LoyaltyDelivery.endpoint_id,
+        LoyaltyDelivery.state,
+        func.count(),
+        func.max(LoyaltyDelivery.delivered_at),
+    ).group_by(LoyaltyDelivery.endpoint_id, LoyaltyDelivery.state)
+    latest: dict[int, datetime | None] = {}
+    for endpoint_id, state, n, delivered in session.execute(grouped):
+        counts.setdefault(endpoint_id, {})[state] = n
+        if delivered is not None:
+            latest[endpoint_id] = max(delivered, latest.get(endpoint_id) or delivered)
+    newest_failed = (
+        select(func.max(LoyaltyDelivery.id))
+        .where(LoyaltyDelivery.last_error.is_not(None))
+        .group_by(LoyaltyDelivery.endpoint_id)
+    )
+    failed = select(LoyaltyDelivery.endpoint_id, LoyaltyDelivery.last_error).where(
+        LoyaltyDelivery.id.in_(newest_failed)
+    )
+    errors: dict[int, str | None] = {}
+    for endpoint_id, error in session.execute(failed):
+        errors[endpoint_id] = error
+    return {e: DeliveryStatus(c, latest.get(e), errors.get(e)) for e, c in counts.items()}
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:

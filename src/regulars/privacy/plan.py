@@ -87,6 +87,7 @@ STORE_TABLES = ErasurePlan(
         "api_keys": "credentials of the shop's API clients",
         "users": "the staff who log in to the web app (logins, roles), not customers",
         "dashboard_snapshots": "the dashboard's aggregates (KPIs, cohorts, segment sizes)",
+        "shop_settings": "the shop's name, time zone, currency and locale",
     },
 )
 """The erasure rules of the store's own tables: the customer tables deleted and kept, the

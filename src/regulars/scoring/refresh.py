@@ -59,6 +59,7 @@ from regulars.models.selection import DEFAULT_MODEL
 from regulars.models.service import score_customers
 from regulars.scoring.dashboard import compute_dashboard, write_snapshot
 from regulars.shop import Shop
+from regulars.store.shop_settings import effective_for
 from regulars.store.tables import CustomerScore
 from regulars.store.upsert import dialect_insert
 
@@ -282,7 +283,8 @@ def refresh_scores(
     ``as_of`` defaults to the shop's local day at ``now``: scores then use every order
     placed before today's local midnight.
     """
-    settings = settings or Settings()
+    # The time zone the owner set in the app decides the local day (shop_settings).
+    settings, _name = effective_for(engine, settings or Settings())
     now = now or utcnow()
     as_of = as_of or local_day(now, settings.timezone)
     step = progress or (lambda _description: None)

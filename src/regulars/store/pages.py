@@ -65,3 +65,22 @@ def keyset_page(
     page = rows[:limit]
     more = len(rows) > limit
     return page, encode_cursor(getattr(page[-1], id_column.key)) if more else None
+
+
+def encode_offset(offset: int) -> str:
+    """The cursor of a sorted list's page: how many rows the pages before it held."""
+    raw = json.dumps({"offset": offset}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_offset(cursor: str) -> int:
+    """The offset an :func:`encode_offset` cursor stands for; :class:`InvalidCursorError`
+    for anything else (an id cursor of another order included)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        offset: Any = json.loads(raw)["offset"]
+    except (binascii.Error, ValueError, TypeError, KeyError):
+        raise InvalidCursorError(cursor) from None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidCursorError(cursor)
+    return offset

@@ -284,6 +284,25 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Set while the account is disabled (revision 0018): it cannot log in."""
+
+
+class ShopSettings(Base):
+    """The shop's own settings, edited in the web app (revision 0018): one row, ``id`` 1.
+
+    A column left NULL falls back to the environment (:class:`regulars.config.Settings`);
+    a value here takes precedence (:func:`regulars.store.shop_settings.effective`).
+    """
+
+    __tablename__ = "shop_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class IdempotencyKey(Base):

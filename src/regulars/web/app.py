@@ -25,6 +25,8 @@ from regulars.web.pages import (
     loyalty_program,
     segments,
     settings,
+    settings_import,
+    settings_webhooks,
 )
 from regulars.web.render import render
 from regulars.web.security import LoginThrottle, Signer
@@ -34,14 +36,25 @@ APP_FACTORY = "regulars.web.app:create_app"
 SESSION_MAX_AGE = 12 * 3600
 """Seconds a login lasts; then the next page asks to log in again."""
 STATIC = Path(__file__).parent / "static"
-PAGES = (auth, dashboard, segments, customers, loyalty, loyalty_program, settings)
+PAGES = (
+    auth,
+    dashboard,
+    segments,
+    customers,
+    loyalty,
+    loyalty_program,
+    settings,
+    settings_webhooks,
+    settings_import,
+)
 """The modules of the pages, each with its ``router``."""
 
 
 @dataclass
 class WebState:
     signer: Signer
-    currency: str | None = None
+    config: Settings = field(default_factory=Settings)
+    """The environment's settings; the store's shop settings take precedence over them."""
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
@@ -57,10 +70,12 @@ def create_app(
     server secret (:func:`regulars.privacy.server_secret`: ``REGULARS_SECRET_KEY`` or the
     SQLite file's own), so every worker process signs alike.
     """
-    app = create_api_app(engine)
+    app = create_api_app(
+        engine, larger_limits={"/settings/import": settings_import.UPLOAD_BODY_LIMIT}
+    )
     config = Settings()
     key = secret if secret is not None else server_secret(app.state.engine.url, config)
-    app.state.web = WebState(Signer(key, max_age=session_max_age), currency=config.currency)
+    app.state.web = WebState(Signer(key, max_age=session_max_age), config=config)
     app.mount("/static/web", StaticFiles(directory=STATIC), name="web-static")
     for module in PAGES:
         app.include_router(module.router, include_in_schema=False)

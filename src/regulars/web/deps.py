@@ -57,7 +57,7 @@ def session_user(request: Request, session: Session) -> User | None:
     if claims is None:
         return None
     user = session.get(User, claims.user_id)
-    if user is None or user.session_version != claims.version:
+    if user is None or user.session_version != claims.version or user.disabled_at is not None:
         return None
     return user
 

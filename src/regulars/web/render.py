@@ -9,7 +9,9 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from regulars.config import Settings
 from regulars.report.formatting import Formatter
+from regulars.store.shop_settings import effective_for
 from regulars.store.tables import User
 from regulars.web.i18n import N_, browser_locale, translations
 from regulars.web.roles import Permission, allows
@@ -28,7 +30,8 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/segments", N_("Segments"), Permission.DASHBOARD),
     ("/customers", N_("Customers"), Permission.CUSTOMERS),
     ("/loyalty", N_("Loyalty"), Permission.LOYALTY),
-    ("/settings/keys", N_("Settings"), Permission.SETTINGS),
+    # Owners see every settings page, marketers the data import (``/settings`` picks).
+    ("/settings", N_("Settings"), Permission.IMPORT),
 )
 
 
@@ -49,6 +52,7 @@ def render(
     locale = (
         user.locale if user is not None else browser_locale(request.headers.get("accept-language"))
     )
+    shop, shop_name = effective_for(request.app.state.engine, request.app.state.web.config)
     page = env.get_template(template).render(
         request=request,
         user=user,
@@ -56,7 +60,8 @@ def render(
         nav=[(href, label) for href, label, p in NAV if user is not None and allows(user.role, p)],
         can=lambda p: user is not None and allows(user.role, Permission(p)),
         csrf_token=signer.csrf_token(csrf_cookie),
-        fmt=Formatter.of(locale, request.app.state.web.currency),
+        fmt=Formatter.of(format_locale(locale, shop), shop.currency),
+        shop_name=shop_name,
         lang=locale,
         _=translations(locale).gettext,
         **context,
@@ -72,3 +77,9 @@ def render(
             path="/",
         )
     return response
+
+
+def format_locale(language: str, shop: Settings) -> str:
+    """The shop's locale when it is in the user's language (``en_GB`` for an English user
+    of a British shop), else the user's language: numbers and dates as the user reads."""
+    return shop.locale if shop.locale.split("_")[0].lower() == language else language

@@ -20,6 +20,7 @@ class Permission(StrEnum):
     LOYALTY = "loyalty:read"
     LOYALTY_WRITE = "loyalty:write"
     SETTINGS = "settings:admin"
+    IMPORT = "data:import"
 
 
 _READ = frozenset({Permission.DASHBOARD, Permission.CUSTOMERS, Permission.LOYALTY})
@@ -27,7 +28,12 @@ _READ = frozenset({Permission.DASHBOARD, Permission.CUSTOMERS, Permission.LOYALT
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "owner": frozenset(Permission),
     "marketer": _READ
-    | {Permission.CUSTOMERS_EXPORT, Permission.LOYALTY_WRITE, Permission.DASHBOARD_REFRESH},
+    | {
+        Permission.CUSTOMERS_EXPORT,
+        Permission.LOYALTY_WRITE,
+        Permission.DASHBOARD_REFRESH,
+        Permission.IMPORT,
+    },
     "agent": _READ,
     "viewer": _READ,
 }

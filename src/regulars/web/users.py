@@ -78,9 +78,7 @@ def create_user(
 
 def reset_password(session: Session, username: str, password: str, *, actor: str) -> User:
     """Set a new password, unlock the account and end every open session of the user."""
-    user = find_user(session, username)
-    if user is None:
-        raise RegularsError(f"no user '{username.strip().lower()}'")
+    user = _existing(session, username)
     check_password(password)
     user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
@@ -107,7 +105,7 @@ def authenticate(session: Session, username: str, password: str) -> LoginResult:
     :data:`MAX_FAILED_LOGINS` in a row (the lock holds even for the right password)."""
     user = find_user(session, username) if username.strip() else None
     now = utcnow()
-    if user is None:
+    if user is None or user.disabled_at is not None:
         _verify(_DUMMY_HASH, password)
         return LoginResult(None)
     if user.locked_until is not None and user.locked_until > now:
@@ -144,3 +142,76 @@ def _verify(password_hash: str, password: str) -> bool:
 
 def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, by name (disabled ones included)."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def _existing(session: Session, username: str) -> User:
+    user = find_user(session, username)
+    if user is None:
+        raise RegularsError(f"no user '{username.strip().lower()}'")
+    return user
+
+
+def _keep_an_owner(session: Session, user: User) -> None:
+    """Refuse a change that would leave the shop without an active owner."""
+    if user.role != "owner" or user.disabled_at is not None:
+        return
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "owner", User.disabled_at.is_(None), User.id != user.id)
+    )
+    if not others:
+        raise RegularsError(
+            f"'{user.username}' is the only active owner; make another user owner first"
+        )
+
+
+def change_role(session: Session, username: str, role: str, *, actor: str) -> User:
+    """Give a user another role (never taking the last active owner's away)."""
+    user = _existing(session, username)
+    if role not in USER_ROLES:
+        raise RegularsError(f"unknown role '{role}'; use {', '.join(USER_ROLES)}")
+    if role == user.role:
+        return user
+    if role != "owner":
+        _keep_an_owner(session, user)
+    before = user.role
+    user.role = role
+    record(
+        session,
+        actor=actor,
+        action="user.role",
+        target_type="user",
+        target_id=user.username,
+        details={"from": before, "to": role},
+    )
+    return user
+
+
+def set_disabled(session: Session, username: str, disabled: bool, *, actor: str) -> User:
+    """Disable an account (it cannot log in, its open sessions end) or enable it again;
+    the last active owner cannot be disabled."""
+    user = _existing(session, username)
+    if disabled == (user.disabled_at is not None):
+        return user
+    if disabled:
+        _keep_an_owner(session, user)
+        user.disabled_at = utcnow()
+        user.session_version += 1
+    else:
+        user.disabled_at = None
+        user.failed_logins = 0
+        user.locked_until = None
+    record(
+        session,
+        actor=actor,
+        action="user.disable" if disabled else "user.enable",
+        target_type="user",
+        target_id=user.username,
+    )
+    return user

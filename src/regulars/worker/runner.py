@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from regulars.clock import utcnow
 from regulars.config import Settings
 from regulars.store.session import session_factory
+from regulars.store.shop_settings import effective_for
 from regulars.worker.queue import (
     JobInfo,
     claim,
@@ -167,8 +168,10 @@ class Worker:
         session = session_factory(self.engine)()
         try:
             with _Heartbeat(self, job):
+                # The shop settings the owner saved in the app win over the environment's.
+                settings, _name = effective_for(self.engine, self.settings)
                 context = JobContext(
-                    job, session, self.engine, self.settings, self.worker_id, self.clock()
+                    job, session, self.engine, settings, self.worker_id, self.clock()
                 )
                 result = registration.handler(context)
                 kept = None if result is None else dict(result)

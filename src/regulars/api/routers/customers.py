@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -38,6 +39,10 @@ def create_customer(body: CustomerIn, session: SessionDep) -> CustomerOut:
     return customers.create_customer(session, body)
 
 
+Money = Annotated[Decimal, Query(ge=0, le=10**12, description="12-month CLV bound")]
+Sort = Literal["created", "name", "last_purchase", "clv", "churn_risk", "orders"]
+
+
 @router.get("", dependencies=_READ, responses=problems())
 def list_customers(
     session: SessionDep,
@@ -49,15 +54,31 @@ def list_customers(
     phone: Annotated[Text | None, Query(max_length=32)] = None,
     household_id: Annotated[Text | None, Query(max_length=255)] = None,
     segment: Annotated[Text | None, Query(max_length=64)] = None,
+    kind: Annotated[Text | None, Query(max_length=64)] = None,
+    stage: Annotated[Text | None, Query(max_length=64)] = None,
+    tier: Annotated[Text | None, Query(max_length=64, description="tier in a tier club")] = None,
+    min_churn_risk: Annotated[float | None, Query(ge=0, le=1)] = None,
     at_risk: Annotated[
         bool, Query(description="only the customers to call (docs/churn.md, who to call)")
     ] = False,
+    min_clv: Money | None = None,
+    max_clv: Money | None = None,
+    last_purchase_after: Annotated[
+        UTCTime | None, Query(description="latest purchase at or after this time")
+    ] = None,
+    last_purchase_before: Annotated[
+        UTCTime | None, Query(description="latest purchase before this time")
+    ] = None,
     created_since: UTCTime | None = None,
     updated_since: UTCTime | None = None,
+    sort: Annotated[Sort, Query(description="the order; customers without the value last")] = (
+        "created"
+    ),
+    desc: Annotated[bool, Query(description="descending (created: newest first)")] = False,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[CustomerSummary]:
-    """Search and list customers, oldest first, one page at a time."""
+    """Search and list customers, oldest first or by ``sort``, one page at a time."""
     return customers.list_customers(
         session,
         q=q,
@@ -65,9 +86,19 @@ def list_customers(
         phone=phone,
         household_id=household_id,
         segment=segment,
+        kind=kind,
+        stage=stage,
+        tier=tier,
+        min_churn_risk=min_churn_risk,
         at_risk=at_risk,
+        min_clv=min_clv,
+        max_clv=max_clv,
+        last_purchase_after=last_purchase_after,
+        last_purchase_before=last_purchase_before,
         created_since=created_since,
         updated_since=updated_since,
+        sort=sort,
+        newest_first=desc,
         limit=limit,
         cursor=cursor,
     )

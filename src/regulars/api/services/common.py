@@ -15,7 +15,7 @@ from regulars.api.problems import ApiProblemError
 from regulars.api.schemas import Page
 from regulars.clock import utcnow
 from regulars.customers.aliases import lookup_customer
-from regulars.store.pages import InvalidCursorError, keyset_page
+from regulars.store.pages import InvalidCursorError, decode_offset, encode_offset, keyset_page
 from regulars.store.tables import Customer
 from regulars.store.upsert import insert_ignoring_conflicts
 from regulars.wiring import METADATA
@@ -82,6 +82,34 @@ def paginate(
     except InvalidCursorError as exc:
         raise invalid("cursor", str(exc), where="query") from None
     return Page[Any](items=render(rows), next_cursor=next_cursor)
+
+
+def sorted_page(
+    session: Session,
+    query: Select[Row],
+    key: Any,
+    id_column: InstrumentedAttribute[int],
+    *,
+    limit: int,
+    cursor: str | None,
+    render: Callable[[Sequence[Row]], list[Item]],
+    descending: bool = False,
+) -> Page[Item]:
+    """One page of ``query`` ordered by ``key`` (rows without a value last), then by
+    ``id_column``; the cursor holds the offset of the next page. Unlike
+    :func:`paginate`, a row written meanwhile may shift the later pages by one."""
+    offset = 0
+    if cursor is not None:
+        try:
+            offset = decode_offset(cursor)
+        except InvalidCursorError as exc:
+            raise invalid("cursor", str(exc), where="query") from None
+    direction = key.desc() if descending else key.asc()
+    ordered = query.order_by(key.is_(None), direction, id_column)
+    rows = session.scalars(ordered.offset(offset).limit(limit + 1)).all()
+    more = len(rows) > limit
+    next_cursor = encode_offset(offset + limit) if more else None
+    return Page[Any](items=render(rows[:limit]), next_cursor=next_cursor)
 
 
 # -- customers and their aliases ----------------------------------------------------------

@@ -10,10 +10,22 @@ duplicate fills empty fields of the survivor (:func:`merge_customers`, by
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import Connection, false, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    ScalarSelect,
+    Select,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,6 +48,7 @@ from regulars.api.services.common import (
     invalid,
     not_found,
     paginate,
+    sorted_page,
 )
 from regulars.api.services.customer360 import customer_360
 from regulars.clock import utcnow
@@ -47,8 +60,10 @@ from regulars.customers.merge import (
 )
 from regulars.customers.merge import merge_customers as merge
 from regulars.customers.profile import PROFILE_FIELDS, profile_of
+from regulars.loyalty.program_store.tables import LoyaltyTierState
 from regulars.scoring import at_risk as risk_rule
-from regulars.store.tables import Consent, Customer, CustomerScore
+from regulars.store.purchases import is_purchase
+from regulars.store.tables import Consent, Customer, CustomerScore, Order
 from regulars.store.upsert import dialect_insert
 from regulars.wiring import MERGE_RULES, PROFILE_SAVED
 
@@ -143,34 +158,59 @@ def patch_customer(session: Session, customer_id: str, body: CustomerPatch) -> C
 # -- search -------------------------------------------------------------------------------
 
 
-def list_customers(
-    session: Session,
-    *,
-    q: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    household_id: str | None = None,
-    segment: str | None = None,
-    kind: str | None = None,
-    stage: str | None = None,
-    min_churn_risk: float | None = None,
-    at_risk: bool = False,
-    created_since: datetime | None = None,
-    updated_since: datetime | None = None,
-    limit: int,
-    cursor: str | None = None,
-    newest_first: bool = False,
-) -> Page[CustomerSummary]:
-    """Customers matching every filter given, in the order they were created (or newest
-    first).
+CUSTOMER_SORTS = ("created", "name", "last_purchase", "clv", "churn_risk", "orders")
+"""The orders a customer list can take (``sort``), each ascending or descending."""
 
-    ``q`` is a case-insensitive substring of the name, email or phone, or the whole
-    customer_id; ``email`` matches the whole address case-insensitively; ``segment``,
-    ``kind``, ``stage`` and ``min_churn_risk`` are the latest scores' (customers not yet
-    scored match none of them); ``at_risk`` keeps the customers to call
-    (:mod:`regulars.scoring.at_risk`).
-    """
-    query = select(Customer)
+
+def last_purchase_at() -> ScalarSelect[datetime]:
+    """The customer's latest order that counts as a purchase (NULL: none yet)."""
+    return (
+        select(func.max(Order.ordered_at))
+        .where(Order.customer_id == Customer.customer_id, is_purchase())
+        .scalar_subquery()
+    )
+
+
+def purchase_count() -> ScalarSelect[int]:
+    """How many of the customer's orders count as purchases."""
+    return (
+        select(func.count())
+        .select_from(Order)
+        .where(Order.customer_id == Customer.customer_id, is_purchase())
+        .scalar_subquery()
+    )
+
+
+def purchase_facts(
+    session: Session, customer_ids: Sequence[str]
+) -> dict[str, tuple[datetime, int]]:
+    """The latest purchase and the number of purchases of each customer who bought."""
+    rows = session.execute(
+        select(Order.customer_id, func.max(Order.ordered_at), func.count())
+        .where(Order.customer_id.in_(customer_ids), is_purchase())
+        .group_by(Order.customer_id)
+    )
+    return {cid: (last, n) for cid, last, n in rows}
+
+
+def _sort_key(sort: str) -> ColumnElement[Any] | ScalarSelect[Any]:
+    keys: dict[str, Any] = {
+        "name": func.lower(Customer.name),
+        "last_purchase": last_purchase_at(),
+        "clv": CustomerScore.clv_12m,
+        "churn_risk": CustomerScore.churn_risk,
+        "orders": purchase_count(),
+    }
+    return cast(ColumnElement[Any] | ScalarSelect[Any], keys[sort])
+
+
+def _profile_filters(
+    query: Select[tuple[Customer]],
+    q: str | None,
+    email: str | None,
+    phone: str | None,
+    household_id: str | None,
+) -> Select[tuple[Customer]]:
     if q:
         query = query.where(
             or_(
@@ -186,30 +226,124 @@ def list_customers(
         query = query.where(Customer.phone == phone)
     if household_id is not None:
         query = query.where(Customer.household_id == household_id)
-    scored = {
-        CustomerScore.segment: segment,
-        CustomerScore.kind: kind,
-        CustomerScore.stage: stage,
-    }
-    if any(v is not None for v in scored.values()) or min_churn_risk is not None or at_risk:
+    return query
+
+
+@dataclass(frozen=True)
+class ScoreFilters:
+    """The filters on the latest scores (customers not yet scored match none of them)."""
+
+    segment: str | None
+    kind: str | None
+    stage: str | None
+    min_churn_risk: float | None
+    at_risk: bool
+    min_clv: Decimal | None
+    max_clv: Decimal | None
+
+    def any(self) -> bool:
+        return self.at_risk or any(
+            v is not None for k, v in self.__dict__.items() if k != "at_risk"
+        )
+
+    def apply(self, session: Session, query: Select[tuple[Customer]]) -> Select[tuple[Customer]]:
         query = query.join(CustomerScore, CustomerScore.customer_id == Customer.customer_id)
-        query = query.where(*(column == v for column, v in scored.items() if v is not None))
-        if min_churn_risk is not None:
-            query = query.where(CustomerScore.churn_risk >= min_churn_risk)
-        if at_risk:
+        equal = {
+            CustomerScore.segment: self.segment,
+            CustomerScore.kind: self.kind,
+            CustomerScore.stage: self.stage,
+        }
+        query = query.where(*(column == v for column, v in equal.items() if v is not None))
+        if self.min_churn_risk is not None:
+            query = query.where(CustomerScore.churn_risk >= self.min_churn_risk)
+        if self.min_clv is not None:
+            query = query.where(CustomerScore.clv_12m >= self.min_clv)
+        if self.max_clv is not None:
+            query = query.where(CustomerScore.clv_12m <= self.max_clv)
+        if self.at_risk:
             threshold = risk_rule.at_risk_threshold(session)
             query = query.where(false() if threshold is None else risk_rule.at_risk(threshold))
-    if created_since is not None:
-        query = query.where(Customer.created_at >= created_since)
-    if updated_since is not None:
-        query = query.where(Customer.updated_at >= updated_since)
+        return query
+
+
+def list_customers(
+    session: Session,
+    *,
+    q: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    household_id: str | None = None,
+    segment: str | None = None,
+    kind: str | None = None,
+    stage: str | None = None,
+    tier: str | None = None,
+    min_churn_risk: float | None = None,
+    at_risk: bool = False,
+    min_clv: Decimal | None = None,
+    max_clv: Decimal | None = None,
+    last_purchase_after: datetime | None = None,
+    last_purchase_before: datetime | None = None,
+    created_since: datetime | None = None,
+    updated_since: datetime | None = None,
+    limit: int,
+    cursor: str | None = None,
+    newest_first: bool = False,
+    sort: str = "created",
+) -> Page[CustomerSummary]:
+    """Customers matching every filter given, in the order they were created (or newest
+    first), or by ``sort`` (:data:`CUSTOMER_SORTS`; ``newest_first``: descending).
+
+    ``q`` is a case-insensitive substring of the name, email or phone, or the whole
+    customer_id; ``email`` matches the whole address case-insensitively; ``segment``,
+    ``kind``, ``stage``, ``min_churn_risk`` and the 12-month CLV bounds are the latest
+    scores' (customers not yet scored match none of them); ``at_risk`` keeps the customers
+    to call (:mod:`regulars.scoring.at_risk`); ``tier`` is the customer's tier in a tier
+    club; the last purchase is the latest order that counts as one
+    (:mod:`regulars.store.purchases`): after is inclusive, before exclusive, and a customer
+    without a purchase matches neither. Sorted lists put customers without the value
+    (not scored, never bought, no name) last either way.
+    """
+    if sort not in CUSTOMER_SORTS:
+        raise invalid("sort", f"unknown sort '{sort}'; use {', '.join(CUSTOMER_SORTS)}")
+    query = _profile_filters(select(Customer), q, email, phone, household_id)
+    scores = ScoreFilters(segment, kind, stage, min_churn_risk, at_risk, min_clv, max_clv)
+    if scores.any():
+        query = scores.apply(session, query)
+    elif sort in ("clv", "churn_risk"):
+        query = query.outerjoin(CustomerScore, CustomerScore.customer_id == Customer.customer_id)
+    conditions = [
+        None
+        if tier is None
+        else Customer.customer_id.in_(
+            select(LoyaltyTierState.customer_id).where(LoyaltyTierState.tier == tier)
+        ),
+        None if last_purchase_after is None else last_purchase_at() >= last_purchase_after,
+        None if last_purchase_before is None else last_purchase_at() < last_purchase_before,
+        None if created_since is None else Customer.created_at >= created_since,
+        None if updated_since is None else Customer.updated_at >= updated_since,
+    ]
+    query = query.where(*(c for c in conditions if c is not None))
+    render = lambda rows: [  # noqa: E731
+        CustomerSummary.model_validate(c, from_attributes=True) for c in rows
+    ]
+    if sort != "created":
+        return sorted_page(
+            session,
+            query,
+            _sort_key(sort),
+            Customer.id,
+            limit=limit,
+            cursor=cursor,
+            render=render,
+            descending=newest_first,
+        )
     return paginate(
         session,
         query,
         Customer.id,
         limit=limit,
         cursor=cursor,
-        render=lambda rows: [CustomerSummary.model_validate(c, from_attributes=True) for c in rows],
+        render=render,
         newest_first=newest_first,
     )
 

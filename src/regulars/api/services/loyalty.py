@@ -526,8 +526,9 @@ def _webhook_out(endpoint: LoyaltyWebhookEndpoint, secret: str | None = None) ->
     )
 
 
-def add_webhook(session: Session, body: WebhookIn, key: ApiKey) -> WebhookOut:
-    """Register an endpoint; 422 for a bad url or an unknown kind."""
+def add_webhook(session: Session, body: WebhookIn, by: ApiKey | str) -> WebhookOut:
+    """Register an endpoint; 422 for a bad url or an unknown kind. ``by``: the API key,
+    or the audit name of who else acted (``user:<name>`` from the web app)."""
     try:
         endpoint_id, secret = webhooks.add_endpoint(session, body.url, kinds=body.kinds)
     except RegularsError as exc:
@@ -536,7 +537,7 @@ def add_webhook(session: Session, body: WebhookIn, key: ApiKey) -> WebhookOut:
     assert endpoint is not None
     record(
         session,
-        actor=actor(key),
+        actor=by if isinstance(by, str) else actor(by),
         action="loyalty.webhook.add",
         target_type="loyalty_webhook",
         target_id=str(endpoint_id),
@@ -549,16 +550,43 @@ def list_webhooks(session: Session) -> list[WebhookOut]:
     return [_webhook_out(e) for e in webhooks.list_endpoints(session)]
 
 
-def remove_webhook(session: Session, endpoint_id: int, key: ApiKey) -> None:
+def remove_webhook(session: Session, endpoint_id: int, by: ApiKey | str) -> None:
     """Deactivate an endpoint; 404 for an unknown id."""
     endpoint = webhooks.deactivate_endpoint(session, endpoint_id)
     if endpoint is None:
         raise ApiProblemError(404, f"no webhook endpoint {endpoint_id}", kind="not-found")
     record(
         session,
-        actor=actor(key),
+        actor=by if isinstance(by, str) else actor(by),
         action="loyalty.webhook.remove",
         target_type="loyalty_webhook",
         target_id=str(endpoint_id),
         details={"url": endpoint.url},
     )
+
+
+def delete_webhook(session: Session, endpoint_id: int, by: ApiKey | str) -> None:
+    """Delete a disabled endpoint with its deliveries; 404 for an unknown id, 409 while it
+    is still active (disable it first, so nothing is on its way to it)."""
+    endpoint = session.get(LoyaltyWebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        raise ApiProblemError(404, f"no webhook endpoint {endpoint_id}", kind="not-found")
+    if endpoint.active:
+        raise ApiProblemError(
+            409, f"webhook endpoint {endpoint_id} is active; disable it first", kind="conflict"
+        )
+    url = endpoint.url
+    webhooks.delete_endpoint(session, endpoint)
+    record(
+        session,
+        actor=by if isinstance(by, str) else actor(by),
+        action="loyalty.webhook.delete",
+        target_type="loyalty_webhook",
+        target_id=str(endpoint_id),
+        details={"url": url},
+    )
+
+
+def webhook_deliveries(session: Session) -> dict[int, webhooks.DeliveryStatus]:
+    """Each endpoint's deliveries: how many per state, the latest success and error."""
+    return webhooks.delivery_status(session)

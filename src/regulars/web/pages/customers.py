@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,7 +20,8 @@ from regulars.api.deps import SessionDep
 from regulars.api.problems import ApiProblemError
 from regulars.api.schemas.customers import CustomerOut, CustomerSummary
 from regulars.api.services.customer360 import customer_360
-from regulars.api.services.customers import list_customers
+from regulars.api.services.customers import list_customers, purchase_facts
+from regulars.loyalty.program_store.tables import LoyaltyTierState
 from regulars.store.tables import CustomerScore, User
 from regulars.web.deps import require
 from regulars.web.i18n import N_
@@ -34,15 +35,30 @@ EXPORT_PAGE = 1_000
 EXPORT_LIMIT = 100_000
 """Most rows one CSV export holds (filter further for more)."""
 RISK_LEVELS = {
-    "at_risk": "At risk: the customers to call",
-    "0.5": "50% or more",
-    "0.7": "70% or more",
-    "0.9": "90% or more",
+    "at_risk": N_("At risk: the customers to call"),
+    "0.5": N_("at least 50%"),
+    "0.7": N_("at least 70%"),
+    "0.9": N_("at least 90%"),
 }
 AT_RISK = "at_risk"
 """The churn-risk choice that keeps the dashboard's customers at risk."""
-SORTS = {"oldest": "Oldest first", "newest": "Newest first"}
+SORTS = {
+    "oldest": N_("Oldest first"),
+    "newest": N_("Newest first"),
+    "name": N_("Name, A to Z"),
+    "-name": N_("Name, Z to A"),
+    "-last_purchase": N_("Last purchase, latest first"),
+    "last_purchase": N_("Last purchase, earliest first"),
+    "-clv": N_("CLV, highest first"),
+    "clv": N_("CLV, lowest first"),
+    "-churn_risk": N_("Churn risk, highest first"),
+    "churn_risk": N_("Churn risk, lowest first"),
+    "-orders": N_("Orders, most first"),
+    "orders": N_("Orders, fewest first"),
+}
+"""The list's orders: a column (``-``: descending), or when customers were created."""
 Text = Annotated[str, Query(max_length=255)]
+MAX_MONEY = Decimal(10) ** 12
 
 
 @dataclass
@@ -54,21 +70,49 @@ class Filters:
     kind: str = ""
     stage: str = ""
     risk: str = ""
+    tier: str = ""
+    clv_min: str = ""
+    clv_max: str = ""
+    after: str = ""
+    before: str = ""
     sort: str = "oldest"
 
     def errors(self) -> dict[str, str]:
         found = {}
         if self.risk and self.risk not in RISK_LEVELS:
-            found["risk"] = "Choose a churn risk from the list."
+            found["risk"] = N_("Choose a churn risk from the list.")
+        for name in ("clv_min", "clv_max"):
+            if getattr(self, name).strip() and _amount(getattr(self, name)) is None:
+                found[name] = N_("Type an amount, e.g. 100 or 99.50.")
+        low, high = _amount(self.clv_min), _amount(self.clv_max)
+        if low is not None and high is not None and low > high:
+            found["clv_max"] = N_("The maximum is below the minimum.")
+        for name in ("after", "before"):
+            if getattr(self, name).strip() and _day(getattr(self, name)) is None:
+                found[name] = N_("Type a date as YYYY-MM-DD.")
+        first, last = _day(self.after), _day(self.before)
+        if first is not None and last is not None and first >= last:
+            found["before"] = N_("This date must come after the other one.")
         if self.sort not in SORTS:
-            found["sort"] = "Choose an order from the list."
+            found["sort"] = N_("Choose an order from the list.")
         return found
+
+    def column_sort(self, column: str) -> tuple[str, str | None]:
+        """The sort a click on ``column``'s heading asks for, and the heading's
+        ``aria-sort`` now (None: the list is not in this column's order)."""
+        if self.sort == column:
+            return f"-{column}", "ascending"
+        if self.sort == f"-{column}":
+            return column, "descending"
+        return (column if column == "name" else f"-{column}"), None
 
     def query(self, **extra: str) -> str:
         values = {**self.__dict__, **extra}
         return urlencode({k: v for k, v in values.items() if v})
 
     def service_args(self) -> dict[str, Any]:
+        column = self.sort.lstrip("-")
+        after, before = _day(self.after), _day(self.before)
         return {
             "q": self.q.strip() or None,
             "segment": self.segment or None,
@@ -78,8 +122,35 @@ class Filters:
                 float(self.risk) if self.risk in RISK_LEVELS and self.risk != AT_RISK else None
             ),
             "at_risk": self.risk == AT_RISK,
-            "newest_first": self.sort == "newest",
+            "tier": self.tier or None,
+            "min_clv": _amount(self.clv_min),
+            "max_clv": _amount(self.clv_max),
+            # Whole days in the shop's calendar, as UTC midnights: after is inclusive,
+            # before exclusive (the day typed is not included).
+            "last_purchase_after": _midnight(after),
+            "last_purchase_before": _midnight(before),
+            "sort": "created" if column in ("oldest", "newest") else column,
+            "newest_first": self.sort == "newest" or self.sort.startswith("-"),
         }
+
+
+def _amount(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text.strip().replace(",", ".").replace(" ", ""))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and 0 <= value < MAX_MONEY else None
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def _midnight(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _filters(
@@ -88,9 +159,14 @@ def _filters(
     kind: Text = "",
     stage: Text = "",
     risk: Text = "",
+    tier: Text = "",
+    clv_min: Text = "",
+    clv_max: Text = "",
+    after: Text = "",
+    before: Text = "",
     sort: Text = "oldest",
 ) -> Filters:
-    return Filters(q, segment, kind, stage, risk, sort)
+    return Filters(q, segment, kind, stage, risk, tier, clv_min, clv_max, after, before, sort)
 
 
 FiltersDep = Annotated[Filters, Depends(_filters)]
@@ -106,6 +182,10 @@ def _choices(session: Session) -> dict[str, list[tuple[str, str]]]:
     ):
         values = session.scalars(select(column).where(column.is_not(None)).distinct())
         choices[name] = [(v, v) for v in sorted(v for v in values if v)]
+    tiers = session.scalars(
+        select(LoyaltyTierState.tier).where(LoyaltyTierState.tier.is_not(None)).distinct()
+    )
+    choices["tier"] = [(v, v) for v in sorted(v for v in tiers if v)]
     return choices
 
 
@@ -132,6 +212,7 @@ def customers_page(
         "sorts": SORTS,
         "items": [],
         "scores": {},
+        "facts": {},
         "next_cursor": None,
         "cursor": cursor,
     }
@@ -145,11 +226,22 @@ def customers_page(
             context["errors"] = {"cursor": str(exc.detail)}
             status = 422
         else:
+            ids = [c.customer_id for c in page.items]
             context.update(
-                items=page.items, scores=_scores(session, page.items), next_cursor=page.next_cursor
+                items=page.items,
+                scores=_scores(session, page.items),
+                facts=purchase_facts(session, ids),
+                next_cursor=page.next_cursor,
             )
-    template = "customers_rows.html" if request.headers.get("HX-Request") else "customers.html"
-    return render(request, template, context, user=user, status_code=status)
+    partial = request.headers.get("HX-Request") and not errors
+    template = "customers_rows.html" if partial else "customers.html"
+    response = render(request, template, context, user=user, status_code=status)
+    if request.headers.get("HX-Request") and errors:
+        # The fields in error are in the form: the whole page's main replaces the old one.
+        response.headers.update(
+            {"HX-Retarget": "main", "HX-Reswap": "outerHTML", "HX-Reselect": "main"}
+        )
+    return response
 
 
 EXPORT_COLUMNS = (
@@ -178,7 +270,7 @@ def customers_csv(
     from regulars.data.spreadsheet import write_spreadsheet_csv
 
     if filters.errors():
-        return Response("invalid filters: " + "; ".join(filters.errors().values()), 422)
+        return Response("invalid filters: " + "; ".join(filters.errors()), 422)
     rows: list[dict[str, Any]] = []
     cursor = None
     while len(rows) < EXPORT_LIMIT:
