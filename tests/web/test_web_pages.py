@@ -35,7 +35,7 @@ from regulars.web import kpis
 def test_scores_and_who_to_call_by_hand(store_engine: Engine, shop: None) -> None:
     with session_scope(store_engine) as session:
         scores = kpis.score_summary(session)
-        at_risk = kpis.at_risk_customers(session)
+        at_risk = kpis.at_risk_customers(session, scores.threshold)
     assert scores.scored == 3
     # base rate b = mean risk (0.05 + 0.8 + 0.68) / 3 = 0.51; twice its odds: 2b / (1 + b)
     assert scores.threshold == pytest.approx(1.02 / 1.51, abs=1e-9)
@@ -52,7 +52,7 @@ def test_lapsed_customers_are_not_on_the_call_list(store_engine: Engine, shop: N
         )
     with session_scope(store_engine) as session:
         scores = kpis.score_summary(session)
-        at_risk = kpis.at_risk_customers(session)
+        at_risk = kpis.at_risk_customers(session, scores.threshold)
     assert (scores.at_risk, scores.value_at_risk) == (1, Decimal("10.20"))
     assert [r["customer_id"] for r in at_risk] == ["c4"]
 

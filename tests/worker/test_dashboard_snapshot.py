@@ -13,6 +13,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, func, select
 
 from regulars.report.build import compute_report
+from regulars.scoring.at_risk import risk_summary
 from regulars.scoring.dashboard import DASHBOARD_DAYS, KEEP_SNAPSHOTS, write_snapshot
 from regulars.scoring.refresh import refresh_scores
 from regulars.shop import Shop
@@ -70,6 +71,10 @@ def test_the_snapshot_holds_the_hand_checked_numbers(store_engine: Engine) -> No
     grid = {(c["r_score"], c["f_score"]): c["customers"] for c in doc["rfm_grid"]}
     assert sum(grid.values()) == 5
     assert grid[(5, 1)] == 1  # C: the most recent, one purchase
+    # Who is at risk, as the dashboard shows it, read off the scores the refresh wrote.
+    with session_scope(store_engine) as session:
+        assert doc["scores"] == risk_summary(session).to_json()
+    assert (doc["scores"]["scored"], doc["scores"]["computed_at"]) == (5, NOW.isoformat())
 
 
 def test_the_snapshot_is_the_reports_numbers(store_engine: Engine) -> None:

@@ -13,7 +13,10 @@ days without a purchase — the quantity the report takes from its training labe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session
 from regulars.store.tables import CustomerScore
 from regulars.store.types import MONEY
 
-__all__ = ["at_risk", "at_risk_threshold", "value_at_risk"]
+__all__ = ["RiskSummary", "at_risk", "at_risk_threshold", "risk_summary", "value_at_risk"]
 
 
 def at_risk_threshold(session: Session) -> float | None:
@@ -43,3 +46,54 @@ def at_risk(threshold: float) -> ColumnElement[bool]:
 def value_at_risk() -> ColumnElement[Decimal]:
     """Churn risk × 12-month CLV, read back as money (cents on SQLite)."""
     return type_coerce(CustomerScore.churn_risk * CustomerScore.clv_12m, MONEY)
+
+
+@dataclass(frozen=True)
+class RiskSummary:
+    """The stored scores at a glance: how many customers were scored and when, the
+    threshold, how many are at risk and their value at risk. The scores refresh stores it
+    in the dashboard snapshot, so the dashboard does not scan ``customer_scores``."""
+
+    scored: int
+    computed_at: datetime | None
+    threshold: float | None
+    """Churn risk (0–1) from which an active customer is at risk; None before any score."""
+    at_risk: int
+    value_at_risk: Decimal
+    """Σ churn risk × 12-month CLV over the customers at risk."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scored": self.scored,
+            "computed_at": None if self.computed_at is None else self.computed_at.isoformat(),
+            "threshold": self.threshold,
+            "at_risk": self.at_risk,
+            "value_at_risk": str(self.value_at_risk),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RiskSummary:
+        at = data["computed_at"]
+        return cls(
+            scored=int(data["scored"]),
+            computed_at=None if at is None else datetime.fromisoformat(at),
+            threshold=data["threshold"],
+            at_risk=int(data["at_risk"]),
+            value_at_risk=Decimal(data["value_at_risk"]),
+        )
+
+
+def risk_summary(session: Session) -> RiskSummary:
+    """The :class:`RiskSummary` of the stored scores (three aggregates over the table)."""
+    scored, computed_at = session.execute(
+        select(func.count(), func.max(CustomerScore.computed_at))
+    ).one()
+    threshold = at_risk_threshold(session)
+    count, value = 0, Decimal(0)
+    if threshold is not None:
+        count, value = session.execute(
+            select(func.count(), type_coerce(func.sum(value_at_risk()), MONEY)).where(
+                at_risk(threshold)
+            )
+        ).one()
+    return RiskSummary(scored, computed_at, threshold, count, value or Decimal("0.00"))

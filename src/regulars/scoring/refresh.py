@@ -57,8 +57,10 @@ from regulars.errors import ModelFitError
 from regulars.models.churn import churn_risk
 from regulars.models.selection import DEFAULT_MODEL
 from regulars.models.service import score_customers
+from regulars.scoring.at_risk import risk_summary
 from regulars.scoring.dashboard import compute_dashboard, write_snapshot
 from regulars.shop import Shop
+from regulars.store.session import session_scope
 from regulars.store.shop_settings import effective_for
 from regulars.store.tables import CustomerScore
 from regulars.store.upsert import dialect_insert
@@ -322,6 +324,9 @@ def refresh_scores(
     computed_at = now.astimezone(UTC)
     written, removed = write_scores(engine, scores, computed_at=computed_at, progress=step)
     if dashboard is not None:
+        # Who is at risk is read off the scores just written, once, for every dashboard view.
+        with session_scope(engine) as session:
+            dashboard["scores"] = risk_summary(session).to_json()
         write_snapshot(engine, dashboard, computed_at=computed_at, as_of=as_of)
     seconds["write"] = time.perf_counter() - started
     return RefreshResult(

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from regulars.scoring import at_risk as rule
 from regulars.store.tables import Customer, CustomerScore, DashboardSnapshot
-from regulars.store.types import MONEY
 
 AT_RISK_ROWS = 10
 
@@ -49,44 +47,19 @@ def latest_snapshots(session: Session, count: int = 1) -> list[Snapshot]:
     return [Snapshot(row.computed_at, row.as_of, row.document) for row in rows]
 
 
-@dataclass(frozen=True)
-class ScoreSummary:
-    scored: int
-    computed_at: datetime | None
-    threshold: float | None
-    """Churn risk (0–1) from which an active customer is at risk; None before any score."""
-    at_risk: int
-    value_at_risk: Decimal
-    """Σ churn risk × 12-month CLV over the customers at risk."""
+def score_summary(session: Session, snapshot: Snapshot | None = None) -> rule.RiskSummary:
+    """What the last scores refresh stored (how many were scored, the customers at risk):
+    from ``snapshot``, where the refresh wrote it, else from ``customer_scores``."""
+    stored = snapshot.document.get("scores") if snapshot is not None else None
+    return rule.RiskSummary.from_json(stored) if stored else rule.risk_summary(session)
 
 
-def score_summary(session: Session) -> ScoreSummary:
-    """What the last scores refresh stored: how many were scored, and the customers at
-    risk (the segments' sizes are in the dashboard snapshot)."""
-    scored, computed_at = session.execute(
-        select(func.count(), func.max(CustomerScore.computed_at))
-    ).one()
-    threshold = rule.at_risk_threshold(session)
-    at_risk, value = 0, Decimal(0)
-    if threshold is not None:
-        at_risk, value = session.execute(
-            select(func.count(), type_coerce(func.sum(rule.value_at_risk()), MONEY)).where(
-                rule.at_risk(threshold)
-            )
-        ).one()
-    return ScoreSummary(
-        scored,
-        computed_at,
-        threshold,
-        at_risk,
-        value or Decimal("0.00"),
-    )
-
-
-def at_risk_customers(session: Session, limit: int = AT_RISK_ROWS) -> list[dict[str, Any]]:
-    """Who to call first: active customers at risk, the largest value at risk (churn
-    risk × 12-month CLV) first, as in the report (:mod:`regulars.models.risk`)."""
-    threshold = rule.at_risk_threshold(session)
+def at_risk_customers(
+    session: Session, threshold: float | None, limit: int = AT_RISK_ROWS
+) -> list[dict[str, Any]]:
+    """Who to call first: active customers at risk at ``threshold`` (the score summary's),
+    the largest value at risk (churn risk × 12-month CLV) first, as in the report
+    (:mod:`regulars.models.risk`)."""
     if threshold is None:
         return []
     rows = session.execute(

@@ -79,6 +79,14 @@ def render(
     return response
 
 
+def formatter_for(request: Request, user: User) -> Formatter:
+    """How pages write numbers, money and dates for ``user``: the :func:`render` context's
+    ``fmt``, for a page that formats values in Python (the shop's settings, read from the
+    store)."""
+    shop, _name = effective_for(request.app.state.engine, request.app.state.web.config)
+    return Formatter.of(format_locale(user.locale, shop), shop.currency)
+
+
 def format_locale(language: str, shop: Settings) -> str:
     """The shop's locale when it is in the user's language (``en_GB`` for an English user
     of a British shop), else the user's language: numbers and dates as the user reads."""

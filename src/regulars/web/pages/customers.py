@@ -23,6 +23,7 @@ from regulars.api.services.customer360 import customer_360
 from regulars.api.services.customers import list_customers, purchase_facts
 from regulars.loyalty.program_store.tables import LoyaltyTierState
 from regulars.store.tables import CustomerScore, User
+from regulars.web import kpis
 from regulars.web.deps import require
 from regulars.web.i18n import N_
 from regulars.web.render import render
@@ -173,14 +174,22 @@ FiltersDep = Annotated[Filters, Depends(_filters)]
 
 
 def _choices(session: Session) -> dict[str, list[tuple[str, str]]]:
-    """The segments, kinds and stages the last scores refresh wrote, for the filters."""
+    """The segments, kinds and stages the last scores refresh wrote, for the filters: the
+    dashboard snapshot's sizes (one row read), or the scores themselves when no snapshot
+    was stored yet."""
+    snapshots = kpis.latest_snapshots(session)
+    sizes: dict[str, Any] = snapshots[0].document.get("sizes", {}) if snapshots else {}
     choices = {}
     for name, column in (
         ("segment", CustomerScore.segment),
         ("kind", CustomerScore.kind),
         ("stage", CustomerScore.stage),
     ):
-        values = session.scalars(select(column).where(column.is_not(None)).distinct())
+        values = (
+            list(sizes[name])
+            if name in sizes
+            else session.scalars(select(column).where(column.is_not(None)).distinct())
+        )
         choices[name] = [(v, v) for v in sorted(v for v in values if v)]
     tiers = session.scalars(
         select(LoyaltyTierState.tier).where(LoyaltyTierState.tier.is_not(None)).distinct()

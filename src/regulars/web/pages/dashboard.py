@@ -169,13 +169,15 @@ def dashboard(
     if days not in PERIODS:
         days = DEFAULT_DAYS
     snapshots = kpis.latest_snapshots(session)
+    snapshot = snapshots[0] if snapshots else None
+    scores = kpis.score_summary(session, snapshot)
     context: dict[str, Any] = {
         "periods": PERIODS,
         "days": days,
         "queued": queued,
-        "scores": kpis.score_summary(session),
-        "at_risk": kpis.at_risk_customers(session),
-        **_context(snapshots[0] if snapshots else None, days),
+        "scores": scores,
+        "at_risk": kpis.at_risk_customers(session, scores.threshold),
+        **_context(snapshot, days),
     }
     return render(request, "dashboard.html", context, user=user)
 

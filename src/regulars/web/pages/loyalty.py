@@ -47,7 +47,7 @@ from regulars.web.loyalty_forms import (
     parse_config,
     starter_values,
 )
-from regulars.web.render import render
+from regulars.web.render import formatter_for, render
 from regulars.web.roles import Permission
 
 router = APIRouter()
@@ -181,10 +181,6 @@ def _form_page(
     return render(request, "loyalty_form.html", context, user=user, status_code=status_code)
 
 
-def _fmt(request: Request, user: User) -> Formatter:
-    return Formatter.of(user.locale, request.app.state.web.currency)
-
-
 @router.get("/loyalty/new", response_class=HTMLResponse)
 def new_program(
     request: Request,
@@ -195,7 +191,7 @@ def new_program(
     program_type = type if type in program_types() else "points"
     values = {"shortfall_policy": "allow_negative", **starter_values(program_type)}
     config, _ = parse_config(program_type, values)
-    preview, _ = _preview(program_type, config, _fmt(request, user))
+    preview, _ = _preview(program_type, config, formatter_for(request, user))
     return _form_page(
         request,
         user,
@@ -229,7 +225,7 @@ def create(request: Request, session: SessionDep, user: Writer, form: FormDep) -
         valid = ProgramIn.model_validate(body)
     except pydantic.ValidationError as exc:
         errors = {**_model_errors(exc), **errors}
-    preview, config_errors = _preview(program_type, config, _fmt(request, user))
+    preview, config_errors = _preview(program_type, config, formatter_for(request, user))
     errors = {**config_errors, **errors}
     if errors or form.get("intent") == "preview":
         return _form_page(
@@ -295,7 +291,7 @@ def edit_program(request: Request, session: SessionDep, user: Writer, code: str)
     except ApiProblemError as exc:
         return _refused(request, user, exc)
     values = _stored_values(program)
-    preview, _ = _preview(program.type, program.config, _fmt(request, user))
+    preview, _ = _preview(program.type, program.config, formatter_for(request, user))
     return _form_page(
         request,
         user,
@@ -333,7 +329,7 @@ def save_program(
         if form.get("starts_on", "") != stored["starts_on"]:
             body["starts_at"] = _day(form.get("starts_on", ""), "starts_on", errors)
     preview, config_errors = _preview(
-        program.type, {**program.config, **config}, _fmt(request, user)
+        program.type, {**program.config, **config}, formatter_for(request, user)
     )
     errors = {**config_errors, **errors}
     try:

@@ -27,12 +27,11 @@ from regulars.errors import RegularsError
 from regulars.loyalty import members as member_views
 from regulars.loyalty.catalogue import find_program, program_config, program_state
 from regulars.loyalty.tables import LoyaltyProgram
-from regulars.report.formatting import Formatter
 from regulars.store.tables import User
 from regulars.web.deps import require
 from regulars.web.i18n import N_
 from regulars.web.loyalty_forms import TYPE_LABELS, describe
-from regulars.web.render import render
+from regulars.web.render import formatter_for, render
 from regulars.web.roles import Permission
 
 router = APIRouter()
@@ -87,7 +86,7 @@ def program_page(
     if sort not in member_views.MEMBER_SORTS:
         errors["sort"] = N_("Choose a sort from the list.")
         sort = member_views.DEFAULT_SORT
-    fmt = Formatter.of(user.locale, request.app.state.web.currency)
+    fmt = formatter_for(request, user)
     listing = member_views.members(
         session,
         program,
