@@ -21,10 +21,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from regulars.store.tables import CustomerScore
+from regulars.store.tables import CustomerScore, DashboardSnapshot
 from regulars.store.types import MONEY
 
-__all__ = ["RiskSummary", "at_risk", "at_risk_threshold", "risk_summary", "value_at_risk"]
+__all__ = [
+    "RiskSummary",
+    "at_risk",
+    "at_risk_threshold",
+    "current_threshold",
+    "risk_summary",
+    "value_at_risk",
+]
 
 
 def at_risk_threshold(session: Session) -> float | None:
@@ -36,6 +43,22 @@ def at_risk_threshold(session: Session) -> float | None:
 
     base_rate = session.scalar(select(func.avg(CustomerScore.churn_risk)))
     return None if base_rate is None else risk_threshold(float(base_rate))
+
+
+def current_threshold(session: Session) -> float | None:
+    """The threshold the last scores refresh stored with its dashboard snapshot (so every
+    page and the API use the dashboard's, without scanning the scores), or, before any
+    snapshot, :func:`at_risk_threshold` of the stored scores."""
+    document = session.scalar(
+        select(DashboardSnapshot.document)
+        .order_by(DashboardSnapshot.computed_at.desc(), DashboardSnapshot.id.desc())
+        .limit(1)
+    )
+    stored = document.get("scores") if document else None
+    if stored:
+        threshold: float | None = stored["threshold"]
+        return threshold
+    return at_risk_threshold(session)
 
 
 def at_risk(threshold: float) -> ColumnElement[bool]:

@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -227,6 +228,13 @@ class CustomerScore(Base):
     __table_args__ = (
         CheckConstraint("p_alive >= 0 AND p_alive <= 1", name="p_alive_probability"),
         CheckConstraint("churn_risk >= 0 AND churn_risk <= 1", name="churn_risk_probability"),
+        # Who to call (regulars.scoring.at_risk): the largest values at risk first.
+        Index(
+            "ix_customer_scores_value_at_risk",
+            text("(churn_risk * clv_12m) DESC"),
+            postgresql_where=text("active IS TRUE AND clv_12m IS NOT NULL"),
+            sqlite_where=text("active IS TRUE AND clv_12m IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True)

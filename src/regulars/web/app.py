@@ -4,13 +4,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from regulars.api.app import create_app as create_api_app
 from regulars.config import Settings
@@ -80,7 +84,66 @@ def create_app(
     for module in PAGES:
         app.include_router(module.router, include_in_schema=False)
     _install_handlers(app)
+    _install_page_errors(app)
     return app
+
+
+API_PREFIXES = ("/v1", "/docs", "/openapi.json", "/static")
+"""Paths whose errors stay problem+json (the API's handlers); every other path is a page."""
+
+
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith(API_PREFIXES)
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    """The app's error page; a bare one when even that cannot be drawn (the store down)."""
+    context = {"title": title, "message": message}
+    try:
+        return render(request, "error.html", context, user=None, status_code=status)
+    except Exception:
+        body = f"<!doctype html><title>{status}</title><h1>{status}</h1><p><a href='/'>regulars</a>"
+        return HTMLResponse(body, status_code=status)
+
+
+def _install_page_errors(app: FastAPI) -> None:
+    """Pages answer errors with the app's error page, never the API's JSON: a bad value in
+    the address (422), an unknown page (404), a bug (500, logged by the server). The API's
+    paths keep its problem+json handlers, called as they are."""
+    api_handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = dict(
+        app.exception_handlers
+    )
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        if not _is_page(request):
+            return await api_handlers[RequestValidationError](request, exc)
+        assert isinstance(exc, RequestValidationError)
+        fields = ", ".join(
+            ".".join(str(p) for p in error.get("loc", ())[1:]) or "the form"
+            for error in exc.errors()
+        )
+        message = (
+            f"A value in the address or the form is not valid ({fields}). Go back and correct it."
+        )
+        return _error_page(request, 422, N_("Not a valid value"), message)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        if not _is_page(request):
+            return await api_handlers[StarletteHTTPException](request, exc)
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return _error_page(request, 404, N_("Page not found"), N_("There is no such page."))
+        return _error_page(request, exc.status_code, N_("Something went wrong"), str(exc.detail))
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        if not _is_page(request):
+            return await api_handlers[Exception](request, exc)
+        message = N_("An unexpected error; it was logged. Go back and try again.")
+        return _error_page(request, 500, N_("Something went wrong"), message)
+
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
 
 
 def _install_handlers(app: FastAPI) -> None:

@@ -71,8 +71,10 @@ def at_risk_customers(
             CustomerScore.clv_12m,
         )
         .join(CustomerScore, CustomerScore.customer_id == Customer.customer_id)
-        .where(rule.at_risk(threshold))
-        .order_by(rule.value_at_risk().desc().nulls_last(), Customer.customer_id)
+        # A customer without a CLV has no value at risk to rank by; the index
+        # ix_customer_scores_value_at_risk serves exactly this order.
+        .where(rule.at_risk(threshold), CustomerScore.clv_12m.is_not(None))
+        .order_by(rule.value_at_risk().desc(), Customer.customer_id)
         .limit(limit)
     ).all()
     return [row._asdict() for row in rows]

@@ -261,7 +261,7 @@ class ScoreFilters:
         if self.max_clv is not None:
             query = query.where(CustomerScore.clv_12m <= self.max_clv)
         if self.at_risk:
-            threshold = risk_rule.at_risk_threshold(session)
+            threshold = risk_rule.current_threshold(session)
             query = query.where(false() if threshold is None else risk_rule.at_risk(threshold))
         return query
 
