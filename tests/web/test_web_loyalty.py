@@ -248,6 +248,13 @@ def test_economics_effect_and_simulation_fragments(
     assert 'id="s-earn_per_unit" name="earn_per_unit" value="-1"' in bad.text
     assert 'aria-describedby="se-redeemer_share"' in bad.text
     assert "Program cost" not in bad.text
+    # Days at the calendar's edge are refused by name, never a server error.
+    edge = client.get(f"/loyalty/{program}/simulate?start=0001-01-01&end=9999-12-31")
+    assert edge.status_code == 200
+    assert "YYYY-MM-DD" in edge.text
+    assert "Program cost" not in edge.text
+    edge_effect = client.get(f"/loyalty/{program}/effect?start=0001-01-01&end=9999-12-31")
+    assert (edge_effect.status_code, "YYYY-MM-DD" in edge_effect.text) == (200, True)
 
 
 def test_a_card_program_has_no_points_economics(

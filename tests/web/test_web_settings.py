@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine, select
@@ -320,3 +321,18 @@ def test_a_russian_owner_reads_the_settings_and_customers_in_russian(
     assert "Последняя покупка" in customers
     assert "120,00\xa0€" in customers  # money in the user's locale and the shop's currency
     assert "Профиль" in web.get("/customers/c1").text
+
+
+def test_control_characters_are_refused_in_names(store_engine: Engine) -> None:
+    """A NUL or a line break in the shop's name or a username is refused by name, never
+    stored without it (PostgreSQL cannot store a NUL)."""
+    from regulars.errors import RegularsError
+    from regulars.store.shop_settings import InvalidShopSettingsError, ShopValues, save
+    from regulars.web.users import create_user
+
+    with session_scope(store_engine) as session:
+        with pytest.raises(InvalidShopSettingsError) as refused:
+            save(session, ShopValues(name="Café\x00"), actor="test")
+        assert "control characters" in refused.value.errors["name"]
+        with pytest.raises(RegularsError, match="control characters"):
+            create_user(session, "bad\x00name", "a long enough password", "viewer", actor="t")

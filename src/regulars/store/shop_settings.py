@@ -56,6 +56,8 @@ def _clean(values: ShopValues) -> tuple[dict[str, str | None], dict[str, str]]:
     name = values.name.strip()
     if len(name) > 255:
         errors["name"] = "at most 255 characters"
+    elif not name.isprintable():
+        errors["name"] = "no control characters (a line break, a NUL…)"
     zone = values.timezone.strip()
     if zone and zone not in time_zones():
         errors["timezone"] = f"'{zone}' is not an IANA time zone (e.g. Europe/Chisinau)"

@@ -33,8 +33,12 @@ _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 def _username(text: str) -> str:
     name = text.strip().lower()
-    if not name or len(name) > 255 or any(c.isspace() for c in name):
-        raise RegularsError("a username is 1 to 255 characters without spaces")
+    # isprintable() also refuses NUL and other control characters, which PostgreSQL
+    # cannot store and no one can type at the login.
+    if not name or len(name) > 255 or not name.isprintable() or any(c.isspace() for c in name):
+        raise RegularsError(
+            "a username is 1 to 255 characters without spaces or control characters"
+        )
     return name
 
 

@@ -24,6 +24,7 @@ from regulars.api.services.loyalty import program_economics, program_effect
 from regulars.clock import local_day, utcnow
 from regulars.config import Settings
 from regulars.errors import RegularsError
+from regulars.limits import check_date
 from regulars.loyalty import members as member_views
 from regulars.loyalty.catalogue import find_program, program_config, program_state
 from regulars.loyalty.tables import LoyaltyProgram
@@ -174,8 +175,10 @@ def economics(request: Request, session: SessionDep, user: Reader, code: str) ->
 
 
 def _day_or_none(text: str) -> date | None:
+    """The day ``text`` names, inside the documented range (:mod:`regulars.limits`: a
+    year 9999 would overflow the period's end), else None."""
     try:
-        return date.fromisoformat(text) if text else None
+        return check_date(date.fromisoformat(text)) if text else None
     except ValueError:
         return None
 
