@@ -110,7 +110,9 @@ def alive_expectation(
     nudge = np.where(np.abs(excess - np.round(excess)) < _INTEGER_GAP, _INTEGER_GAP, 0.0)
     hyp = hyp2f1(c - shape, a - 1.0, c + nudge, z)
     bracket = 1.0 - np.exp((a - 1.0) * log_one_minus_z) * hyp
-    return np.asarray(c / (a - 1.0) * bracket, dtype=np.float64)
+    # An expectation of a non-negative count: at horizons near 0 the bracket is the
+    # difference of two numbers within rounding of 1 and can come out at −1e-16.
+    return np.asarray(np.maximum(c / (a - 1.0) * bracket, 0.0), dtype=np.float64)
 
 
 def beta_geometric_log_likelihood(
